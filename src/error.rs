@@ -1,0 +1,44 @@
+//! The one error type of the core. The bindings map each variant to a Python exception
+//! in exactly one place (`py::errors`).
+
+use std::fmt;
+
+/// Everything the core can refuse or fail at. Messages name the offending key, value or file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CoreError {
+    /// A bad argument value (maps to `ValueError`).
+    InvalidValue(String),
+    /// An argument of the wrong type (maps to `TypeError`).
+    InvalidType(String),
+    /// A price could not be found or computed (maps to `ValueError`).
+    Pricing(String),
+    /// A file could not be read or written (maps to `OSError`).
+    Io(String),
+    /// A file exists but its content is not what we wrote (maps to `ValueError`).
+    Corrupt(String),
+    /// A network request failed (maps to `ConnectionError`).
+    Network(String),
+}
+
+impl CoreError {
+    pub fn value(msg: impl Into<String>) -> Self {
+        CoreError::InvalidValue(msg.into())
+    }
+}
+
+impl fmt::Display for CoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CoreError::InvalidValue(m)
+            | CoreError::InvalidType(m)
+            | CoreError::Pricing(m)
+            | CoreError::Io(m)
+            | CoreError::Corrupt(m)
+            | CoreError::Network(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for CoreError {}
+
+pub type CoreResult<T> = Result<T, CoreError>;

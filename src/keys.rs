@@ -1,0 +1,130 @@
+//! Metric keys: `section/rest`, the reserved cumulative namespace and key ancestry.
+
+use crate::error::{CoreError, CoreResult};
+
+/// Sections whose every key gets a running total under `<section>/cum/...`.
+pub const CUMULATIVE_SECTIONS: [&str; 3] = ["costs", "time", "data"];
+
+/// Builder-managed key prefixes: values under these go through a `MetricsBuilder`.
+pub const BUILDER_MANAGED_PREFIXES: [&str; 4] =
+    ["costs/", "time/step_", "data/step_", "throughput/step_"];
+
+/// True when the second segment of `key` is `cum` (`costs/cum/all`, `time/cum`).
+pub fn is_cumulative(key: &str) -> bool {
+    let mut parts = key.split('/');
+    parts.next();
+    parts.next() == Some("cum")
+}
+
+/// True for keys whose values a `MetricsBuilder` owns (`costs/...`, `time/step_...`, ...).
+pub fn is_builder_managed(key: &str) -> bool {
+    BUILDER_MANAGED_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+/// The section of a key: everything before the first `/`.
+pub fn section(key: &str) -> &str {
+    key.split_once('/').map_or(key, |(s, _)| s)
+}
+
+/// Checks that `key` can be recorded: it has a section, no empty segment, and is not cumulative.
+pub fn validate(key: &str) -> CoreResult<()> {
+    if !key.contains('/') {
+        return Err(CoreError::value(format!(
+            "Metric key '{key}' must include a section prefix, like 'time/{key}'"
+        )));
+    }
+    if key.split('/').any(str::is_empty) {
+        return Err(CoreError::value(format!(
+            "Metric key '{key}' has an empty segment; use 'section/name' with non-empty parts"
+        )));
+    }
+    if is_cumulative(key) {
+        return Err(CoreError::value(format!(
+            "Metric key '{key}' uses the reserved cumulative namespace '{}/cum/'",
+            section(key)
+        )));
+    }
+    Ok(())
+}
+
+/// The running-total key of a step key: `time/step_actor_s` → `time/cum/actor_s`.
+pub fn cumulative_key(key: &str) -> String {
+    let (section, rest) = key.split_once('/').unwrap_or((key, ""));
+    let rest = rest.strip_prefix("step_").unwrap_or(rest);
+    format!("{section}/cum/{rest}")
+}
+
+/// Proper ancestors of `key` at `/` boundaries, shortest first: `a/b/c` → `a`, `a/b`.
+pub fn ancestors(key: &str) -> impl Iterator<Item = &str> {
+    key.match_indices('/').map(move |(i, _)| &key[..i])
+}
+
+/// Ancestors that receive a cost rollup: those with at least two segments.
+/// `costs/train/llm_judge/x` → `costs/train`, `costs/train/llm_judge`.
+pub fn rollup_ancestors(key: &str) -> impl Iterator<Item = &str> {
+    ancestors(key).skip(1)
+}
+
+/// Checks a cost path given to `add_cost` and returns the full key `costs/<path>`.
+pub fn cost_key(path: &str) -> CoreResult<String> {
+    if path.is_empty() {
+        return Err(CoreError::value("Cost path must be non-empty"));
+    }
+    Ok(format!("costs/{path}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cumulative_keys_drop_a_leading_step() {
+        assert_eq!(cumulative_key("time/step_actor_s"), "time/cum/actor_s");
+        assert_eq!(cumulative_key("costs/train"), "costs/cum/train");
+        assert_eq!(cumulative_key("costs/all"), "costs/cum/all");
+        assert_eq!(
+            cumulative_key("data/step_num_scenarios"),
+            "data/cum/num_scenarios"
+        );
+        assert_eq!(
+            cumulative_key("costs/train/step_x"),
+            "costs/cum/train/step_x"
+        );
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let e = validate("nosection").unwrap_err().to_string();
+        assert!(e.contains("'nosection'"), "{e}");
+        assert!(
+            validate("costs/cum/all")
+                .unwrap_err()
+                .to_string()
+                .contains("reserved")
+        );
+        assert!(validate("time/cum").is_err());
+        assert!(validate("a//b").is_err());
+        assert!(validate("/b").is_err());
+        assert!(validate("a/").is_err());
+        assert!(validate("a/cumulative").is_ok());
+        assert!(validate("a/b/cum").is_ok());
+    }
+
+    #[test]
+    fn ancestry() {
+        assert_eq!(ancestors("a/b/c").collect::<Vec<_>>(), ["a", "a/b"]);
+        assert_eq!(
+            rollup_ancestors("costs/train/judge/x").collect::<Vec<_>>(),
+            ["costs/train", "costs/train/judge"]
+        );
+        assert_eq!(rollup_ancestors("costs/gpu").count(), 0);
+    }
+
+    #[test]
+    fn builder_managed() {
+        assert!(is_builder_managed("costs/x"));
+        assert!(is_builder_managed("time/step_actor_s"));
+        assert!(!is_builder_managed("time/wall_clock_sec"));
+        assert!(!is_builder_managed("train/reward"));
+    }
+}

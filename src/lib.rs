@@ -1,0 +1,17 @@
+//! art_metrics: the metrics and cost tracking of ART, with a pure-Rust core.
+//!
+//! The core modules know nothing of Python; `py` converts types and errors for the
+//! `art_metrics._core` extension module.
+
+pub mod buffer;
+pub mod derive;
+pub mod error;
+pub mod keys;
+pub mod pricing;
+pub mod run;
+pub mod sum;
+pub mod totals;
+
+mod py;
+
+pub use error::{CoreError, CoreResult};

@@ -1,0 +1,75 @@
+//! Prices of API calls: registered model prices (and, later, the catalog and formulas).
+
+use std::collections::HashMap;
+
+use crate::error::{CoreError, CoreResult};
+
+/// Token prices of one model, in US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TokenPricing {
+    pub prompt_per_million: f64,
+    pub completion_per_million: f64,
+    pub cached_prompt_per_million: Option<f64>,
+    pub cache_creation_per_million: Option<f64>,
+    pub cache_read_per_million: Option<f64>,
+}
+
+impl TokenPricing {
+    /// Checks that every price is a finite, non-negative number.
+    pub fn validate(&self, model_name: &str) -> CoreResult<()> {
+        let named = [
+            ("prompt_per_million", Some(self.prompt_per_million)),
+            ("completion_per_million", Some(self.completion_per_million)),
+            ("cached_prompt_per_million", self.cached_prompt_per_million),
+            (
+                "cache_creation_per_million",
+                self.cache_creation_per_million,
+            ),
+            ("cache_read_per_million", self.cache_read_per_million),
+        ];
+        for (name, value) in named {
+            if let Some(v) = value
+                && !(v.is_finite() && v >= 0.0)
+            {
+                return Err(CoreError::value(format!(
+                    "{name} for model '{model_name}' must be a finite non-negative number, got {v}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Trims a provider name and lower-cases it; `None` when nothing is left.
+pub fn normalize_provider(provider: &str) -> Option<String> {
+    let p = provider.trim().to_lowercase();
+    (!p.is_empty()).then_some(p)
+}
+
+/// Trims a model name; `None` when nothing is left.
+pub fn normalize_model_name(model_name: &str) -> Option<&str> {
+    let m = model_name.trim();
+    (!m.is_empty()).then_some(m)
+}
+
+/// Prices registered on a builder, shared by every builder of the run.
+#[derive(Debug, Default, Clone)]
+pub struct PricingRegistry {
+    models: HashMap<String, TokenPricing>,
+}
+
+impl PricingRegistry {
+    /// Registers (or replaces) the prices of `model_name`.
+    pub fn register(&mut self, model_name: &str, pricing: TokenPricing) -> CoreResult<()> {
+        let name = normalize_model_name(model_name)
+            .ok_or_else(|| CoreError::value("model_name must be non-empty"))?;
+        pricing.validate(name)?;
+        self.models.insert(name.to_owned(), pricing);
+        Ok(())
+    }
+
+    /// The registered prices of `model_name`, if any.
+    pub fn get(&self, model_name: &str) -> Option<&TokenPricing> {
+        self.models.get(normalize_model_name(model_name)?)
+    }
+}

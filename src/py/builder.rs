@@ -1,0 +1,319 @@
+//! `BuilderCore`: the Rust half of `art_metrics.MetricsBuilder`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyMapping, PyString};
+
+use super::convert::{number_arg, opt_number_arg, str_arg, type_name};
+use crate::pricing::{TokenPricing, normalize_provider};
+use crate::run::Builder;
+use crate::totals::TotalsState;
+
+/// Cost extractors registered on any builder of a run, by normalized provider name.
+type Extractors = Arc<Mutex<HashMap<String, Py<PyAny>>>>;
+
+#[pyclass(subclass, frozen, module = "art_metrics._core")]
+pub struct BuilderCore {
+    pub(crate) core: Builder,
+    pub(crate) extractors: Extractors,
+}
+
+impl BuilderCore {
+    fn add_optional(&self, values: &[(&str, Option<&Bound<'_, PyAny>>)]) -> PyResult<()> {
+        let mut parsed: Vec<(&str, f64)> = Vec::with_capacity(values.len());
+        for (key, obj) in values {
+            if let Some(v) = opt_number_arg(*obj, key)? {
+                parsed.push((key, v));
+            }
+        }
+        Ok(self.core.add_metrics(&parsed)?)
+    }
+}
+
+#[pymethods]
+impl BuilderCore {
+    #[new]
+    #[pyo3(signature = (cost_context, *, _share_with=None, _buffer_scope=None))]
+    fn new(
+        cost_context: &Bound<'_, PyAny>,
+        _share_with: Option<PyRef<'_, BuilderCore>>,
+        _buffer_scope: Option<&str>,
+    ) -> PyResult<Self> {
+        let cost_context = str_arg(cost_context, "cost_context")?;
+        match _share_with {
+            None => Ok(BuilderCore {
+                core: Builder::new(cost_context)?,
+                extractors: Extractors::default(),
+            }),
+            Some(parent) => {
+                let core = parent
+                    .core
+                    .for_cost_context(cost_context, _buffer_scope)?
+                    .unwrap_or_else(|| parent.core.clone());
+                Ok(BuilderCore {
+                    core,
+                    extractors: Arc::clone(&parent.extractors),
+                })
+            }
+        }
+    }
+
+    /// The cost context: judge costs recorded through this builder go under `costs/<it>/`.
+    #[getter]
+    fn cost_context(&self) -> &str {
+        self.core.cost_context()
+    }
+
+    #[getter]
+    fn _buffer_scope(&self) -> &str {
+        self.core.buffer_scope()
+    }
+
+    /// Adds `value` to the metric `key` (`section/name`) of the pending step.
+    fn add_metric(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let key = str_arg(key, "Metric key")?;
+        let value = number_arg(value, key)?;
+        Ok(self.core.add_metric(key, value)?)
+    }
+
+    /// Adds `usd` dollars to `costs/<path>`.
+    fn add_cost(&self, path: &Bound<'_, PyAny>, usd: &Bound<'_, PyAny>) -> PyResult<()> {
+        let path = str_arg(path, "Cost path")?;
+        let key = crate::keys::cost_key(path)?;
+        let usd = number_arg(usd, &key)?;
+        Ok(self.core.add_metric(&key, usd)?)
+    }
+
+    /// Records `data/step_num_scenarios`, `data/step_actor_tokens` and scenario ids.
+    #[pyo3(signature = (step_num_scenarios=None, step_actor_tokens=None, scenario_ids=None))]
+    fn add_data(
+        &self,
+        step_num_scenarios: Option<&Bound<'_, PyAny>>,
+        step_actor_tokens: Option<&Bound<'_, PyAny>>,
+        scenario_ids: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let num = opt_number_arg(step_num_scenarios, "data/step_num_scenarios")?;
+        let tokens = opt_number_arg(step_actor_tokens, "data/step_actor_tokens")?;
+        let ids = match scenario_ids {
+            Some(ids) if !ids.is_none() => Some(scenario_id_list(ids)?),
+            _ => None,
+        };
+        Ok(self.core.add_data(num, tokens, ids)?)
+    }
+
+    /// Records `time/step_wall_s`, `time/step_actor_s` and `time/step_eval_s`.
+    #[pyo3(signature = (step_wall_s=None, step_actor_s=None, step_eval_s=None))]
+    fn add_user_timing(
+        &self,
+        step_wall_s: Option<&Bound<'_, PyAny>>,
+        step_actor_s: Option<&Bound<'_, PyAny>>,
+        step_eval_s: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        self.add_optional(&[
+            ("time/step_wall_s", step_wall_s),
+            ("time/step_actor_s", step_actor_s),
+            ("time/step_eval_s", step_eval_s),
+        ])
+    }
+
+    /// Records `throughput/step_trainer_idle_s` and `throughput/step_actor_idle_s`.
+    #[pyo3(signature = (step_trainer_idle_s=None, step_actor_idle_s=None))]
+    fn add_idle_times(
+        &self,
+        step_trainer_idle_s: Option<&Bound<'_, PyAny>>,
+        step_actor_idle_s: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        self.add_optional(&[
+            ("throughput/step_trainer_idle_s", step_trainer_idle_s),
+            ("throughput/step_actor_idle_s", step_actor_idle_s),
+        ])
+    }
+
+    /// Drains this builder's buffer scope and returns the step's metrics (GIL released).
+    fn _flush<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let metrics = py.detach(|| self.core.flush());
+        let out = PyDict::new(py);
+        for (k, v) in metrics {
+            out.set_item(k, v)?;
+        }
+        Ok(out)
+    }
+
+    /// The builder for `cost_context` over the same run (this one when nothing changes).
+    #[pyo3(signature = (cost_context, *, buffer_scope=None))]
+    fn for_cost_context(
+        slf: &Bound<'_, Self>,
+        cost_context: &Bound<'_, PyAny>,
+        buffer_scope: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let cost_context = str_arg(cost_context, "cost_context")?;
+        let buffer_scope = match buffer_scope {
+            Some(s) if !s.is_none() => Some(str_arg(s, "buffer_scope")?),
+            _ => None,
+        };
+        match slf
+            .get()
+            .core
+            .for_cost_context(cost_context, buffer_scope)?
+        {
+            None => Ok(slf.clone().into_any().unbind()),
+            Some(child) => {
+                let kwargs = PyDict::new(slf.py());
+                kwargs.set_item("_share_with", slf)?;
+                kwargs.set_item("_buffer_scope", child.buffer_scope())?;
+                Ok(slf
+                    .get_type()
+                    .call((child.cost_context(),), Some(&kwargs))?
+                    .unbind())
+            }
+        }
+    }
+
+    /// Registers token prices (USD per million tokens) for `model_name`, shared by the run.
+    #[pyo3(signature = (model_name, *, prompt_per_million, completion_per_million,
+        cached_prompt_per_million=None, cache_creation_per_million=None, cache_read_per_million=None))]
+    fn register_model_pricing(
+        &self,
+        model_name: &Bound<'_, PyAny>,
+        prompt_per_million: &Bound<'_, PyAny>,
+        completion_per_million: &Bound<'_, PyAny>,
+        cached_prompt_per_million: Option<&Bound<'_, PyAny>>,
+        cache_creation_per_million: Option<&Bound<'_, PyAny>>,
+        cache_read_per_million: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let model_name = str_arg(model_name, "model_name")?;
+        let pricing = TokenPricing {
+            prompt_per_million: number_arg(prompt_per_million, "prompt_per_million")?,
+            completion_per_million: number_arg(completion_per_million, "completion_per_million")?,
+            cached_prompt_per_million: opt_number_arg(
+                cached_prompt_per_million,
+                "cached_prompt_per_million",
+            )?,
+            cache_creation_per_million: opt_number_arg(
+                cache_creation_per_million,
+                "cache_creation_per_million",
+            )?,
+            cache_read_per_million: opt_number_arg(
+                cache_read_per_million,
+                "cache_read_per_million",
+            )?,
+        };
+        Ok(self.core.register_model_pricing(model_name, pricing)?)
+    }
+
+    /// Registers `extractor(response) -> float | None` for `provider`, shared by the run.
+    fn register_cost_extractor(
+        &self,
+        provider: &Bound<'_, PyAny>,
+        extractor: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let provider = str_arg(provider, "provider")?;
+        let provider = normalize_provider(provider)
+            .ok_or_else(|| PyValueError::new_err("provider must be non-empty"))?;
+        if !extractor.is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "cost extractor for provider '{provider}' must be callable, got {}",
+                type_name(&extractor)
+            )));
+        }
+        self.extractors.lock().insert(provider, extractor.unbind());
+        Ok(())
+    }
+
+    /// The extractor registered for `provider`, if any.
+    fn _cost_extractor(&self, py: Python<'_>, provider: &str) -> Option<Py<PyAny>> {
+        let provider = normalize_provider(provider)?;
+        self.extractors
+            .lock()
+            .get(&provider)
+            .map(|f| f.clone_ref(py))
+    }
+
+    /// `{"cum_state": {...}, "unique_scenario_ids": [...]}`: the run's running totals.
+    fn state_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let state = py.detach(|| self.core.state());
+        let cum = PyDict::new(py);
+        for (k, v) in state.cum_state {
+            cum.set_item(k, v)?;
+        }
+        let out = PyDict::new(py);
+        out.set_item("cum_state", cum)?;
+        out.set_item("unique_scenario_ids", state.unique_scenario_ids)?;
+        Ok(out)
+    }
+
+    /// Restores running totals from `state_dict()` output and drops every pending step.
+    fn load_state_dict(&self, py: Python<'_>, state: &Bound<'_, PyAny>) -> PyResult<()> {
+        let state = parse_state(state)?;
+        py.detach(|| self.core.load_state(state))?;
+        Ok(())
+    }
+
+    /// Number of leaves pending in this builder's buffer scope.
+    fn _pending_len(&self) -> usize {
+        self.core.pending_len()
+    }
+
+    /// True when `other` records into the same run as this builder.
+    fn _shares_run_with(&self, other: PyRef<'_, BuilderCore>) -> bool {
+        self.core.shares_run_with(&other.core)
+    }
+}
+
+/// `str()` of every element of an iterable of scenario ids (a bare str is refused).
+fn scenario_id_list(ids: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    if ids.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(
+            "scenario_ids must be a list of ids, not a single str",
+        ));
+    }
+    let iter = ids.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "scenario_ids must be an iterable of ids, got {}",
+            type_name(ids)
+        ))
+    })?;
+    iter.map(|id| id.and_then(|id| Ok(id.str()?.to_str()?.to_owned())))
+        .collect()
+}
+
+fn parse_state(state: &Bound<'_, PyAny>) -> PyResult<TotalsState> {
+    let state = state.cast::<PyMapping>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "state must be a dict like state_dict() returns, got {}",
+            type_name(state)
+        ))
+    })?;
+    let mut out = TotalsState::default();
+    if let Some(cum) = mapping_get(state, "cum_state")? {
+        let cum = cum.cast::<PyMapping>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "state['cum_state'] must be a dict of str to float, got {}",
+                type_name(&cum)
+            ))
+        })?;
+        for item in cum.items()?.iter() {
+            let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
+            let k = str_arg(&k, "state['cum_state'] key")?.to_owned();
+            let v = number_arg(&v, &k)?;
+            out.cum_state.push((k, v));
+        }
+    }
+    if let Some(ids) = mapping_get(state, "unique_scenario_ids")? {
+        out.unique_scenario_ids = scenario_id_list(&ids)
+            .map_err(|e| PyTypeError::new_err(format!("state['unique_scenario_ids']: {e}")))?;
+    }
+    Ok(out)
+}
+
+fn mapping_get<'py>(m: &Bound<'py, PyMapping>, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+    if m.contains(key)? {
+        Ok(Some(m.get_item(key)?))
+    } else {
+        Ok(None)
+    }
+}

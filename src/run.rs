@@ -1,0 +1,299 @@
+//! The state one run's builders share, and the builder handle that records into it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::buffer::StepBuffer;
+use crate::derive::{StepMetrics, flush_step};
+use crate::error::{CoreError, CoreResult};
+use crate::keys;
+use crate::pricing::{PricingRegistry, TokenPricing};
+use crate::totals::{Totals, TotalsState};
+
+/// Everything the builders of one run share: pending buffers per scope, running totals, prices.
+///
+/// Lock order, where two are held: `buffers` before `totals`. Each lock is held only for
+/// map operations; a flush derives its metrics with only `totals` held.
+#[derive(Debug, Default)]
+pub struct RunMetrics {
+    buffers: Mutex<HashMap<String, StepBuffer>>,
+    totals: Mutex<Totals>,
+    pricing: RwLock<PricingRegistry>,
+}
+
+/// A builder: a cost context and a buffer scope over a shared [`RunMetrics`].
+#[derive(Debug, Clone)]
+pub struct Builder {
+    cost_context: String,
+    buffer_scope: String,
+    run: Arc<RunMetrics>,
+}
+
+/// Rejects NaN and infinities, naming the key.
+pub fn check_value(key: &str, value: f64) -> CoreResult<f64> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(CoreError::value(format!(
+            "Metric '{key}' must be a finite number, got {value}"
+        )))
+    }
+}
+
+impl Builder {
+    /// A builder with fresh shared state; its buffer scope is its cost context.
+    pub fn new(cost_context: &str) -> CoreResult<Self> {
+        if cost_context.is_empty() {
+            return Err(CoreError::value("cost_context must be non-empty"));
+        }
+        Ok(Builder {
+            cost_context: cost_context.to_owned(),
+            buffer_scope: cost_context.to_owned(),
+            run: Arc::default(),
+        })
+    }
+
+    pub fn cost_context(&self) -> &str {
+        &self.cost_context
+    }
+
+    pub fn buffer_scope(&self) -> &str {
+        &self.buffer_scope
+    }
+
+    /// True when both builders record into the same run.
+    pub fn shares_run_with(&self, other: &Builder) -> bool {
+        Arc::ptr_eq(&self.run, &other.run)
+    }
+
+    /// The builder for another cost context over the same run, or `None` when that is this one.
+    ///
+    /// Names are trimmed; the buffer scope defaults to the cost context.
+    pub fn for_cost_context(
+        &self,
+        cost_context: &str,
+        buffer_scope: Option<&str>,
+    ) -> CoreResult<Option<Builder>> {
+        let cost_context = cost_context.trim();
+        if cost_context.is_empty() {
+            return Err(CoreError::value("cost_context must be non-empty"));
+        }
+        let buffer_scope = buffer_scope.map_or(cost_context, str::trim);
+        if buffer_scope.is_empty() {
+            return Err(CoreError::value("buffer_scope must be non-empty"));
+        }
+        if cost_context == self.cost_context && buffer_scope == self.buffer_scope {
+            return Ok(None);
+        }
+        Ok(Some(Builder {
+            cost_context: cost_context.to_owned(),
+            buffer_scope: buffer_scope.to_owned(),
+            run: Arc::clone(&self.run),
+        }))
+    }
+
+    fn with_buffer<T>(&self, f: impl FnOnce(&mut StepBuffer) -> CoreResult<T>) -> CoreResult<T> {
+        let mut buffers = self.run.buffers.lock();
+        match buffers.get_mut(self.buffer_scope.as_str()) {
+            Some(buffer) => f(buffer),
+            None => f(buffers.entry(self.buffer_scope.clone()).or_default()),
+        }
+    }
+
+    /// Adds `value` to the leaf `key` of this builder's pending step.
+    pub fn add_metric(&self, key: &str, value: f64) -> CoreResult<()> {
+        keys::validate(key)?;
+        check_value(key, value)?;
+        self.with_buffer(|b| b.add(key, value))
+    }
+
+    /// Adds several leaves at once: all of them or, when one is refused, none.
+    pub fn add_metrics(&self, values: &[(&str, f64)]) -> CoreResult<()> {
+        for (key, value) in values {
+            keys::validate(key)?;
+            check_value(key, *value)?;
+        }
+        self.with_buffer(|b| b.add_all(values))
+    }
+
+    /// Adds `usd` to `costs/<path>`.
+    pub fn add_cost(&self, path: &str, usd: f64) -> CoreResult<()> {
+        let key = keys::cost_key(path)?;
+        self.add_metric(&key, usd)
+    }
+
+    /// Records data counts and scenario ids, all or nothing.
+    pub fn add_data(
+        &self,
+        step_num_scenarios: Option<f64>,
+        step_actor_tokens: Option<f64>,
+        scenario_ids: Option<Vec<String>>,
+    ) -> CoreResult<()> {
+        let values: Vec<(&str, f64)> = [
+            ("data/step_num_scenarios", step_num_scenarios),
+            ("data/step_actor_tokens", step_actor_tokens),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+        for (key, value) in &values {
+            check_value(key, *value)?;
+        }
+        self.with_buffer(|b| {
+            b.add_all(&values)?;
+            if let Some(ids) = scenario_ids {
+                b.add_scenario_ids(ids);
+            }
+            Ok(())
+        })
+    }
+
+    /// Drains this builder's buffer scope and derives the step's metrics.
+    pub fn flush(&self) -> StepMetrics {
+        let step = self.run.buffers.lock().remove(self.buffer_scope.as_str());
+        match step {
+            Some(step) if !step.is_empty() => flush_step(step, &mut self.run.totals.lock()),
+            _ => StepMetrics::new(),
+        }
+    }
+
+    /// A snapshot of the running totals and unique scenario ids.
+    pub fn state(&self) -> TotalsState {
+        self.run.totals.lock().to_state()
+    }
+
+    /// Replaces the running totals and drops every pending buffer of the run.
+    pub fn load_state(&self, state: TotalsState) -> CoreResult<()> {
+        for (key, value) in &state.cum_state {
+            check_value(key, *value)?;
+        }
+        let totals = Totals::from_state(state);
+        let mut buffers = self.run.buffers.lock();
+        buffers.clear();
+        *self.run.totals.lock() = totals;
+        Ok(())
+    }
+
+    /// Registers prices for `model_name`, for every builder of the run.
+    pub fn register_model_pricing(
+        &self,
+        model_name: &str,
+        pricing: TokenPricing,
+    ) -> CoreResult<()> {
+        self.run.pricing.write().register(model_name, pricing)
+    }
+
+    /// The prices registered for `model_name`, if any.
+    pub fn registered_pricing(&self, model_name: &str) -> Option<TokenPricing> {
+        self.run.pricing.read().get(model_name).copied()
+    }
+
+    /// How many leaves are pending in this builder's scope.
+    pub fn pending_len(&self) -> usize {
+        self.run
+            .buffers
+            .lock()
+            .get(self.buffer_scope.as_str())
+            .map_or(0, StepBuffer::len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contexts_share_totals_but_not_buffers() {
+        let train = Builder::new("train").unwrap();
+        let eval = train.for_cost_context(" eval ", None).unwrap().unwrap();
+        assert_eq!(eval.cost_context(), "eval");
+        train.add_cost("train/judge", 1.0).unwrap();
+        eval.add_cost("eval/judge", 2.0).unwrap();
+        let r = eval.flush();
+        assert_eq!(r["costs/eval"], 2.0);
+        assert!(!r.contains_key("costs/train"));
+        let r = train.flush();
+        assert_eq!(r["costs/cum/all"], 3.0);
+        assert!(train.flush().is_empty());
+    }
+
+    #[test]
+    fn for_cost_context_rules() {
+        let b = Builder::new("train").unwrap();
+        assert!(b.for_cost_context("train", None).unwrap().is_none());
+        assert!(b.for_cost_context(" ", None).is_err());
+        assert!(b.for_cost_context("x", Some(" ")).is_err());
+        let same_scope = b.for_cost_context("eval", Some("train")).unwrap().unwrap();
+        same_scope.add_cost("eval/x", 1.0).unwrap();
+        assert_eq!(b.flush()["costs/eval/x"], 1.0);
+    }
+
+    #[test]
+    fn rejected_calls_change_nothing() {
+        let b = Builder::new("train").unwrap();
+        b.add_metric("data/step_actor_tokens/x", 1.0).unwrap();
+        assert!(
+            b.add_data(Some(1.0), Some(2.0), Some(vec!["a".into()]))
+                .is_err()
+        );
+        assert!(b.add_metric("time/x", f64::NAN).is_err());
+        assert!(b.add_metric("time/x", f64::INFINITY).is_err());
+        assert!(b.add_cost("", 1.0).is_err());
+        let r = b.flush();
+        assert_eq!(r.len(), 2, "{r:?}");
+    }
+
+    #[test]
+    fn load_state_drops_pending_and_restores() {
+        let b = Builder::new("train").unwrap();
+        b.add_cost("x", 2.0).unwrap();
+        b.add_data(None, None, Some(vec!["s1".into()])).unwrap();
+        b.flush();
+        let saved = b.state();
+        b.add_cost("x", 5.0).unwrap();
+        let other = b.for_cost_context("eval", None).unwrap().unwrap();
+        other.add_cost("y", 1.0).unwrap();
+        b.load_state(saved.clone()).unwrap();
+        assert!(b.flush().is_empty());
+        assert!(other.flush().is_empty());
+        assert_eq!(b.state(), saved);
+    }
+
+    #[test]
+    fn add_from_many_threads_loses_nothing() {
+        let b = Builder::new("train").unwrap();
+        let flushed = Mutex::new(0.0);
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let b = b.clone();
+                s.spawn(move || {
+                    for i in 0..2000 {
+                        b.add_cost(&format!("train/t{t}/k{}", i % 7), 0.5).unwrap();
+                    }
+                });
+            }
+            s.spawn(|| {
+                for _ in 0..200 {
+                    if let Some(v) = b.flush().get("costs/all") {
+                        *flushed.lock() += v;
+                    }
+                }
+            });
+        });
+        if let Some(v) = b.flush().get("costs/all") {
+            *flushed.lock() += v;
+        }
+        assert_eq!(*flushed.lock(), 8.0 * 2000.0 * 0.5);
+        assert_eq!(
+            b.state()
+                .cum_state
+                .iter()
+                .find(|(k, _)| k == "costs/cum/all")
+                .unwrap()
+                .1,
+            8000.0
+        );
+    }
+}
