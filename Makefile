@@ -1,0 +1,33 @@
+# Development tasks. `make test` is what CI runs (.ci/run) and what the README's quick start uses.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: venv build-dev test test-rust test-python lint bench bench-smoke demo
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Test dependencies: ours, plus openpipe-art 0.5.18 (the reference the differential tests compare against).
+venv: $(PY)
+	$(PY) -m pip install -q maturin ".[test]" "openpipe-art==0.5.18" numpy pyarrow
+
+build-dev: venv
+	$(VENV)/bin/maturin develop -q
+
+test-rust:
+	cargo test -q
+
+test-python: build-dev
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test: test-rust test-python
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	$(VENV)/bin/ruff check python tests bench
+
+demo: build-dev
+	$(PY) -m art_metrics demo
