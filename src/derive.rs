@@ -1,14 +1,52 @@
 //! What a flush derives from one step's leaves: cost rollups, running totals, throughput.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::buffer::StepBuffer;
 use crate::keys::{self, CUMULATIVE_SECTIONS};
 use crate::sum::ExactSum;
 use crate::totals::Totals;
 
-/// A flushed step: metric key → value, sorted by key.
-pub type StepMetrics = BTreeMap<String, f64>;
+/// A flushed step: `(key, value)` pairs in emission order (leaves in the order recorded, then
+/// rollups, running totals and throughput).
+///
+/// As in a dict built from the pairs, a later pair replaces an earlier one with the same key:
+/// `costs/all` replaces a leaf of that name, a running total shared by two step keys
+/// (`time/step_x`, `time/x`) is emitted after each add and the last is the full total.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct StepMetrics(pub Vec<(String, f64)>);
+
+impl StepMetrics {
+    /// The value of `key`, as a dict built from the pairs would hold it.
+    pub fn get(&self, key: &str) -> Option<f64> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn push(&mut self, key: impl Into<String>, value: f64) {
+        self.0.push((key.into(), value));
+    }
+}
+
+impl std::ops::Index<&str> for StepMetrics {
+    type Output = f64;
+    fn index(&self, key: &str) -> &f64 {
+        let (_, v) = self
+            .0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .unwrap_or_else(|| panic!("no metric {key}"));
+        v
+    }
+}
 
 const IDLE_TOTALS: [(&str, &str); 2] = [
     (
@@ -63,52 +101,50 @@ pub fn rollup_costs<'a>(
 
 /// Turns one drained step into its metrics, updating the shared running totals.
 pub fn flush_step(step: StepBuffer, totals: &mut Totals) -> StepMetrics {
-    let mut sums: BTreeMap<String, ExactSum> =
-        step.leaves().map(|(k, v)| (k.to_owned(), *v)).collect();
-    // A rollup replaces a leaf of the same name only for `costs/all` (other collisions are
-    // refused when the leaf is added): the total of everything wins, as in the reference.
-    sums.extend(rollup_costs(step.leaves()));
+    let rollups = rollup_costs(step.leaves());
+    let mut out = StepMetrics(Vec::with_capacity(3 * (step.len() + rollups.len()) + 4));
 
-    let mut result: StepMetrics = sums.iter().map(|(k, v)| (k.clone(), v.value())).collect();
-
-    let mut touched: Vec<String> = Vec::new();
-    for (key, value) in &sums {
+    // Leaves and rollups, each with its running total. `costs/all` is never kept as a leaf:
+    // the rollup of every cost replaces it, as in the reference.
+    let values = step
+        .leaves()
+        .filter(|(k, _)| *k != "costs/all")
+        .chain(rollups.iter().map(|(k, v)| (k.as_str(), v)));
+    let mut cumulative: Vec<(String, f64)> = Vec::with_capacity(out.0.capacity() / 2);
+    for (key, value) in values {
+        out.push(key, value.value());
         if CUMULATIVE_SECTIONS.contains(&keys::section(key)) {
             let cum_key = keys::cumulative_key(key);
-            totals.add(&cum_key, value);
-            touched.push(cum_key);
+            let total = totals.add(&cum_key, value);
+            cumulative.push((cum_key, total));
         }
     }
-    // Two step keys can share a total (`time/step_x` and `time/x`): emit it after both adds.
-    for cum_key in touched {
-        let total = totals.get(&cum_key).unwrap_or_default();
-        result.insert(cum_key, total);
-    }
+    out.0.append(&mut cumulative);
 
-    let ids = step.into_scenario_ids();
+    let ids = step.scenario_ids();
     if !ids.is_empty() {
-        let unique = totals.add_scenarios(ids);
-        result.insert("data/cum/num_unique_scenarios".to_owned(), unique as f64);
+        let unique = totals.add_scenarios(ids.iter().cloned());
+        out.push("data/cum/num_unique_scenarios", unique as f64);
     }
 
     for (step_key, cum_key) in IDLE_TOTALS {
-        if let Some(value) = sums.get(step_key) {
+        if let Some(value) = step.get(step_key) {
             let total = totals.add(cum_key, value);
-            result.insert(cum_key.to_owned(), total);
+            out.push(cum_key, total);
         }
     }
 
     for (triggers, tokens_key, seconds_key, out_key) in THROUGHPUTS {
-        if !triggers.iter().any(|k| result.contains_key(*k)) {
+        if !triggers.iter().any(|k| step.get(k).is_some()) {
             continue;
         }
         if let (Some(tokens), Some(seconds)) = (totals.get(tokens_key), totals.get(seconds_key))
             && seconds > 0.0
         {
-            result.insert(out_key.to_owned(), tokens / seconds);
+            out.push(out_key, tokens / seconds);
         }
     }
-    result
+    out
 }
 
 #[cfg(test)]

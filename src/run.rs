@@ -104,7 +104,6 @@ impl Builder {
 
     /// Adds `value` to the leaf `key` of this builder's pending step.
     pub fn add_metric(&self, key: &str, value: f64) -> CoreResult<()> {
-        keys::validate(key)?;
         check_value(key, value)?;
         self.with_buffer(|b| b.add(key, value))
     }
@@ -112,7 +111,6 @@ impl Builder {
     /// Adds several leaves at once: all of them or, when one is refused, none.
     pub fn add_metrics(&self, values: &[(&str, f64)]) -> CoreResult<()> {
         for (key, value) in values {
-            keys::validate(key)?;
             check_value(key, *value)?;
         }
         self.with_buffer(|b| b.add_all(values))
@@ -120,8 +118,7 @@ impl Builder {
 
     /// Adds `usd` to `costs/<path>`.
     pub fn add_cost(&self, path: &str, usd: f64) -> CoreResult<()> {
-        let key = keys::cost_key(path)?;
-        self.add_metric(&key, usd)
+        keys::with_cost_key(path, |key| self.add_metric(key, usd))
     }
 
     /// Records data counts and scenario ids, all or nothing.
@@ -155,7 +152,7 @@ impl Builder {
         let step = self.run.buffers.lock().remove(self.buffer_scope.as_str());
         match step {
             Some(step) if !step.is_empty() => flush_step(step, &mut self.run.totals.lock()),
-            _ => StepMetrics::new(),
+            _ => StepMetrics::default(),
         }
     }
 
@@ -242,7 +239,7 @@ mod tests {
         assert!(b.add_metric("time/x", f64::INFINITY).is_err());
         assert!(b.add_cost("", 1.0).is_err());
         let r = b.flush();
-        assert_eq!(r.len(), 2, "{r:?}");
+        assert_eq!(r.0.len(), 2, "{r:?}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyMapping, PyString};
+use pyo3::types::{PyDict, PyFloat, PyMapping, PyString};
 
 use super::convert::{number_arg, opt_number_arg, str_arg, type_name};
 use crate::pricing::{TokenPricing, normalize_provider};
@@ -83,9 +83,12 @@ impl BuilderCore {
     /// Adds `usd` dollars to `costs/<path>`.
     fn add_cost(&self, path: &Bound<'_, PyAny>, usd: &Bound<'_, PyAny>) -> PyResult<()> {
         let path = str_arg(path, "Cost path")?;
-        let key = crate::keys::cost_key(path)?;
-        let usd = number_arg(usd, &key)?;
-        Ok(self.core.add_metric(&key, usd)?)
+        let usd = match usd.cast_exact::<PyFloat>() {
+            Ok(f) => f.value(),
+            // Only the slower path needs the full key, for its error messages.
+            Err(_) => number_arg(usd, &crate::keys::cost_key(path)?)?,
+        };
+        Ok(self.core.add_cost(path, usd)?)
     }
 
     /// Records `data/step_num_scenarios`, `data/step_actor_tokens` and scenario ids.
@@ -137,7 +140,7 @@ impl BuilderCore {
     fn _flush<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let metrics = py.detach(|| self.core.flush());
         let out = PyDict::new(py);
-        for (k, v) in metrics {
+        for (k, v) in metrics.0 {
             out.set_item(k, v)?;
         }
         Ok(out)
