@@ -11,10 +11,11 @@ $(PY):
 
 # Test dependencies: ours, plus openpipe-art 0.5.18 (the reference the differential tests compare against).
 venv: $(PY)
-	$(PY) -m pip install -q maturin ".[test]" "openpipe-art==0.5.18" numpy pyarrow
+	$(PY) -m pip install -q maturin ruff "openpipe-art==0.5.18" numpy pyarrow
 
+# Builds the extension in place and installs the `test` extra's dependencies with it.
 build-dev: venv
-	$(VENV)/bin/maturin develop -q
+	$(VENV)/bin/maturin develop -q --extras test
 
 test-rust:
 	cargo test -q

@@ -1,17 +1,21 @@
-from typing import Any, Callable, Mapping, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
+from typing_extensions import Self, disjoint_base
+
+__all__ = ["__version__", "BuilderCore", "_noop"]
 __version__: str
 
 def _noop() -> None: ...
 
+@disjoint_base
 class BuilderCore:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         cost_context: str,
         *,
         _share_with: BuilderCore | None = None,
         _buffer_scope: str | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def cost_context(self) -> str: ...
     @property
