@@ -28,7 +28,8 @@ test: test-rust test-python
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
-	$(VENV)/bin/ruff check python tests bench
+	$(VENV)/bin/ruff check python tests bench examples
+	$(VENV)/bin/ruff format --check python tests bench examples
 
 demo: build-dev
 	$(PY) -m art_metrics demo

@@ -13,7 +13,11 @@ async def main() -> None:
     for step in range(1, 4):
         with train.measure("time/step_actor_s"):
             await asyncio.sleep(0.01)  # rollouts would run here
-        train.add_data(step_num_scenarios=8, step_actor_tokens=4096, scenario_ids=[f"s{rng.randint(0, 20)}" for _ in range(8)])
+        train.add_data(
+            step_num_scenarios=8,
+            step_actor_tokens=4096,
+            scenario_ids=[f"s{rng.randint(0, 20)}" for _ in range(8)],
+        )
         train.add_cost("train/llm_judge/correctness", 0.002 * rng.randint(1, 5))
         evaluation.add_cost("eval/llm_judge/correctness", 0.001)
         train.add_idle_times(step_actor_idle_s=0.5)
