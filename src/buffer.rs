@@ -1,9 +1,10 @@
 //! The pending values of one step in one buffer scope.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::error::{CoreError, CoreResult};
 use crate::keys;
+use crate::scenarios::ScenarioSet;
 use crate::sum::ExactSum;
 
 /// Leaves recorded since the last flush, in the order first recorded, and the scenario ids seen.
@@ -17,7 +18,7 @@ pub struct StepBuffer {
     index: HashMap<String, usize>,
     /// Every proper ancestor of a leaf → the first leaf below it (for error messages).
     ancestors: HashMap<String, usize>,
-    scenario_ids: HashSet<String>,
+    scenario_ids: ScenarioSet,
 }
 
 impl StepBuffer {
@@ -88,7 +89,7 @@ impl StepBuffer {
     }
 
     /// Remembers scenario ids for this step.
-    pub fn add_scenario_ids<I: IntoIterator<Item = String>>(&mut self, ids: I) {
+    pub fn add_scenario_ids<S: AsRef<str>, I: IntoIterator<Item = S>>(&mut self, ids: I) {
         self.scenario_ids.extend(ids);
     }
 
@@ -102,12 +103,8 @@ impl StepBuffer {
         self.index.get(key).map(|&i| &self.leaves[i].1)
     }
 
-    pub fn scenario_ids(&self) -> &HashSet<String> {
+    pub fn scenario_ids(&self) -> &ScenarioSet {
         &self.scenario_ids
-    }
-
-    pub fn into_scenario_ids(self) -> HashSet<String> {
-        self.scenario_ids
     }
 
     pub fn is_empty(&self) -> bool {

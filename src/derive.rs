@@ -123,7 +123,7 @@ pub fn flush_step(step: StepBuffer, totals: &mut Totals) -> StepMetrics {
 
     let ids = step.scenario_ids();
     if !ids.is_empty() {
-        let unique = totals.add_scenarios(ids.iter().cloned());
+        let unique = totals.add_scenarios(ids.iter());
         out.push("data/cum/num_unique_scenarios", unique as f64);
     }
 
@@ -227,10 +227,10 @@ mod tests {
     fn unique_scenarios() {
         let mut t = Totals::default();
         let mut b = StepBuffer::default();
-        b.add_scenario_ids(["a".into(), "b".into()]);
+        b.add_scenario_ids(["a", "b"]);
         assert_eq!(flush_step(b, &mut t)["data/cum/num_unique_scenarios"], 2.0);
         let mut b = StepBuffer::default();
-        b.add_scenario_ids(["b".into(), "c".into()]);
+        b.add_scenario_ids(["b", "c"]);
         assert_eq!(flush_step(b, &mut t)["data/cum/num_unique_scenarios"], 3.0);
         let r = flush_step(step(&[("data/step_num_scenarios", 1.0)]), &mut t);
         assert!(!r.contains_key("data/cum/num_unique_scenarios"));

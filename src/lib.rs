@@ -9,6 +9,7 @@ pub mod error;
 pub mod keys;
 pub mod pricing;
 pub mod run;
+pub mod scenarios;
 pub mod sum;
 pub mod totals;
 

@@ -1,6 +1,8 @@
 //! Running totals shared by every builder of a run: cumulative values and unique scenarios.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use crate::scenarios::ScenarioSet;
 
 use crate::sum::ExactSum;
 
@@ -8,7 +10,7 @@ use crate::sum::ExactSum;
 #[derive(Debug, Default, Clone)]
 pub struct Totals {
     cum: HashMap<String, ExactSum>,
-    scenarios: HashSet<Box<str>>,
+    scenarios: ScenarioSet,
 }
 
 /// The serialisable form of [`Totals`], shaped like the reference's `state_dict()`.
@@ -35,12 +37,8 @@ impl Totals {
     }
 
     /// Adds scenario ids; returns how many distinct ids have been seen.
-    pub fn add_scenarios<I: IntoIterator<Item = String>>(&mut self, ids: I) -> usize {
-        for id in ids {
-            if !self.scenarios.contains(id.as_str()) {
-                self.scenarios.insert(id.into_boxed_str());
-            }
-        }
+    pub fn add_scenarios<S: AsRef<str>, I: IntoIterator<Item = S>>(&mut self, ids: I) -> usize {
+        self.scenarios.extend(ids);
         self.scenarios.len()
     }
 
@@ -57,7 +55,7 @@ impl Totals {
             .collect();
         cum_state.sort_by(|a, b| a.0.cmp(&b.0));
         let mut unique_scenario_ids: Vec<String> =
-            self.scenarios.iter().map(|s| s.to_string()).collect();
+            self.scenarios.iter().map(str::to_owned).collect();
         unique_scenario_ids.sort_unstable();
         TotalsState {
             cum_state,
@@ -91,7 +89,7 @@ mod tests {
         let mut t = Totals::default();
         t.add("costs/cum/all", &ExactSum::new(1.5));
         t.add("time/cum/actor_s", &ExactSum::new(2.0));
-        t.add_scenarios(["a".to_string(), "b".to_string(), "a".to_string()]);
+        t.add_scenarios(["a", "b", "a"]);
         let back = Totals::from_state(t.to_state());
         assert_eq!(back.to_state(), t.to_state());
         assert_eq!(back.num_scenarios(), 2);
