@@ -31,5 +31,11 @@ lint:
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/ruff format --check python tests bench examples
 
+# The full comparison against openpipe-art 0.5.18 (release build, its own venv).
+bench:
+	$(MAKE) venv VENV=.venv-bench
+	.venv-bench/bin/maturin develop -q --release
+	.venv-bench/bin/python bench/compare.py
+
 demo: build-dev
 	$(PY) -m art_metrics demo
