@@ -93,6 +93,8 @@ pub fn rollup_costs<'a>(
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+    // The reference emits these in set order (hash-dependent); sorted is at least stable.
+    out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     if let Some(all) = all {
         out.push(("costs/all".to_owned(), all));
     }
