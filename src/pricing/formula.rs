@@ -213,7 +213,7 @@ mod tests {
     };
 
     fn usage(formula: Formula, v: Value) -> Option<TokenUsage> {
-        let f = ResponseFields::from_json(&v, Field::mask_for(formula));
+        let f = ResponseFields::from_json(&v, formula);
         TokenUsage::read(formula, &f).unwrap()
     }
 

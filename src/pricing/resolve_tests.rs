@@ -6,7 +6,7 @@ use crate::pricing::usage::Field;
 use serde_json::{Value, json};
 
 fn fields(formula: Formula, v: Value) -> ResponseFields {
-    ResponseFields::from_json(&v, crate::pricing::usage::Field::mask_for(formula))
+    ResponseFields::from_json(&v, formula)
 }
 
 fn openai_usage(prompt: u64, cached: u64, completion: u64) -> Value {

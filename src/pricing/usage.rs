@@ -49,12 +49,10 @@ const REPORTED: u32 = bit(Field::UsageCost)
     | bit(Field::ExtraCostTotal)
     | bit(Field::HeaderCost)
     | bit(Field::HeaderCostTotal);
-const OPENAI: u32 = bit(Field::PromptTokens)
-    | bit(Field::CompletionTokens)
-    | bit(Field::PromptCachedTokens)
-    | bit(Field::InputTokens)
-    | bit(Field::OutputTokens)
-    | bit(Field::InputCachedTokens);
+const OPENAI: u32 =
+    bit(Field::PromptTokens) | bit(Field::CompletionTokens) | bit(Field::PromptCachedTokens);
+const OPENAI_RESPONSES: u32 =
+    bit(Field::InputTokens) | bit(Field::OutputTokens) | bit(Field::InputCachedTokens);
 const ANTHROPIC: u32 = bit(Field::InputTokens)
     | bit(Field::OutputTokens)
     | bit(Field::CacheCreationTokens)
@@ -76,6 +74,18 @@ impl Field {
                 Formula::Gemini => GEMINI,
                 Formula::None => 0,
             }
+    }
+
+    /// Fields to read in a second pass when the first found none of the provider's usual
+    /// ones: the Responses API's names under `openai`. Keeps the common case to one pass.
+    pub fn fallback_mask(formula: Formula, first: &ResponseFields) -> Option<u32> {
+        let chat = [
+            Field::PromptTokens,
+            Field::CompletionTokens,
+            Field::PromptCachedTokens,
+        ];
+        (formula == Formula::OpenAi && chat.iter().all(|f| first.get(*f).is_none()))
+            .then_some(OPENAI_RESPONSES)
     }
 
     /// Where the field lives, for error messages: `usage.prompt_tokens`.
@@ -259,10 +269,13 @@ impl ResponseFields {
         self.values[field as usize].as_ref()
     }
 
-    /// Reads the fields in `mask` from a JSON response.
-    pub fn from_json(response: &Value, mask: u32) -> ResponseFields {
+    /// Reads the fields `formula` needs from a JSON response (both passes).
+    pub fn from_json(response: &Value, formula: Formula) -> ResponseFields {
         let mut out = ResponseFields::default();
-        walk_json(response, RESPONSE_SCHEMA, mask, &mut out);
+        walk_json(response, RESPONSE_SCHEMA, Field::mask_for(formula), &mut out);
+        if let Some(mask) = Field::fallback_mask(formula, &out) {
+            walk_json(response, RESPONSE_SCHEMA, mask, &mut out);
+        }
         out
     }
 
@@ -356,12 +369,13 @@ mod tests {
     use serde_json::json;
 
     fn read(v: Value, formula: Formula) -> ResponseFields {
-        ResponseFields::from_json(&v, Field::mask_for(formula))
+        ResponseFields::from_json(&v, formula)
     }
 
     #[test]
     fn schema_masks_cover_every_field() {
         let all = RESPONSE_SCHEMA.iter().fold(0, |m, n| m | n.mask);
+        assert_eq!(all & OPENAI_RESPONSES, OPENAI_RESPONSES);
         assert_eq!(all, (1u32 << FIELD_COUNT) - 1);
     }
 

@@ -18,7 +18,7 @@ use super::convert::{short_repr, str_arg, type_name};
 use super::response::read_response;
 use crate::pricing::catalog::{ModelPrices, PriceCatalog, PriceOrigin};
 use crate::pricing::{
-    Field, Formula, Overrides, no_pricing_error, normalize_model_name, normalize_provider,
+    Formula, Overrides, no_pricing_error, normalize_model_name, normalize_provider,
     normalize_source, refresh, store, token_cost,
 };
 
@@ -115,7 +115,7 @@ fn price_response(
 ) -> PyResult<f64> {
     let py = response.py();
     let formula = Formula::of(provider);
-    let fields = read_response(response, Field::mask_for(formula))?;
+    let fields = read_response(response, formula)?;
     if let Some(cost) = fields.reported_cost()? {
         return Ok(cost);
     }
@@ -156,10 +156,12 @@ fn price_response(
     )?)
 }
 
-/// Records `cost` under `costs/<cost_context>/<source>` of `builder`.
-fn record(builder: &BuilderCore, source: &str, cost: f64) -> PyResult<()> {
-    let path = format!("{}/{source}", builder.core.cost_context());
-    Ok(builder.core.add_cost(&path, cost)?)
+/// The key a cost of `source` goes to on `builder`: `costs/<cost_context>/<source>`.
+fn cost_key(builder: &BuilderCore, source: &str) -> PyResult<String> {
+    Ok(crate::keys::cost_key(&format!(
+        "{}/{source}",
+        builder.core.cost_context()
+    ))?)
 }
 
 /// The body of `BuilderCore.add_response_cost`.
@@ -185,7 +187,7 @@ pub fn add_response_cost(
         &overrides,
         CatalogPrices::Resolve,
     )?;
-    record(builder, source, cost)?;
+    builder.core.add_metric(&cost_key(builder, source)?, cost)?;
     Ok(cost)
 }
 
@@ -200,6 +202,8 @@ pub struct CostTracker {
     response_getter: Option<Py<PyAny>>,
     /// The catalog's prices for `model`, with the catalog generation they came from.
     cached: Mutex<Option<(u64, Option<Arc<ModelPrices>>)>>,
+    /// The last cost context recorded into, and its key (most trackers see one or two).
+    last_key: Mutex<Option<(String, Arc<str>)>>,
 }
 
 impl CostTracker {
@@ -266,6 +270,7 @@ impl CostTracker {
             overrides,
             response_getter,
             cached: Mutex::new(None),
+            last_key: Mutex::new(None),
         })
     }
 
@@ -295,12 +300,25 @@ impl CostTracker {
             }
             None => self.price(builder, result)?,
         };
-        record(builder, &self.source, cost)?;
+        builder.core.add_metric(&self.key_for(builder)?, cost)?;
         Ok(cost)
     }
 }
 
 impl CostTracker {
+    fn key_for(&self, builder: &BuilderCore) -> PyResult<Arc<str>> {
+        let context = builder.core.cost_context();
+        let mut last = self.last_key.lock();
+        if let Some((c, key)) = last.as_ref()
+            && c == context
+        {
+            return Ok(Arc::clone(key));
+        }
+        let key: Arc<str> = cost_key(builder, &self.source)?.into();
+        *last = Some((context.to_owned(), Arc::clone(&key)));
+        Ok(key)
+    }
+
     fn price(&self, builder: &BuilderCore, response: &Bound<'_, PyAny>) -> PyResult<f64> {
         price_response(
             builder,

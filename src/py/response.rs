@@ -10,7 +10,7 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyMapping, PyString};
 
 use super::convert::type_name;
 use crate::pricing::usage::{RESPONSE_SCHEMA, SchemaNode};
-use crate::pricing::{ResponseFields, Scalar};
+use crate::pricing::{Field, Formula, ResponseFields, Scalar};
 
 /// A schema node with its key as an interned Python string, made once per interpreter.
 struct PyNode {
@@ -32,12 +32,15 @@ fn py_nodes(py: Python<'_>, nodes: &'static [SchemaNode]) -> Vec<PyNode> {
         .collect()
 }
 
-/// Reads the fields in `mask` from `response`.
-pub fn read_response(response: &Bound<'_, PyAny>, mask: u32) -> PyResult<ResponseFields> {
+/// Reads the fields `formula` needs from `response`.
+pub fn read_response(response: &Bound<'_, PyAny>, formula: Formula) -> PyResult<ResponseFields> {
     let py = response.py();
     let schema = SCHEMA.get_or_init(py, || py_nodes(py, RESPONSE_SCHEMA));
     let mut out = ResponseFields::default();
-    walk(response, schema, mask, &mut out)?;
+    walk(response, schema, Field::mask_for(formula), &mut out)?;
+    if let Some(mask) = Field::fallback_mask(formula, &out) {
+        walk(response, schema, mask, &mut out)?;
+    }
     Ok(out)
 }
 
