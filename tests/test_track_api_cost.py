@@ -211,3 +211,29 @@ def test_activate_token_and_many_threads():
     for t in threads:
         t.join()
     assert b._flush()["costs/train/llm_judge/correctness"] == pytest.approx(800 * GPT_4O_COST)
+
+
+def test_decorated_methods_static_methods_and_introspection():
+    class Judge:
+        scale = 2
+
+        @track_api_cost(source="judge", provider="openai", model_name="gpt-4o")
+        def run(self, prompt, *, n=1):
+            """Runs the judge."""
+            return {"usage": {"prompt_tokens": 1000 * n * self.scale}}
+
+        @staticmethod
+        @track_api_cost(source="judge", provider="openai", model_name="gpt-4o")
+        def static(n):
+            return {"usage": {"prompt_tokens": n}}
+
+    b = MetricsBuilder("train")
+    with b.activate_context():
+        assert Judge().run("p", n=2) == {"usage": {"prompt_tokens": 4000}}
+        Judge.static(1000)
+    assert b._flush()["costs/train/judge"] == pytest.approx(5000 * 2.5 / 1e6)
+    assert Judge.run.__name__ == "run" and Judge.run.__doc__ == "Runs the judge."
+    assert Judge.run.__qualname__.endswith("Judge.run")
+    assert list(inspect.signature(Judge.run).parameters) == ["self", "prompt", "n"]
+    assert not inspect.iscoroutinefunction(Judge.run)
+    assert "run" in repr(Judge.run)

@@ -10,7 +10,7 @@ import functools
 import inspect
 from typing import Any, Callable, Optional, TypeVar
 
-from ._core import CostTracker
+from ._core import CostTracker, TrackedFunction
 from .builder import _active_builder
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,12 +29,20 @@ class CostTrackingError(ValueError):
         self.result = result
 
 
-def _failed(func: Callable[..., Any], tracker: CostTracker, result: Any, err: Exception):
-    return CostTrackingError(
-        f"{func.__qualname__} returned, but its cost could not be recorded under "
-        f"'{tracker.source}' ({tracker.provider}, {tracker.model_name}): {err}",
-        result,
-    )
+def _failure(tracker: CostTracker):
+    """``on_error(err, result, func)``: the CostTrackingError for a failed recording."""
+
+    def on_error(err: BaseException, result: Any, func: Callable[..., Any]) -> CostTrackingError:
+        name = getattr(func, "__qualname__", repr(func))
+        exc = CostTrackingError(
+            f"{name} returned, but its cost could not be recorded under "
+            f"'{tracker.source}' ({tracker.provider}, {tracker.model_name}): {err}",
+            result,
+        )
+        exc.__cause__ = err
+        return exc
+
+    return on_error
 
 
 def track_api_cost(
@@ -81,6 +89,7 @@ def track_api_cost(
     )
     record = tracker.record
     active = _active_builder.get
+    on_error = _failure(tracker)
 
     def decorate(func: F) -> F:
         if inspect.iscoroutinefunction(func):
@@ -93,22 +102,13 @@ def track_api_cost(
                     try:
                         record(builder, result)
                     except Exception as err:
-                        raise _failed(func, tracker, result, err) from err
+                        raise on_error(err, result, func) from err
                 return result
 
             return async_wrapper  # type: ignore[return-value]
 
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            result = func(*args, **kwargs)
-            builder = active(None)
-            if builder is not None:
-                try:
-                    record(builder, result)
-                except Exception as err:
-                    raise _failed(func, tracker, result, err) from err
-            return result
-
-        return wrapper  # type: ignore[return-value]
+        # Sync calls go through a Rust callable: the same steps without a Python frame.
+        wrapper = TrackedFunction(func, tracker, _active_builder, on_error)
+        return functools.wraps(func)(wrapper)  # type: ignore[return-value]
 
     return decorate

@@ -178,3 +178,65 @@ pub fn write_cached(
         io("replace", e)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_file(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("art-metrics-store-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir.join(CACHE_FILE)
+    }
+
+    const MAP: &str = r#"{"gpt-x": {"litellm_provider": "openai", "mode": "chat",
+        "input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6},
+        "claude-x": {"litellm_provider": "anthropic", "mode": "chat",
+        "input_cost_per_token": 3e-6, "output_cost_per_token": 1.5e-5}}"#;
+
+    #[test]
+    fn cache_round_trip() {
+        let path = temp_file("round-trip");
+        assert!(load_cached(&path).unwrap().is_none());
+        write_cached(
+            &path,
+            MAP.as_bytes(),
+            "http://x/p.json",
+            "2026-01-01T00:00:00+00:00",
+            "abc",
+        )
+        .unwrap();
+        let cat = load_cached(&path).unwrap().unwrap();
+        assert_eq!(cat.sha256, "abc");
+        assert!(matches!(&cat.origin, PriceOrigin::Cache { url, .. } if url == "http://x/p.json"));
+        let p = cat
+            .resolve(super::super::Formula::OpenAi, "openai/gpt-x")
+            .unwrap();
+        assert_eq!(p.base.completion_per_million, 2e-6 * 1e6);
+        // No temporary file is left behind.
+        let files = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
+        assert_eq!(files, 1);
+    }
+
+    #[test]
+    fn corrupted_cache_files_are_errors_naming_the_file() {
+        let path = temp_file("corrupt");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        for content in [
+            "garbage",
+            r#"{"format": "other"}"#,
+            r#"{"format": "art-metrics-price-cache/1"}"#,
+        ] {
+            std::fs::write(&path, content).unwrap();
+            let err = load_cached(&path).unwrap_err();
+            assert!(matches!(err, CoreError::Corrupt(_)), "{err:?}");
+            assert!(err.to_string().contains(CACHE_FILE), "{err}");
+        }
+    }
+
+    #[test]
+    fn builtin_catalog_is_shared() {
+        assert!(Arc::ptr_eq(&builtin(), &builtin()));
+    }
+}

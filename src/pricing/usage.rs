@@ -233,9 +233,9 @@ pub static RESPONSE_SCHEMA: &[SchemaNode] = &[
 pub enum Scalar {
     Number(f64),
     Bool(bool),
-    Str(String),
+    Str(Box<str>),
     /// Anything else (a list, a dict, an object), by type name.
-    Other(String),
+    Other(Box<str>),
 }
 
 impl Scalar {
@@ -272,7 +272,12 @@ impl ResponseFields {
     /// Reads the fields `formula` needs from a JSON response (both passes).
     pub fn from_json(response: &Value, formula: Formula) -> ResponseFields {
         let mut out = ResponseFields::default();
-        walk_json(response, RESPONSE_SCHEMA, Field::mask_for(formula), &mut out);
+        walk_json(
+            response,
+            RESPONSE_SCHEMA,
+            Field::mask_for(formula),
+            &mut out,
+        );
         if let Some(mask) = Field::fallback_mask(formula, &out) {
             walk_json(response, RESPONSE_SCHEMA, mask, &mut out);
         }
@@ -349,7 +354,7 @@ fn walk_json(value: &Value, nodes: &[SchemaNode], mask: u32, out: &mut ResponseF
                 Value::Null => continue,
                 Value::Bool(b) => Scalar::Bool(*b),
                 Value::Number(n) => Scalar::Number(n.as_f64().unwrap_or(f64::NAN)),
-                Value::String(s) => Scalar::Str(s.clone()),
+                Value::String(s) => Scalar::Str(s.as_str().into()),
                 Value::Array(_) => Scalar::Other("list".into()),
                 Value::Object(_) => Scalar::Other("dict".into()),
             };

@@ -5,6 +5,7 @@ mod convert;
 mod errors;
 mod pricing;
 mod response;
+mod tracked;
 
 use pyo3::prelude::*;
 
@@ -17,6 +18,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<builder::BuilderCore>()?;
     m.add_class::<pricing::CostTracker>()?;
+    m.add_class::<tracked::TrackedFunction>()?;
     m.add(
         "CatalogCacheWarning",
         m.py().get_type::<pricing::CatalogCacheWarning>(),

@@ -18,7 +18,7 @@ use super::convert::{short_repr, str_arg, type_name};
 use super::response::read_response;
 use crate::pricing::catalog::{ModelPrices, PriceCatalog, PriceOrigin};
 use crate::pricing::{
-    Formula, Overrides, no_pricing_error, normalize_model_name, normalize_provider,
+    Formula, Overrides, ResponseFields, no_pricing_error, normalize_model_name, normalize_provider,
     normalize_source, refresh, store, token_cost,
 };
 
@@ -115,15 +115,19 @@ fn price_response(
 ) -> PyResult<f64> {
     let py = response.py();
     let formula = Formula::of(provider);
-    let fields = read_response(response, formula)?;
+    let mut fields = ResponseFields::default();
+    read_response(response, formula, &mut fields)?;
     if let Some(cost) = fields.reported_cost()? {
         return Ok(cost);
     }
-    let extractor = builder
-        .extractors
-        .lock()
-        .get(provider)
-        .map(|f| f.clone_ref(py));
+    let extractor = {
+        let extractors = builder.extractors.lock();
+        if extractors.is_empty() {
+            None
+        } else {
+            extractors.get(provider).map(|f| f.clone_ref(py))
+        }
+    };
     if let Some(extractor) = extractor {
         let result = extractor.bind(py).call1((response,))?;
         if !result.is_none() {
@@ -290,7 +294,11 @@ impl CostTracker {
     }
 
     /// Prices `result` (through `response_getter`, if any) and records it on `builder`.
-    fn record(&self, builder: &Bound<'_, BuilderCore>, result: &Bound<'_, PyAny>) -> PyResult<f64> {
+    pub fn record(
+        &self,
+        builder: &Bound<'_, BuilderCore>,
+        result: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let py = result.py();
         let builder = builder.get();
         let cost = match &self.response_getter {
@@ -300,8 +308,10 @@ impl CostTracker {
             }
             None => self.price(builder, result)?,
         };
-        builder.core.add_metric(&self.key_for(builder)?, cost)?;
-        Ok(cost)
+        builder
+            .core
+            .add_metric_prevalidated(&self.key_for(builder)?, cost)?;
+        Ok(())
     }
 }
 
@@ -314,7 +324,9 @@ impl CostTracker {
         {
             return Ok(Arc::clone(key));
         }
-        let key: Arc<str> = cost_key(builder, &self.source)?.into();
+        let key = cost_key(builder, &self.source)?;
+        crate::keys::validate(&key)?;
+        let key: Arc<str> = key.into();
         *last = Some((context.to_owned(), Arc::clone(&key)));
         Ok(key)
     }

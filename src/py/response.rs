@@ -32,16 +32,20 @@ fn py_nodes(py: Python<'_>, nodes: &'static [SchemaNode]) -> Vec<PyNode> {
         .collect()
 }
 
-/// Reads the fields `formula` needs from `response`.
-pub fn read_response(response: &Bound<'_, PyAny>, formula: Formula) -> PyResult<ResponseFields> {
+/// Reads the fields `formula` needs from `response` into `out` (filled in place: it is
+/// a few hundred bytes, and this runs on every tracked call).
+pub fn read_response(
+    response: &Bound<'_, PyAny>,
+    formula: Formula,
+    out: &mut ResponseFields,
+) -> PyResult<()> {
     let py = response.py();
     let schema = SCHEMA.get_or_init(py, || py_nodes(py, RESPONSE_SCHEMA));
-    let mut out = ResponseFields::default();
-    walk(response, schema, Field::mask_for(formula), &mut out)?;
-    if let Some(mask) = Field::fallback_mask(formula, &out) {
-        walk(response, schema, mask, &mut out)?;
+    walk(response, schema, Field::mask_for(formula), out)?;
+    if let Some(mask) = Field::fallback_mask(formula, out) {
+        walk(response, schema, mask, out)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 fn walk(
@@ -88,6 +92,12 @@ fn read_field<'py>(
 }
 
 fn scalar(v: &Bound<'_, PyAny>) -> PyResult<Scalar> {
+    // Token counts are almost always exact ints: the cheapest checks first.
+    if let Ok(i) = v.cast_exact::<PyInt>()
+        && let Ok(n) = i.extract::<i64>()
+    {
+        return Ok(Scalar::Number(n as f64));
+    }
     if let Ok(f) = v.cast::<PyFloat>() {
         return Ok(Scalar::Number(f.value()));
     }
@@ -99,7 +109,7 @@ fn scalar(v: &Bound<'_, PyAny>) -> PyResult<Scalar> {
         return Ok(Scalar::Number(v.extract::<f64>().unwrap_or(f64::INFINITY)));
     }
     if let Ok(s) = v.cast::<PyString>() {
-        return Ok(Scalar::Str(s.to_str()?.to_owned()));
+        return Ok(Scalar::Str(s.to_str()?.into()));
     }
     // numpy scalars, Decimal...: numbers that are not int or float.
     if !v.is_instance_of::<PyBytes>() && v.hasattr(pyo3::intern!(v.py(), "__float__"))? {
@@ -107,5 +117,5 @@ fn scalar(v: &Bound<'_, PyAny>) -> PyResult<Scalar> {
             return Ok(Scalar::Number(x));
         }
     }
-    Ok(Scalar::Other(type_name(v)))
+    Ok(Scalar::Other(type_name(v).into()))
 }
