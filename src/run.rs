@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -21,6 +22,8 @@ pub struct RunMetrics {
     buffers: Mutex<HashMap<String, StepBuffer>>,
     totals: Mutex<Totals>,
     pricing: RwLock<PricingRegistry>,
+    /// Set once anything is registered: tracked calls skip the lock until then.
+    has_pricing: AtomicBool,
 }
 
 /// A builder: a cost context and a buffer scope over a shared [`RunMetrics`].
@@ -108,6 +111,13 @@ impl Builder {
         self.with_buffer(|b| b.add(key, value))
     }
 
+    /// Adds `value` to `key`, a key the caller has already checked with [`keys::validate`]
+    /// (the cost trackers check theirs once, not on every call).
+    pub fn add_metric_prevalidated(&self, key: &str, value: f64) -> CoreResult<()> {
+        check_value(key, value)?;
+        self.with_buffer(|b| b.add(key, value))
+    }
+
     /// Adds several leaves at once: all of them or, when one is refused, none.
     pub fn add_metrics(&self, values: &[(&str, f64)]) -> CoreResult<()> {
         for (key, value) in values {
@@ -179,11 +189,16 @@ impl Builder {
         model_name: &str,
         pricing: TokenPricing,
     ) -> CoreResult<()> {
-        self.run.pricing.write().register(model_name, pricing)
+        self.run.pricing.write().register(model_name, pricing)?;
+        self.run.has_pricing.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// The prices registered for `model_name`, if any.
     pub fn registered_pricing(&self, model_name: &str) -> Option<TokenPricing> {
+        if !self.run.has_pricing.load(Ordering::Acquire) {
+            return None;
+        }
         self.run.pricing.read().get(model_name).copied()
     }
 

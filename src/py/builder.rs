@@ -227,6 +227,41 @@ impl BuilderCore {
         Ok(())
     }
 
+    /// Prices `response` (reported cost, extractor, token prices) and records it under
+    /// `costs/<cost_context>/<source>`; returns the cost.
+    #[pyo3(signature = (source, response, *, provider, model_name,
+        prompt_price_per_million=None, completion_price_per_million=None,
+        cached_prompt_price_per_million=None, cache_creation_price_per_million=None,
+        cache_read_price_per_million=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_response_cost(
+        &self,
+        source: &Bound<'_, PyAny>,
+        response: &Bound<'_, PyAny>,
+        provider: &Bound<'_, PyAny>,
+        model_name: &Bound<'_, PyAny>,
+        prompt_price_per_million: Option<&Bound<'_, PyAny>>,
+        completion_price_per_million: Option<&Bound<'_, PyAny>>,
+        cached_prompt_price_per_million: Option<&Bound<'_, PyAny>>,
+        cache_creation_price_per_million: Option<&Bound<'_, PyAny>>,
+        cache_read_price_per_million: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<f64> {
+        super::pricing::add_response_cost(
+            self,
+            source,
+            response,
+            provider,
+            model_name,
+            [
+                prompt_price_per_million,
+                completion_price_per_million,
+                cached_prompt_price_per_million,
+                cache_creation_price_per_million,
+                cache_read_price_per_million,
+            ],
+        )
+    }
+
     /// The extractor registered for `provider`, if any.
     fn _cost_extractor(&self, py: Python<'_>, provider: &str) -> Option<Py<PyAny>> {
         let provider = normalize_provider(provider)?;

@@ -3,6 +3,9 @@
 mod builder;
 mod convert;
 mod errors;
+mod pricing;
+mod response;
+mod tracked;
 
 use pyo3::prelude::*;
 
@@ -14,6 +17,18 @@ fn _noop() {}
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<builder::BuilderCore>()?;
+    m.add_class::<pricing::CostTracker>()?;
+    m.add_class::<tracked::TrackedFunction>()?;
+    m.add(
+        "CatalogCacheWarning",
+        m.py().get_type::<pricing::CatalogCacheWarning>(),
+    )?;
+    m.add("DEFAULT_CATALOG_URL", pricing::DEFAULT_URL)?;
+    m.add_function(wrap_pyfunction!(pricing::_lookup, m)?)?;
+    m.add_function(wrap_pyfunction!(pricing::_catalog_info, m)?)?;
+    m.add_function(wrap_pyfunction!(pricing::_refresh_catalog, m)?)?;
+    m.add_function(wrap_pyfunction!(pricing::_reload_catalog, m)?)?;
+    m.add_function(wrap_pyfunction!(pricing::_catalog_cache_path, m)?)?;
     m.add_function(wrap_pyfunction!(_noop, m)?)?;
     Ok(())
 }
