@@ -32,7 +32,16 @@ def ensure_reference() -> None:
     except ImportError:
         print("installing openpipe-art==0.5.18 numpy pyarrow ...", flush=True)
         subprocess.check_call(
-            [sys.executable, "-m", "pip", "install", "-q", "openpipe-art==0.5.18", "numpy", "pyarrow"]
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "openpipe-art==0.5.18",
+                "numpy",
+                "pyarrow",
+            ]
         )
 
 
@@ -103,7 +112,9 @@ def decorated_overhead(track_api_cost, builder_cls, n: int) -> float:
     def judge():
         return response
 
-    tracked = track_api_cost(source="llm_judge/correctness", provider="openai", model_name="openai/gpt-4.1")(judge)
+    tracked = track_api_cost(
+        source="llm_judge/correctness", provider="openai", model_name="openai/gpt-4.1"
+    )(judge)
     builder = builder_cls("train")
     with builder.activate_context():
         bare = per_call_seconds(judge, n)
@@ -228,7 +239,10 @@ def main() -> int:
 
     for n_keys, target in [(50, 15), (1000, 200)]:
         ours = best_of(lambda: add_cost_per_call(MetricsBuilder, n_keys, n_calls), repeats)
-        ref = best_of(lambda: add_cost_per_call(RefBuilder, n_keys, ref_calls // (1 if n_keys == 50 else 10)), repeats)
+        ref = best_of(
+            lambda: add_cost_per_call(RefBuilder, n_keys, ref_calls // (1 if n_keys == 50 else 10)),
+            repeats,
+        )
         row(f"add_cost, {n_keys:,} keys pending (per call)", ours, ref, "µs", target, floor)
 
     ours = best_of(lambda: decorated_overhead(our_track, MetricsBuilder, n_calls), repeats)
@@ -250,7 +264,13 @@ def main() -> int:
             ref = model_log_batch(art, f"{tmp}/ref", n_groups, per_group, repeats)
         finally:
             art_model.write_trajectory_groups_parquet = real_parquet
-    row(f"Model.log, {n_groups}×{per_group} trajectories × 8 metrics (no parquet)", ours, ref, "ms", 5)
+    row(
+        f"Model.log, {n_groups}×{per_group} trajectories × 8 metrics (no parquet)",
+        ours,
+        ref,
+        "ms",
+        5,
+    )
     rows[-1].workload += f" [reference with parquet: {ref_with_parquet * 1e3:.1f} ms]"
 
     n_logs, ids = (200, 10) if smoke else (5_000, 100)
@@ -274,7 +294,16 @@ def main() -> int:
     n_ids = 20_000 if smoke else 1_000_000
     ours = added_rss("ours", n_ids)
     ref = added_rss("ref", n_ids)
-    rows.append(Row(f"added RSS holding {n_ids:,} unique scenario ids", ours, ref, "MiB", "ours ≤ 0.5×", ours <= 0.5 * ref))
+    rows.append(
+        Row(
+            f"added RSS holding {n_ids:,} unique scenario ids",
+            ours,
+            ref,
+            "MiB",
+            "ours ≤ 0.5×",
+            ours <= 0.5 * ref,
+        )
+    )
 
     print_table(rows, floor, smoke)
     if args.json:
@@ -290,9 +319,11 @@ def fmt(value: float, unit: str) -> str:
 
 def print_table(rows: list[Row], floor: float, smoke: bool) -> None:
     print()
-    print(f"art-metrics vs openpipe-art 0.5.18 — {time.strftime('%Y-%m-%d')}, "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-          + (" (SMOKE: tiny sizes, figures not meaningful)" if smoke else ""))
+    print(
+        f"art-metrics vs openpipe-art 0.5.18 — {time.strftime('%Y-%m-%d')}, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+        + (" (SMOKE: tiny sizes, figures not meaningful)" if smoke else "")
+    )
     print(f"floor: an empty call into the extension = {floor * 1e6:.3f} µs")
     print()
     print("| workload | art-metrics | openpipe-art | ratio (ref/ours) | target | met |")
@@ -301,7 +332,9 @@ def print_table(rows: list[Row], floor: float, smoke: bool) -> None:
         ours = fmt(r.ours, r.unit)
         if r.floor is not None:
             ours += f" (floor {r.floor * 1e6:.3f} µs)"
-        print(f"| {r.workload} | {ours} | {fmt(r.ref, r.unit)} | {r.ratio:,.1f}× | {r.target} | {'yes' if r.ok else 'NO'} |")
+        print(
+            f"| {r.workload} | {ours} | {fmt(r.ref, r.unit)} | {r.ratio:,.1f}× | {r.target} | {'yes' if r.ok else 'NO'} |"
+        )
 
 
 if __name__ == "__main__":

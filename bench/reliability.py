@@ -35,7 +35,8 @@ class Outcome:
 
     def exact(self) -> bool:
         return not self.errors and all(
-            abs(self.recorded.get(k, 0.0) - v) <= 1e-9 * max(1.0, v) for k, v in self.expected.items()
+            abs(self.recorded.get(k, 0.0) - v) <= 1e-9 * max(1.0, v)
+            for k, v in self.expected.items()
         )
 
 
@@ -45,24 +46,28 @@ def _collect(outcome: Outcome, row: dict, lock: threading.Lock) -> None:
             outcome.recorded[ctx] = outcome.recorded.get(ctx, 0.0) + row.get(f"costs/{ctx}", 0.0)
 
 
-def threads_case(builder_cls, track_api_cost, *, n_threads: int = 8, per_thread: int = 2000) -> Outcome:
+def threads_case(
+    builder_cls, track_api_cost, *, n_threads: int = 8, per_thread: int = 2000
+) -> Outcome:
     """`n_threads` threads record costs directly and through `track_api_cost`, half in train and
     half in eval, while another thread flushes both contexts in a loop."""
     root = builder_cls("train")
     contexts = {"train": root, "eval": root.for_cost_context("eval")}
-    judge = track_api_cost(source="llm_judge/correctness", provider="openai", model_name="openai/gpt-4.1")(
-        lambda: JUDGE_RESPONSE
-    )
     per_context = n_threads // 2 * per_thread * (0.001 + JUDGE_COST)
     outcome = Outcome(expected={"train": per_context, "eval": per_context})
     lock, stop = threading.Lock(), threading.Event()
 
-    def record(ctx: str) -> None:
+    def record(i: int, ctx: str) -> None:
+        # Each thread has its own keys, as judges of different rubrics would: new keys arrive
+        # after every flush while other threads are checking theirs.
         builder = contexts[ctx]
+        judge = track_api_cost(
+            source=f"llm_judge/rubric{i}", provider="openai", model_name="openai/gpt-4.1"
+        )(lambda: JUDGE_RESPONSE)
         try:
             with builder.activate_context():
                 for _ in range(per_thread):
-                    builder.add_cost(f"{ctx}/direct", 0.001)
+                    builder.add_cost(f"{ctx}/direct{i}", 0.001)
                     judge()
         except Exception as e:  # noqa: BLE001 - counted, not hidden
             outcome.errors.append(f"{type(e).__name__}: {e}")
@@ -77,7 +82,10 @@ def threads_case(builder_cls, track_api_cost, *, n_threads: int = 8, per_thread:
 
     f = threading.Thread(target=flusher)
     f.start()
-    workers = [threading.Thread(target=record, args=("train" if i % 2 else "eval",)) for i in range(n_threads)]
+    workers = [
+        threading.Thread(target=record, args=(i, "train" if i % 2 else "eval"))
+        for i in range(n_threads)
+    ]
     for w in workers:
         w.start()
     for w in workers:
@@ -151,10 +159,14 @@ def main() -> None:
     print("| --- | --- | --- |")
     ours = threads_case(MetricsBuilder, track_api_cost, per_thread=per_thread)
     ref = threads_case(RefBuilder, ref_track, per_thread=per_thread)
-    print(f"| 8 threads × {per_thread} costs (direct + track_api_cost), flusher thread | {describe(ours)} | {describe(ref)} |")
+    print(
+        f"| 8 threads × {per_thread} costs (direct + track_api_cost), flusher thread | {describe(ours)} | {describe(ref)} |"
+    )
     ours = asyncio_case(MetricsBuilder, track_api_cost, n_tasks=n_tasks)
     ref = asyncio_case(RefBuilder, ref_track, n_tasks=n_tasks)
-    print(f"| {n_tasks} asyncio tasks judging in train/eval, flushes between | {describe(ours)} | {describe(ref)} |")
+    print(
+        f"| {n_tasks} asyncio tasks judging in train/eval, flushes between | {describe(ours)} | {describe(ref)} |"
+    )
 
 
 if __name__ == "__main__":

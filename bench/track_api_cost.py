@@ -33,7 +33,9 @@ def main() -> None:
     def bare():
         return RESPONSE
 
-    tracked = track_api_cost(source="llm_judge/correctness", provider="openai", model_name="gpt-4o")(bare)
+    tracked = track_api_cost(
+        source="llm_judge/correctness", provider="openai", model_name="gpt-4o"
+    )(bare)
     MetricsBuilder("train").activate()
     tracked()
     n = 20_000 if reference else 200_000
@@ -43,7 +45,9 @@ def main() -> None:
 
     t_bare, t_tracked = best(bare), best(tracked)
     name = "openpipe-art" if reference else "art_metrics"
-    print(f"{name}: bare {t_bare:.0f} ns, decorated {t_tracked:.0f} ns, overhead {t_tracked - t_bare:.0f} ns")
+    print(
+        f"{name}: bare {t_bare:.0f} ns, decorated {t_tracked:.0f} ns, overhead {t_tracked - t_bare:.0f} ns"
+    )
 
 
 if __name__ == "__main__":
