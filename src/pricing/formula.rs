@@ -125,7 +125,7 @@ fn read_openai(f: &ResponseFields) -> CoreResult<Option<TokenUsage>> {
         f.tokens_or_zero(Field::PromptCachedTokens)?,
     );
     let (prompt, completion, cached) = match chat {
-        (None, None, cached) if cached == 0.0 => {
+        (None, None, 0.0) => {
             // No chat-completions fields: try the Responses API's names.
             let responses = (
                 f.tokens(Field::InputTokens)?,
@@ -133,7 +133,7 @@ fn read_openai(f: &ResponseFields) -> CoreResult<Option<TokenUsage>> {
                 f.tokens_or_zero(Field::InputCachedTokens)?,
             );
             match responses {
-                (None, None, cached) if cached == 0.0 => return Ok(None),
+                (None, None, 0.0) => return Ok(None),
                 other => other,
             }
         }
