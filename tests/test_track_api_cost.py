@@ -236,3 +236,15 @@ def test_decorated_methods_static_methods_and_introspection():
     assert list(inspect.signature(Judge.run).parameters) == ["self", "prompt", "n"]
     assert not inspect.iscoroutinefunction(Judge.run)
     assert "run" in repr(Judge.run)
+
+
+def test_base_exceptions_from_the_getter_pass_through():
+    def getter(result):
+        raise KeyboardInterrupt
+
+    @track_api_cost(source="judge", provider="openai", model_name="gpt-4o", response_getter=getter)
+    def judge():
+        return 1
+
+    with MetricsBuilder("train").activate_context(), pytest.raises(KeyboardInterrupt):
+        judge()
