@@ -11,9 +11,8 @@ import time
 import warnings
 
 import pytest
-from pricing_helpers import openai_usage
-
 from art_metrics import MetricsBuilder, pricing
+from pricing_helpers import openai_usage
 
 PRICE_MAP = {
     "sample_spec": {"input_cost_per_token": 0, "litellm_provider": "one of https://docs.litellm.ai/docs/providers", "mode": "one of: chat, embedding"},

@@ -18,10 +18,9 @@ from pricing_helpers import anthropic_message, chat_completion
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 logging.disable(logging.CRITICAL)
 litellm = pytest.importorskip("litellm")
-from art.costs import MODEL_PRICING  # noqa: E402
-from art.metrics import MetricsBuilder as RefBuilder  # noqa: E402
-
-from art_metrics import MetricsBuilder, pricing  # noqa: E402
+from art.costs import MODEL_PRICING
+from art.metrics import MetricsBuilder as RefBuilder
+from art_metrics import MetricsBuilder, pricing
 
 USAGES = {
     "openai": [
@@ -59,7 +58,7 @@ NAMES = reference_names()
 def outcome(builder, response, provider, model, **kw):
     try:
         return builder.add_response_cost("judge", response, provider=provider, model_name=model, **kw)
-    except Exception as e:  # compared by type
+    except Exception as e:  # noqa: BLE001 - compared by type
         return type(e)
 
 
@@ -152,9 +151,9 @@ CASES = {
     "reported, unknown model and provider": (lambda: {"usage": {"cost": 0.5}}, "xyz", "", {}, None),
     "override prompt": (lambda: U, "openai", "gpt-4o", {"prompt_price_per_million": 1}, None),
     "override cached zero": (lambda: U, "openai", "gpt-4o", {"cached_prompt_price_per_million": 0}, None),
-    "override all five": (lambda: A, "anthropic", "claude-3-5-haiku-20241022", dict(
-        prompt_price_per_million=1.0, completion_price_per_million=2.0, cached_prompt_price_per_million=0.1,
-        cache_creation_price_per_million=1.5, cache_read_price_per_million=0.2), None),
+    "override all five": (lambda: A, "anthropic", "claude-3-5-haiku-20241022", {
+        "prompt_price_per_million": 1.0, "completion_price_per_million": 2.0, "cached_prompt_price_per_million": 0.1,
+        "cache_creation_price_per_million": 1.5, "cache_read_price_per_million": 0.2}, None),
     "registered": (lambda: U, "openai", "gpt-4o", {}, reg),
     "registered, prefixed name not affected": (lambda: U, "openai", "openai/gpt-4o", {}, reg),
     "extractor": (lambda: U, "openai", "gpt-4o", {}, extractor(1.25)),
@@ -164,7 +163,7 @@ CASES = {
     "empty model": (lambda: U, "openai", "  ", {}, None),
     "empty provider": (lambda: U, " ", "gpt-4o", {}, None),
     "usage mismatch": (lambda: U, "anthropic", "gpt-4o", {}, None),
-    "no usage": (lambda: {}, "openai", "gpt-4o", {}, None),
+    "no usage": (dict, "openai", "gpt-4o", {}, None),
     "other provider": (lambda: U, "google", "gpt-4o", {}, None),
     "other provider, unknown model": (lambda: U, "xyz", "x", {}, None),
     "token count not a number": (lambda: {"usage": {"prompt_tokens": "abc"}}, "openai", "gpt-4o", {}, None),

@@ -4,6 +4,7 @@ import math
 from types import SimpleNamespace
 
 import pytest
+from art_metrics import MetricsBuilder, pricing
 from pricing_helpers import (
     anthropic_message,
     anthropic_usage,
@@ -12,8 +13,6 @@ from pricing_helpers import (
     responses_response,
     t2c,
 )
-
-from art_metrics import MetricsBuilder, pricing
 
 GPT_4O = (2.5, 10.0, 1.25)  # prompt, completion, cached prompt per million
 SONNET_45 = "claude-sonnet-4-5-20250929"
@@ -189,7 +188,7 @@ def test_registered_beats_catalog_exactly_by_name():
 def test_overrides_replace_single_prices():
     assert cost(openai_usage(), prompt_price_per_million=1) == t2c(800, 1) + t2c(200, 1.25) + t2c(100, 10)
     assert cost(openai_usage(), cached_prompt_price_per_million=0) == t2c(800, 2.5) + 0.0 + t2c(100, 10)
-    full = dict(prompt_price_per_million=1.0, completion_price_per_million=2.0)
+    full = {"prompt_price_per_million": 1.0, "completion_price_per_million": 2.0}
     assert cost(openai_usage(cached=0), model="brand-new", **full) == t2c(1000, 1) + t2c(100, 2)
 
 

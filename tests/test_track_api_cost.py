@@ -4,9 +4,8 @@ import asyncio
 import inspect
 
 import pytest
-from pricing_helpers import anthropic_message, chat_completion, openai_usage
-
 from art_metrics import CostTrackingError, MetricsBuilder, track_api_cost
+from pricing_helpers import anthropic_message, chat_completion, openai_usage
 
 GPT_4O_COST = 0.0032500000000000003
 
@@ -23,15 +22,15 @@ def judge_fn(**kw):
 @pytest.mark.parametrize(
     "kw, message",
     [
-        (dict(source="/"), "source must be non-empty"),
-        (dict(source=""), "source must be non-empty"),
-        (dict(provider=" "), "provider must be non-empty"),
-        (dict(model_name=" "), "model_name must be non-empty"),
-        (dict(provider=" ", model_name=" "), "provider must be non-empty"),
+        ({"source": "/"}, "source must be non-empty"),
+        ({"source": ""}, "source must be non-empty"),
+        ({"provider": " "}, "provider must be non-empty"),
+        ({"model_name": " "}, "model_name must be non-empty"),
+        ({"provider": " ", "model_name": " "}, "provider must be non-empty"),
     ],
 )
 def test_validation_at_decoration_time(kw, message):
-    args = dict(source="s", provider="openai", model_name="m") | kw
+    args = {"source": "s", "provider": "openai", "model_name": "m"} | kw
     with pytest.raises(ValueError, match=message):
         track_api_cost(**args)
 
@@ -237,3 +236,15 @@ def test_decorated_methods_static_methods_and_introspection():
     assert list(inspect.signature(Judge.run).parameters) == ["self", "prompt", "n"]
     assert not inspect.iscoroutinefunction(Judge.run)
     assert "run" in repr(Judge.run)
+
+
+def test_base_exceptions_from_the_getter_pass_through():
+    def getter(result):
+        raise KeyboardInterrupt
+
+    @track_api_cost(source="judge", provider="openai", model_name="gpt-4o", response_getter=getter)
+    def judge():
+        return 1
+
+    with MetricsBuilder("train").activate_context(), pytest.raises(KeyboardInterrupt):
+        judge()

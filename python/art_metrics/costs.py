@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, TypeVar
 
 from ._core import CostTracker, TrackedFunction
 from .builder import _active_builder
@@ -50,12 +50,12 @@ def track_api_cost(
     source: str,
     provider: str,
     model_name: str,
-    response_getter: Optional[Callable[[Any], Any]] = None,
-    prompt_price_per_million: Optional[float] = None,
-    completion_price_per_million: Optional[float] = None,
-    cached_prompt_price_per_million: Optional[float] = None,
-    cache_creation_price_per_million: Optional[float] = None,
-    cache_read_price_per_million: Optional[float] = None,
+    response_getter: Callable[[Any], Any] | None = None,
+    prompt_price_per_million: float | None = None,
+    completion_price_per_million: float | None = None,
+    cached_prompt_price_per_million: float | None = None,
+    cache_creation_price_per_million: float | None = None,
+    cache_read_price_per_million: float | None = None,
 ) -> Callable[[F], F]:
     """Record the cost of each call's response under ``costs/<context>/<source>``.
 

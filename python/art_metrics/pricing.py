@@ -14,14 +14,14 @@ directory (``$ART_METRICS_CACHE_DIR``, else ``$XDG_CACHE_HOME/art-metrics``, els
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from . import _core
 from ._core import CatalogCacheWarning
 
 __all__ = [
-    "CatalogCacheWarning",
     "DEFAULT_CATALOG_URL",
+    "CatalogCacheWarning",
     "ModelPrices",
     "PriceTier",
     "cache_path",
@@ -39,10 +39,10 @@ class PriceTier:
     """Long-context prices, used once a call's input exceeds ``above_tokens``."""
 
     above_tokens: int
-    prompt_per_million: Optional[float]
-    completion_per_million: Optional[float]
-    cache_read_per_million: Optional[float]
-    cache_creation_per_million: Optional[float]
+    prompt_per_million: float | None
+    completion_per_million: float | None
+    cache_read_per_million: float | None
+    cache_creation_per_million: float | None
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,10 @@ class ModelPrices:
     table: str
     prompt_per_million: float
     completion_per_million: float
-    cached_prompt_per_million: Optional[float]
-    cache_creation_per_million: Optional[float]
-    cache_read_per_million: Optional[float]
-    cache_creation_1h_per_million: Optional[float]
+    cached_prompt_per_million: float | None
+    cache_creation_per_million: float | None
+    cache_read_per_million: float | None
+    cache_creation_1h_per_million: float | None
     tiers: tuple[PriceTier, ...]
 
 
@@ -105,6 +105,6 @@ def reload_catalog() -> dict[str, Any]:
     return _core._reload_catalog()
 
 
-def cache_path() -> Optional[str]:
+def cache_path() -> str | None:
     """The file ``refresh_catalog`` writes (from the current environment)."""
     return _core._catalog_cache_path()

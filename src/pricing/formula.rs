@@ -125,7 +125,7 @@ fn read_openai(f: &ResponseFields) -> CoreResult<Option<TokenUsage>> {
         f.tokens_or_zero(Field::PromptCachedTokens)?,
     );
     let (prompt, completion, cached) = match chat {
-        (None, None, cached) if cached == 0.0 => {
+        (None, None, 0.0) => {
             // No chat-completions fields: try the Responses API's names.
             let responses = (
                 f.tokens(Field::InputTokens)?,
@@ -133,7 +133,7 @@ fn read_openai(f: &ResponseFields) -> CoreResult<Option<TokenUsage>> {
                 f.tokens_or_zero(Field::InputCachedTokens)?,
             );
             match responses {
-                (None, None, cached) if cached == 0.0 => return Ok(None),
+                (None, None, 0.0) => return Ok(None),
                 other => other,
             }
         }
@@ -355,5 +355,31 @@ mod tests {
             usage(Formula::None, json!({"usage": {"prompt_tokens": 1}})),
             None
         );
+    }
+
+    proptest::proptest! {
+        // The new shapes never change a cost the reference could compute.
+        #[test]
+        fn additions_keep_reference_costs_bit_identical(
+            input in 0u32..2_000_000, output in 0u32..200_000,
+            creation in 0u32..100_000, read in 0u32..100_000,
+        ) {
+            let anthropic = |extra: Value| {
+                let mut u = json!({"input_tokens": input, "output_tokens": output,
+                    "cache_creation_input_tokens": creation, "cache_read_input_tokens": read});
+                u["cache_creation"] = extra;
+                usage(Formula::Anthropic, json!({"usage": u})).unwrap().cost(&SONNET).to_bits()
+            };
+            let split = json!({"ephemeral_5m_input_tokens": creation, "ephemeral_1h_input_tokens": 0});
+            proptest::prop_assert_eq!(anthropic(Value::Null), anthropic(split));
+            let chat = usage(Formula::OpenAi, json!({"usage": {"prompt_tokens": input,
+                "completion_tokens": output, "prompt_tokens_details": {"cached_tokens": read}}}));
+            let responses = usage(Formula::OpenAi, json!({"usage": {"input_tokens": input,
+                "output_tokens": output, "input_tokens_details": {"cached_tokens": read}}}));
+            proptest::prop_assert_eq!(
+                chat.unwrap().cost(&GPT_4O).to_bits(),
+                responses.unwrap().cost(&GPT_4O).to_bits()
+            );
+        }
     }
 }

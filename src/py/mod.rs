@@ -1,6 +1,7 @@
 //! The `art_metrics._core` extension module: thin bindings over the core.
 
 mod builder;
+mod catalog;
 mod convert;
 mod errors;
 mod pricing;
@@ -21,14 +22,14 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tracked::TrackedFunction>()?;
     m.add(
         "CatalogCacheWarning",
-        m.py().get_type::<pricing::CatalogCacheWarning>(),
+        m.py().get_type::<catalog::CatalogCacheWarning>(),
     )?;
-    m.add("DEFAULT_CATALOG_URL", pricing::DEFAULT_URL)?;
-    m.add_function(wrap_pyfunction!(pricing::_lookup, m)?)?;
-    m.add_function(wrap_pyfunction!(pricing::_catalog_info, m)?)?;
-    m.add_function(wrap_pyfunction!(pricing::_refresh_catalog, m)?)?;
-    m.add_function(wrap_pyfunction!(pricing::_reload_catalog, m)?)?;
-    m.add_function(wrap_pyfunction!(pricing::_catalog_cache_path, m)?)?;
+    m.add("DEFAULT_CATALOG_URL", catalog::DEFAULT_URL)?;
+    m.add_function(wrap_pyfunction!(catalog::_lookup, m)?)?;
+    m.add_function(wrap_pyfunction!(catalog::_catalog_info, m)?)?;
+    m.add_function(wrap_pyfunction!(catalog::_refresh_catalog, m)?)?;
+    m.add_function(wrap_pyfunction!(catalog::_reload_catalog, m)?)?;
+    m.add_function(wrap_pyfunction!(catalog::_catalog_cache_path, m)?)?;
     m.add_function(wrap_pyfunction!(_noop, m)?)?;
     Ok(())
 }

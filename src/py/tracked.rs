@@ -5,6 +5,7 @@
 //! active builder from the `ContextVar`, and records through its `CostTracker`. Async
 //! functions keep a Python wrapper (they must stay coroutine functions).
 
+use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
@@ -78,6 +79,10 @@ impl TrackedFunction {
                 .map_err(PyErr::from)
                 .and_then(|b| self.tracker.get().record(b, &result));
             if let Err(err) = recorded {
+                // KeyboardInterrupt and friends pass through untouched, as in the async path.
+                if !err.is_instance_of::<PyException>(py) {
+                    return Err(err);
+                }
                 let exc =
                     self.on_error
                         .bind(py)
