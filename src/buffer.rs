@@ -23,13 +23,29 @@ pub struct StepBuffer {
 
 impl StepBuffer {
     /// Adds `value` to the existing leaf `key`; false when there is no such leaf.
-    pub fn add_existing(&mut self, key: &str, value: f64) -> bool {
-        match self.index.get(key) {
-            Some(&i) => {
-                self.leaves[i].1.add(value);
-                true
-            }
-            None => false,
+    ///
+    /// Refuses, and leaves the leaf as it was, when the sum would no longer be finite
+    /// (two finite values can overflow: `1e308 + 1e308`).
+    pub fn add_existing(&mut self, key: &str, value: f64) -> CoreResult<bool> {
+        let Some(&i) = self.index.get(key) else {
+            return Ok(false);
+        };
+        self.leaves[i].1 = self.sum_with(i, value)?;
+        Ok(true)
+    }
+
+    /// Leaf `i`'s sum with `value` added, refused when it is no longer finite.
+    fn sum_with(&self, i: usize, value: f64) -> CoreResult<ExactSum> {
+        let (key, current) = &self.leaves[i];
+        let mut sum = *current;
+        sum.add(value);
+        if sum.value().is_finite() {
+            Ok(sum)
+        } else {
+            Err(CoreError::value(format!(
+                "Adding {value} to metric '{key}' would overflow its step total ({} so far)",
+                current.value()
+            )))
         }
     }
 
@@ -37,7 +53,7 @@ impl StepBuffer {
     ///
     /// Refuses a key that is an ancestor or a descendant of another leaf of this buffer.
     pub fn add(&mut self, key: &str, value: f64) -> CoreResult<()> {
-        if self.add_existing(key, value) {
+        if self.add_existing(key, value)? {
             return Ok(());
         }
         keys::validate(key)?;
@@ -55,10 +71,15 @@ impl StepBuffer {
 
     /// Adds several values at once: all of them, or none when one is refused.
     pub fn add_all(&mut self, values: &[(&str, f64)]) -> CoreResult<()> {
-        for (key, _) in values {
-            if !self.index.contains_key(*key) {
-                keys::validate(key)?;
-                self.check_conflicts(key)?;
+        for (key, value) in values {
+            match self.index.get(*key) {
+                Some(&i) => {
+                    self.sum_with(i, *value)?;
+                }
+                None => {
+                    keys::validate(key)?;
+                    self.check_conflicts(key)?;
+                }
             }
         }
         for (key, value) in values {
@@ -164,6 +185,19 @@ mod tests {
                 .is_err()
         );
         assert_eq!(b.len(), 1);
+    }
+
+    #[test]
+    fn an_overflowing_sum_is_refused_and_the_leaf_kept() {
+        let mut b = StepBuffer::default();
+        b.add("time/x", 1e308).unwrap();
+        let e = b.add("time/x", 1e308).unwrap_err().to_string();
+        assert!(e.contains("'time/x'") && e.contains("overflow"), "{e}");
+        assert!(b.add_all(&[("time/y", 1.0), ("time/x", 1e308)]).is_err());
+        assert_eq!(b.len(), 1);
+        assert_eq!(b.get("time/x").unwrap().value(), 1e308);
+        b.add("time/x", -1e308).unwrap();
+        assert_eq!(b.get("time/x").unwrap().value(), 0.0);
     }
 
     #[test]

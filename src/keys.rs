@@ -26,16 +26,19 @@ pub fn section(key: &str) -> &str {
     key.split_once('/').map_or(key, |(s, _)| s)
 }
 
-/// Checks that `key` can be recorded: it has a section, no empty segment, and is not cumulative.
+/// Checks that `key` can be recorded: it has a section, no empty or blank segment, and is
+/// not cumulative.
 pub fn validate(key: &str) -> CoreResult<()> {
     if !key.contains('/') {
         return Err(CoreError::value(format!(
             "Metric key '{key}' must include a section prefix, like 'time/{key}'"
         )));
     }
-    if key.split('/').any(str::is_empty) {
+    // A blank segment (`costs/  /x`) is as unreadable on a dashboard as an empty one.
+    if key.split('/').any(|s| s.trim().is_empty()) {
         return Err(CoreError::value(format!(
-            "Metric key '{key}' has an empty segment; use 'section/name' with non-empty parts"
+            "Metric key '{key}' has an empty or blank segment; use 'section/name' with \
+             non-empty parts"
         )));
     }
     if is_cumulative(key) {
@@ -45,6 +48,20 @@ pub fn validate(key: &str) -> CoreResult<()> {
         )));
     }
     Ok(())
+}
+
+/// Checks a key of a saved `cum_state`: `<section>/cum/<rest>`, no empty or blank segment.
+pub fn validate_cumulative(key: &str) -> CoreResult<()> {
+    let well_formed = is_cumulative(key)
+        && key.split('/').count() >= 3
+        && !key.split('/').any(|s| s.trim().is_empty());
+    if well_formed {
+        Ok(())
+    } else {
+        Err(CoreError::value(format!(
+            "state['cum_state'] key '{key}' is not a running-total key like 'costs/cum/all'"
+        )))
+    }
 }
 
 /// The running-total key of a step key: `time/step_actor_s` → `time/cum/actor_s`.
@@ -130,6 +147,19 @@ mod tests {
         assert!(validate("a/").is_err());
         assert!(validate("a/cumulative").is_ok());
         assert!(validate("a/b/cum").is_ok());
+        assert!(validate("costs/  /x").is_err());
+        assert!(validate(" /x").is_err());
+        assert!(validate("a/ b").is_ok());
+    }
+
+    #[test]
+    fn saved_totals_keys_must_be_cumulative() {
+        assert!(validate_cumulative("costs/cum/all").is_ok());
+        assert!(validate_cumulative("throughput/cum/actor_idle_s").is_ok());
+        for bad in ["nosection", "costs/all", "costs/cum", "costs/cum/", "/cum/x", "a/cum/ "] {
+            let e = validate_cumulative(bad).unwrap_err().to_string();
+            assert!(e.contains(&format!("'{bad}'")), "{e}");
+        }
     }
 
     #[test]

@@ -48,7 +48,8 @@ pub fn check_value(key: &str, value: f64) -> CoreResult<f64> {
 impl Builder {
     /// A builder with fresh shared state; its buffer scope is its cost context.
     pub fn new(cost_context: &str) -> CoreResult<Self> {
-        if cost_context.is_empty() {
+        // Blank is refused too: `for_cost_context` trims, so "  " could never be reached again.
+        if cost_context.trim().is_empty() {
             return Err(CoreError::value("cost_context must be non-empty"));
         }
         Ok(Builder {
@@ -174,6 +175,7 @@ impl Builder {
     /// Replaces the running totals and drops every pending buffer of the run.
     pub fn load_state(&self, state: TotalsState) -> CoreResult<()> {
         for (key, value) in &state.cum_state {
+            keys::validate_cumulative(key)?;
             check_value(key, *value)?;
         }
         let totals = Totals::from_state(state);
@@ -271,6 +273,28 @@ mod tests {
         assert!(b.flush().is_empty());
         assert!(other.flush().is_empty());
         assert_eq!(b.state(), saved);
+    }
+
+    #[test]
+    fn load_state_refuses_keys_that_are_not_running_totals() {
+        let b = Builder::new("train").unwrap();
+        b.add_cost("x", 2.0).unwrap();
+        b.flush();
+        let saved = b.state();
+        for key in ["costs/all", "nosection", "costs/cum"] {
+            let bad = TotalsState {
+                cum_state: vec![(key.into(), 1.0)],
+                unique_scenario_ids: vec![],
+            };
+            let e = b.load_state(bad).unwrap_err().to_string();
+            assert!(e.contains(&format!("'{key}'")), "{e}");
+            assert_eq!(b.state(), saved);
+        }
+    }
+
+    #[test]
+    fn blank_cost_context_is_refused() {
+        assert!(Builder::new("  ").is_err());
     }
 
     #[test]

@@ -109,7 +109,15 @@ pub fn token_cost(
             cache_read_per_million: None,
         },
     };
-    Ok(usage.cost(&overrides.apply(base)))
+    let cost = usage.cost(&overrides.apply(base));
+    if !cost.is_finite() {
+        // Finite counts and prices can still overflow: say why rather than "inf".
+        return Err(CoreError::Pricing(format!(
+            "The cost of this response under model '{model}' is not a finite number ({cost}): \
+             its token counts are too large to price"
+        )));
+    }
+    Ok(cost)
 }
 
 #[cfg(test)]

@@ -277,3 +277,10 @@ fn field_paths_name_their_location() {
         "usage.prompt_tokens_details.cached_tokens"
     );
 }
+
+#[test]
+fn token_counts_too_large_to_price_are_refused() {
+    let huge = json!({"usage": {"prompt_tokens": 1e308, "completion_tokens": 1e308}});
+    let e = catalog_cost("openai", "gpt-4o", huge).unwrap_err().to_string();
+    assert!(e.contains("not a finite number") && e.contains("'gpt-4o'"), "{e}");
+}
