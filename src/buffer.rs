@@ -43,7 +43,7 @@ impl StepBuffer {
             Ok(sum)
         } else {
             Err(CoreError::value(format!(
-                "Adding {value} to metric '{key}' would overflow its step total ({} so far)",
+                "Adding {value:?} to metric '{key}' would overflow its step total ({:?} so far)",
                 current.value()
             )))
         }

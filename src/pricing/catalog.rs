@@ -266,20 +266,19 @@ fn per_million(
     info: &serde_json::Map<String, Value>,
     field: &str,
 ) -> CoreResult<Option<f64>> {
+    // Checked per million: a finite price per token can still overflow (1e305 * 1e6).
+    let usable = |v: f64| (v.is_finite() && v >= 0.0 && (v * 1e6).is_finite()).then_some(v * 1e6);
     match info.get(field) {
-        Some(Value::Number(n)) => {
-            let v = n.as_f64().unwrap_or(f64::NAN);
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(CoreError::Corrupt(format!(
-                    "price map: '{key}'.{field} must be a non-negative number, got {n}"
-                )));
-            }
-            Ok(Some(v * 1e6))
-        }
-        Some(Value::String(s)) => match s.trim().parse::<f64>() {
-            Ok(v) if v.is_finite() && v >= 0.0 => Ok(Some(v * 1e6)),
-            _ => Err(CoreError::Corrupt(format!(
-                "price map: '{key}'.{field} must be a non-negative number, got '{s}'"
+        Some(Value::Number(n)) => match usable(n.as_f64().unwrap_or(f64::NAN)) {
+            Some(v) => Ok(Some(v)),
+            None => Err(CoreError::Corrupt(format!(
+                "price map: '{key}'.{field} must be a finite non-negative number, got {n}"
+            ))),
+        },
+        Some(Value::String(s)) => match s.trim().parse::<f64>().ok().and_then(usable) {
+            Some(v) => Ok(Some(v)),
+            None => Err(CoreError::Corrupt(format!(
+                "price map: '{key}'.{field} must be a finite non-negative number, got '{s}'"
             ))),
         },
         _ => Ok(None),
@@ -301,8 +300,10 @@ fn litellm_prices(key: &str, info: &serde_json::Map<String, Value>) -> CoreResul
                     | "cache_read_input_token_cost"
                     | "cache_creation_input_token_cost"
             )
-            .then(|| k.parse().ok())
+            .then(|| k.parse::<u64>().ok())
             .flatten()
+            // A threshold past u64 tokens is no threshold (and must not overflow).
+            .filter(|k| k.checked_mul(1000).is_some())
         })
         .collect();
     thresholds.sort_unstable();

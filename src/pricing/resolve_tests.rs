@@ -268,6 +268,22 @@ fn bad_litellm_maps_are_refused_with_reasons() {
     negative["gpt-x"]["output_cost_per_token"] = json!(-1);
     let msg = refuse(negative);
     assert!(msg.contains("'gpt-x'.output_cost_per_token"), "{msg}");
+    // Finite per token, infinite per million.
+    let mut huge = litellm_map();
+    huge["gpt-x"]["input_cost_per_token"] = json!(1e305);
+    let msg = refuse(huge);
+    assert!(msg.contains("'gpt-x'.input_cost_per_token"), "{msg}");
+}
+
+#[test]
+fn tier_thresholds_past_u64_tokens_are_ignored() {
+    let base = PriceCatalog::builtin().unwrap();
+    let mut map = litellm_map();
+    map["gpt-x"]["input_cost_per_token_above_18446744073709552k_tokens"] = json!(1e-6);
+    let cat = PriceCatalog::from_litellm_map(&map, &base, String::new(), PriceOrigin::Builtin)
+        .unwrap();
+    let prices = cat.resolve(Formula::OpenAi, "gpt-x").unwrap();
+    assert!(prices.tiers.is_empty());
 }
 
 #[test]
