@@ -19,11 +19,11 @@ def test_threads_record_while_another_flushes():
     outcome = reliability.threads_case(MetricsBuilder, track_api_cost, n_threads=8, per_thread=2000)
     assert outcome.errors == []
     assert outcome.exact(), (outcome.expected, outcome.recorded)
-    assert outcome.lost_fraction() == 0.0
+    assert outcome.lost_fraction() < 1e-12  # the flushes are summed in plain floats here
 
 
 def test_thousand_asyncio_tasks_judging_in_two_contexts():
     outcome = reliability.asyncio_case(MetricsBuilder, track_api_cost, n_tasks=1000)
     assert outcome.errors == []
     assert outcome.exact(), (outcome.expected, outcome.recorded)
-    assert outcome.lost_fraction() == 0.0
+    assert outcome.lost_fraction() < 1e-12  # the flushes are summed in plain floats here
