@@ -1,9 +1,22 @@
 from collections.abc import Iterable, Mapping
-from typing import Any, Callable
+from typing import Any, Callable, final
 
 from typing_extensions import Self, disjoint_base
 
-__all__ = ["BuilderCore", "__version__", "_noop"]
+__all__ = [
+    "__version__",
+    "BuilderCore",
+    "CostTracker",
+    "TrackedFunction",
+    "CatalogCacheWarning",
+    "DEFAULT_CATALOG_URL",
+    "_lookup",
+    "_catalog_info",
+    "_refresh_catalog",
+    "_reload_catalog",
+    "_catalog_cache_path",
+    "_noop",
+]
 __version__: str
 
 def _noop() -> None: ...
@@ -72,9 +85,10 @@ class BuilderCore:
     def _pending_len(self) -> int: ...
     def _shares_run_with(self, other: BuilderCore) -> bool: ...
 
+@final
 class CostTracker:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         source: str,
         provider: str,
@@ -85,7 +99,7 @@ class CostTracker:
         cached_prompt_price_per_million: float | None = None,
         cache_creation_price_per_million: float | None = None,
         cache_read_price_per_million: float | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def source(self) -> str: ...
     @property
@@ -94,16 +108,17 @@ class CostTracker:
     def model_name(self) -> str: ...
     def record(self, builder: BuilderCore, result: Any) -> None: ...
 
+@final
 class TrackedFunction:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         func: Callable[..., Any],
         tracker: CostTracker,
         active: Any,
         on_error: Callable[[BaseException, Any, Callable[..., Any]], BaseException],
-    ) -> None: ...
+    ) -> Self: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
-    def __get__(self, obj: Any, objtype: Any = None) -> Any: ...
+    def __get__(self, obj: Any, objtype: Any = None, /) -> Any: ...
     @property
     def _tracker(self) -> CostTracker: ...
 
