@@ -42,7 +42,7 @@ fn record(cost: f64) {
     assert_price("cost", cost);
     let b = Builder::new("train").unwrap();
     b.add_cost("train/fuzz", cost).unwrap();
-    assert_eq!(b.flush().get("costs/all"), Some(&cost));
+    assert_eq!(b.flush().get("costs/all"), Some(cost));
 }
 
 /// A response (JSON bytes) priced under every provider, as `add_response_cost` does after
