@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: venv build-dev test test-rust test-python lint bench bench-smoke demo
+.PHONY: venv build-dev test test-rust test-python lint bench bench-smoke demo fuzz reliability
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -39,3 +39,12 @@ bench:
 
 demo: build-dev
 	$(PY) -m art_metrics demo
+
+# Reliability figures side by side with the reference (README "Reliability"); fuzzing, bounded.
+reliability: build-dev
+	$(PY) bench/reliability.py
+	$(PY) bench/bad_input.py
+	$(PY) bench/leak.py
+
+fuzz:
+	scripts/fuzz.sh
