@@ -80,7 +80,6 @@ def main() -> None:
     parser.add_argument("--cases", action="store_true", help="print one line per case")
     args = parser.parse_args()
     import art.metrics as ref
-
     import art_metrics
 
     libs = {
@@ -106,7 +105,9 @@ def main() -> None:
                 print(f"{name:20} {case.id:45} {verdict:24} {kind}")
     if args.cases:
         print()
-    print("| library | cases | refused, named, state unchanged | other outcomes | exception types |")
+    print(
+        "| library | cases | refused, named, state unchanged | other outcomes | exception types |"
+    )
     print("| --- | --- | --- | --- | --- |")
     for name in libs:
         v = verdicts[name]

@@ -156,7 +156,14 @@ mod tests {
     fn saved_totals_keys_must_be_cumulative() {
         assert!(validate_cumulative("costs/cum/all").is_ok());
         assert!(validate_cumulative("throughput/cum/actor_idle_s").is_ok());
-        for bad in ["nosection", "costs/all", "costs/cum", "costs/cum/", "/cum/x", "a/cum/ "] {
+        for bad in [
+            "nosection",
+            "costs/all",
+            "costs/cum",
+            "costs/cum/",
+            "/cum/x",
+            "a/cum/ ",
+        ] {
             let e = validate_cumulative(bad).unwrap_err().to_string();
             assert!(e.contains(&format!("'{bad}'")), "{e}");
         }

@@ -163,6 +163,8 @@ def load(state):
     return lambda lib, b: b.load_state_dict(state)
 
 
+# One case a line, as a table: easier to scan than formatter-wrapped calls.
+# fmt: off
 CASES = [
     # Values: NaN, infinities, strings, None, huge numbers.
     Case("add_metric-nan", lambda lib, b: b.add_metric("time/step_x", NAN), ValueError, "time/step_x"),
@@ -265,6 +267,7 @@ CASES = [
     Case("state-key-not-cumulative", load({"cum_state": {"costs/all": 2.0}}), ValueError, "'costs/all'"),
     Case("state-ids-an-int", load({"unique_scenario_ids": 5}), TypeError, "unique_scenario_ids"),
 ]
+# fmt: on
 
 
 def ours() -> SimpleNamespace:

@@ -88,14 +88,14 @@ pub fn check_catalog(data: &[u8]) {
         return;
     };
     let base = store::builtin();
-    let catalog = match PriceCatalog::from_litellm_map(&v, &base, "fuzz".into(), PriceOrigin::Builtin)
-    {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(!e.to_string().is_empty());
-            return;
-        }
-    };
+    let catalog =
+        match PriceCatalog::from_litellm_map(&v, &base, "fuzz".into(), PriceOrigin::Builtin) {
+            Ok(c) => c,
+            Err(e) => {
+                assert!(!e.to_string().is_empty());
+                return;
+            }
+        };
     let Value::Object(entries) = &v else {
         panic!("a catalog from a non-object map");
     };
@@ -131,10 +131,30 @@ pub fn check_catalog(data: &[u8]) {
 pub mod mutate {
     /// Values that probe the parsers' edges: wrong types, signs, overflow, subnormals.
     pub const TOKENS: [&str; 24] = [
-        "null", "true", "false", "-1", "0", "1e308", "-1e308", "1e-320", "18446744073709551616",
-        "\"inf\"", "\"nan\"", "\"-5\"", "\"1000\"", "[]", "[1]", "{}", "{\"total_cost\": -1}",
-        "\"\"", "1.5", "1e305", "\"input_cost_per_token_above_99999999999999999999k_tokens\"",
-        "{\"cached_tokens\": 1e308}", "\"usage\"", "\"gemini\"",
+        "null",
+        "true",
+        "false",
+        "-1",
+        "0",
+        "1e308",
+        "-1e308",
+        "1e-320",
+        "18446744073709551616",
+        "\"inf\"",
+        "\"nan\"",
+        "\"-5\"",
+        "\"1000\"",
+        "[]",
+        "[1]",
+        "{}",
+        "{\"total_cost\": -1}",
+        "\"\"",
+        "1.5",
+        "1e305",
+        "\"input_cost_per_token_above_99999999999999999999k_tokens\"",
+        "{\"cached_tokens\": 1e308}",
+        "\"usage\"",
+        "\"gemini\"",
     ];
 
     /// xorshift64*: deterministic from the seed, good enough to pick mutations.
@@ -184,7 +204,9 @@ mod tests {
     use std::time::{Duration, Instant};
 
     fn seeds(target: &str) -> Vec<Vec<u8>> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds").join(target);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("seeds")
+            .join(target);
         std::fs::read_dir(dir)
             .unwrap()
             .flatten()
@@ -197,7 +219,10 @@ mod tests {
     #[test]
     #[ignore]
     fn random_inputs_for_a_bounded_time() {
-        let secs = std::env::var("FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
+        let secs = std::env::var("FUZZ_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(30);
         let mut rng = super::mutate::Rng(0x9E37_79B9_7F4A_7C15);
         for (target, check) in [
             ("response", super::check_response as fn(&[u8])),
@@ -211,7 +236,8 @@ mod tests {
                 check(&child);
                 runs += 1;
                 // Keep inputs that still parse, so mutations compound.
-                if pool.len() < 4096 && serde_json::from_slice::<serde_json::Value>(&child).is_ok() {
+                if pool.len() < 4096 && serde_json::from_slice::<serde_json::Value>(&child).is_ok()
+                {
                     pool.push(child);
                 }
             }

@@ -280,8 +280,8 @@ fn tier_thresholds_past_u64_tokens_are_ignored() {
     let base = PriceCatalog::builtin().unwrap();
     let mut map = litellm_map();
     map["gpt-x"]["input_cost_per_token_above_18446744073709552k_tokens"] = json!(1e-6);
-    let cat = PriceCatalog::from_litellm_map(&map, &base, String::new(), PriceOrigin::Builtin)
-        .unwrap();
+    let cat =
+        PriceCatalog::from_litellm_map(&map, &base, String::new(), PriceOrigin::Builtin).unwrap();
     let prices = cat.resolve(Formula::OpenAi, "gpt-x").unwrap();
     assert!(prices.tiers.is_empty());
 }
@@ -297,6 +297,11 @@ fn field_paths_name_their_location() {
 #[test]
 fn token_counts_too_large_to_price_are_refused() {
     let huge = json!({"usage": {"prompt_tokens": 1e308, "completion_tokens": 1e308}});
-    let e = catalog_cost("openai", "gpt-4o", huge).unwrap_err().to_string();
-    assert!(e.contains("not a finite number") && e.contains("'gpt-4o'"), "{e}");
+    let e = catalog_cost("openai", "gpt-4o", huge)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("not a finite number") && e.contains("'gpt-4o'"),
+        "{e}"
+    );
 }
