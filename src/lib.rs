@@ -6,9 +6,14 @@
 pub mod buffer;
 pub mod derive;
 pub mod error;
+pub mod gpu;
 pub mod keys;
+pub mod logstep;
 pub mod pricing;
+pub mod pyjson;
+pub mod rows;
 pub mod run;
+pub mod rundir;
 pub mod sum;
 pub mod totals;
 

@@ -9,6 +9,24 @@ use crate::sum::ExactSum;
 pub struct Totals {
     cum: HashMap<String, ExactSum>,
     scenarios: HashSet<Box<str>>,
+    // What changed since the last `take_changes`, so a run directory can persist a delta
+    // instead of the whole state on every log.
+    changed_keys: HashSet<String>,
+    new_ids: Vec<Box<str>>,
+}
+
+/// What changed in [`Totals`] since the last [`Totals::take_changes`]: the new values of the
+/// touched totals and the newly seen scenario ids.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct TotalsChanges {
+    pub cum_state: Vec<(String, f64)>,
+    pub new_scenario_ids: Vec<String>,
+}
+
+impl TotalsChanges {
+    pub fn is_empty(&self) -> bool {
+        self.cum_state.is_empty() && self.new_scenario_ids.is_empty()
+    }
 }
 
 /// The serialisable form of [`Totals`], shaped like the reference's `state_dict()`.
@@ -26,7 +44,28 @@ impl Totals {
             None => self.cum.entry(key.to_owned()).or_default(),
         };
         total.merge(value);
-        total.value()
+        let v = total.value();
+        if !self.changed_keys.contains(key) {
+            self.changed_keys.insert(key.to_owned());
+        }
+        v
+    }
+
+    /// The totals and ids changed since the previous call (sorted by key), and forgets them.
+    pub fn take_changes(&mut self) -> TotalsChanges {
+        let mut cum_state: Vec<(String, f64)> = self
+            .changed_keys
+            .drain()
+            .map(|k| {
+                let v = self.cum.get(k.as_str()).map_or(0.0, ExactSum::value);
+                (k, v)
+            })
+            .collect();
+        cum_state.sort_by(|a, b| a.0.cmp(&b.0));
+        TotalsChanges {
+            cum_state,
+            new_scenario_ids: self.new_ids.drain(..).map(String::from).collect(),
+        }
     }
 
     /// The running total `key`, if it was ever recorded.
@@ -38,7 +77,9 @@ impl Totals {
     pub fn add_scenarios<I: IntoIterator<Item = String>>(&mut self, ids: I) -> usize {
         for id in ids {
             if !self.scenarios.contains(id.as_str()) {
-                self.scenarios.insert(id.into_boxed_str());
+                let id = id.into_boxed_str();
+                self.new_ids.push(id.clone());
+                self.scenarios.insert(id);
             }
         }
         self.scenarios.len()
@@ -78,6 +119,7 @@ impl Totals {
                 .into_iter()
                 .map(String::into_boxed_str)
                 .collect(),
+            ..Totals::default()
         }
     }
 }
@@ -96,5 +138,24 @@ mod tests {
         assert_eq!(back.to_state(), t.to_state());
         assert_eq!(back.num_scenarios(), 2);
         assert_eq!(back.get("costs/cum/all"), Some(1.5));
+        assert!(back.clone().take_changes().is_empty());
+    }
+
+    #[test]
+    fn changes_are_taken_once() {
+        let mut t = Totals::default();
+        t.add("b", &ExactSum::new(1.0));
+        t.add("a", &ExactSum::new(1.0));
+        t.add("b", &ExactSum::new(1.0));
+        t.add_scenarios(["x".to_string(), "x".to_string()]);
+        let c = t.take_changes();
+        assert_eq!(
+            c.cum_state,
+            [("a".to_string(), 1.0), ("b".to_string(), 2.0)]
+        );
+        assert_eq!(c.new_scenario_ids, ["x"]);
+        assert!(t.take_changes().is_empty());
+        t.add_scenarios(["x".to_string()]);
+        assert!(t.take_changes().is_empty());
     }
 }
