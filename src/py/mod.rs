@@ -3,6 +3,7 @@
 mod builder;
 mod convert;
 mod errors;
+mod model;
 
 use pyo3::prelude::*;
 
@@ -14,6 +15,8 @@ fn _noop() {}
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<builder::BuilderCore>()?;
+    m.add_class::<model::RunCore>()?;
+    m.add_function(wrap_pyfunction!(model::detect_gpus, m)?)?;
     m.add_function(wrap_pyfunction!(_noop, m)?)?;
     Ok(())
 }
