@@ -13,6 +13,9 @@ use crate::sum::ExactSum;
 #[derive(Debug, Default, Clone)]
 pub struct StepBuffer {
     leaves: BTreeMap<String, ExactSum>,
+    // First-insertion order of the leaves: flushed rows list them in that order, as the
+    // reference's dict does.
+    order: Vec<String>,
     scenario_ids: HashSet<String>,
 }
 
@@ -27,6 +30,7 @@ impl StepBuffer {
         }
         self.check_conflicts(key)?;
         self.leaves.insert(key.to_owned(), ExactSum::new(value));
+        self.order.push(key.to_owned());
         Ok(())
     }
 
@@ -73,6 +77,11 @@ impl StepBuffer {
     /// The leaves, sorted by key.
     pub fn leaves(&self) -> impl Iterator<Item = (&str, &ExactSum)> {
         self.leaves.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The leaves in the order they were first added.
+    pub fn leaves_in_order(&self) -> impl Iterator<Item = (&str, &ExactSum)> {
+        self.order.iter().map(|k| (k.as_str(), &self.leaves[k]))
     }
 
     pub fn scenario_ids(&self) -> &HashSet<String> {

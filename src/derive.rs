@@ -1,14 +1,17 @@
 //! What a flush derives from one step's leaves: cost rollups, running totals, throughput.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::buffer::StepBuffer;
 use crate::keys::{self, CUMULATIVE_SECTIONS};
+use crate::ordered::OrderedValues;
 use crate::sum::ExactSum;
 use crate::totals::Totals;
 
-/// A flushed step: metric key → value, sorted by key.
-pub type StepMetrics = BTreeMap<String, f64>;
+/// A flushed step: metric key → value, in the reference's order: leaves as first added,
+/// cost rollups (intermediate ones sorted, then `costs/all`), running totals, unique
+/// scenarios, idle totals, throughput.
+pub type StepMetrics = OrderedValues<f64>;
 
 const IDLE_TOTALS: [(&str, &str); 2] = [
     (
@@ -55,6 +58,8 @@ pub fn rollup_costs<'a>(
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+    // The reference emits these in set order (hash-dependent); sorted is at least stable.
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some(all) = all {
         out.push(("costs/all".to_owned(), all));
     }
@@ -63,16 +68,23 @@ pub fn rollup_costs<'a>(
 
 /// Turns one drained step into its metrics, updating the shared running totals.
 pub fn flush_step(step: StepBuffer, totals: &mut Totals) -> StepMetrics {
-    let mut sums: BTreeMap<String, ExactSum> =
-        step.leaves().map(|(k, v)| (k.to_owned(), *v)).collect();
+    let mut sums: OrderedValues<ExactSum> = OrderedValues::default();
+    for (k, v) in step.leaves_in_order() {
+        sums.set(k, *v);
+    }
     // A rollup replaces a leaf of the same name only for `costs/all` (other collisions are
     // refused when the leaf is added): the total of everything wins, as in the reference.
-    sums.extend(rollup_costs(step.leaves()));
+    for (k, v) in rollup_costs(step.leaves()) {
+        sums.set(&k, v);
+    }
 
-    let mut result: StepMetrics = sums.iter().map(|(k, v)| (k.clone(), v.value())).collect();
+    let mut result: StepMetrics = OrderedValues::default();
+    for (k, v) in sums.iter() {
+        result.set(k, v.value());
+    }
 
     let mut touched: Vec<String> = Vec::new();
-    for (key, value) in &sums {
+    for (key, value) in sums.iter() {
         if CUMULATIVE_SECTIONS.contains(&keys::section(key)) {
             let cum_key = keys::cumulative_key(key);
             totals.add(&cum_key, value);
@@ -82,19 +94,19 @@ pub fn flush_step(step: StepBuffer, totals: &mut Totals) -> StepMetrics {
     // Two step keys can share a total (`time/step_x` and `time/x`): emit it after both adds.
     for cum_key in touched {
         let total = totals.get(&cum_key).unwrap_or_default();
-        result.insert(cum_key, total);
+        result.set(&cum_key, total);
     }
 
     let ids = step.into_scenario_ids();
     if !ids.is_empty() {
         let unique = totals.add_scenarios(ids);
-        result.insert("data/cum/num_unique_scenarios".to_owned(), unique as f64);
+        result.set("data/cum/num_unique_scenarios", unique as f64);
     }
 
     for (step_key, cum_key) in IDLE_TOTALS {
         if let Some(value) = sums.get(step_key) {
             let total = totals.add(cum_key, value);
-            result.insert(cum_key.to_owned(), total);
+            result.set(cum_key, total);
         }
     }
 
@@ -105,7 +117,7 @@ pub fn flush_step(step: StepBuffer, totals: &mut Totals) -> StepMetrics {
         if let (Some(tokens), Some(seconds)) = (totals.get(tokens_key), totals.get(seconds_key))
             && seconds > 0.0
         {
-            result.insert(out_key.to_owned(), tokens / seconds);
+            result.set(out_key, tokens / seconds);
         }
     }
     result

@@ -9,6 +9,7 @@ pub mod error;
 pub mod gpu;
 pub mod keys;
 pub mod logstep;
+pub mod ordered;
 pub mod pricing;
 pub mod pyjson;
 pub mod rows;

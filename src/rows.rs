@@ -3,10 +3,11 @@
 //! Everything here is arithmetic over plain values, in the order openpipe-art 0.5.18 computes
 //! it, so rows agree with the reference to the last bit where the reference is deterministic.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use crate::error::{CoreError, CoreResult};
 use crate::keys;
+pub use crate::ordered::OrderedValues;
 
 /// Sections whose keys a train/val/test row keeps unprefixed.
 pub const ROW_SECTIONS: [&str; 8] = [
@@ -119,67 +120,6 @@ pub fn numpy_std(a: &[f64]) -> f64 {
 pub enum Number {
     Float(f64),
     Int(i64),
-}
-
-/// An insertion-ordered map with dict semantics: re-setting a key keeps its position.
-#[derive(Debug, Clone)]
-pub struct OrderedValues<V> {
-    entries: Vec<(String, V)>,
-    index: HashMap<String, usize>,
-}
-
-impl<V> Default for OrderedValues<V> {
-    fn default() -> Self {
-        OrderedValues {
-            entries: Vec::new(),
-            index: HashMap::new(),
-        }
-    }
-}
-
-impl<V> OrderedValues<V> {
-    /// Sets `key` to `value`, keeping the first position of `key`.
-    pub fn set(&mut self, key: &str, value: V) {
-        match self.index.get(key) {
-            Some(&i) => self.entries[i].1 = value,
-            None => {
-                self.index.insert(key.to_owned(), self.entries.len());
-                self.entries.push((key.to_owned(), value));
-            }
-        }
-    }
-
-    pub fn get(&self, key: &str) -> Option<&V> {
-        self.index.get(key).map(|&i| &self.entries[i].1)
-    }
-
-    pub fn get_mut_or_insert_with(&mut self, key: &str, make: impl FnOnce() -> V) -> &mut V {
-        let i = match self.index.get(key) {
-            Some(&i) => i,
-            None => {
-                self.index.insert(key.to_owned(), self.entries.len());
-                self.entries.push((key.to_owned(), make()));
-                self.entries.len() - 1
-            }
-        };
-        &mut self.entries[i].1
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v))
-    }
-
-    pub fn into_entries(self) -> Vec<(String, V)> {
-        self.entries
-    }
 }
 
 /// A running Python `sum(values) / len(values)`: sequential addition, in arrival order.

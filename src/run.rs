@@ -155,7 +155,7 @@ impl Builder {
         let step = self.run.buffers.lock().remove(self.buffer_scope.as_str());
         match step {
             Some(step) if !step.is_empty() => flush_step(step, &mut self.run.totals.lock()),
-            _ => StepMetrics::new(),
+            _ => StepMetrics::default(),
         }
     }
 

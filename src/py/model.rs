@@ -121,7 +121,8 @@ fn aggregate(groups: &Bound<'_, PyList>) -> PyResult<BatchAggregator> {
     let mut agg = BatchAggregator::new();
     for group in groups.iter() {
         let trajectories = group.getattr("trajectories")?;
-        let trajectories: Vec<Bound<'_, PyAny>> = trajectories.try_iter()?.collect::<PyResult<_>>()?;
+        let trajectories: Vec<Bound<'_, PyAny>> =
+            trajectories.try_iter()?.collect::<PyResult<_>>()?;
         let num_exceptions = match group.getattr("exceptions")? {
             e if e.is_none() => 0,
             e => e.len()?,
