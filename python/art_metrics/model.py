@@ -55,6 +55,9 @@ class Model:
     ``metrics_builder``, ``activate_metrics_context`` or ``log`` call.
     """
 
+    # When the state journal is folded into state.json (None: the core's default, 1 MiB).
+    _compact_min_bytes: int | None = None
+
     def __init__(
         self,
         *,
@@ -81,7 +84,7 @@ class Model:
         self._last_train_log_monotonic = time.monotonic()
         self._last_train_step: int | None = None
         self._builder = MetricsBuilder("train")
-        self._run = RunCore(self.run_dir)
+        self._run = RunCore(self.run_dir, compact_min_bytes=self._compact_min_bytes)
         self._loaded = False
         self._load_lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _compact_quietly, self._run)

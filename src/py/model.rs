@@ -20,9 +20,14 @@ pub struct RunCore {
 #[pymethods]
 impl RunCore {
     #[new]
-    fn new(path: std::path::PathBuf) -> Self {
+    #[pyo3(signature = (path, *, compact_min_bytes=None))]
+    fn new(path: std::path::PathBuf, compact_min_bytes: Option<u64>) -> Self {
+        let run = RunDir::new(path);
         RunCore {
-            run: RunDir::new(path),
+            run: match compact_min_bytes {
+                Some(b) => run.with_compact_min_bytes(b),
+                None => run,
+            },
         }
     }
 

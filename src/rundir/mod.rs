@@ -66,6 +66,7 @@ pub const COMPACT_MIN_BYTES: u64 = 1 << 20;
 #[derive(Debug)]
 pub struct RunDir {
     dir: PathBuf,
+    compact_min_bytes: u64,
     files: Mutex<Files>,
 }
 
@@ -90,8 +91,16 @@ impl RunDir {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         RunDir {
             dir: dir.into(),
+            compact_min_bytes: COMPACT_MIN_BYTES,
             files: Mutex::new(Files::default()),
         }
+    }
+
+    /// Folds the journal once it is larger than `bytes` (and than state.json); tests use a
+    /// small value to exercise compaction often.
+    pub fn with_compact_min_bytes(mut self, bytes: u64) -> Self {
+        self.compact_min_bytes = bytes;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -257,7 +266,7 @@ impl RunWriter<'_> {
         let history = self.files.history.as_mut().expect("opened above");
         fsio::append(history, &history_path, line.as_bytes())?;
         self.files.snapshot_next = false;
-        if self.files.journal_len > COMPACT_MIN_BYTES.max(self.files.state_len) {
+        if self.files.journal_len > self.run.compact_min_bytes.max(self.files.state_len) {
             self.run.compact_locked(&mut self.files)?;
         }
         Ok(())
