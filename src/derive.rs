@@ -159,6 +159,38 @@ mod tests {
     }
 
     #[test]
+    fn keys_come_in_the_reference_order() {
+        let mut t = Totals::default();
+        let mut b = step(&[
+            ("time/step_wall_s", 1.0),
+            ("costs/train/judge", 1.0),
+            ("data/step_x", 2.0),
+            ("costs/gpu", 3.0),
+        ]);
+        b.add_scenario_ids(["a".into()]);
+        let r = flush_step(b, &mut t);
+        let keys: Vec<String> = r.into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "time/step_wall_s",
+                "costs/train/judge",
+                "data/step_x",
+                "costs/gpu",
+                "costs/train",
+                "costs/all",
+                "time/cum/wall_s",
+                "costs/cum/train/judge",
+                "data/cum/x",
+                "costs/cum/gpu",
+                "costs/cum/train",
+                "costs/cum/all",
+                "data/cum/num_unique_scenarios",
+            ]
+        );
+    }
+
+    #[test]
     fn cumulative_totals_grow_across_flushes() {
         let mut t = Totals::default();
         flush_step(
