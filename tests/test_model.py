@@ -216,3 +216,25 @@ async def test_openpipe_art_objects_are_accepted(model):
     await model.log([g], split="val")
     row = rows(model)[0]
     assert row["val/exception_rate"] == 0.5 and row["val/c"] == 1.0
+
+
+async def test_per_log_writes_do_not_grow_with_the_run(tmp_path):
+    """The reference rewrites all of state.json on every log; we append a journal line and
+    fold it into state.json only when the journal outgrows it (amortised constant cost)."""
+    Model._compact_min_bytes = 64 * 1024
+    try:
+        model = Model(name="m", project="p", base_path=str(tmp_path))
+    finally:
+        Model._compact_min_bytes = None
+    builder = model.metrics_builder("train")
+    state_path = tmp_path / "p/models/m/state.json"
+    rewrites, last_inode = 0, None
+    for i in range(600):
+        builder.add_data(scenario_ids=[f"scenario-{i}-{k}" for k in range(100)])
+        await model.log(None, split="train", step=i, metrics={"loss/x": 1.0})
+        inode = state_path.stat().st_ino if state_path.exists() else None
+        rewrites += inode != last_inode
+        last_inode = inode
+    assert rewrites <= 8, rewrites  # geometric: 64 KiB, then each time the journal outgrows state
+    state = model.read_state()["_metrics_builder_state"]
+    assert len(state["unique_scenario_ids"]) == 60_000
