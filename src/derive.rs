@@ -111,7 +111,7 @@ pub fn flush_step(step: StepBuffer, totals: &mut Totals) -> StepMetrics {
     }
 
     for (triggers, tokens_key, seconds_key, out_key) in THROUGHPUTS {
-        if !triggers.iter().any(|k| result.contains_key(*k)) {
+        if !triggers.iter().any(|k| result.contains_key(k)) {
             continue;
         }
         if let (Some(tokens), Some(seconds)) = (totals.get(tokens_key), totals.get(seconds_key))
