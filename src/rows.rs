@@ -122,7 +122,8 @@ pub enum Number {
     Int(i64),
 }
 
-/// A running Python `sum(values) / len(values)`: sequential addition, in arrival order.
+/// A running Python `sum(values) / len(values)`: sequential addition, in arrival order, as
+/// `sum` does before Python 3.12 (the reference's venv runs 3.11; 3.12 compensates).
 #[derive(Debug, Default, Clone, Copy)]
 struct Mean {
     sum: f64,

@@ -238,3 +238,21 @@ async def test_per_log_writes_do_not_grow_with_the_run(tmp_path):
     assert rewrites <= 8, rewrites  # geometric: 64 KiB, then each time the journal outgrows state
     state = model.read_state()["_metrics_builder_state"]
     assert len(state["unique_scenario_ids"]) == 60_000
+
+
+def test_logs_from_many_threads(tmp_path):
+    import threading
+
+    model = Model(name="m", project="p", base_path=str(tmp_path))
+
+    def worker(t):
+        for i in range(25):
+            asyncio.run(model.log(None, split="train", step=i, metrics={"costs/train/x": 1.0, "t": t}))
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    # Rows are appended in the order their totals were taken: strictly increasing.
+    assert [r["costs/cum/all"] for r in rows(model)] == [float(i) for i in range(1, 101)]

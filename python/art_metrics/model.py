@@ -66,6 +66,9 @@ class Model:
         entity: str | None = None,
         id: str | None = None,
         config: Any = None,
+        inference_api_key: str | None = None,
+        inference_base_url: str | None = None,
+        inference_model_name: str | None = None,
         base_path: str = ".art",
         report_metrics: list[str] | None = None,
         reporters: Iterable[Reporter] = (),
@@ -75,6 +78,9 @@ class Model:
         self.entity = entity
         self.id = id
         self.config = config
+        self.inference_api_key = inference_api_key
+        self.inference_base_url = inference_base_url
+        self.inference_model_name = inference_model_name
         self.base_path = base_path
         self.report_metrics = report_metrics
         self.trainable = False

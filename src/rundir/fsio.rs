@@ -119,6 +119,19 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> CoreResult<()> {
     result
 }
 
+/// Removes temporary files [`atomic_write`] left behind when a process was killed mid-write.
+pub fn remove_stale_temp_files(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.tmp.");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Reads a whole file as UTF-8, `None` when it does not exist.
 pub fn read_opt(path: &Path) -> CoreResult<Option<String>> {
     match fs::read(path) {
@@ -156,6 +169,9 @@ mod tests {
         atomic_write(&p, b"{}").unwrap();
         atomic_write(&p, b"{\"x\": 1}").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"{\"x\": 1}");
+        assert_eq!(fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
+        fs::write(p.with_file_name(".state.json.tmp.999"), b"{").unwrap();
+        remove_stale_temp_files(p.parent().unwrap(), "state.json");
         assert_eq!(fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
     }
 }

@@ -115,6 +115,7 @@ impl RunDir {
     /// totals saved in it.
     pub fn open(&self) -> CoreResult<TotalsState> {
         let mut files = self.files.lock();
+        fsio::remove_stale_temp_files(&self.dir, STATE_FILE);
         let state = self.compact_locked(&mut files)?;
         builder_totals(&state, &self.file(STATE_FILE))
     }
