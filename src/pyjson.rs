@@ -21,9 +21,7 @@ pub fn write_float(out: &mut String, x: f64) {
         out.push_str(if x.is_sign_negative() { "-0.0" } else { "0.0" });
         return;
     }
-    // Rust's `{:e}` gives the shortest round-tripping digits, as Python's repr does;
-    // only the layout differs.
-    let sci = format!("{:e}", x.abs());
+    let sci = shortest_sci(x.abs());
     let (mantissa, exp) = sci.split_once('e').expect("`{:e}` always has an exponent");
     let exp: i32 = exp.parse().expect("`{:e}` exponent is an integer");
     let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
@@ -57,6 +55,23 @@ pub fn write_float(out: &mut String, x: f64) {
             out.push('.');
             out.push_str(&digits[point..]);
         }
+    }
+}
+
+/// The shortest round-tripping digits in `{:e}` layout, choosing (like Python's repr) the
+/// candidate closest to `x` when several have that length: Rust's shortest formatting may
+/// pick another (748148611887786.3 where Python writes 748148611887786.2).
+fn shortest_sci(x: f64) -> String {
+    let shortest = format!("{x:e}");
+    let (mantissa, _) = shortest
+        .split_once('e')
+        .expect("`{:e}` always has an exponent");
+    let decimals = mantissa.len().saturating_sub(2); // digits after the point
+    let rounded = format!("{x:.decimals$e}");
+    if rounded.parse::<f64>() == Ok(x) {
+        rounded
+    } else {
+        shortest
     }
 }
 
@@ -112,6 +127,8 @@ mod tests {
             (f64::NEG_INFINITY, "-Infinity"),
             (-0.0, "-0.0"),
             (5e-324, "5e-324"),
+            (748148611887786.2, "748148611887786.2"),
+            (213475401381702.62, "213475401381702.62"),
         ];
         for (x, want) in cases {
             assert_eq!(f(x), want, "{x:e}");

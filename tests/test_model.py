@@ -256,3 +256,32 @@ def test_logs_from_many_threads(tmp_path):
         th.join()
     # Rows are appended in the order their totals were taken: strictly increasing.
     assert [r["costs/cum/all"] for r in rows(model)] == [float(i) for i in range(1, 101)]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=8).filter(
+            lambda k: not k.startswith(("costs", "time/step_", "data/step_", "throughput/step_"))
+        ),
+        st.floats(allow_nan=True, allow_infinity=True),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_history_lines_are_byte_identical_to_json_dumps(metrics):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        model = Model(name="m", project="p", base_path=d)
+        asyncio.run(model.log(None, split="custom", step=3, metrics=metrics))
+        line = text(model)
+    row = json.loads(line)
+    expected = {f"custom/{k}": v for k, v in metrics.items() if v == v}
+    expected |= {"training_step": 3, "time/wall_clock_sec": row["time/wall_clock_sec"]}
+    expected |= {"step": 3, "recorded_at": row["recorded_at"]}
+    assert line == json.dumps(expected) + "\n"
