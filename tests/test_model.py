@@ -285,3 +285,12 @@ def test_history_lines_are_byte_identical_to_json_dumps(metrics):
     expected |= {"training_step": 3, "time/wall_clock_sec": row["time/wall_clock_sec"]}
     expected |= {"step": 3, "recorded_at": row["recorded_at"]}
     assert line == json.dumps(expected) + "\n"
+
+
+async def test_a_torn_reference_state_json_is_reported_clearly(tmp_path):
+    run_dir = tmp_path / "p/models/m"
+    run_dir.mkdir(parents=True)
+    (run_dir / "state.json").write_text('{"_metrics_builder_state": {"cum_state": {"costs/cum/a')
+    model = Model(name="m", project="p", base_path=str(tmp_path))
+    with pytest.raises(ValueError, match="state.json is not valid JSON.*move it away"):
+        await model.log(None, split="train", metrics={"loss/x": 1.0})

@@ -174,7 +174,13 @@ impl RunDir {
         let state_path = self.file(STATE_FILE);
         let mut history_len = fsio::repair_torn_tail(&history_path)?;
         let mut state = match fsio::read_opt(&state_path)? {
-            Some(text) => parse_object(&text, &state_path.display().to_string())?,
+            Some(text) => parse_object(&text, &state_path.display().to_string()).map_err(|e| {
+                // We never tear state.json, but openpipe-art can when killed mid-write.
+                CoreError::Corrupt(format!(
+                    "{e}. It may have been torn by a crash of another writer; move it away to \
+                     restart the running totals from zero"
+                ))
+            })?,
             None => Map::new(),
         };
         let covered = state
