@@ -11,10 +11,11 @@ $(PY):
 
 # Test dependencies: ours, plus openpipe-art 0.5.18 (the reference the differential tests compare against).
 venv: $(PY)
-	$(PY) -m pip install -q maturin ".[test]" "openpipe-art==0.5.18" numpy pyarrow
+	$(PY) -m pip install -q maturin ruff "openpipe-art==0.5.18" numpy pyarrow
 
+# Builds the extension in place and installs the `test` extra's dependencies with it.
 build-dev: venv
-	$(VENV)/bin/maturin develop -q
+	$(VENV)/bin/maturin develop -q --extras test
 
 test-rust:
 	cargo test -q
@@ -27,7 +28,14 @@ test: test-rust test-python
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
-	$(VENV)/bin/ruff check python tests bench
+	$(VENV)/bin/ruff check python tests bench examples
+	$(VENV)/bin/ruff format --check python tests bench examples
+
+# The full comparison against openpipe-art 0.5.18 (release build, its own venv).
+bench:
+	$(MAKE) venv VENV=.venv-bench
+	.venv-bench/bin/maturin develop -q --release
+	.venv-bench/bin/python bench/compare.py
 
 demo: build-dev
 	$(PY) -m art_metrics demo

@@ -89,6 +89,27 @@ ART_BUILTIN_PER_MILLION = {
 }
 
 
+def _art_tinker_table() -> dict[str, Any]:
+    """ART's Tinker price table (art.costs.MODEL_PRICING), the reference's last fallback.
+
+    Read from the installed openpipe-art, per MILLION tokens; empty when art is not importable.
+    """
+    try:
+        from art.costs import MODEL_PRICING  # type: ignore[import-not-found]
+        import importlib.metadata as md
+
+        version = md.version("openpipe-art")
+    except Exception:
+        return {"source": None, "models": {}}
+    return {
+        "source": f"openpipe-art {version} art.costs.MODEL_PRICING",
+        "models": {
+            name: {"prompt": p.prefill, "completion": p.sample}
+            for name, p in sorted(MODEL_PRICING.items())
+        },
+    }
+
+
 def _locate_source() -> tuple[Path, str]:
     import importlib.metadata as md
     import importlib.util
@@ -295,7 +316,7 @@ def main() -> None:
             "recognised provider prefix case-insensitively: 'GPT-4o' and 'openai/GPT-4o' resolve, "
             "'OPENAI/gpt-4o' does not (prefix is case-sensitive). Cross-provider prefixes "
             "('anthropic/gpt-4o') do not resolve.",
-            "4. (not in this file) art.costs.MODEL_PRICING exact match: prompt=prefill, completion=sample, no cache prices",
+            "4. art_tinker (art.costs.MODEL_PRICING) exact match: prompt=prefill, completion=sample, no cache prices (per million)",
         ],
         "prefix_strip": (
             "OpenAI and Anthropic entries are keyed by their bare litellm key and resolve both as "
@@ -307,6 +328,7 @@ def main() -> None:
         ),
         "provider_aliases": {"gemini": "google"},
         "art_builtin": ART_BUILTIN_PER_MILLION,
+        "art_tinker": _art_tinker_table(),
         "counts": dict(sorted(counts.items())),
         "skipped_litellm_keys": skipped,
         "verification": verification,

@@ -1,43 +1,65 @@
 //! The pending values of one step in one buffer scope.
 
-use std::collections::{BTreeMap, HashSet};
-use std::ops::Bound;
+use std::collections::HashMap;
 
 use crate::error::{CoreError, CoreResult};
+use crate::keys;
+use crate::scenarios::ScenarioSet;
 use crate::sum::ExactSum;
 
-/// Leaves recorded since the last flush, and the scenario ids seen.
+/// Leaves recorded since the last flush, in the order first recorded, and the scenario ids seen.
 ///
-/// Leaves are kept sorted so both conflict checks are logarithmic: an ancestor of a new key
-/// is found by looking up each of its prefixes, a descendant by one range query on `key/`.
+/// Adding to an existing leaf is one hash lookup, whatever the number of leaves. A new leaf is
+/// checked against the others in O(depth) lookups: each of its prefixes against the leaves, and
+/// the key itself against the set of every leaf's ancestors.
 #[derive(Debug, Default, Clone)]
 pub struct StepBuffer {
-    leaves: BTreeMap<String, ExactSum>,
-    // First-insertion order of the leaves: flushed rows list them in that order, as the
-    // reference's dict does.
-    order: Vec<String>,
-    scenario_ids: HashSet<String>,
+    leaves: Vec<(String, ExactSum)>,
+    index: HashMap<String, usize>,
+    /// Every proper ancestor of a leaf → the first leaf below it (for error messages).
+    ancestors: HashMap<String, usize>,
+    scenario_ids: ScenarioSet,
 }
 
 impl StepBuffer {
-    /// Adds `value` to leaf `key` (created at zero if new). The key must already be validated.
+    /// Adds `value` to the existing leaf `key`; false when there is no such leaf.
+    pub fn add_existing(&mut self, key: &str, value: f64) -> bool {
+        match self.index.get(key) {
+            Some(&i) => {
+                self.leaves[i].1.add(value);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Adds `value` to leaf `key`, validating the key and creating the leaf if it is new.
     ///
     /// Refuses a key that is an ancestor or a descendant of another leaf of this buffer.
     pub fn add(&mut self, key: &str, value: f64) -> CoreResult<()> {
-        if let Some(sum) = self.leaves.get_mut(key) {
-            sum.add(value);
+        if self.add_existing(key, value) {
             return Ok(());
         }
+        keys::validate(key)?;
         self.check_conflicts(key)?;
-        self.leaves.insert(key.to_owned(), ExactSum::new(value));
-        self.order.push(key.to_owned());
+        let i = self.leaves.len();
+        for ancestor in keys::ancestors(key) {
+            if !self.ancestors.contains_key(ancestor) {
+                self.ancestors.insert(ancestor.to_owned(), i);
+            }
+        }
+        self.index.insert(key.to_owned(), i);
+        self.leaves.push((key.to_owned(), ExactSum::new(value)));
         Ok(())
     }
 
-    /// Adds several values at once: all of them, or none when one conflicts.
+    /// Adds several values at once: all of them, or none when one is refused.
     pub fn add_all(&mut self, values: &[(&str, f64)]) -> CoreResult<()> {
         for (key, _) in values {
-            self.check_conflicts(key)?;
+            if !self.index.contains_key(*key) {
+                keys::validate(key)?;
+                self.check_conflicts(key)?;
+            }
         }
         for (key, value) in values {
             self.add(key, *value)?;
@@ -47,49 +69,42 @@ impl StepBuffer {
 
     /// Checks that `key` could be added as a new leaf.
     pub fn check_conflicts(&self, key: &str) -> CoreResult<()> {
-        if self.leaves.contains_key(key) {
+        if self.index.contains_key(key) {
             return Ok(());
         }
-        for ancestor in crate::keys::ancestors(key) {
-            if self.leaves.contains_key(ancestor) {
+        for ancestor in keys::ancestors(key) {
+            if self.index.contains_key(ancestor) {
                 return Err(CoreError::value(format!(
                     "Cannot log '{key}' as a leaf: '{ancestor}' is already a leaf ancestor."
                 )));
             }
         }
-        let probe = format!("{key}/");
-        let range = (Bound::Included(probe.as_str()), Bound::Unbounded);
-        if let Some((descendant, _)) = self.leaves.range::<str, _>(range).next()
-            && descendant.starts_with(&probe)
-        {
+        if let Some(&i) = self.ancestors.get(key) {
             return Err(CoreError::value(format!(
-                "Cannot log '{key}' as a leaf: it is an ancestor of '{descendant}'."
+                "Cannot log '{key}' as a leaf: it is an ancestor of '{}'.",
+                self.leaves[i].0
             )));
         }
         Ok(())
     }
 
     /// Remembers scenario ids for this step.
-    pub fn add_scenario_ids<I: IntoIterator<Item = String>>(&mut self, ids: I) {
+    pub fn add_scenario_ids<S: AsRef<str>, I: IntoIterator<Item = S>>(&mut self, ids: I) {
         self.scenario_ids.extend(ids);
     }
 
-    /// The leaves, sorted by key.
+    /// The leaves, in the order they were first recorded.
     pub fn leaves(&self) -> impl Iterator<Item = (&str, &ExactSum)> {
         self.leaves.iter().map(|(k, v)| (k.as_str(), v))
     }
 
-    /// The leaves in the order they were first added.
-    pub fn leaves_in_order(&self) -> impl Iterator<Item = (&str, &ExactSum)> {
-        self.order.iter().map(|k| (k.as_str(), &self.leaves[k]))
+    /// The leaf `key`, if recorded.
+    pub fn get(&self, key: &str) -> Option<&ExactSum> {
+        self.index.get(key).map(|&i| &self.leaves[i].1)
     }
 
-    pub fn scenario_ids(&self) -> &HashSet<String> {
+    pub fn scenario_ids(&self) -> &ScenarioSet {
         &self.scenario_ids
-    }
-
-    pub fn into_scenario_ids(self) -> HashSet<String> {
-        self.scenario_ids
     }
 
     pub fn is_empty(&self) -> bool {
@@ -110,7 +125,7 @@ mod tests {
         let mut b = StepBuffer::default();
         b.add("costs/a", 1.0).unwrap();
         b.add("costs/a", 2.5).unwrap();
-        assert_eq!(b.leaves().next().unwrap().1.value(), 3.5);
+        assert_eq!(b.get("costs/a").unwrap().value(), 3.5);
     }
 
     #[test]
@@ -124,9 +139,10 @@ mod tests {
         );
 
         let mut b = StepBuffer::default();
-        b.add("costs/train/judge", 1.0).unwrap();
+        b.add("costs/train/judge/x", 1.0).unwrap();
         let e = b.add("costs/train", 1.0).unwrap_err().to_string();
-        assert!(e.contains("ancestor of 'costs/train/judge'"), "{e}");
+        assert!(e.contains("ancestor of 'costs/train/judge/x'"), "{e}");
+        assert!(b.add("costs/train/judge", 1.0).is_err());
     }
 
     #[test]
@@ -143,6 +159,22 @@ mod tests {
         let mut b = StepBuffer::default();
         b.add("costs/train/judge", 1.0).unwrap();
         assert!(b.add("costs/train", 5.0).is_err());
+        assert!(
+            b.add_all(&[("time/a", 1.0), ("costs/train/judge/x", 1.0)])
+                .is_err()
+        );
         assert_eq!(b.len(), 1);
+    }
+
+    #[test]
+    fn leaves_keep_first_recorded_order() {
+        let mut b = StepBuffer::default();
+        for k in ["z/1", "a/1", "m/1", "a/1"] {
+            b.add(k, 1.0).unwrap();
+        }
+        assert_eq!(
+            b.leaves().map(|(k, _)| k).collect::<Vec<_>>(),
+            ["z/1", "a/1", "m/1"]
+        );
     }
 }

@@ -4,14 +4,49 @@ use std::collections::HashMap;
 
 use crate::buffer::StepBuffer;
 use crate::keys::{self, CUMULATIVE_SECTIONS};
-use crate::ordered::OrderedValues;
 use crate::sum::ExactSum;
 use crate::totals::Totals;
 
-/// A flushed step: metric key → value, in the reference's order: leaves as first added,
-/// cost rollups (intermediate ones sorted, then `costs/all`), running totals, unique
-/// scenarios, idle totals, throughput.
-pub type StepMetrics = OrderedValues<f64>;
+/// A flushed step: `(key, value)` pairs in emission order (leaves in the order recorded, then
+/// rollups, running totals and throughput).
+///
+/// As in a dict built from the pairs, a later pair replaces an earlier one with the same key:
+/// `costs/all` replaces a leaf of that name, a running total shared by two step keys
+/// (`time/step_x`, `time/x`) is emitted after each add and the last is the full total.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct StepMetrics(pub Vec<(String, f64)>);
+
+impl StepMetrics {
+    /// The value of `key`, as a dict built from the pairs would hold it.
+    pub fn get(&self, key: &str) -> Option<f64> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn push(&mut self, key: impl Into<String>, value: f64) {
+        self.0.push((key.into(), value));
+    }
+}
+
+impl std::ops::Index<&str> for StepMetrics {
+    type Output = f64;
+    fn index(&self, key: &str) -> &f64 {
+        let (_, v) = self
+            .0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .unwrap_or_else(|| panic!("no metric {key}"));
+        v
+    }
+}
 
 const IDLE_TOTALS: [(&str, &str); 2] = [
     (
@@ -59,7 +94,7 @@ pub fn rollup_costs<'a>(
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
     // The reference emits these in set order (hash-dependent); sorted is at least stable.
-    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     if let Some(all) = all {
         out.push(("costs/all".to_owned(), all));
     }
@@ -68,59 +103,50 @@ pub fn rollup_costs<'a>(
 
 /// Turns one drained step into its metrics, updating the shared running totals.
 pub fn flush_step(step: StepBuffer, totals: &mut Totals) -> StepMetrics {
-    let mut sums: OrderedValues<ExactSum> = OrderedValues::default();
-    for (k, v) in step.leaves_in_order() {
-        sums.set(k, *v);
-    }
-    // A rollup replaces a leaf of the same name only for `costs/all` (other collisions are
-    // refused when the leaf is added): the total of everything wins, as in the reference.
-    for (k, v) in rollup_costs(step.leaves()) {
-        sums.set(&k, v);
-    }
+    let rollups = rollup_costs(step.leaves());
+    let mut out = StepMetrics(Vec::with_capacity(3 * (step.len() + rollups.len()) + 4));
 
-    let mut result: StepMetrics = OrderedValues::default();
-    for (k, v) in sums.iter() {
-        result.set(k, v.value());
-    }
-
-    let mut touched: Vec<String> = Vec::new();
-    for (key, value) in sums.iter() {
+    // Leaves and rollups, each with its running total. `costs/all` is never kept as a leaf:
+    // the rollup of every cost replaces it, as in the reference.
+    let values = step
+        .leaves()
+        .filter(|(k, _)| *k != "costs/all")
+        .chain(rollups.iter().map(|(k, v)| (k.as_str(), v)));
+    let mut cumulative: Vec<(String, f64)> = Vec::with_capacity(out.0.capacity() / 2);
+    for (key, value) in values {
+        out.push(key, value.value());
         if CUMULATIVE_SECTIONS.contains(&keys::section(key)) {
             let cum_key = keys::cumulative_key(key);
-            totals.add(&cum_key, value);
-            touched.push(cum_key);
+            let total = totals.add(&cum_key, value);
+            cumulative.push((cum_key, total));
         }
     }
-    // Two step keys can share a total (`time/step_x` and `time/x`): emit it after both adds.
-    for cum_key in touched {
-        let total = totals.get(&cum_key).unwrap_or_default();
-        result.set(&cum_key, total);
-    }
+    out.0.append(&mut cumulative);
 
-    let ids = step.into_scenario_ids();
+    let ids = step.scenario_ids();
     if !ids.is_empty() {
-        let unique = totals.add_scenarios(ids);
-        result.set("data/cum/num_unique_scenarios", unique as f64);
+        let unique = totals.add_scenarios(ids.iter());
+        out.push("data/cum/num_unique_scenarios", unique as f64);
     }
 
     for (step_key, cum_key) in IDLE_TOTALS {
-        if let Some(value) = sums.get(step_key) {
+        if let Some(value) = step.get(step_key) {
             let total = totals.add(cum_key, value);
-            result.set(cum_key, total);
+            out.push(cum_key, total);
         }
     }
 
     for (triggers, tokens_key, seconds_key, out_key) in THROUGHPUTS {
-        if !triggers.iter().any(|k| result.contains_key(k)) {
+        if !triggers.iter().any(|k| step.get(k).is_some()) {
             continue;
         }
         if let (Some(tokens), Some(seconds)) = (totals.get(tokens_key), totals.get(seconds_key))
             && seconds > 0.0
         {
-            result.set(out_key, tokens / seconds);
+            out.push(out_key, tokens / seconds);
         }
     }
-    result
+    out
 }
 
 #[cfg(test)]
@@ -156,38 +182,6 @@ mod tests {
         assert_eq!(r["costs/cum/gpu"], 8.0);
         assert_eq!(r["costs/cum/train/llm_judge/style"], 2.0);
         assert!(!r.contains_key("costs/llm_judge"));
-    }
-
-    #[test]
-    fn keys_come_in_the_reference_order() {
-        let mut t = Totals::default();
-        let mut b = step(&[
-            ("time/step_wall_s", 1.0),
-            ("costs/train/judge", 1.0),
-            ("data/step_x", 2.0),
-            ("costs/gpu", 3.0),
-        ]);
-        b.add_scenario_ids(["a".into()]);
-        let r = flush_step(b, &mut t);
-        let keys: Vec<String> = r.into_iter().map(|(k, _)| k).collect();
-        assert_eq!(
-            keys,
-            [
-                "time/step_wall_s",
-                "costs/train/judge",
-                "data/step_x",
-                "costs/gpu",
-                "costs/train",
-                "costs/all",
-                "time/cum/wall_s",
-                "costs/cum/train/judge",
-                "data/cum/x",
-                "costs/cum/gpu",
-                "costs/cum/train",
-                "costs/cum/all",
-                "data/cum/num_unique_scenarios",
-            ]
-        );
     }
 
     #[test]
@@ -235,10 +229,10 @@ mod tests {
     fn unique_scenarios() {
         let mut t = Totals::default();
         let mut b = StepBuffer::default();
-        b.add_scenario_ids(["a".into(), "b".into()]);
+        b.add_scenario_ids(["a", "b"]);
         assert_eq!(flush_step(b, &mut t)["data/cum/num_unique_scenarios"], 2.0);
         let mut b = StepBuffer::default();
-        b.add_scenario_ids(["b".into(), "c".into()]);
+        b.add_scenario_ids(["b", "c"]);
         assert_eq!(flush_step(b, &mut t)["data/cum/num_unique_scenarios"], 3.0);
         let r = flush_step(step(&[("data/step_num_scenarios", 1.0)]), &mut t);
         assert!(!r.contains_key("data/cum/num_unique_scenarios"));

@@ -16,8 +16,10 @@ pub enum CoreError {
     Io(String),
     /// A file exists but its content is not what we wrote (maps to `ValueError`).
     Corrupt(String),
-    /// A network request failed (maps to `ConnectionError`).
+    /// A network request failed or got an HTTP error status (maps to `ConnectionError`).
     Network(String),
+    /// A network request took longer than allowed (maps to `TimeoutError`).
+    Timeout(String),
 }
 
 impl CoreError {
@@ -34,7 +36,8 @@ impl fmt::Display for CoreError {
             | CoreError::Pricing(m)
             | CoreError::Io(m)
             | CoreError::Corrupt(m)
-            | CoreError::Network(m) => f.write_str(m),
+            | CoreError::Network(m)
+            | CoreError::Timeout(m) => f.write_str(m),
         }
     }
 }

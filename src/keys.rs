@@ -65,6 +65,28 @@ pub fn rollup_ancestors(key: &str) -> impl Iterator<Item = &str> {
     ancestors(key).skip(1)
 }
 
+thread_local! {
+    static COST_KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Calls `f` with the full key `costs/<path>`, built in a reused per-thread buffer so the hot
+/// `add_cost` path does not allocate.
+pub fn with_cost_key<T>(path: &str, f: impl FnOnce(&str) -> CoreResult<T>) -> CoreResult<T> {
+    if path.is_empty() {
+        return Err(CoreError::value("Cost path must be non-empty"));
+    }
+    COST_KEY.with(|buf| match buf.try_borrow_mut() {
+        Ok(mut key) => {
+            key.clear();
+            key.push_str("costs/");
+            key.push_str(path);
+            f(&key)
+        }
+        // Re-entered from inside `f` (never in practice): fall back to a fresh string.
+        Err(_) => f(&format!("costs/{path}")),
+    })
+}
+
 /// Checks a cost path given to `add_cost` and returns the full key `costs/<path>`.
 pub fn cost_key(path: &str) -> CoreResult<String> {
     if path.is_empty() {

@@ -15,6 +15,7 @@ pub mod pyjson;
 pub mod rows;
 pub mod run;
 pub mod rundir;
+pub mod scenarios;
 pub mod sum;
 pub mod totals;
 

@@ -89,7 +89,7 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
     if !scenario_ids.is_empty() {
         builder.add_data(None, None, Some(scenario_ids))?;
     }
-    for (k, v) in builder.flush() {
+    for (k, v) in builder.flush().0 {
         averages.set(&k, Number::Float(v));
     }
     if averages.is_empty() {

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -21,6 +22,8 @@ pub struct RunMetrics {
     buffers: Mutex<HashMap<String, StepBuffer>>,
     totals: Mutex<Totals>,
     pricing: RwLock<PricingRegistry>,
+    /// Set once anything is registered: tracked calls skip the lock until then.
+    has_pricing: AtomicBool,
 }
 
 /// A builder: a cost context and a buffer scope over a shared [`RunMetrics`].
@@ -104,7 +107,13 @@ impl Builder {
 
     /// Adds `value` to the leaf `key` of this builder's pending step.
     pub fn add_metric(&self, key: &str, value: f64) -> CoreResult<()> {
-        keys::validate(key)?;
+        check_value(key, value)?;
+        self.with_buffer(|b| b.add(key, value))
+    }
+
+    /// Adds `value` to `key`, a key the caller has already checked with [`keys::validate`]
+    /// (the cost trackers check theirs once, not on every call).
+    pub fn add_metric_prevalidated(&self, key: &str, value: f64) -> CoreResult<()> {
         check_value(key, value)?;
         self.with_buffer(|b| b.add(key, value))
     }
@@ -112,7 +121,6 @@ impl Builder {
     /// Adds several leaves at once: all of them or, when one is refused, none.
     pub fn add_metrics(&self, values: &[(&str, f64)]) -> CoreResult<()> {
         for (key, value) in values {
-            keys::validate(key)?;
             check_value(key, *value)?;
         }
         self.with_buffer(|b| b.add_all(values))
@@ -120,8 +128,7 @@ impl Builder {
 
     /// Adds `usd` to `costs/<path>`.
     pub fn add_cost(&self, path: &str, usd: f64) -> CoreResult<()> {
-        let key = keys::cost_key(path)?;
-        self.add_metric(&key, usd)
+        keys::with_cost_key(path, |key| self.add_metric(key, usd))
     }
 
     /// Records data counts and scenario ids, all or nothing.
@@ -187,11 +194,16 @@ impl Builder {
         model_name: &str,
         pricing: TokenPricing,
     ) -> CoreResult<()> {
-        self.run.pricing.write().register(model_name, pricing)
+        self.run.pricing.write().register(model_name, pricing)?;
+        self.run.has_pricing.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// The prices registered for `model_name`, if any.
     pub fn registered_pricing(&self, model_name: &str) -> Option<TokenPricing> {
+        if !self.run.has_pricing.load(Ordering::Acquire) {
+            return None;
+        }
         self.run.pricing.read().get(model_name).copied()
     }
 
@@ -247,7 +259,7 @@ mod tests {
         assert!(b.add_metric("time/x", f64::INFINITY).is_err());
         assert!(b.add_cost("", 1.0).is_err());
         let r = b.flush();
-        assert_eq!(r.len(), 2, "{r:?}");
+        assert_eq!(r.0.len(), 2, "{r:?}");
     }
 
     #[test]

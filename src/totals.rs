@@ -2,17 +2,19 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::scenarios::ScenarioSet;
+
 use crate::sum::ExactSum;
 
 /// Cumulative totals (`<section>/cum/...`) and the set of scenario ids seen so far.
 #[derive(Debug, Default, Clone)]
 pub struct Totals {
     cum: HashMap<String, ExactSum>,
-    scenarios: HashSet<Box<str>>,
+    scenarios: ScenarioSet,
     // What changed since the last `take_changes`, so a run directory can persist a delta
     // instead of the whole state on every log.
     changed_keys: HashSet<String>,
-    new_ids: Vec<Box<str>>,
+    new_ids: Vec<String>,
 }
 
 /// What changed in [`Totals`] since the last [`Totals::take_changes`]: the new values of the
@@ -64,7 +66,7 @@ impl Totals {
         cum_state.sort_by(|a, b| a.0.cmp(&b.0));
         TotalsChanges {
             cum_state,
-            new_scenario_ids: self.new_ids.drain(..).map(String::from).collect(),
+            new_scenario_ids: std::mem::take(&mut self.new_ids),
         }
     }
 
@@ -74,12 +76,11 @@ impl Totals {
     }
 
     /// Adds scenario ids; returns how many distinct ids have been seen.
-    pub fn add_scenarios<I: IntoIterator<Item = String>>(&mut self, ids: I) -> usize {
+    pub fn add_scenarios<S: AsRef<str>, I: IntoIterator<Item = S>>(&mut self, ids: I) -> usize {
         for id in ids {
-            if !self.scenarios.contains(id.as_str()) {
-                let id = id.into_boxed_str();
-                self.new_ids.push(id.clone());
-                self.scenarios.insert(id);
+            let id = id.as_ref();
+            if self.scenarios.insert(id) {
+                self.new_ids.push(id.to_owned());
             }
         }
         self.scenarios.len()
@@ -98,7 +99,7 @@ impl Totals {
             .collect();
         cum_state.sort_by(|a, b| a.0.cmp(&b.0));
         let mut unique_scenario_ids: Vec<String> =
-            self.scenarios.iter().map(|s| s.to_string()).collect();
+            self.scenarios.iter().map(str::to_owned).collect();
         unique_scenario_ids.sort_unstable();
         TotalsState {
             cum_state,
@@ -133,7 +134,7 @@ mod tests {
         let mut t = Totals::default();
         t.add("costs/cum/all", &ExactSum::new(1.5));
         t.add("time/cum/actor_s", &ExactSum::new(2.0));
-        t.add_scenarios(["a".to_string(), "b".to_string(), "a".to_string()]);
+        t.add_scenarios(["a", "b", "a"]);
         let back = Totals::from_state(t.to_state());
         assert_eq!(back.to_state(), t.to_state());
         assert_eq!(back.num_scenarios(), 2);
@@ -147,7 +148,7 @@ mod tests {
         t.add("b", &ExactSum::new(1.0));
         t.add("a", &ExactSum::new(1.0));
         t.add("b", &ExactSum::new(1.0));
-        t.add_scenarios(["x".to_string(), "x".to_string()]);
+        t.add_scenarios(["x", "x"]);
         let c = t.take_changes();
         assert_eq!(
             c.cum_state,
@@ -155,7 +156,7 @@ mod tests {
         );
         assert_eq!(c.new_scenario_ids, ["x"]);
         assert!(t.take_changes().is_empty());
-        t.add_scenarios(["x".to_string()]);
+        t.add_scenarios(["x"]);
         assert!(t.take_changes().is_empty());
     }
 }

@@ -5,7 +5,6 @@ import contextvars
 import threading
 
 import pytest
-
 from art_metrics import MetricsBuilder
 
 
@@ -88,9 +87,8 @@ async def test_measure_adds_elapsed_time_also_on_error():
     b = MetricsBuilder("train")
     with b.measure("time/step_actor_s"):
         await asyncio.sleep(0.01)
-    with pytest.raises(RuntimeError):
-        with b.measure("time/step_eval_s"):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), b.measure("time/step_eval_s"):
+        raise RuntimeError("boom")
     r = await b.flush()
     assert r["time/step_actor_s"] >= 0.009
     assert r["time/step_eval_s"] >= 0.0
@@ -224,7 +222,11 @@ async def test_state_round_trip_drops_pending():
     await b.flush()
     state = b.state_dict()
     assert state == {
-        "cum_state": {"costs/cum/all": 1.25, "costs/cum/train": 1.25, "costs/cum/train/judge": 1.25},
+        "cum_state": {
+            "costs/cum/all": 1.25,
+            "costs/cum/train": 1.25,
+            "costs/cum/train/judge": 1.25,
+        },
         "unique_scenario_ids": ["a", "b"],
     }
     b.add_cost("train/judge", 5.0)
@@ -264,7 +266,9 @@ async def test_load_state_dict_wrong_shapes(state, exc, fragment):
 
 def test_register_model_pricing_and_extractor_validation():
     b = MetricsBuilder("train")
-    b.register_model_pricing("anthropic/my-judge", prompt_per_million=1.2, completion_per_million=4.8)
+    b.register_model_pricing(
+        "anthropic/my-judge", prompt_per_million=1.2, completion_per_million=4.8
+    )
     with pytest.raises(ValueError, match="model_name must be non-empty"):
         b.register_model_pricing("  ", prompt_per_million=1, completion_per_million=1)
     with pytest.raises(ValueError, match="prompt_per_million"):
@@ -330,7 +334,9 @@ def test_activation_is_per_thread():
         t.join()
         # A thread started with a copy of this context sees the builder.
         ctx = contextvars.copy_context()
-        t = threading.Thread(target=lambda: ctx.run(lambda: seen.append(MetricsBuilder.get_active() is b)))
+        t = threading.Thread(
+            target=lambda: ctx.run(lambda: seen.append(MetricsBuilder.get_active() is b))
+        )
         t.start()
         t.join()
     assert seen == ["none", True]
@@ -374,7 +380,9 @@ async def test_threads_and_tasks_record_at_once_without_loss():
     expected_each = 4 * 2000 * 0.001 + 50 * 50 * 0.01
     assert flushed["train"] == pytest.approx(expected_each, rel=1e-12)
     assert flushed["eval"] == pytest.approx(expected_each, rel=1e-12)
-    assert root.state_dict()["cum_state"]["costs/cum/all"] == pytest.approx(2 * expected_each, rel=1e-12)
+    assert root.state_dict()["cum_state"]["costs/cum/all"] == pytest.approx(
+        2 * expected_each, rel=1e-12
+    )
 
 
 async def test_compensated_sums_do_not_drift():

@@ -10,22 +10,46 @@ import asyncio
 import random
 
 import pytest
-
 from art.metrics import MetricsBuilder as RefBuilder
-
 from art_metrics import MetricsBuilder
 
 SEEDS = range(300)
 
 COST_PATHS = [
-    "gpu", "all", "train", "train/llm_judge", "train/llm_judge/correctness", "train/llm_judge/style",
-    "eval", "eval/judge", "eval/judge/a/b", "train/tool", "x", "x/y", "step_x", "train_x/y",
+    "gpu",
+    "all",
+    "train",
+    "train/llm_judge",
+    "train/llm_judge/correctness",
+    "train/llm_judge/style",
+    "eval",
+    "eval/judge",
+    "eval/judge/a/b",
+    "train/tool",
+    "x",
+    "x/y",
+    "step_x",
+    "train_x/y",
 ]
 METRIC_KEYS = [
-    "time/step_trainer_s", "data/step_trainer_tokens", "time/step_actor_s", "time/actor_s",
-    "data/step_actor_tokens", "data/custom", "data/custom/a", "loss/train", "train/reward",
-    "time/cum/x", "costs/cum/all", "data/cum", "nosection", "throughput/step_actor_idle_s",
-    "costs/train/judge", "time/step_evalx/a", "data/num_unique_scenarios", "pipeline/x",
+    "time/step_trainer_s",
+    "data/step_trainer_tokens",
+    "time/step_actor_s",
+    "time/actor_s",
+    "data/step_actor_tokens",
+    "data/custom",
+    "data/custom/a",
+    "loss/train",
+    "train/reward",
+    "time/cum/x",
+    "costs/cum/all",
+    "data/cum",
+    "nosection",
+    "throughput/step_actor_idle_s",
+    "costs/train/judge",
+    "time/step_evalx/a",
+    "data/num_unique_scenarios",
+    "pipeline/x",
 ]
 CONTEXTS = ["train", "eval", " eval ", "custom", "train"]
 SCOPES = [None, None, "train", "eval", "other", " "]
@@ -51,8 +75,17 @@ def random_op(rng):
     if r < 0.5:
         return ("add_metric", rng.choice(METRIC_KEYS), random_value(rng))
     if r < 0.58:
-        ids = [f"s{rng.randint(0, 30)}" for _ in range(rng.randint(0, 4))] if rng.random() < 0.8 else None
-        return ("add_data", rng.choice([None, rng.randint(0, 9)]), rng.choice([None, rng.randint(0, 5000)]), ids)
+        ids = (
+            [f"s{rng.randint(0, 30)}" for _ in range(rng.randint(0, 4))]
+            if rng.random() < 0.8
+            else None
+        )
+        return (
+            "add_data",
+            rng.choice([None, rng.randint(0, 9)]),
+            rng.choice([None, rng.randint(0, 5000)]),
+            ids,
+        )
     if r < 0.64:
         return ("add_user_timing", *(rng.choice([None, random_value(rng)]) for _ in range(3)))
     if r < 0.68:
@@ -116,7 +149,9 @@ def test_same_results_as_openpipe_art(seed):
     for i, (o, r) in enumerate(zip(ours, ref)):
         assert_same(o, r, f"seed {seed}, op {i} {ops[i]!r}")
     assert set(our_state["unique_scenario_ids"]) == set(ref_state["unique_scenario_ids"])
-    assert_same(("ok", our_state["cum_state"]), ("ok", ref_state["cum_state"]), f"seed {seed}: state")
+    assert_same(
+        ("ok", our_state["cum_state"]), ("ok", ref_state["cum_state"]), f"seed {seed}: state"
+    )
 
 
 def test_the_sequences_exercise_every_kind_of_outcome():
@@ -132,7 +167,13 @@ def test_the_sequences_exercise_every_kind_of_outcome():
             elif isinstance(val, dict):
                 flush_keys.update(val)
     assert {"ValueError"} <= errors
-    for key in ["costs/all", "costs/cum/all", "throughput/avg_trainer_tok_per_s",
-                "throughput/avg_actor_tok_per_s", "data/cum/num_unique_scenarios",
-                "throughput/cum/actor_idle_s", "costs/train/llm_judge"]:
+    for key in [
+        "costs/all",
+        "costs/cum/all",
+        "throughput/avg_trainer_tok_per_s",
+        "throughput/avg_actor_tok_per_s",
+        "data/cum/num_unique_scenarios",
+        "throughput/cum/actor_idle_s",
+        "costs/train/llm_judge",
+    ]:
         assert key in flush_keys, key

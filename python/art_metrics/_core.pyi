@@ -1,17 +1,38 @@
-from typing import Any, Callable, Mapping, Iterable
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any, Callable, final
 
+from typing_extensions import Self, disjoint_base
+
+__all__ = [
+    "__version__",
+    "BuilderCore",
+    "CostTracker",
+    "RunCore",
+    "detect_gpus",
+    "TrackedFunction",
+    "CatalogCacheWarning",
+    "DEFAULT_CATALOG_URL",
+    "_lookup",
+    "_catalog_info",
+    "_refresh_catalog",
+    "_reload_catalog",
+    "_catalog_cache_path",
+    "_noop",
+]
 __version__: str
 
 def _noop() -> None: ...
 
+@disjoint_base
 class BuilderCore:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         cost_context: str,
         *,
         _share_with: BuilderCore | None = None,
         _buffer_scope: str | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def cost_context(self) -> str: ...
     @property
@@ -48,6 +69,19 @@ class BuilderCore:
         cache_read_per_million: float | None = None,
     ) -> None: ...
     def register_cost_extractor(self, provider: str, extractor: Callable[[Any], float | None]) -> None: ...
+    def add_response_cost(
+        self,
+        source: str,
+        response: Any,
+        *,
+        provider: str,
+        model_name: str,
+        prompt_price_per_million: float | None = None,
+        completion_price_per_million: float | None = None,
+        cached_prompt_price_per_million: float | None = None,
+        cache_creation_price_per_million: float | None = None,
+        cache_read_price_per_million: float | None = None,
+    ) -> float: ...
     def _cost_extractor(self, provider: str) -> Callable[[Any], float | None] | None: ...
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, state: Mapping[str, Any]) -> None: ...
@@ -56,8 +90,9 @@ class BuilderCore:
 
 def detect_gpus() -> tuple[list[str], float | None]: ...
 
+@final
 class RunCore:
-    def __init__(self, path: str, *, compact_min_bytes: int | None = None) -> None: ...
+    def __new__(cls, path: str | os.PathLike[str], *, compact_min_bytes: int | None = None) -> Self: ...
     def load_into(self, builder: BuilderCore) -> None: ...
     def read_state(self) -> str | None: ...
     def overwrite_state(self, json: str, snapshot_next: bool) -> None: ...
@@ -74,3 +109,50 @@ class RunCore:
         wall_clock_sec: float,
         recorded_at: str,
     ) -> dict[str, float | int] | None: ...
+
+@final
+class CostTracker:
+    def __new__(
+        cls,
+        *,
+        source: str,
+        provider: str,
+        model_name: str,
+        response_getter: Callable[[Any], Any] | None = None,
+        prompt_price_per_million: float | None = None,
+        completion_price_per_million: float | None = None,
+        cached_prompt_price_per_million: float | None = None,
+        cache_creation_price_per_million: float | None = None,
+        cache_read_price_per_million: float | None = None,
+    ) -> Self: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+    @property
+    def model_name(self) -> str: ...
+    def record(self, builder: BuilderCore, result: Any) -> None: ...
+
+@final
+class TrackedFunction:
+    def __new__(
+        cls,
+        func: Callable[..., Any],
+        tracker: CostTracker,
+        active: Any,
+        on_error: Callable[[BaseException, Any, Callable[..., Any]], BaseException],
+    ) -> Self: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+    def __get__(self, obj: Any, objtype: Any = None, /) -> Any: ...
+    @property
+    def _tracker(self) -> CostTracker: ...
+
+class CatalogCacheWarning(RuntimeWarning): ...
+
+DEFAULT_CATALOG_URL: str
+
+def _lookup(provider: str, model_name: str) -> dict[str, Any]: ...
+def _catalog_info() -> dict[str, Any]: ...
+def _refresh_catalog(url: str, timeout: float) -> dict[str, Any]: ...
+def _reload_catalog() -> dict[str, Any]: ...
+def _catalog_cache_path() -> str | None: ...

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
-from typing import Iterator
 
 from ._core import BuilderCore
 
-_active_builder: ContextVar["MetricsBuilder"] = ContextVar("art_metrics_active_builder")
+_active_builder: ContextVar[MetricsBuilder] = ContextVar("art_metrics_active_builder")
 
 
 class MetricsBuilder(BuilderCore):
@@ -39,12 +39,12 @@ class MetricsBuilder(BuilderCore):
         finally:
             self.add_metric(key, time.monotonic() - started)
 
-    def activate(self) -> Token["MetricsBuilder"]:
+    def activate(self) -> Token[MetricsBuilder]:
         """Make this builder the active one in the current context (asyncio task or thread)."""
         return _active_builder.set(self)
 
     @contextmanager
-    def activate_context(self) -> Iterator["MetricsBuilder"]:
+    def activate_context(self) -> Iterator[MetricsBuilder]:
         """Activate this builder for the duration of a ``with`` block, and yield it."""
         token = self.activate()
         try:
@@ -53,7 +53,7 @@ class MetricsBuilder(BuilderCore):
             _active_builder.reset(token)
 
     @staticmethod
-    def get_active() -> "MetricsBuilder":
+    def get_active() -> MetricsBuilder:
         """The builder activated in the current context; ``LookupError`` when there is none."""
         return _active_builder.get()
 

@@ -1,8 +1,22 @@
-//! Prices of API calls: registered model prices (and, later, the catalog and formulas).
+//! Prices of API calls: the built-in catalog, usage extraction, the formulas and the
+//! resolution order that turns a provider response into US dollars.
+//!
+//! Nothing here knows about Python; `py::pricing` converts responses and errors.
+
+pub mod catalog;
+pub mod formula;
+pub mod refresh;
+pub mod resolve;
+pub mod store;
+pub mod usage;
 
 use std::collections::HashMap;
 
 use crate::error::{CoreError, CoreResult};
+
+pub use catalog::{ModelPrices, PriceCatalog, PriceOrigin, Tier};
+pub use resolve::{Overrides, no_pricing_error, token_cost};
+pub use usage::{Field, ResponseFields, Scalar};
 
 /// Token prices of one model, in US dollars per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -40,6 +54,31 @@ impl TokenPricing {
     }
 }
 
+/// The usage shape and formula a provider name selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Formula {
+    /// `openai`: chat completions usage, or Responses API usage.
+    OpenAi,
+    /// `anthropic`: messages usage, with the optional 5m/1h cache-write split.
+    Anthropic,
+    /// `google` or `gemini`: Gemini `usage_metadata`.
+    Gemini,
+    /// Any other provider: only a reported cost or a custom extractor can price it.
+    None,
+}
+
+impl Formula {
+    /// The formula of a normalized provider name.
+    pub fn of(provider: &str) -> Formula {
+        match provider {
+            "openai" => Formula::OpenAi,
+            "anthropic" => Formula::Anthropic,
+            "google" | "gemini" => Formula::Gemini,
+            _ => Formula::None,
+        }
+    }
+}
+
 /// Trims a provider name and lower-cases it; `None` when nothing is left.
 pub fn normalize_provider(provider: &str) -> Option<String> {
     let p = provider.trim().to_lowercase();
@@ -50,6 +89,12 @@ pub fn normalize_provider(provider: &str) -> Option<String> {
 pub fn normalize_model_name(model_name: &str) -> Option<&str> {
     let m = model_name.trim();
     (!m.is_empty()).then_some(m)
+}
+
+/// Strips `/` from both ends of a cost source; `None` when nothing is left.
+pub fn normalize_source(source: &str) -> Option<&str> {
+    let s = source.trim_matches('/');
+    (!s.is_empty()).then_some(s)
 }
 
 /// Prices registered on a builder, shared by every builder of the run.
@@ -71,5 +116,10 @@ impl PricingRegistry {
     /// The registered prices of `model_name`, if any.
     pub fn get(&self, model_name: &str) -> Option<&TokenPricing> {
         self.models.get(normalize_model_name(model_name)?)
+    }
+
+    /// True when nothing is registered (lets the hot path skip the lookup).
+    pub fn is_empty(&self) -> bool {
+        self.models.is_empty()
     }
 }

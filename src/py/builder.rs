@@ -6,7 +6,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyMapping, PyString};
+use pyo3::types::{PyDict, PyFloat, PyMapping, PyString};
 
 use super::convert::{number_arg, opt_number_arg, str_arg, type_name};
 use crate::pricing::{TokenPricing, normalize_provider};
@@ -83,9 +83,12 @@ impl BuilderCore {
     /// Adds `usd` dollars to `costs/<path>`.
     fn add_cost(&self, path: &Bound<'_, PyAny>, usd: &Bound<'_, PyAny>) -> PyResult<()> {
         let path = str_arg(path, "Cost path")?;
-        let key = crate::keys::cost_key(path)?;
-        let usd = number_arg(usd, &key)?;
-        Ok(self.core.add_metric(&key, usd)?)
+        let usd = match usd.cast_exact::<PyFloat>() {
+            Ok(f) => f.value(),
+            // Only the slower path needs the full key, for its error messages.
+            Err(_) => number_arg(usd, &crate::keys::cost_key(path)?)?,
+        };
+        Ok(self.core.add_cost(path, usd)?)
     }
 
     /// Records `data/step_num_scenarios`, `data/step_actor_tokens` and scenario ids.
@@ -137,7 +140,7 @@ impl BuilderCore {
     fn _flush<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let metrics = py.detach(|| self.core.flush());
         let out = PyDict::new(py);
-        for (k, v) in metrics {
+        for (k, v) in metrics.0 {
             out.set_item(k, v)?;
         }
         Ok(out)
@@ -222,6 +225,41 @@ impl BuilderCore {
         }
         self.extractors.lock().insert(provider, extractor.unbind());
         Ok(())
+    }
+
+    /// Prices `response` (reported cost, extractor, token prices) and records it under
+    /// `costs/<cost_context>/<source>`; returns the cost.
+    #[pyo3(signature = (source, response, *, provider, model_name,
+        prompt_price_per_million=None, completion_price_per_million=None,
+        cached_prompt_price_per_million=None, cache_creation_price_per_million=None,
+        cache_read_price_per_million=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_response_cost(
+        &self,
+        source: &Bound<'_, PyAny>,
+        response: &Bound<'_, PyAny>,
+        provider: &Bound<'_, PyAny>,
+        model_name: &Bound<'_, PyAny>,
+        prompt_price_per_million: Option<&Bound<'_, PyAny>>,
+        completion_price_per_million: Option<&Bound<'_, PyAny>>,
+        cached_prompt_price_per_million: Option<&Bound<'_, PyAny>>,
+        cache_creation_price_per_million: Option<&Bound<'_, PyAny>>,
+        cache_read_price_per_million: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<f64> {
+        super::pricing::add_response_cost(
+            self,
+            source,
+            response,
+            provider,
+            model_name,
+            [
+                prompt_price_per_million,
+                completion_price_per_million,
+                cached_prompt_price_per_million,
+                cache_creation_price_per_million,
+                cache_read_price_per_million,
+            ],
+        )
     }
 
     /// The extractor registered for `provider`, if any.

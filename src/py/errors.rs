@@ -1,7 +1,7 @@
 //! The one mapping from core errors to Python exceptions.
 
 use pyo3::PyErr;
-use pyo3::exceptions::{PyConnectionError, PyOSError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyConnectionError, PyOSError, PyTimeoutError, PyTypeError, PyValueError};
 
 use crate::error::CoreError;
 
@@ -15,6 +15,7 @@ impl From<CoreError> for PyErr {
             CoreError::InvalidType(_) => PyTypeError::new_err(msg),
             CoreError::Io(_) => PyOSError::new_err(msg),
             CoreError::Network(_) => PyConnectionError::new_err(msg),
+            CoreError::Timeout(_) => PyTimeoutError::new_err(msg),
         }
     }
 }

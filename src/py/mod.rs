@@ -1,9 +1,13 @@
 //! The `art_metrics._core` extension module: thin bindings over the core.
 
 mod builder;
+mod catalog;
 mod convert;
 mod errors;
 mod model;
+mod pricing;
+mod response;
+mod tracked;
 
 use pyo3::prelude::*;
 
@@ -17,6 +21,18 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<builder::BuilderCore>()?;
     m.add_class::<model::RunCore>()?;
     m.add_function(wrap_pyfunction!(model::detect_gpus, m)?)?;
+    m.add_class::<pricing::CostTracker>()?;
+    m.add_class::<tracked::TrackedFunction>()?;
+    m.add(
+        "CatalogCacheWarning",
+        m.py().get_type::<catalog::CatalogCacheWarning>(),
+    )?;
+    m.add("DEFAULT_CATALOG_URL", catalog::DEFAULT_URL)?;
+    m.add_function(wrap_pyfunction!(catalog::_lookup, m)?)?;
+    m.add_function(wrap_pyfunction!(catalog::_catalog_info, m)?)?;
+    m.add_function(wrap_pyfunction!(catalog::_refresh_catalog, m)?)?;
+    m.add_function(wrap_pyfunction!(catalog::_reload_catalog, m)?)?;
+    m.add_function(wrap_pyfunction!(catalog::_catalog_cache_path, m)?)?;
     m.add_function(wrap_pyfunction!(_noop, m)?)?;
     Ok(())
 }

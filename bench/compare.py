@@ -1,0 +1,341 @@
+"""art-metrics against openpipe-art 0.5.18, same workloads, one run.
+
+    python bench/compare.py            # the full comparison (a few minutes)
+    python bench/compare.py --smoke    # seconds: tiny sizes, checks that every workload runs
+
+Prints, per workload, both figures, the ratio (reference / ours) and the target; per-call
+figures also show the floor: an empty call into the extension. Installs openpipe-art 0.5.18
+into this interpreter's environment when it is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def ensure_reference() -> None:
+    try:
+        import art  # noqa: F401
+    except ImportError:
+        print("installing openpipe-art==0.5.18 numpy pyarrow ...", flush=True)
+        subprocess.check_call(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "openpipe-art==0.5.18",
+                "numpy",
+                "pyarrow",
+            ]
+        )
+
+
+@dataclass
+class Row:
+    workload: str
+    ours: float
+    ref: float
+    unit: str
+    target: str
+    ok: bool
+    floor: float | None = None
+
+    @property
+    def ratio(self) -> float:
+        return self.ref / self.ours if self.ours else float("inf")
+
+
+def best_of(fn: Callable[[], float], repeats: int) -> float:
+    """The fastest of `repeats` runs of `fn`, which returns its own measured seconds."""
+    return min(fn() for _ in range(repeats))
+
+
+def per_call_seconds(call: Callable[[], None], n: int) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    for _ in range(n):
+        call()
+    return (time.perf_counter() - start) / n
+
+
+# -- workloads ------------------------------------------------------------------------------
+
+
+def add_cost_per_call(builder_cls, n_keys: int, n: int) -> float:
+    builder = builder_cls("train")
+    keys = [f"train/judge{i}" for i in range(n_keys)]
+    for key in keys:
+        builder.add_cost(key, 0.1)
+    cycle = [keys[i % n_keys] for i in range(n)]
+
+    def run() -> float:
+        add = builder.add_cost
+        start = time.perf_counter()
+        for key in cycle:
+            add(key, 0.001)
+        return (time.perf_counter() - start) / n
+
+    return run()
+
+
+def openai_response() -> dict:
+    return {
+        "id": "chatcmpl-1",
+        "model": "gpt-4.1",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "yes"}}],
+        "usage": {
+            "prompt_tokens": 1234,
+            "completion_tokens": 56,
+            "prompt_tokens_details": {"cached_tokens": 200},
+        },
+    }
+
+
+def decorated_overhead(track_api_cost, builder_cls, n: int) -> float:
+    response = openai_response()
+
+    def judge():
+        return response
+
+    tracked = track_api_cost(
+        source="llm_judge/correctness", provider="openai", model_name="openai/gpt-4.1"
+    )(judge)
+    builder = builder_cls("train")
+    with builder.activate_context():
+        bare = per_call_seconds(judge, n)
+        wrapped = per_call_seconds(tracked, n)
+    return max(wrapped - bare, 1e-9)
+
+
+def flush_parents(builder_cls, n_parents: int) -> float:
+    builder = builder_cls("train")
+    for i in range(n_parents):
+        builder.add_cost(f"train/x{i}/y", 0.01)
+    gc.collect()
+    start = time.perf_counter()
+    asyncio.run(builder.flush())
+    return time.perf_counter() - start
+
+
+def make_groups(lib, n_groups: int, per_group: int, n_metrics: int, step: int):
+    groups = []
+    for g in range(n_groups):
+        trajectories = [
+            lib.Trajectory(
+                messages_and_choices=[{"role": "user", "content": "hi"}],
+                reward=float((g + t) % 5) / 4,
+                metrics={f"m{k}": float((g * t + k) % 7) for k in range(n_metrics)},
+                metadata={"scenario_id": f"s{step}-{g}"},
+            )
+            for t in range(per_group)
+        ]
+        groups.append(lib.TrajectoryGroup(trajectories))
+    return groups
+
+
+def model_log_batch(lib, base: str, n_groups: int, per_group: int, repeats: int) -> float:
+    model = lib.Model(name="bench", project="bench", base_path=base)
+    times = []
+    for step in range(repeats):
+        groups = make_groups(lib, n_groups, per_group, 8, step)
+        gc.collect()
+        start = time.perf_counter()
+        asyncio.run(model.log(groups, split="train", step=step))
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def long_run(lib, base: str, n_logs: int, ids_per_log: int) -> tuple[float, float]:
+    """Mean seconds per log over the first and the last 5% of `n_logs` logs."""
+    model = lib.Model(name="long", project="bench", base_path=base)
+    builder = model.metrics_builder()
+    window = max(n_logs // 20, 1)
+    times = []
+
+    async def run():
+        for step in range(n_logs):
+            ids = [f"scenario-{step}-{i}" for i in range(ids_per_log)]
+            start = time.perf_counter()
+            builder.add_data(step_num_scenarios=ids_per_log, scenario_ids=ids)
+            await model.log(metrics={"loss/train": 0.5}, split="train", step=step)
+            times.append(time.perf_counter() - start)
+
+    asyncio.run(run())
+    return sum(times[:window]) / window, sum(times[-window:]) / window
+
+
+MEMORY_CHILD = """
+import asyncio, gc, os, sys
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+if sys.argv[1] == "ref":
+    from art.metrics import MetricsBuilder
+else:
+    from art_metrics import MetricsBuilder
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+n = int(sys.argv[2])
+b = MetricsBuilder("train")
+gc.collect(); before = rss()
+for chunk in range(0, n, 1000):
+    b.add_data(scenario_ids=[f"scenario-{i:07d}" for i in range(chunk, min(chunk + 1000, n))])
+    asyncio.run(b.flush())
+gc.collect()
+assert b.state_dict() is not None
+print(rss() - before)
+"""
+
+
+def added_rss(side: str, n_ids: int) -> float:
+    out = subprocess.check_output([sys.executable, "-c", MEMORY_CHILD, side, str(n_ids)], text=True)
+    return int(out.strip().splitlines()[-1]) / 2**20
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds long")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    smoke = args.smoke
+
+    ensure_reference()
+    import art
+    import art.model as art_model
+    from art.metrics import MetricsBuilder as RefBuilder
+    from art.metrics import track_api_cost as ref_track
+
+    import art_metrics
+    from art_metrics import MetricsBuilder, _core
+    from art_metrics import track_api_cost as our_track
+
+    n_calls = 2_000 if smoke else 200_000
+    ref_calls = 500 if smoke else 5_000
+    repeats = 1 if smoke else 5
+    floor = best_of(lambda: per_call_seconds(_core._noop, n_calls), repeats)
+    rows: list[Row] = []
+
+    def row(name, ours, ref, unit, target_ratio, floor_s=None, extra_ok=True):
+        ok = (ref / ours if ours else float("inf")) >= target_ratio and extra_ok
+        rows.append(Row(name, ours, ref, unit, f"≥ {target_ratio:g}×", ok, floor_s))
+        print(f"  {name}: done", flush=True)
+
+    for n_keys, target in [(50, 15), (1000, 200)]:
+        ours = best_of(lambda: add_cost_per_call(MetricsBuilder, n_keys, n_calls), repeats)
+        ref = best_of(
+            lambda: add_cost_per_call(RefBuilder, n_keys, ref_calls // (1 if n_keys == 50 else 10)),
+            repeats,
+        )
+        row(f"add_cost, {n_keys:,} keys pending (per call)", ours, ref, "µs", target, floor)
+
+    ours = best_of(lambda: decorated_overhead(our_track, MetricsBuilder, n_calls), repeats)
+    ref = best_of(lambda: decorated_overhead(ref_track, RefBuilder, ref_calls), repeats)
+    row("track_api_cost overhead (per call)", ours, ref, "µs", 5, floor)
+
+    n_parents = 200 if smoke else 5_000
+    ours = best_of(lambda: flush_parents(MetricsBuilder, n_parents), repeats)
+    ref = best_of(lambda: flush_parents(RefBuilder, n_parents), 1 if smoke else 2)
+    row(f"flush of {n_parents:,} cost parents", ours, ref, "ms", 100)
+
+    n_groups, per_group = (8, 4) if smoke else (256, 16)
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = model_log_batch(art_metrics, f"{tmp}/ours", n_groups, per_group, repeats)
+        real_parquet = art_model.write_trajectory_groups_parquet
+        ref_with_parquet = model_log_batch(art, f"{tmp}/ref-pq", n_groups, per_group, repeats)
+        art_model.write_trajectory_groups_parquet = lambda *a, **k: None
+        try:
+            ref = model_log_batch(art, f"{tmp}/ref", n_groups, per_group, repeats)
+        finally:
+            art_model.write_trajectory_groups_parquet = real_parquet
+    row(
+        f"Model.log, {n_groups}×{per_group} trajectories × 8 metrics (no parquet)",
+        ours,
+        ref,
+        "ms",
+        5,
+    )
+    rows[-1].workload += f" [reference with parquet: {ref_with_parquet * 1e3:.1f} ms]"
+
+    n_logs, ids = (200, 10) if smoke else (5_000, 100)
+    with tempfile.TemporaryDirectory() as tmp:
+        our_start, our_end = long_run(art_metrics, f"{tmp}/ours", n_logs, ids)
+        ref_start, ref_end = long_run(art, f"{tmp}/ref", n_logs, ids)
+    growth_ok = our_end <= 1.5 * our_start
+    rows.append(
+        Row(
+            f"long run, {n_logs:,} logs × {ids} new ids: time per log end/start "
+            f"(ours {our_start * 1e3:.2f}→{our_end * 1e3:.2f} ms, "
+            f"reference {ref_start * 1e3:.2f}→{ref_end * 1e3:.2f} ms)",
+            our_end / our_start,
+            ref_end / ref_start,
+            "×",
+            "ours ≤ 1.5×",
+            growth_ok,
+        )
+    )
+
+    n_ids = 20_000 if smoke else 1_000_000
+    ours = added_rss("ours", n_ids)
+    ref = added_rss("ref", n_ids)
+    rows.append(
+        Row(
+            f"added RSS holding {n_ids:,} unique scenario ids",
+            ours,
+            ref,
+            "MiB",
+            "ours ≤ 0.5×",
+            ours <= 0.5 * ref,
+        )
+    )
+
+    print_table(rows, floor, smoke)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([r.__dict__ | {"ratio": r.ratio} for r in rows], f, indent=1)
+    return 0 if smoke or all(r.ok for r in rows) else 1
+
+
+def fmt(value: float, unit: str) -> str:
+    scale = {"µs": 1e6, "ms": 1e3}.get(unit, 1.0)
+    return f"{value * scale:,.3f} {unit}" if unit in ("µs", "ms") else f"{value:,.2f} {unit}"
+
+
+def print_table(rows: list[Row], floor: float, smoke: bool) -> None:
+    print()
+    print(
+        f"art-metrics vs openpipe-art 0.5.18 — {time.strftime('%Y-%m-%d')}, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+        + (" (SMOKE: tiny sizes, figures not meaningful)" if smoke else "")
+    )
+    print(f"floor: an empty call into the extension = {floor * 1e6:.3f} µs")
+    print()
+    print("| workload | art-metrics | openpipe-art | ratio (ref/ours) | target | met |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        ours = fmt(r.ours, r.unit)
+        if r.floor is not None:
+            ours += f" (floor {r.floor * 1e6:.3f} µs)"
+        print(
+            f"| {r.workload} | {ours} | {fmt(r.ref, r.unit)} | {r.ratio:,.1f}× | {r.target} | {'yes' if r.ok else 'NO'} |"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""`track_api_cost`: record what a judge or API call cost on the active `MetricsBuilder`.
+
+The decorator checks its arguments when it is applied and hands them to a Rust
+`CostTracker`; each call then costs one Rust call (read usage, price, record).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable, TypeVar
+
+from ._core import CostTracker, TrackedFunction
+from .builder import _active_builder
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = ["CostTrackingError", "track_api_cost"]
+
+
+class CostTrackingError(ValueError):
+    """A decorated call succeeded but its cost could not be recorded.
+
+    The call's return value is kept in ``.result``; the original error is ``__cause__``.
+    """
+
+    def __init__(self, message: str, result: Any) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def _failure(tracker: CostTracker):
+    """``on_error(err, result, func)``: the CostTrackingError for a failed recording."""
+
+    def on_error(err: BaseException, result: Any, func: Callable[..., Any]) -> CostTrackingError:
+        name = getattr(func, "__qualname__", repr(func))
+        exc = CostTrackingError(
+            f"{name} returned, but its cost could not be recorded under "
+            f"'{tracker.source}' ({tracker.provider}, {tracker.model_name}): {err}",
+            result,
+        )
+        exc.__cause__ = err
+        return exc
+
+    return on_error
+
+
+def track_api_cost(
+    *,
+    source: str,
+    provider: str,
+    model_name: str,
+    response_getter: Callable[[Any], Any] | None = None,
+    prompt_price_per_million: float | None = None,
+    completion_price_per_million: float | None = None,
+    cached_prompt_price_per_million: float | None = None,
+    cache_creation_price_per_million: float | None = None,
+    cache_read_price_per_million: float | None = None,
+) -> Callable[[F], F]:
+    """Record the cost of each call's response under ``costs/<context>/<source>``.
+
+    The cost goes to the active builder (``MetricsBuilder.activate_context()``) in its
+    cost context; with no active builder nothing is recorded (and ``response_getter`` is
+    not called). Works on sync and async functions.
+
+    >>> from art_metrics import MetricsBuilder
+    >>> @track_api_cost(source="judge", provider="openai", model_name="gpt-4o")
+    ... def judge():
+    ...     return {"usage": {"prompt_tokens": 1000, "completion_tokens": 100}}
+    >>> with MetricsBuilder("train").activate_context() as builder:
+    ...     _ = judge()
+    >>> builder._flush()["costs/train/judge"]
+    0.0035
+
+    Raises ``ValueError`` at decoration time for an empty source, provider or model name,
+    and :class:`CostTrackingError` (a ``ValueError`` carrying ``.result``) when a call's
+    cost cannot be priced.
+    """
+    tracker = CostTracker(
+        source=source,
+        provider=provider,
+        model_name=model_name,
+        response_getter=response_getter,
+        prompt_price_per_million=prompt_price_per_million,
+        completion_price_per_million=completion_price_per_million,
+        cached_prompt_price_per_million=cached_prompt_price_per_million,
+        cache_creation_price_per_million=cache_creation_price_per_million,
+        cache_read_price_per_million=cache_read_price_per_million,
+    )
+    record = tracker.record
+    active = _active_builder.get
+    on_error = _failure(tracker)
+
+    def decorate(func: F) -> F:
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                result = await func(*args, **kwargs)
+                builder = active(None)
+                if builder is not None:
+                    try:
+                        record(builder, result)
+                    except Exception as err:
+                        raise on_error(err, result, func) from err
+                return result
+
+            return async_wrapper  # type: ignore[return-value]
+
+        # Sync calls go through a Rust callable: the same steps without a Python frame.
+        wrapper = TrackedFunction(func, tracker, _active_builder, on_error)
+        return functools.wraps(func)(wrapper)  # type: ignore[return-value]
+
+    return decorate

@@ -1,0 +1,125 @@
+//! `TrackedFunction`: the callable `@track_api_cost` returns for a sync function.
+//!
+//! Written in Rust because the decorator's whole budget is about a microsecond: a Python
+//! `*args, **kwargs` wrapper alone costs a fifth of it. It calls the function, reads the
+//! active builder from the `ContextVar`, and records through its `CostTracker`. Async
+//! functions keep a Python wrapper (they must stay coroutine functions).
+
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple};
+
+use super::builder::BuilderCore;
+use super::pricing::CostTracker;
+
+static METHOD_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// A sync function whose calls record their cost on the active builder.
+///
+/// `functools.wraps` is applied to it from Python (hence `dict`).
+#[pyclass(frozen, dict, weakref, module = "art_metrics._core")]
+pub struct TrackedFunction {
+    func: Py<PyAny>,
+    tracker: Py<CostTracker>,
+    /// The `ContextVar` holding the active `MetricsBuilder`.
+    active: Py<PyAny>,
+    /// `on_error(error, result, func) -> exception`: builds the `CostTrackingError`.
+    on_error: Py<PyAny>,
+}
+
+/// The value of `var`, or `None` when it has none in the current context.
+fn context_var_get<'py>(var: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = var.py();
+    let mut out: *mut pyo3::ffi::PyObject = std::ptr::null_mut();
+    // SAFETY: `var` is a live ContextVar (checked by `new`); with a NULL default,
+    // PyContextVar_Get stores a new reference or NULL in `out` and returns -1 on error.
+    let rc = unsafe { pyo3::ffi::PyContextVar_Get(var.as_ptr(), std::ptr::null_mut(), &mut out) };
+    if rc < 0 {
+        return Err(PyErr::fetch(py));
+    }
+    // SAFETY: `out` is NULL or a new (owned) reference, as documented above.
+    Ok(unsafe { Bound::from_owned_ptr_or_opt(py, out) })
+}
+
+#[pymethods]
+impl TrackedFunction {
+    #[new]
+    fn new(
+        func: Bound<'_, PyAny>,
+        tracker: Py<CostTracker>,
+        active: Bound<'_, PyAny>,
+        on_error: Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let context_var = active.py().import("contextvars")?.getattr("ContextVar")?;
+        if !active.is_instance(&context_var)? {
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "active must be a contextvars.ContextVar",
+            ));
+        }
+        Ok(TrackedFunction {
+            func: func.unbind(),
+            tracker,
+            active: active.unbind(),
+            on_error: on_error.unbind(),
+        })
+    }
+
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__<'py>(
+        &self,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = args.py();
+        let result = self.func.bind(py).call(args, kwargs)?;
+        if let Some(builder) = context_var_get(self.active.bind(py))? {
+            let recorded = builder
+                .cast::<BuilderCore>()
+                .map_err(PyErr::from)
+                .and_then(|b| self.tracker.get().record(b, &result));
+            if let Err(err) = recorded {
+                // KeyboardInterrupt and friends pass through untouched, as in the async path.
+                if !err.is_instance_of::<PyException>(py) {
+                    return Err(err);
+                }
+                let exc =
+                    self.on_error
+                        .bind(py)
+                        .call1((err.value(py), &result, self.func.bind(py)))?;
+                return Err(PyErr::from_value(exc));
+            }
+        }
+        Ok(result)
+    }
+
+    /// Binds like a function, so that decorated methods get `self`.
+    fn __get__(
+        slf: Bound<'_, Self>,
+        obj: Option<Bound<'_, PyAny>>,
+        _objtype: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        match obj.filter(|o| !o.is_none()) {
+            None => Ok(slf.into_any().unbind()),
+            Some(obj) => {
+                let method_type = METHOD_TYPE.get_or_try_init(py, || {
+                    Ok::<_, PyErr>(py.import("types")?.getattr("MethodType")?.unbind())
+                })?;
+                Ok(method_type.bind(py).call1((slf, obj))?.unbind())
+            }
+        }
+    }
+
+    #[getter]
+    fn _tracker(&self, py: Python<'_>) -> Py<CostTracker> {
+        self.tracker.clone_ref(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "<tracked function {}>",
+            self.func.bind(py).repr()?.to_str()?
+        ))
+    }
+}

@@ -1,0 +1,23 @@
+"""The benchmark script runs end to end (tiny sizes), so it cannot rot. No timing is asserted."""
+
+import pathlib
+import subprocess
+import sys
+
+SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "bench" / "compare.py"
+
+
+def test_benchmark_smoke_run_prints_every_workload():
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    table = [
+        line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line
+    ]
+    assert len(table) == 1 + 7, proc.stdout  # header + seven workloads
+    assert "floor: an empty call into the extension" in proc.stdout

@@ -1,0 +1,250 @@
+"""@track_api_cost: decoration-time checks, sync and async calls, contexts, errors."""
+
+import asyncio
+import inspect
+
+import pytest
+from art_metrics import CostTrackingError, MetricsBuilder, track_api_cost
+from pricing_helpers import anthropic_message, chat_completion, openai_usage
+
+GPT_4O_COST = 0.0032500000000000003
+
+
+def judge_fn(**kw):
+    @track_api_cost(source="llm_judge/correctness", provider="openai", model_name="gpt-4o", **kw)
+    def judge(response=None):
+        """Judges."""
+        return openai_usage() if response is None else response
+
+    return judge
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"source": "/"}, "source must be non-empty"),
+        ({"source": ""}, "source must be non-empty"),
+        ({"provider": " "}, "provider must be non-empty"),
+        ({"model_name": " "}, "model_name must be non-empty"),
+        ({"provider": " ", "model_name": " "}, "provider must be non-empty"),
+    ],
+)
+def test_validation_at_decoration_time(kw, message):
+    args = {"source": "s", "provider": "openai", "model_name": "m"} | kw
+    with pytest.raises(ValueError, match=message):
+        track_api_cost(**args)
+
+
+def test_bad_arguments_fail_at_decoration_time():
+    with pytest.raises(ValueError, match="prompt_price_per_million"):
+        track_api_cost(source="s", provider="openai", model_name="m", prompt_price_per_million="abc")
+    with pytest.raises(TypeError, match="response_getter must be callable"):
+        track_api_cost(source="s", provider="openai", model_name="m", response_getter=3)
+    # A space is a source (only slashes are stripped), as in the reference.
+    track_api_cost(source=" ", provider="openai", model_name="m")
+
+
+def test_sync_records_in_the_active_context():
+    judge = judge_fn()
+    assert judge.__name__ == "judge" and judge.__doc__ == "Judges."
+    train = MetricsBuilder("train")
+    evals = train.for_cost_context("eval")
+    with train.activate_context():
+        assert judge() == openai_usage()
+        with evals.activate_context():
+            judge()
+            judge()
+    assert train._flush()["costs/train/llm_judge/correctness"] == GPT_4O_COST
+    assert evals._flush()["costs/eval/llm_judge/correctness"] == GPT_4O_COST * 2
+
+
+async def test_async_stays_a_coroutine_function():
+    @track_api_cost(source="judge", provider="anthropic", model_name="claude-sonnet-4-6")
+    async def ajudge():
+        await asyncio.sleep(0)
+        return anthropic_message()
+
+    assert inspect.iscoroutinefunction(ajudge) and ajudge.__name__ == "ajudge"
+    b = MetricsBuilder("eval")
+    with b.activate_context():
+        msg = await ajudge()
+    assert msg.id == "msg_1"
+    assert b._flush()["costs/eval/judge"] > 0
+
+
+async def test_async_tasks_keep_their_own_context():
+    @track_api_cost(source="judge", provider="openai", model_name="gpt-4o")
+    async def ajudge():
+        await asyncio.sleep(0)
+        return openai_usage()
+
+    train = MetricsBuilder("train")
+    evals = train.for_cost_context("eval")
+
+    async def run(builder, n):
+        with builder.activate_context():
+            for _ in range(n):
+                await ajudge()
+
+    await asyncio.gather(run(train, 3), run(evals, 2))
+    assert train._flush()["costs/train/judge"] == pytest.approx(3 * GPT_4O_COST)
+    assert evals._flush()["costs/eval/judge"] == pytest.approx(2 * GPT_4O_COST)
+
+
+def test_no_active_builder_records_nothing_and_skips_the_getter():
+    calls = []
+    judge = judge_fn(response_getter=lambda r: calls.append(r) or r)
+    assert judge() == openai_usage()
+    assert calls == []
+    b = MetricsBuilder("train")
+    with b.activate_context():
+        judge()
+    assert len(calls) == 1
+    assert b._flush()["costs/train/llm_judge/correctness"] == GPT_4O_COST
+
+
+def test_response_getter_result_is_priced_but_the_result_returned():
+    @track_api_cost(source="judge", provider="openai", model_name="gpt-4o", response_getter=lambda r: r[1])
+    def judge():
+        return ("verdict", chat_completion())
+
+    b = MetricsBuilder("train")
+    with b.activate_context():
+        assert judge()[0] == "verdict"
+    assert b._flush()["costs/train/judge"] == GPT_4O_COST
+
+
+def test_exceptions_of_the_function_propagate_and_record_nothing():
+    @track_api_cost(source="judge", provider="openai", model_name="gpt-4o")
+    def judge():
+        raise KeyError("nope")
+
+    b = MetricsBuilder("train")
+    with b.activate_context(), pytest.raises(KeyError):
+        judge()
+    assert b._pending_len() == 0
+
+
+def test_pricing_failure_keeps_the_result():
+    @track_api_cost(source="judge", provider="openai", model_name="no-such-model")
+    def judge():
+        return openai_usage()
+
+    b = MetricsBuilder("train")
+    with b.activate_context(), pytest.raises(CostTrackingError) as e:
+        judge()
+    assert isinstance(e.value, ValueError)
+    assert e.value.result == openai_usage()
+    assert "No pricing configured for model 'no-such-model'" in str(e.value)
+    assert isinstance(e.value.__cause__, ValueError)
+    assert b._pending_len() == 0
+
+
+async def test_async_getter_and_extractor_failures_keep_the_result():
+    def getter(result):
+        raise KeyError("missing")
+
+    @track_api_cost(source="judge", provider="openai", model_name="gpt-4o", response_getter=getter)
+    async def ajudge():
+        return "the answer"
+
+    b = MetricsBuilder("train")
+    with b.activate_context(), pytest.raises(CostTrackingError) as e:
+        await ajudge()
+    assert e.value.result == "the answer"
+    assert isinstance(e.value.__cause__, KeyError)
+
+
+def test_uses_prices_registered_later_and_on_any_context():
+    @track_api_cost(source="judge", provider="openai", model_name="my-judge")
+    def judge():
+        return openai_usage(cached=0)
+
+    train = MetricsBuilder("train")
+    evals = train.for_cost_context("eval")
+    evals.register_model_pricing("my-judge", prompt_per_million=1.0, completion_per_million=2.0)
+    train.register_cost_extractor("unused", lambda r: 1.0)
+    with train.activate_context():
+        judge()
+    assert train._flush()["costs/train/judge"] == 1000 / 1e6 + 200 / 1e6
+
+
+def test_extractor_registered_on_another_context():
+    @track_api_cost(source="judge", provider="custom", model_name="m")
+    def judge():
+        return {"answer": 1}
+
+    train = MetricsBuilder("train")
+    train.for_cost_context("eval").register_cost_extractor("Custom", lambda r: 0.5)
+    with train.activate_context():
+        judge()
+    assert train._flush()["costs/train/judge"] == 0.5
+
+
+def test_overrides_and_reported_cost():
+    @track_api_cost(source="j", provider="openai", model_name="gpt-4o", prompt_price_per_million=1)
+    def judge(r):
+        return r
+
+    b = MetricsBuilder("train")
+    with b.activate_context():
+        judge(openai_usage(cached=0))
+        judge({"usage": {"cost": 0.5}})
+    assert b._flush()["costs/train/j"] == pytest.approx(1000 / 1e6 + 100 * 10 / 1e6 + 0.5)
+
+
+def test_activate_token_and_many_threads():
+    import threading
+
+    judge = judge_fn()
+    b = MetricsBuilder("train")
+
+    def worker():
+        with b.activate_context():
+            for _ in range(200):
+                judge()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert b._flush()["costs/train/llm_judge/correctness"] == pytest.approx(800 * GPT_4O_COST)
+
+
+def test_decorated_methods_static_methods_and_introspection():
+    class Judge:
+        scale = 2
+
+        @track_api_cost(source="judge", provider="openai", model_name="gpt-4o")
+        def run(self, prompt, *, n=1):
+            """Runs the judge."""
+            return {"usage": {"prompt_tokens": 1000 * n * self.scale}}
+
+        @staticmethod
+        @track_api_cost(source="judge", provider="openai", model_name="gpt-4o")
+        def static(n):
+            return {"usage": {"prompt_tokens": n}}
+
+    b = MetricsBuilder("train")
+    with b.activate_context():
+        assert Judge().run("p", n=2) == {"usage": {"prompt_tokens": 4000}}
+        Judge.static(1000)
+    assert b._flush()["costs/train/judge"] == pytest.approx(5000 * 2.5 / 1e6)
+    assert Judge.run.__name__ == "run" and Judge.run.__doc__ == "Runs the judge."
+    assert Judge.run.__qualname__.endswith("Judge.run")
+    assert list(inspect.signature(Judge.run).parameters) == ["self", "prompt", "n"]
+    assert not inspect.iscoroutinefunction(Judge.run)
+    assert "run" in repr(Judge.run)
+
+
+def test_base_exceptions_from_the_getter_pass_through():
+    def getter(result):
+        raise KeyboardInterrupt
+
+    @track_api_cost(source="judge", provider="openai", model_name="gpt-4o", response_getter=getter)
+    def judge():
+        return 1
+
+    with MetricsBuilder("train").activate_context(), pytest.raises(KeyboardInterrupt):
+        judge()
