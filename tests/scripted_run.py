@@ -1,11 +1,11 @@
 """A scripted run through ``Model.log``, usable with openpipe-art 0.5.18 or art_metrics.
 
-Adapted from the research script ``ref_scripted_run.py``. Costs are recorded with
-``builder.add_cost`` and ``costs/...`` trajectory and group metrics, so it needs no pricing.
-TODO(after merging the pricing branch): add a variant that records the judge costs through
-``track_api_cost`` (OpenAI- and Anthropic-shaped responses, train and eval contexts).
+Adapted from the research script ``ref_scripted_run.py``. Costs come from ``costs/...``
+trajectory and group metrics and from judge calls, recorded either with ``builder.add_cost``
+(``judges="add_cost"``) or through each library's ``track_api_cost`` with an OpenAI-shaped
+response, in the train, eval and holdout contexts (``judges="track_api_cost"``).
 
-Manual use:  METRICS_IMPL=art|art_metrics python tests/scripted_run.py BASE_PATH
+Manual use:  METRICS_IMPL=art|art_metrics [JUDGES=track_api_cost] python tests/scripted_run.py BASE_PATH
 """
 
 from __future__ import annotations
@@ -22,6 +22,37 @@ from typing import Any
 def judge_cost(prompt_tokens: int, completion_tokens: int) -> float:
     """What the judge would cost at $1.5 / $6 per million tokens."""
     return prompt_tokens * 1.5 / 1e6 + completion_tokens * 6.0 / 1e6
+
+
+def judge_response(prompt_tokens: int, completion_tokens: int) -> dict:
+    return {
+        "id": "chatcmpl-x",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def judge_recorder(model_lib: Any, judges: str):
+    """A function ``judge(builder, prompt_tokens, completion_tokens)`` recording one call."""
+    if judges == "add_cost":
+        def judge(builder, p, c):
+            builder.add_cost(f"{builder.cost_context}/judge", judge_cost(p, c))
+        return judge
+    track = getattr(model_lib, "track_api_cost", None)
+    if track is None:  # the reference exports it from art.metrics only
+        track = importlib.import_module(model_lib.__name__ + ".metrics").track_api_cost
+    priced = track(source="judge", provider="openai", model_name="openai/gpt-4.1",
+                   prompt_price_per_million=1.5, completion_price_per_million=6.0)(judge_response)
+
+    def judge(builder, p, c):
+        with builder.activate_context():
+            priced(p, c)
+    return judge
 
 
 def make_groups(lib: Any, step: int, ctx: str, *, with_exception: bool = True) -> list:
@@ -66,15 +97,17 @@ def make_groups(lib: Any, step: int, ctx: str, *, with_exception: bool = True) -
     return [g1, g2]
 
 
-async def scripted_run(model_lib: Any, traj_lib: Any, base_path: str) -> dict:
+async def scripted_run(model_lib: Any, traj_lib: Any, base_path: str, judges: str = "add_cost") -> dict:
     """Runs the script; returns the history rows and the final state."""
+    judge = judge_recorder(model_lib, judges)
     name, project = "m1", "proj"
     run_dir = f"{base_path}/{project}/models/{name}"
     model = model_lib.Model(name=name, project=project, base_path=base_path)
 
     for step in (1, 2, 3):
         train = model.metrics_builder("train")
-        train.add_cost("train/judge", judge_cost(1000, 200) + judge_cost(2000, 100 * step))
+        judge(train, 1000, 200)
+        judge(train, 2000, 100 * step)
         train.add_user_timing(step_wall_s=10.0 * step, step_actor_s=4.0)
         with train.measure("time/step_reward_s"):
             time.sleep(0.001)
@@ -86,15 +119,15 @@ async def scripted_run(model_lib: Any, traj_lib: Any, base_path: str) -> dict:
             step=step,
             metrics={"loss/policy": 0.1 * step, "costs/train/extra": 0.01, "entropy": 1.5},
         )
-        model.metrics_builder("eval").add_cost("eval/judge", judge_cost(500, 50))
+        judge(model.metrics_builder("eval"), 500, 50)
         await model.log(make_groups(traj_lib, step, "eval"), split="val", step=step)
 
     # test shares the eval buffer and cost context with val
-    model.metrics_builder("eval").add_cost("eval/judge", judge_cost(100, 10))
+    judge(model.metrics_builder("eval"), 100, 10)
     await model.log(make_groups(traj_lib, 9, "eval"), split="test", step=3)
 
     # a custom split has its own context and buffer, and every key is prefixed
-    model.metrics_builder("holdout").add_cost("holdout/judge", judge_cost(100, 100))
+    judge(model.metrics_builder("holdout"), 100, 100)
     await model.log(make_groups(traj_lib, 7, "holdout"), split="holdout", step=3)
 
     # bare trajectories and exceptions form one group
@@ -110,7 +143,7 @@ async def scripted_run(model_lib: Any, traj_lib: Any, base_path: str) -> dict:
 
     # a fresh Model on the same directory resumes the totals
     resumed = model_lib.Model(name=name, project=project, base_path=base_path)
-    resumed.metrics_builder("train").add_cost("train/judge", judge_cost(1000, 1000))
+    judge(resumed.metrics_builder("train"), 1000, 1000)
     resumed.metrics_builder("train").add_data(scenario_ids=["s1-a", "brand-new"])
     await resumed.log(make_groups(traj_lib, 4, "train"), split="train", step=4)
 
@@ -122,7 +155,7 @@ async def scripted_run(model_lib: Any, traj_lib: Any, base_path: str) -> dict:
 def main() -> None:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     lib = importlib.import_module(os.environ.get("METRICS_IMPL", "art"))
-    out = asyncio.run(scripted_run(lib, lib, sys.argv[1]))
+    out = asyncio.run(scripted_run(lib, lib, sys.argv[1], os.environ.get("JUDGES", "add_cost")))
     for row in out["rows"]:
         print(json.dumps(row))
     print(json.dumps(out["state"], indent=2))

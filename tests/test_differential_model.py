@@ -32,14 +32,19 @@ def assert_rows_equal(ours: dict, ref: dict, where: str) -> None:
             assert got == want, f"{where}: {key}"
 
 
+@pytest.fixture(scope="module", params=["add_cost", "track_api_cost"])
+def judges(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    return asyncio.run(scripted_run(art, art, str(tmp_path_factory.mktemp("ref"))))
+def reference(tmp_path_factory, judges):
+    return asyncio.run(scripted_run(art, art, str(tmp_path_factory.mktemp("ref")), judges))
 
 
 @pytest.mark.parametrize("traj_lib", [art_metrics, art], ids=["our-trajectories", "art-trajectories"])
-def test_rows_and_state_match_the_reference(reference, traj_lib, tmp_path):
-    ours = asyncio.run(scripted_run(art_metrics, traj_lib, str(tmp_path)))
+def test_rows_and_state_match_the_reference(reference, judges, traj_lib, tmp_path):
+    ours = asyncio.run(scripted_run(art_metrics, traj_lib, str(tmp_path), judges))
     assert len(ours["rows"]) == len(reference["rows"]) == 12
     for i, (o, r) in enumerate(zip(ours["rows"], reference["rows"])):
         assert_rows_equal(comparable(o), comparable(r), f"row {i}")
