@@ -6,9 +6,15 @@
 pub mod buffer;
 pub mod derive;
 pub mod error;
+pub mod gpu;
 pub mod keys;
+pub mod logstep;
+pub mod ordered;
 pub mod pricing;
+pub mod pyjson;
+pub mod rows;
 pub mod run;
+pub mod rundir;
 pub mod scenarios;
 pub mod sum;
 pub mod totals;

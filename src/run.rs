@@ -11,7 +11,7 @@ use crate::derive::{StepMetrics, flush_step};
 use crate::error::{CoreError, CoreResult};
 use crate::keys;
 use crate::pricing::{PricingRegistry, TokenPricing};
-use crate::totals::{Totals, TotalsState};
+use crate::totals::{Totals, TotalsChanges, TotalsState};
 
 /// Everything the builders of one run share: pending buffers per scope, running totals, prices.
 ///
@@ -170,6 +170,11 @@ impl Builder {
     /// A snapshot of the running totals and unique scenario ids.
     pub fn state(&self) -> TotalsState {
         self.run.totals.lock().to_state()
+    }
+
+    /// The totals and scenario ids changed since the previous call, for incremental saving.
+    pub fn take_changes(&self) -> TotalsChanges {
+        self.run.totals.lock().take_changes()
     }
 
     /// Replaces the running totals and drops every pending buffer of the run.

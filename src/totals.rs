@@ -1,6 +1,6 @@
 //! Running totals shared by every builder of a run: cumulative values and unique scenarios.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::scenarios::ScenarioSet;
 
@@ -11,6 +11,24 @@ use crate::sum::ExactSum;
 pub struct Totals {
     cum: HashMap<String, ExactSum>,
     scenarios: ScenarioSet,
+    // What changed since the last `take_changes`, so a run directory can persist a delta
+    // instead of the whole state on every log.
+    changed_keys: HashSet<String>,
+    new_ids: Vec<String>,
+}
+
+/// What changed in [`Totals`] since the last [`Totals::take_changes`]: the new values of the
+/// touched totals and the newly seen scenario ids.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct TotalsChanges {
+    pub cum_state: Vec<(String, f64)>,
+    pub new_scenario_ids: Vec<String>,
+}
+
+impl TotalsChanges {
+    pub fn is_empty(&self) -> bool {
+        self.cum_state.is_empty() && self.new_scenario_ids.is_empty()
+    }
 }
 
 /// The serialisable form of [`Totals`], shaped like the reference's `state_dict()`.
@@ -28,7 +46,28 @@ impl Totals {
             None => self.cum.entry(key.to_owned()).or_default(),
         };
         total.merge(value);
-        total.value()
+        let v = total.value();
+        if !self.changed_keys.contains(key) {
+            self.changed_keys.insert(key.to_owned());
+        }
+        v
+    }
+
+    /// The totals and ids changed since the previous call (sorted by key), and forgets them.
+    pub fn take_changes(&mut self) -> TotalsChanges {
+        let mut cum_state: Vec<(String, f64)> = self
+            .changed_keys
+            .drain()
+            .map(|k| {
+                let v = self.cum.get(k.as_str()).map_or(0.0, ExactSum::value);
+                (k, v)
+            })
+            .collect();
+        cum_state.sort_by(|a, b| a.0.cmp(&b.0));
+        TotalsChanges {
+            cum_state,
+            new_scenario_ids: std::mem::take(&mut self.new_ids),
+        }
     }
 
     /// The running total `key`, if it was ever recorded.
@@ -38,7 +77,12 @@ impl Totals {
 
     /// Adds scenario ids; returns how many distinct ids have been seen.
     pub fn add_scenarios<S: AsRef<str>, I: IntoIterator<Item = S>>(&mut self, ids: I) -> usize {
-        self.scenarios.extend(ids);
+        for id in ids {
+            let id = id.as_ref();
+            if self.scenarios.insert(id) {
+                self.new_ids.push(id.to_owned());
+            }
+        }
         self.scenarios.len()
     }
 
@@ -76,6 +120,7 @@ impl Totals {
                 .into_iter()
                 .map(String::into_boxed_str)
                 .collect(),
+            ..Totals::default()
         }
     }
 }
@@ -94,5 +139,24 @@ mod tests {
         assert_eq!(back.to_state(), t.to_state());
         assert_eq!(back.num_scenarios(), 2);
         assert_eq!(back.get("costs/cum/all"), Some(1.5));
+        assert!(back.clone().take_changes().is_empty());
+    }
+
+    #[test]
+    fn changes_are_taken_once() {
+        let mut t = Totals::default();
+        t.add("b", &ExactSum::new(1.0));
+        t.add("a", &ExactSum::new(1.0));
+        t.add("b", &ExactSum::new(1.0));
+        t.add_scenarios(["x", "x"]);
+        let c = t.take_changes();
+        assert_eq!(
+            c.cum_state,
+            [("a".to_string(), 1.0), ("b".to_string(), 2.0)]
+        );
+        assert_eq!(c.new_scenario_ids, ["x"]);
+        assert!(t.take_changes().is_empty());
+        t.add_scenarios(["x"]);
+        assert!(t.take_changes().is_empty());
     }
 }

@@ -1,3 +1,4 @@
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable, final
 
@@ -7,6 +8,8 @@ __all__ = [
     "__version__",
     "BuilderCore",
     "CostTracker",
+    "RunCore",
+    "detect_gpus",
     "TrackedFunction",
     "CatalogCacheWarning",
     "DEFAULT_CATALOG_URL",
@@ -84,6 +87,28 @@ class BuilderCore:
     def load_state_dict(self, state: Mapping[str, Any]) -> None: ...
     def _pending_len(self) -> int: ...
     def _shares_run_with(self, other: BuilderCore) -> bool: ...
+
+def detect_gpus() -> tuple[list[str], float | None]: ...
+
+@final
+class RunCore:
+    def __new__(cls, path: str | os.PathLike[str], *, compact_min_bytes: int | None = None) -> Self: ...
+    def load_into(self, builder: BuilderCore) -> None: ...
+    def read_state(self) -> str | None: ...
+    def overwrite_state(self, json: str, snapshot_next: bool) -> None: ...
+    def merge_state(self, json: str, snapshot_next: bool) -> str: ...
+    def compact(self) -> None: ...
+    def log(
+        self,
+        builder: BuilderCore,
+        groups: list[Any] | None,
+        split: str,
+        step: int,
+        automatic: list[tuple[str, float]],
+        metrics: Mapping[str, float] | None,
+        wall_clock_sec: float,
+        recorded_at: str,
+    ) -> dict[str, float | int] | None: ...
 
 @final
 class CostTracker:

@@ -4,6 +4,7 @@ mod builder;
 mod catalog;
 mod convert;
 mod errors;
+mod model;
 mod pricing;
 mod response;
 mod tracked;
@@ -18,6 +19,8 @@ fn _noop() {}
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<builder::BuilderCore>()?;
+    m.add_class::<model::RunCore>()?;
+    m.add_function(wrap_pyfunction!(model::detect_gpus, m)?)?;
     m.add_class::<pricing::CostTracker>()?;
     m.add_class::<tracked::TrackedFunction>()?;
     m.add(

@@ -1,0 +1,60 @@
+"""`LocalBackend`: turns on automatic train-step metrics (`time/step_wall_s`, `costs/gpu`).
+
+>>> import asyncio
+>>> from art_metrics import Model, LocalBackend
+>>> model = Model(name="m", project="p", base_path="/tmp/art-doc")
+>>> asyncio.run(model.register(LocalBackend(gpu_cost_per_hour_usd=2.25, gpu_count=1)))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._core import detect_gpus
+
+
+class LocalBackend:
+    """Prices train steps by wall time: seconds x USD per GPU-hour x GPUs / 3600.
+
+    ``gpu_cost_per_hour_usd`` is per GPU; without it the price is detected (every visible
+    GPU an H200: $3.00). The GPU count is ``gpu_count`` or the number of GPUs nvidia-smi
+    shows after ``CUDA_VISIBLE_DEVICES``. An unknown price or no GPU means no ``costs/gpu``.
+    """
+
+    def __init__(
+        self,
+        *,
+        gpu_cost_per_hour_usd: float | None = None,
+        gpu_count: int | None = None,
+        in_process: bool = False,
+        path: str | None = None,
+    ) -> None:
+        self._gpu_cost_per_hour_usd = gpu_cost_per_hour_usd
+        self._gpu_count = gpu_count
+        self._detected: tuple[list[str], float | None] | None = None
+        self.in_process = in_process
+        self.path = path
+
+    async def register(self, model: Any) -> None:
+        """Called by `Model.register`; a local backend needs no setup."""
+
+    def supports_automatic_train_step_metrics(self) -> bool:
+        return True
+
+    def _detect(self) -> tuple[list[str], float | None]:
+        # nvidia-smi takes a while; the visible GPUs do not change during a process.
+        if self._detected is None:
+            self._detected = detect_gpus()
+        return self._detected
+
+    def automatic_gpu_cost_per_hour_usd(self, model: Any = None) -> float | None:
+        """USD per hour for all GPUs of this backend, or None when it is not known."""
+        per_gpu = self._gpu_cost_per_hour_usd
+        count = self._gpu_count
+        if per_gpu is None or count is None:
+            names, detected_price = self._detect()
+            per_gpu = detected_price if per_gpu is None else per_gpu
+            count = len(names) if count is None else count
+        if per_gpu is None or not count:
+            return None
+        return float(per_gpu) * count

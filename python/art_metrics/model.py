@@ -1,0 +1,215 @@
+"""`Model`: one training run's metrics rows (history.jsonl), running totals and GPU cost.
+
+The rules (averages, routing, prefixes, cumulative totals, row format, crash-safe files)
+live in the Rust core; this module orchestrates a log call and holds per-process state:
+the clock, the backend, the reporters.
+
+>>> import asyncio, tempfile
+>>> from art_metrics import Model, Trajectory, TrajectoryGroup
+>>> model = Model(name="run1", project="demo", base_path=tempfile.mkdtemp())
+>>> group = TrajectoryGroup([Trajectory(reward=1.0), Trajectory(reward=0.0)])
+>>> asyncio.run(model.log([group], split="train", step=1))
+>>> model.read_state()["_metrics_builder_state"]["cum_state"]["data/cum/num_trajectories"]
+2.0
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import weakref
+from contextvars import Token
+from datetime import datetime
+from typing import Any, Iterable, Mapping, Protocol
+
+from ._core import RunCore
+from .builder import MetricsBuilder
+from .trajectories import normalize_groups
+
+METRICS_BUILDER_STATE_KEY = "_metrics_builder_state"
+
+
+class Reporter(Protocol):
+    """Anything that wants every logged row (W&B, Trackio, a console printer, ...).
+
+    ``row`` has the prefixed keys, ``training_step`` and ``time/wall_clock_sec``, and keeps
+    NaN values (history.jsonl leaves them out).
+    """
+
+    def log(self, row: dict[str, float | int]) -> None: ...
+
+
+def _compact_quietly(run: RunCore) -> None:
+    # At exit or when the Model is collected: fold the journal so state.json is complete.
+    try:
+        run.compact()
+    except Exception:  # noqa: BLE001 - nothing useful can be done at interpreter exit
+        pass
+
+
+class Model:
+    """A run whose metrics go to ``{base_path}/{project}/models/{name}``.
+
+    Cumulative totals and unique scenarios resume from the run directory on the first
+    ``metrics_builder``, ``activate_metrics_context`` or ``log`` call.
+    """
+
+    # When the state journal is folded into state.json (None: the core's default, 1 MiB).
+    _compact_min_bytes: int | None = None
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        project: str,
+        entity: str | None = None,
+        id: str | None = None,
+        config: Any = None,
+        inference_api_key: str | None = None,
+        inference_base_url: str | None = None,
+        inference_model_name: str | None = None,
+        base_path: str = ".art",
+        report_metrics: list[str] | None = None,
+        reporters: Iterable[Reporter] = (),
+    ) -> None:
+        self.name = name
+        self.project = project
+        self.entity = entity
+        self.id = id
+        self.config = config
+        self.inference_api_key = inference_api_key
+        self.inference_base_url = inference_base_url
+        self.inference_model_name = inference_model_name
+        self.base_path = base_path
+        self.report_metrics = report_metrics
+        self.trainable = False
+        self.reporters: list[Reporter] = list(reporters)
+        self._backend: Any = None
+        self._run_start_time = time.time()
+        self._last_train_log_monotonic = time.monotonic()
+        self._last_train_step: int | None = None
+        self._builder = MetricsBuilder("train")
+        self._run = RunCore(self.run_dir, compact_min_bytes=self._compact_min_bytes)
+        self._loaded = False
+        self._load_lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _compact_quietly, self._run)
+
+    @property
+    def run_dir(self) -> str:
+        return f"{self.base_path}/{self.project}/models/{self.name}"
+
+    def __repr__(self) -> str:
+        return f"Model(name={self.name!r}, project={self.project!r}, base_path={self.base_path!r})"
+
+    # -- builders and state -------------------------------------------------------------
+
+    def _ensure_loaded(self) -> None:
+        if self._loaded:
+            return
+        with self._load_lock:
+            if not self._loaded:
+                self._run.load_into(self._builder)
+                self._loaded = True
+
+    def metrics_builder(self, cost_context: str | None = None) -> MetricsBuilder:
+        """The run's builder (cost context "train"), or the one for ``cost_context``."""
+        self._ensure_loaded()
+        if cost_context is None:
+            return self._builder
+        return self._builder.for_cost_context(cost_context)
+
+    def activate_metrics_context(self, cost_context: str) -> Token[MetricsBuilder]:
+        """Activate the builder for ``cost_context``; undo with ``token.var.reset(token)``."""
+        return self.metrics_builder(cost_context).activate()
+
+    def read_state(self) -> dict[str, Any] | None:
+        """state.json (the journal folded in first), or None when there is none."""
+        text = self._run.read_state()
+        return None if text is None else json.loads(text)
+
+    def overwrite_state(self, state: Mapping[str, Any]) -> None:
+        """Replace state.json with ``state``."""
+        self._run.overwrite_state(json.dumps(state, allow_nan=False), self._loaded)
+
+    def merge_state(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Deep-merge ``state`` into state.json and return the result."""
+        merged = self._run.merge_state(json.dumps(state, allow_nan=False), self._loaded)
+        return json.loads(merged)
+
+    def close(self) -> None:
+        """Fold the journal into state.json now (also done at exit)."""
+        self._run.compact()
+
+    # -- backend ---------------------------------------------------------------------
+
+    async def register(self, backend: Any) -> None:
+        """Use ``backend``; a `LocalBackend` adds `time/step_wall_s` and `costs/gpu`."""
+        self._backend = backend
+        await backend.register(self)
+
+    async def get_step(self) -> int:
+        return 0
+
+    def _automatic_metrics(self, split: str, step: int, provided: set[str]) -> list[tuple[str, float]]:
+        backend = self._backend
+        if split != "train" or backend is None:
+            return []
+        supports = getattr(backend, "supports_automatic_train_step_metrics", None)
+        if not callable(supports) or not supports():
+            return []
+        if self._last_train_step == step:
+            return []
+        now = time.monotonic()
+        step_wall_s = max(0.0, now - self._last_train_log_monotonic)
+        self._last_train_log_monotonic = now
+        self._last_train_step = step
+        out = []
+        if "time/step_wall_s" not in provided:
+            out.append(("time/step_wall_s", step_wall_s))
+        rate_getter = getattr(backend, "automatic_gpu_cost_per_hour_usd", None)
+        if callable(rate_getter) and "costs/gpu" not in provided:
+            rate = rate_getter(self)
+            if isinstance(rate, (int, float)) and not isinstance(rate, bool):
+                # The measured interval, even when time/step_wall_s was given (as the reference).
+                out.append(("costs/gpu", step_wall_s * float(rate) / 3600.0))
+        return out
+
+    # -- logging ---------------------------------------------------------------------
+
+    async def log(
+        self,
+        trajectories: Iterable[Any] | None = None,
+        split: str = "val",
+        *,
+        metrics: Mapping[str, float] | None = None,
+        step: int | None = None,
+    ) -> None:
+        """Write one metrics row for a batch of trajectory groups and/or ``metrics``.
+
+        ``trajectories``: TrajectoryGroups, or Trajectories and exceptions forming one group
+        (ours or openpipe-art's). Without trajectories, ``metrics`` and the split's pending
+        builder values are logged; with neither, nothing happens.
+        """
+        if step is None:
+            step = await self.get_step()
+        self._ensure_loaded()
+        if trajectories is None and metrics is None:
+            return
+        groups = None if trajectories is None else normalize_groups(trajectories)
+        if metrics is not None and not isinstance(metrics, dict):
+            metrics = dict(metrics)
+        automatic = self._automatic_metrics(split, step, set(metrics or ()))
+        row = self._run.log(
+            self._builder,
+            groups,
+            split,
+            step,
+            automatic,
+            metrics,
+            time.time() - self._run_start_time,
+            datetime.now().isoformat(),
+        )
+        if row is not None:
+            for reporter in self.reporters:
+                reporter.log(row)

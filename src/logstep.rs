@@ -1,0 +1,263 @@
+//! One `Model.log` call end to end: route values into the split's builder, flush it, build
+//! the row, and append it (with its journal entry) to the run directory.
+
+use std::collections::HashSet;
+
+use crate::error::CoreResult;
+use crate::pyjson;
+use crate::rows::{self, BatchSummary, Number, OrderedValues, Route};
+use crate::run::Builder;
+use crate::rundir::RunDir;
+use crate::totals::TotalsChanges;
+
+/// Everything one log call brings.
+#[derive(Debug, Default)]
+pub struct LogRequest<'a> {
+    pub split: &'a str,
+    pub step: i64,
+    /// The aggregated trajectory groups; `None` for a metrics-only log.
+    pub batch: Option<BatchSummary>,
+    /// Automatic backend metrics (`time/step_wall_s`, `costs/gpu`), already decided.
+    pub automatic: Vec<(String, f64)>,
+    /// The `metrics=` argument, in its order.
+    pub metrics: Option<Vec<(String, f64)>>,
+    pub wall_clock_sec: f64,
+    pub recorded_at: &'a str,
+}
+
+/// A logged row: prefixed keys in row order, NaN values included (history.jsonl leaves
+/// them out; reporters may want them), with `training_step` and `time/wall_clock_sec`.
+pub type Row = Vec<(String, Number)>;
+
+/// Logs one row. Returns `None` when there was nothing to log (no row, no state change).
+///
+/// Every value is checked before the builder is touched, so a refused log (a legacy
+/// `costs_*` key, a NaN cost, ...) leaves no pending values behind.
+pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult<Option<Row>> {
+    if req.batch.is_none() && req.metrics.is_none() {
+        return Ok(None);
+    }
+    let scope = rows::split_scope(req.split);
+    let builder = root
+        .for_cost_context(scope, Some(scope))?
+        .unwrap_or_else(|| root.clone());
+
+    let metrics = req.metrics.unwrap_or_default();
+    let provided: HashSet<&str> = metrics.iter().map(|(k, _)| k.as_str()).collect();
+    let mut plain: Vec<(&str, f64)> = Vec::new();
+    let mut metric_adds: Vec<(&str, f64)> = Vec::new();
+    for (key, value) in &metrics {
+        match rows::route(key)? {
+            Route::Builder => metric_adds.push((key, *value)),
+            Route::Plain => plain.push((key, *value)),
+        }
+    }
+    for (key, _) in &req.automatic {
+        rows::route(key)?;
+    }
+
+    // Builder values in the reference's order: automatic, data counts, groups and
+    // trajectories, then `metrics=`.
+    let mut adds: Vec<(&str, f64)> = req
+        .automatic
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    let mut averages: OrderedValues<Number> = OrderedValues::default();
+    let mut scenario_ids = Vec::new();
+    if let Some(batch) = &req.batch {
+        adds.extend(
+            batch
+                .data_metrics
+                .iter()
+                .filter(|(k, _)| !provided.contains(k))
+                .copied(),
+        );
+        adds.extend(batch.builder_adds.iter().map(|(k, v)| (k.as_str(), *v)));
+        for (k, v) in batch.averages.iter() {
+            averages.set(k, *v);
+        }
+        scenario_ids.clone_from(&batch.scenario_ids);
+    }
+    adds.extend(metric_adds);
+    for (k, v) in plain {
+        averages.set(k, Number::Float(v));
+    }
+
+    let mut writer = run.writer();
+    builder.add_metrics(&adds)?;
+    if !scenario_ids.is_empty() {
+        builder.add_data(None, None, Some(scenario_ids))?;
+    }
+    for (k, v) in builder.flush().0 {
+        averages.set(&k, Number::Float(v));
+    }
+    if averages.is_empty() {
+        return Ok(None);
+    }
+
+    let mut row: OrderedValues<Number> = OrderedValues::default();
+    for (k, v) in averages.iter() {
+        row.set(&rows::row_key(req.split, k), *v);
+    }
+    row.set("training_step", Number::Int(req.step));
+    row.set("time/wall_clock_sec", Number::Float(req.wall_clock_sec));
+    let row = row.into_entries();
+    let line = history_line(&row, req.step, req.recorded_at);
+
+    let (changes, reset) = if writer.snapshot_pending() {
+        root.take_changes();
+        let state = root.state();
+        let changes = TotalsChanges {
+            cum_state: state.cum_state,
+            new_scenario_ids: state.unique_scenario_ids,
+        };
+        (changes, true)
+    } else {
+        (root.take_changes(), false)
+    };
+    writer.append(&line, changes, reset)?;
+    Ok(Some(row))
+}
+
+/// The history.jsonl line of a row, as the reference's `json.dumps` writes it: NaN values
+/// left out, then `step` and `recorded_at`.
+pub fn history_line(row: &[(String, Number)], step: i64, recorded_at: &str) -> String {
+    let mut out = String::with_capacity(64 + row.len() * 48);
+    out.push('{');
+    let mut first = true;
+    let mut sep = |out: &mut String| {
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+    };
+    for (k, v) in row {
+        if let Number::Float(f) = v
+            && f.is_nan()
+        {
+            continue;
+        }
+        sep(&mut out);
+        pyjson::write_str(&mut out, k);
+        out.push_str(": ");
+        match v {
+            Number::Float(f) => pyjson::write_float(&mut out, *f),
+            Number::Int(i) => out.push_str(&i.to_string()),
+        }
+    }
+    sep(&mut out);
+    out.push_str("\"step\": ");
+    out.push_str(&step.to_string());
+    out.push_str(", \"recorded_at\": ");
+    pyjson::write_str(&mut out, recorded_at);
+    out.push_str("}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rows::BatchAggregator;
+
+    fn request<'a>(split: &'a str, metrics: Option<Vec<(String, f64)>>) -> LogRequest<'a> {
+        LogRequest {
+            split,
+            step: 3,
+            metrics,
+            recorded_at: "2026-01-01T00:00:00",
+            ..LogRequest::default()
+        }
+    }
+
+    #[test]
+    fn line_format_matches_json_dumps() {
+        let row = vec![
+            ("train/reward".to_string(), Number::Float(0.5)),
+            ("train/reward_std_dev".to_string(), Number::Int(0)),
+            ("loss/kl".to_string(), Number::Float(f64::NAN)),
+            ("x".to_string(), Number::Float(f64::INFINITY)),
+        ];
+        assert_eq!(
+            history_line(&row, 2, "t"),
+            "{\"train/reward\": 0.5, \"train/reward_std_dev\": 0, \"x\": Infinity, \"step\": 2, \"recorded_at\": \"t\"}\n"
+        );
+    }
+
+    #[test]
+    fn metrics_only_log_routes_prefixes_and_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let root = Builder::new("train").unwrap();
+        let metrics = vec![
+            ("loss/kl".to_string(), f64::NAN),
+            ("custom".to_string(), 1.5),
+            ("costs/train/x".to_string(), 0.25),
+        ];
+        let row = log_step(&root, &run, request("train", Some(metrics)))
+            .unwrap()
+            .unwrap();
+        let keys: Vec<&str> = row.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(&keys[..2], ["loss/kl", "train/custom"]);
+        assert!(keys.contains(&"costs/cum/all"));
+        assert_eq!(
+            keys[keys.len() - 2..],
+            ["training_step", "time/wall_clock_sec"]
+        );
+        let text = std::fs::read_to_string(dir.path().join("history.jsonl")).unwrap();
+        assert!(!text.contains("loss/kl") && text.contains("\"train/custom\": 1.5"));
+        let state = RunDir::new(dir.path()).open().unwrap();
+        assert!(
+            state
+                .cum_state
+                .contains(&("costs/cum/all".to_string(), 0.25))
+        );
+    }
+
+    #[test]
+    fn nothing_to_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let root = Builder::new("train").unwrap();
+        assert!(
+            log_step(&root, &run, request("train", None))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            log_step(&root, &run, request("train", Some(vec![])))
+                .unwrap()
+                .is_none()
+        );
+        assert!(!dir.path().join("history.jsonl").exists());
+    }
+
+    #[test]
+    fn a_refused_log_leaves_nothing_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let root = Builder::new("train").unwrap();
+        let mut req = request("train", Some(vec![("costs_prefill".to_string(), 1.0)]));
+        req.batch = Some(BatchAggregator::new().finish("train"));
+        assert!(log_step(&root, &run, req).is_err());
+        assert_eq!(root.pending_len(), 0);
+    }
+
+    #[test]
+    fn custom_splits_prefix_everything_and_skip_data_metrics() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let root = Builder::new("train").unwrap();
+        let mut agg = BatchAggregator::new();
+        agg.begin_group([], Some("s".into()), 1, 0).unwrap();
+        agg.add_trajectory(1.0, [("costs/holdout/judge", 0.5)], None)
+            .unwrap();
+        agg.end_group();
+        let mut req = request("holdout", None);
+        req.batch = Some(agg.finish("holdout"));
+        let row = log_step(&root, &run, req).unwrap().unwrap();
+        let keys: Vec<&str> = row.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(keys.contains(&"holdout/costs/cum/all"), "{keys:?}");
+        assert!(!keys.iter().any(|k| k.contains("data/")), "{keys:?}");
+    }
+}

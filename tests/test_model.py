@@ -1,0 +1,296 @@
+"""art_metrics.Model: row rules, splits and prefixes, state, resume and repair."""
+
+import asyncio
+import json
+import math
+
+import pytest
+
+from art_metrics import Model, Trajectory, TrajectoryGroup
+
+
+def text(model: Model) -> str:
+    with open(f"{model.run_dir}/history.jsonl") as f:
+        return f.read()
+
+
+def rows(model: Model) -> list[dict]:
+    with open(f"{model.run_dir}/history.jsonl") as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture
+def model(tmp_path):
+    return Model(name="m", project="p", base_path=str(tmp_path))
+
+
+def group(*rewards, exceptions=0, metadata=None, metrics=None, traj_metrics=None):
+    trajs = [Trajectory(reward=r, metrics=dict(traj_metrics or {})) for r in rewards]
+    return TrajectoryGroup(trajs + [RuntimeError("x")] * exceptions, metadata=metadata, metrics=metrics)
+
+
+async def test_train_row_rules(model):
+    await model.log(
+        [
+            group(1.0, 0.0, exceptions=1, metadata={"scenario_id": 7}, metrics={"difficulty": 2},
+                  traj_metrics={"correct": True, "costs/train/rollout": 0.25}),
+            group(0.5, 0.5, metrics={"difficulty": 4}),
+            group(1.0),
+        ],
+        split="train",
+        step=2,
+    )
+    (row,) = rows(model)
+    assert row["train/reward"] == pytest.approx(0.6)
+    assert row["train/exception_rate"] == pytest.approx(1 / 6)
+    assert row["train/correct"] == 1.0  # averaged over the trajectories that have it
+    assert row["train/group_difficulty"] == 3.0
+    assert row["train/reward_std_dev"] == 0.25  # mean of 0.5 and 0.0; the 1-trajectory group skipped
+    assert row["costs/train/rollout"] == 0.5  # costs are summed, not averaged
+    assert row["data/step_num_scenarios"] == 3.0
+    assert row["data/step_num_trajectories"] == 6.0
+    assert row["data/step_num_groups_trainable"] == 1.0
+    assert row["data/cum/num_unique_scenarios"] == 1.0
+    assert row["training_step"] == row["step"] == 2
+    assert list(row)[-4:] == ["training_step", "time/wall_clock_sec", "step", "recorded_at"]
+
+
+async def test_reward_std_dev_is_int_zero_without_groups_of_two(model):
+    await model.log([group(1.0)], split="val")
+    assert '"val/reward_std_dev": 0,' in text(model)
+    assert rows(model)[0]["step"] == 0
+
+
+@pytest.mark.parametrize(
+    "split,key,expected",
+    [
+        ("train", "reward", "train/reward"),
+        ("train", "foo/bar", "train/foo/bar"),
+        ("train", "loss/a", "loss/a"),
+        ("train", "time/foo", "time/foo"),
+        ("val", "train/x", "train/x"),
+        ("test", "pipeline/x", "pipeline/x"),
+        ("holdout", "loss/a", "holdout/loss/a"),
+        ("holdout", "costs/holdout/x", "holdout/costs/holdout/x"),
+    ],
+)
+async def test_prefixes(model, split, key, expected):
+    await model.log(None, split=split, metrics={key: 1.0})
+    assert expected in rows(model)[0]
+
+
+async def test_val_and_test_share_the_eval_buffer_custom_splits_have_their_own(model):
+    model.metrics_builder("eval").add_cost("eval/judge", 1.0)
+    model.metrics_builder("holdout").add_cost("holdout/judge", 2.0)
+    await model.log(None, split="train", metrics={"loss/x": 1.0})
+    assert "costs/eval/judge" not in rows(model)[-1]
+    await model.log(None, split="test", metrics={})
+    assert rows(model)[-1]["costs/eval/judge"] == 1.0
+    await model.log([group(1.0)], split="holdout")
+    row = rows(model)[-1]
+    assert row["holdout/costs/holdout/judge"] == 2.0
+    assert row["holdout/costs/cum/all"] == 3.0  # totals are shared by every split
+    assert not any(k.startswith("data/") or k.startswith("holdout/data/") for k in row)
+
+
+async def test_metrics_only_nan_and_no_ops(model):
+    await model.log(None, split="train")
+    await model.log(None, split="train", metrics={})
+    assert model.read_state() is None
+    await model.log(None, split="train", step=3, metrics={"loss/kl": math.nan, "x": math.inf})
+    (row,) = rows(model)
+    assert "loss/kl" not in row
+    assert row["train/x"] == math.inf
+    assert "Infinity" in text(model)
+
+
+async def test_metrics_win_over_default_data_metrics_and_computed_values(model):
+    await model.log([group(1.0, 0.0)], split="train",
+                    metrics={"data/step_num_scenarios": 10, "reward": 42})
+    row = rows(model)[0]
+    assert row["data/step_num_scenarios"] == 10.0
+    assert row["train/reward"] == 42.0
+    assert list(row)[0] == "train/reward"
+
+
+async def test_legacy_cost_keys_are_refused_and_leave_nothing_behind(model):
+    with pytest.raises(ValueError, match="Legacy cost keys"):
+        await model.log([group(1.0)], split="train", metrics={"costs_prefill": 1.0})
+    with pytest.raises(ValueError, match="Legacy cost keys"):
+        await model.log([group(1.0, traj_metrics={"costs_x": 1})], split="train")
+    await model.log(None, split="train", metrics={"loss/x": 1.0})
+    assert not any(k.startswith("data/") for k in rows(model)[0])
+
+
+async def test_bad_items_and_single_groups(model):
+    with pytest.raises(TypeError, match="iterable of TrajectoryGroup"):
+        await model.log([group(1.0), Trajectory(reward=1.0)])
+    # A single group keeps its exceptions (the reference would lose them).
+    await model.log(group(1.0, exceptions=1), split="val")
+    assert rows(model)[0]["val/exception_rate"] == 0.5
+    await model.log([Trajectory(reward=0.2), Trajectory(reward=0.4), ValueError()], split="val")
+    assert rows(model)[1]["val/reward_std_dev"] == pytest.approx(0.1)
+
+
+async def test_resume_continues_totals_and_scenarios(tmp_path):
+    first = Model(name="m", project="p", base_path=str(tmp_path))
+    await first.log([group(1.0, metadata={"scenario_id": "a"})], split="train", metrics={"costs/train/x": 1.0})
+    second = Model(name="m", project="p", base_path=str(tmp_path))
+    await second.log([group(1.0, metadata={"scenario_id": "a"}), group(1.0, metadata={"scenario_id": "b"})],
+                     split="train", metrics={"costs/train/x": 2.0})
+    row = rows(second)[-1]
+    assert row["costs/cum/all"] == 3.0
+    assert row["data/cum/num_unique_scenarios"] == 2.0
+    assert row["data/cum/num_scenarios"] == 3.0
+
+
+async def test_state_methods(model):
+    assert model.read_state() is None
+    model.overwrite_state({"user": {"a": 1}})
+    merged = model.merge_state({"user": {"b": 2}, "other": [1]})
+    assert merged["user"] == {"a": 1, "b": 2}
+    await model.log(None, split="train", metrics={"costs/train/x": 1.0})
+    state = model.read_state()
+    assert state["user"] == {"a": 1, "b": 2}
+    assert state["_metrics_builder_state"]["cum_state"]["costs/cum/all"] == 1.0
+    # Overwritten after the load: the in-memory totals are saved again by the next log.
+    model.overwrite_state({})
+    await model.log(None, split="train", metrics={"loss/x": 1.0})
+    assert model.read_state()["_metrics_builder_state"]["cum_state"]["costs/cum/all"] == 1.0
+    with pytest.raises(ValueError):
+        model.overwrite_state({"x": math.nan})
+
+
+async def test_overwrite_before_first_use_restarts_totals(tmp_path):
+    first = Model(name="m", project="p", base_path=str(tmp_path))
+    await first.log(None, split="train", metrics={"costs/train/x": 1.0})
+    fresh = Model(name="m", project="p", base_path=str(tmp_path))
+    fresh.overwrite_state({})
+    await fresh.log(None, split="train", metrics={"costs/train/x": 1.0})
+    assert rows(fresh)[-1]["costs/cum/all"] == 1.0
+
+
+async def test_torn_last_line_is_repaired_on_open(tmp_path):
+    first = Model(name="m", project="p", base_path=str(tmp_path))
+    await first.log(None, split="train", metrics={"costs/train/x": 1.0})
+    first.close()
+    with open(f"{first.run_dir}/history.jsonl", "a") as f:
+        f.write('{"costs/all": 5.0, "costs/cum/')
+    second = Model(name="m", project="p", base_path=str(tmp_path))
+    await second.log(None, split="train", metrics={"costs/train/x": 1.0})
+    assert [r["costs/cum/all"] for r in rows(second)] == [1.0, 2.0]
+
+
+async def test_concurrent_logs_from_many_tasks(model):
+    async def one(i):
+        await asyncio.sleep(0)
+        await model.log(None, split="train", step=i, metrics={"costs/train/x": 1.0})
+
+    await asyncio.gather(*(one(i) for i in range(50)))
+    totals = sorted(r["costs/cum/all"] for r in rows(model))
+    assert totals == [float(i) for i in range(1, 51)]
+
+
+async def test_reporters_get_rows_with_nan(tmp_path):
+    class Collect:
+        def __init__(self):
+            self.rows = []
+
+        def log(self, row):
+            self.rows.append(row)
+
+    collect = Collect()
+    model = Model(name="m", project="p", base_path=str(tmp_path), reporters=[collect])
+    await model.log(None, split="train", step=1, metrics={"loss/kl": math.nan})
+    (row,) = collect.rows
+    assert math.isnan(row["loss/kl"]) and row["training_step"] == 1
+
+
+async def test_openpipe_art_objects_are_accepted(model):
+    import art
+
+    g = art.TrajectoryGroup(
+        [art.Trajectory(messages_and_choices=[], reward=1.0, metrics={"c": 1}), RuntimeError("x")],
+        metadata={"scenario_id": "s"},
+    )
+    await model.log([g], split="val")
+    row = rows(model)[0]
+    assert row["val/exception_rate"] == 0.5 and row["val/c"] == 1.0
+
+
+async def test_per_log_writes_do_not_grow_with_the_run(tmp_path):
+    """The reference rewrites all of state.json on every log; we append a journal line and
+    fold it into state.json only when the journal outgrows it (amortised constant cost)."""
+    Model._compact_min_bytes = 64 * 1024
+    try:
+        model = Model(name="m", project="p", base_path=str(tmp_path))
+    finally:
+        Model._compact_min_bytes = None
+    builder = model.metrics_builder("train")
+    state_path = tmp_path / "p/models/m/state.json"
+    rewrites, last_inode = 0, None
+    for i in range(600):
+        builder.add_data(scenario_ids=[f"scenario-{i}-{k}" for k in range(100)])
+        await model.log(None, split="train", step=i, metrics={"loss/x": 1.0})
+        inode = state_path.stat().st_ino if state_path.exists() else None
+        rewrites += inode != last_inode
+        last_inode = inode
+    assert rewrites <= 8, rewrites  # geometric: 64 KiB, then each time the journal outgrows state
+    state = model.read_state()["_metrics_builder_state"]
+    assert len(state["unique_scenario_ids"]) == 60_000
+
+
+def test_logs_from_many_threads(tmp_path):
+    import threading
+
+    model = Model(name="m", project="p", base_path=str(tmp_path))
+
+    def worker(t):
+        for i in range(25):
+            asyncio.run(model.log(None, split="train", step=i, metrics={"costs/train/x": 1.0, "t": t}))
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    # Rows are appended in the order their totals were taken: strictly increasing.
+    assert [r["costs/cum/all"] for r in rows(model)] == [float(i) for i in range(1, 101)]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=8).filter(
+            lambda k: not k.startswith(("costs", "time/step_", "data/step_", "throughput/step_"))
+        ),
+        st.floats(allow_nan=True, allow_infinity=True),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_history_lines_are_byte_identical_to_json_dumps(metrics):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        model = Model(name="m", project="p", base_path=d)
+        asyncio.run(model.log(None, split="custom", step=3, metrics=metrics))
+        line = text(model)
+    row = json.loads(line)
+    expected = {f"custom/{k}": v for k, v in metrics.items() if v == v}
+    expected |= {"training_step": 3, "time/wall_clock_sec": row["time/wall_clock_sec"]}
+    expected |= {"step": 3, "recorded_at": row["recorded_at"]}
+    assert line == json.dumps(expected) + "\n"
+
+
+async def test_a_torn_reference_state_json_is_reported_clearly(tmp_path):
+    run_dir = tmp_path / "p/models/m"
+    run_dir.mkdir(parents=True)
+    (run_dir / "state.json").write_text('{"_metrics_builder_state": {"cum_state": {"costs/cum/a')
+    model = Model(name="m", project="p", base_path=str(tmp_path))
+    with pytest.raises(ValueError, match="state.json is not valid JSON.*move it away"):
+        await model.log(None, split="train", metrics={"loss/x": 1.0})
