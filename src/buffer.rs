@@ -128,6 +128,19 @@ impl StepBuffer {
         &self.scenario_ids
     }
 
+    /// Adds every leaf and scenario id of `later` (values recorded after this buffer's).
+    /// A leaf that conflicts with this buffer's keys is refused and reported; the rest are kept.
+    pub fn absorb(&mut self, later: StepBuffer) -> CoreResult<()> {
+        let mut first_error = None;
+        for (key, value) in later.leaves {
+            if let Err(e) = self.add(&key, value.value()) {
+                first_error.get_or_insert(e);
+            }
+        }
+        self.scenario_ids.extend(later.scenario_ids.iter());
+        first_error.map_or(Ok(()), Err)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.leaves.is_empty() && self.scenario_ids.is_empty()
     }

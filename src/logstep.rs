@@ -85,11 +85,8 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
     }
 
     let mut writer = run.writer();
-    builder.add_metrics(&adds)?;
-    if !scenario_ids.is_empty() {
-        builder.add_data(None, None, Some(scenario_ids))?;
-    }
-    for (k, v) in builder.flush().0 {
+    let (flushed, undo) = builder.flush_with(&adds, scenario_ids)?;
+    for (k, v) in flushed.0 {
         averages.set(&k, Number::Float(v));
     }
     if averages.is_empty() {
@@ -116,7 +113,15 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
     } else {
         (root.take_changes(), false)
     };
-    writer.append(&line, changes, reset)?;
+    if let Err(e) = writer.append(&line, changes.clone(), reset) {
+        // Nothing was saved (append undoes its partial writes), so nothing happened: the
+        // builder gets back the values pending before this call, the totals lose this row's
+        // additions, and the changes it took are saved by the next row. Retrying the call,
+        // or logging the next step, then counts every value exactly once.
+        root.restore_changes(changes);
+        builder.undo_flush(undo)?;
+        return Err(e);
+    }
     Ok(Some(row))
 }
 

@@ -11,7 +11,7 @@ use crate::derive::{StepMetrics, flush_step};
 use crate::error::{CoreError, CoreResult};
 use crate::keys;
 use crate::pricing::{PricingRegistry, TokenPricing};
-use crate::totals::{Totals, TotalsChanges, TotalsState};
+use crate::totals::{Totals, TotalsChanges, TotalsState, TotalsUndo};
 
 /// Everything the builders of one run share: pending buffers per scope, running totals, prices.
 ///
@@ -32,6 +32,14 @@ pub struct Builder {
     cost_context: String,
     buffer_scope: String,
     run: Arc<RunMetrics>,
+}
+
+/// A flush that can still be taken back (when its row could not be saved): the step as it
+/// was pending before, and what the flush added to the totals.
+#[derive(Debug)]
+pub struct FlushUndo {
+    pending: Option<StepBuffer>,
+    totals: TotalsUndo,
 }
 
 /// Rejects NaN and infinities, naming the key.
@@ -167,6 +175,70 @@ impl Builder {
         }
     }
 
+    /// Adds `values` and `scenario_ids` to this builder's pending step and flushes it, in a
+    /// way [`Builder::undo_flush`] can take back: `Model.log` saves the row afterwards, and a
+    /// failed save must leave the builder as it was before the call.
+    ///
+    /// The values are checked first: a refused one leaves the pending step unchanged.
+    pub fn flush_with(
+        &self,
+        values: &[(&str, f64)],
+        scenario_ids: Vec<String>,
+    ) -> CoreResult<(StepMetrics, FlushUndo)> {
+        for (key, value) in values {
+            check_value(key, *value)?;
+        }
+        let pending = self.run.buffers.lock().remove(self.buffer_scope.as_str());
+        let mut step = pending.clone().unwrap_or_default();
+        let added = step.add_all(values).map(|()| {
+            if !scenario_ids.is_empty() {
+                step.add_scenario_ids(scenario_ids);
+            }
+        });
+        if let Err(e) = added {
+            // The refused values never reached the run; the step goes back as it was (a
+            // conflict with values recorded meanwhile cannot arise: they are after it).
+            let _ = self.put_back(pending);
+            return Err(e);
+        }
+        let mut totals = self.run.totals.lock();
+        totals.begin_undo();
+        let metrics = if step.is_empty() {
+            StepMetrics::default()
+        } else {
+            flush_step(step, &mut totals)
+        };
+        let undo = FlushUndo {
+            pending,
+            totals: totals.end_undo(),
+        };
+        Ok((metrics, undo))
+    }
+
+    /// Takes back a [`Builder::flush_with`]: the totals lose what it added, and the step
+    /// pending before it is pending again, ahead of anything recorded since.
+    pub fn undo_flush(&self, undo: FlushUndo) -> CoreResult<()> {
+        self.run.totals.lock().undo(undo.totals);
+        self.put_back(undo.pending)
+    }
+
+    /// Makes `step` this scope's pending step again, with whatever was recorded meanwhile.
+    fn put_back(&self, step: Option<StepBuffer>) -> CoreResult<()> {
+        let Some(mut step) = step else { return Ok(()) };
+        let mut buffers = self.run.buffers.lock();
+        let result = match buffers.remove(self.buffer_scope.as_str()) {
+            Some(later) => step.absorb(later),
+            None => Ok(()),
+        };
+        buffers.insert(self.buffer_scope.clone(), step);
+        result
+    }
+
+    /// Puts back changes taken by [`Builder::take_changes`] whose save failed.
+    pub fn restore_changes(&self, changes: TotalsChanges) {
+        self.run.totals.lock().restore_changes(changes);
+    }
+
     /// A snapshot of the running totals and unique scenario ids.
     pub fn state(&self) -> TotalsState {
         self.run.totals.lock().to_state()
@@ -295,6 +367,39 @@ mod tests {
             assert!(e.contains(&format!("'{key}'")), "{e}");
             assert_eq!(b.state(), saved);
         }
+    }
+
+    #[test]
+    fn an_undone_flush_leaves_the_builder_as_before() {
+        let b = Builder::new("train").unwrap();
+        b.add_cost("train/judge", 1.0).unwrap();
+        b.flush();
+        b.take_changes();
+        b.add_cost("train/judge", 0.25).unwrap();
+        let before = b.state();
+        let (m, undo) = b
+            .flush_with(&[("costs/train/judge", 1.0)], vec!["s1".into()])
+            .unwrap();
+        assert_eq!(m["costs/cum/all"], 2.25);
+        let changes = b.take_changes();
+        b.add_cost("train/other", 2.0).unwrap(); // recorded while the row was being saved
+        b.restore_changes(changes);
+        b.undo_flush(undo).unwrap();
+        assert_eq!(b.state(), before);
+        let r = b.flush();
+        assert_eq!(r["costs/train/judge"], 0.25);
+        assert_eq!(r["costs/train/other"], 2.0);
+        assert_eq!(r["costs/cum/all"], 3.25);
+        assert!(!r.contains_key("data/cum/num_unique_scenarios"));
+    }
+
+    #[test]
+    fn flush_with_refused_values_keeps_the_pending_step() {
+        let b = Builder::new("train").unwrap();
+        b.add_cost("train/judge", 0.25).unwrap();
+        assert!(b.flush_with(&[("costs/train", 1.0)], vec![]).is_err());
+        assert!(b.flush_with(&[("time/x", f64::NAN)], vec![]).is_err());
+        assert_eq!(b.flush()["costs/train/judge"], 0.25);
     }
 
     #[test]

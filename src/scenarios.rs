@@ -72,8 +72,23 @@ impl ScenarioSet {
         true
     }
 
+    /// Keeps the first `len` ids inserted and forgets the rest (a flush taken back). Rebuilds
+    /// the table: O(ids), paid only when a save fails.
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.len() {
+            return;
+        }
+        self.ends.truncate(len);
+        self.arena
+            .truncate(self.ends.last().map_or(0, |&e| e as usize));
+        self.rebuild(self.table.len());
+    }
+
     fn grow(&mut self) {
-        let capacity = (self.table.len() * 2).max(16);
+        self.rebuild((self.table.len() * 2).max(16));
+    }
+
+    fn rebuild(&mut self, capacity: usize) {
         self.table = vec![EMPTY; capacity];
         for i in 0..self.ends.len() {
             let (slot, _) = self.slot(self.id(i));
@@ -141,5 +156,16 @@ mod tests {
                 prop_assert!(ours.contains(id));
             }
         }
+    }
+
+    #[test]
+    fn truncate_forgets_the_last_inserted() {
+        let mut set: ScenarioSet = ["a", "b", "c"].into_iter().collect();
+        set.truncate(1);
+        assert_eq!(set.iter().collect::<Vec<_>>(), ["a"]);
+        assert!(set.contains("a") && !set.contains("b") && !set.contains("c"));
+        assert!(set.insert("c"));
+        set.truncate(5);
+        assert_eq!(set.len(), 2);
     }
 }

@@ -36,6 +36,14 @@ impl ExactSum {
         self.add(other.compensation);
     }
 
+    /// The same sum with the opposite sign: merging it takes this sum back out.
+    pub fn negated(&self) -> ExactSum {
+        ExactSum {
+            sum: -self.sum,
+            compensation: -self.compensation,
+        }
+    }
+
     /// The best `f64` estimate of the sum.
     pub fn value(&self) -> f64 {
         let v = self.sum + self.compensation;

@@ -15,6 +15,17 @@ pub struct Totals {
     // instead of the whole state on every log.
     changed_keys: HashSet<String>,
     new_ids: Vec<String>,
+    /// While a flush may still be taken back: what it added (see [`Totals::begin_undo`]).
+    undo: Option<TotalsUndo>,
+}
+
+/// What one flush added to the totals, so that a failed save can take it back exactly.
+#[derive(Debug, Default, Clone)]
+pub struct TotalsUndo {
+    /// Each addition: the key, the sum merged into it, and whether the key was new.
+    added: Vec<(String, ExactSum, bool)>,
+    /// How many scenario ids were known before the flush (the set keeps insertion order).
+    scenarios_before: usize,
 }
 
 /// What changed in [`Totals`] since the last [`Totals::take_changes`]: the new values of the
@@ -41,26 +52,75 @@ pub struct TotalsState {
 impl Totals {
     /// Adds `value` to the running total `key` and returns the new total.
     pub fn add(&mut self, key: &str, value: &ExactSum) -> f64 {
-        let total = match self.cum.get_mut(key) {
-            Some(total) => total,
-            None => self.cum.entry(key.to_owned()).or_default(),
+        let (total, created) = match self.cum.get_mut(key) {
+            Some(total) => (total, false),
+            None => (self.cum.entry(key.to_owned()).or_default(), true),
         };
         total.merge(value);
         let v = total.value();
+        if let Some(undo) = self.undo.as_mut() {
+            undo.added.push((key.to_owned(), *value, created));
+        }
         if !self.changed_keys.contains(key) {
             self.changed_keys.insert(key.to_owned());
         }
         v
     }
 
+    /// Starts recording what is added, so that [`Totals::undo`] can take it back.
+    pub fn begin_undo(&mut self) {
+        self.undo = Some(TotalsUndo {
+            added: Vec::new(),
+            scenarios_before: self.scenarios.len(),
+        });
+    }
+
+    /// Stops recording and returns what was added since [`Totals::begin_undo`].
+    pub fn end_undo(&mut self) -> TotalsUndo {
+        self.undo.take().unwrap_or_default()
+    }
+
+    /// Takes back a flush's additions: each total loses what the flush merged into it (a
+    /// total the flush created, and that nothing else touched since, disappears), and the
+    /// scenario ids it saw first are forgotten.
+    pub fn undo(&mut self, undo: TotalsUndo) {
+        for (key, value, created) in undo.added.into_iter().rev() {
+            if let Some(total) = self.cum.get_mut(&key) {
+                total.merge(&value.negated());
+                if created && total.value() == 0.0 {
+                    self.cum.remove(&key);
+                }
+            }
+        }
+        if self.scenarios.len() > undo.scenarios_before {
+            let forgotten: HashSet<&str> =
+                self.scenarios.iter().skip(undo.scenarios_before).collect();
+            self.new_ids.retain(|id| !forgotten.contains(id.as_str()));
+            self.scenarios.truncate(undo.scenarios_before);
+        }
+    }
+
+    /// Puts changes taken by [`Totals::take_changes`] back, for a save that failed: the next
+    /// save writes them (with the current values of the totals).
+    pub fn restore_changes(&mut self, changes: TotalsChanges) {
+        for (key, _) in changes.cum_state {
+            self.changed_keys.insert(key);
+        }
+        let mut ids = changes.new_scenario_ids;
+        ids.retain(|id| self.scenarios.contains(id));
+        ids.append(&mut self.new_ids);
+        self.new_ids = ids;
+    }
+
     /// The totals and ids changed since the previous call (sorted by key), and forgets them.
+    /// A total that an undo removed again is not a change.
     pub fn take_changes(&mut self) -> TotalsChanges {
         let mut cum_state: Vec<(String, f64)> = self
             .changed_keys
             .drain()
-            .map(|k| {
-                let v = self.cum.get(k.as_str()).map_or(0.0, ExactSum::value);
-                (k, v)
+            .filter_map(|k| {
+                let v = self.cum.get(k.as_str()).map(ExactSum::value)?;
+                Some((k, v))
             })
             .collect();
         cum_state.sort_by(|a, b| a.0.cmp(&b.0));
@@ -140,6 +200,28 @@ mod tests {
         assert_eq!(back.num_scenarios(), 2);
         assert_eq!(back.get("costs/cum/all"), Some(1.5));
         assert!(back.clone().take_changes().is_empty());
+    }
+
+    #[test]
+    fn a_flush_can_be_taken_back_exactly() {
+        let mut t = Totals::default();
+        t.add("costs/cum/all", &ExactSum::new(1.0));
+        t.add_scenarios(["a"]);
+        t.take_changes();
+        let before = t.to_state();
+        t.begin_undo();
+        t.add("costs/cum/all", &ExactSum::new(0.1));
+        t.add("costs/cum/new", &ExactSum::new(0.7));
+        t.add_scenarios(["a", "b"]);
+        let undo = t.end_undo();
+        let changes = t.take_changes();
+        t.undo(undo);
+        t.restore_changes(changes);
+        assert_eq!(t.to_state(), before);
+        // The restored change set names only totals that still exist, and no forgotten id.
+        let c = t.take_changes();
+        assert_eq!(c.cum_state, [("costs/cum/all".to_string(), 1.0)]);
+        assert!(c.new_scenario_ids.is_empty());
     }
 
     #[test]

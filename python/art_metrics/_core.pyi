@@ -19,10 +19,12 @@ __all__ = [
     "_reload_catalog",
     "_catalog_cache_path",
     "_noop",
+    "_fail_next_appends",
 ]
 __version__: str
 
 def _noop() -> None: ...
+def _fail_next_appends(count: int, errno: int) -> None: ...
 
 @disjoint_base
 class BuilderCore:

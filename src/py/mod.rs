@@ -33,6 +33,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(catalog::_refresh_catalog, m)?)?;
     m.add_function(wrap_pyfunction!(catalog::_reload_catalog, m)?)?;
     m.add_function(wrap_pyfunction!(catalog::_catalog_cache_path, m)?)?;
+    m.add_function(wrap_pyfunction!(model::_fail_next_appends, m)?)?;
     m.add_function(wrap_pyfunction!(_noop, m)?)?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{CoreError, CoreResult};
 
@@ -28,11 +29,9 @@ pub fn repair_torn_tail(path: &Path) -> CoreResult<u64> {
     if len == 0 {
         return Ok(0);
     }
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| io_err("cannot open", path, e))?;
+    // Read-only until there is something to cut: a run directory on a read-only mount
+    // can still be loaded.
+    let mut f = File::open(path).map_err(|e| io_err("cannot open", path, e))?;
     // Scan backwards in blocks for the last '\n'; a complete file ends with one.
     let mut end = len;
     let mut buf = vec![0u8; 64 * 1024];
@@ -45,12 +44,12 @@ pub fn repair_torn_tail(path: &Path) -> CoreResult<u64> {
         if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
             let keep = start + i as u64 + 1;
             if keep != len {
-                truncate(&f, path, keep)?;
+                truncate_path(path, keep)?;
             }
             return Ok(keep);
         }
         if start == 0 {
-            truncate(&f, path, 0)?;
+            truncate_path(path, 0)?;
             return Ok(0);
         }
         end = start;
@@ -84,9 +83,35 @@ pub fn open_append(path: &Path) -> CoreResult<File> {
         .map_err(|e| io_err("cannot open", path, e))
 }
 
+/// Test hook: how many of the next appends fail, and with which errno.
+static FAIL_APPENDS: AtomicU64 = AtomicU64::new(0);
+
+/// Makes the next `count` appends write half their bytes and then fail with `errno` (for
+/// example ENOSPC), as on a full disk. For tests where mounting a small filesystem is not
+/// permitted; the real case is tested on a size-limited tmpfs where it is.
+pub fn fail_next_appends(count: u32, errno: i32) {
+    FAIL_APPENDS.store(
+        (u64::from(count) << 32) | u64::from(errno as u32),
+        Ordering::SeqCst,
+    );
+}
+
+fn injected_failure() -> Option<std::io::Error> {
+    let v = FAIL_APPENDS.load(Ordering::Relaxed);
+    if v >> 32 == 0 {
+        return None;
+    }
+    FAIL_APPENDS.store(v - (1 << 32), Ordering::SeqCst);
+    Some(std::io::Error::from_raw_os_error(v as u32 as i32))
+}
+
 /// Appends `bytes` with one `write_all` on an `O_APPEND` handle: a kill leaves either
 /// nothing, the whole line, or a torn tail that [`repair_torn_tail`] removes.
 pub fn append(f: &mut File, path: &Path, bytes: &[u8]) -> CoreResult<()> {
+    if let Some(e) = injected_failure() {
+        let _ = f.write_all(&bytes[..bytes.len() / 2]);
+        return Err(io_err("cannot append to", path, e));
+    }
     f.write_all(bytes)
         .map_err(|e| io_err("cannot append to", path, e))
 }

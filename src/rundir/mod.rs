@@ -51,6 +51,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{CoreError, CoreResult};
 use crate::totals::{TotalsChanges, TotalsState};
+pub use fsio::fail_next_appends;
 pub use journal::{BUILDER_STATE_KEY, JournalEntry};
 
 pub const HISTORY_FILE: &str = "history.jsonl";
@@ -259,6 +260,34 @@ impl RunWriter<'_> {
             .metadata()
             .map_err(|e| fsio::io_err("cannot stat", &history_path, e))?
             .len();
+        let journal_len = self.files.journal_len;
+        if let Err(e) = self.append_row(start, line, changes, reset) {
+            // A full disk can take half a line. Cut both files back to where they were
+            // (shrinking needs no space), so that the next row follows whole rows only.
+            let journal_path = self.run.file(JOURNAL_FILE);
+            let _ = fsio::truncate_path(&history_path, start);
+            let _ = fsio::truncate_path(&journal_path, journal_len);
+            self.files.journal_len = journal_len;
+            return Err(e);
+        }
+        self.files.snapshot_next = false;
+        if self.files.journal_len > self.run.compact_min_bytes.max(self.files.state_len) {
+            // The row is saved (the journal holds its totals); folding them into state.json
+            // can wait for a later row if the disk is full now.
+            let _ = self.run.compact_locked(&mut self.files);
+        }
+        Ok(())
+    }
+
+    /// The journal entry (when the totals changed), then the row.
+    fn append_row(
+        &mut self,
+        start: u64,
+        line: &str,
+        changes: TotalsChanges,
+        reset: bool,
+    ) -> CoreResult<()> {
+        let history_path = self.run.file(HISTORY_FILE);
         if reset || !changes.is_empty() {
             let entry = JournalEntry::new((start, start + line.len() as u64), changes, reset);
             let entry_line = entry.to_line();
@@ -271,12 +300,7 @@ impl RunWriter<'_> {
             self.files.journal_len += entry_line.len() as u64;
         }
         let history = self.files.history.as_mut().expect("opened above");
-        fsio::append(history, &history_path, line.as_bytes())?;
-        self.files.snapshot_next = false;
-        if self.files.journal_len > self.run.compact_min_bytes.max(self.files.state_len) {
-            self.run.compact_locked(&mut self.files)?;
-        }
-        Ok(())
+        fsio::append(history, &history_path, line.as_bytes())
     }
 }
 
