@@ -17,9 +17,8 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
-
 import art_metrics
+import pytest
 from art_metrics import _core
 
 

@@ -1,0 +1,126 @@
+"""SIGKILL a process that logs with Model.log, many times, for art-metrics and for
+openpipe-art 0.5.18; then count what the run directory lost, doubled or tore.
+
+    python bench/crash.py               # 50 kills per library
+    python bench/crash.py --kills 10 --library reference   # each restart imports openpipe-art
+
+Each row adds a cost of 0.5, one item and the scenario ids ``id<seq>``, ``common<seq % 7>``
+(``seq`` is the row's line number when it was logged), so every row's running totals can be
+recomputed from the rows before it. tests/test_crash_safety.py asserts the art-metrics side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def model_class(library: str):
+    if library == "reference":
+        from art import Model
+    else:
+        from art_metrics import Model
+    return Model
+
+
+async def worker(library: str, base: str) -> None:
+    model = model_class(library)(name="k", project="p", base_path=base)
+    model.metrics_builder()
+    history = Path(base) / "p" / "models" / "k" / "history.jsonl"
+    seq = len(history.read_text().splitlines()) if history.exists() else 0
+    while True:
+        model.metrics_builder("train").add_data(scenario_ids=[f"id{seq}", f"common{seq % 7}"])
+        await model.log(
+            None,
+            split="train",
+            step=seq,
+            metrics={"seq": seq, "costs/train/work": 0.5, "data/step_items": 1},
+        )
+        seq += 1
+
+
+def check(run_dir: Path) -> dict[str, int]:
+    """Rows, torn lines, and rows whose totals do not equal the sum of the rows before."""
+    out = {"rows": 0, "torn lines": 0, "wrong totals": 0}
+    cost = items = 0.0
+    ids: set[str] = set()
+    for line in (run_dir / "history.jsonl").read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            out["torn lines"] += 1
+            continue
+        out["rows"] += 1
+        seq = int(row["train/seq"])
+        cost += row["costs/all"]
+        items += row["data/step_items"]
+        ids |= {f"id{seq}", f"common{seq % 7}"}
+        ok = (
+            abs(row["costs/cum/all"] - cost) <= 1e-9 * cost
+            and row["data/cum/items"] == items
+            and row["data/cum/num_unique_scenarios"] == len(ids)
+        )
+        out["wrong totals"] += not ok
+    return out
+
+
+def run(library: str, kills: int, seed: int = 1234) -> dict[str, int]:
+    rng = random.Random(seed)
+    base = tempfile.mkdtemp(prefix=f"crash-{library}-")
+    run_dir = Path(base) / "p" / "models" / "k"
+    history = run_dir / "history.jsonl"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    died = 0
+    for _ in range(kills):
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--worker", library, base],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        before = history.stat().st_size if history.exists() else 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            if history.exists() and history.stat().st_size > before:
+                break
+            time.sleep(0.002)
+        if proc.poll() is not None:
+            died += 1  # it could not restart (a torn state.json, for one)
+            continue
+        time.sleep(rng.uniform(0, 0.05))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    result = check(run_dir) if history.exists() else {"rows": 0}
+    result["restarts that failed"] = died
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--kills", type=int, default=50)
+    parser.add_argument("--library", choices=["art-metrics", "reference", "both"], default="both")
+    parser.add_argument("--worker", nargs=2, metavar=("LIBRARY", "BASE"))
+    args = parser.parse_args()
+    if args.worker:
+        asyncio.run(worker(*args.worker))
+        return
+    both = ["art-metrics", "reference"]
+    for library in both if args.library == "both" else [args.library]:
+        started = time.monotonic()
+        result = run(library, args.kills)
+        took = time.monotonic() - started
+        print(f"{library}: {args.kills} kills in {took:.0f} s: {result}")
+
+
+if __name__ == "__main__":
+    main()
