@@ -161,7 +161,7 @@ pub mod mutate {
     pub struct Rng(pub u64);
 
     impl Rng {
-        pub fn next(&mut self) -> u64 {
+        pub fn next_u64(&mut self) -> u64 {
             self.0 ^= self.0 >> 12;
             self.0 ^= self.0 << 25;
             self.0 ^= self.0 >> 27;
@@ -169,7 +169,7 @@ pub mod mutate {
         }
 
         pub fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
+            (self.next_u64() % n.max(1) as u64) as usize
         }
     }
 
