@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from art_metrics.summary import cost_breakdown, read_history, summarize
 
 TESTS = pathlib.Path(__file__).parent
@@ -15,10 +14,16 @@ DEMO_RUN = pathlib.Path("art-metrics-demo/models/demo")
 HEADER = "step  train reward  val reward  step cost  total cost  actor tok/s  trainer tok/s"
 
 
-def cli(*args: str, cwd: pathlib.Path, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, cwd: pathlib.Path, check: bool = True, **env: str
+) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [sys.executable, "-m", "art_metrics", *args], cwd=cwd, env=dict(os.environ, **env),
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "art_metrics", *args],
+        cwd=cwd,
+        env=dict(os.environ, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if check:
         assert proc.returncode == 0, proc.stderr
@@ -55,16 +60,38 @@ def test_demo_writes_a_full_run_and_prints_what_summary_prints(tmp_path):
     run_dir = tmp_path / "runs" / DEMO_RUN
     rows = read_history(run_dir)
     assert [(r["training_step"], "train/reward" in r) for r in rows] == [
-        (1, True), (2, True), (2, False), (3, True), (3, False),  # val after steps 2 and 3
+        (1, True),
+        (2, True),
+        (2, False),
+        (3, True),
+        (3, False),  # val after steps 2 and 3
     ]
     train, val = rows[0], rows[2]
-    for key in ["train/reward", "train/exception_rate", "train/correct", "train/group_difficulty",
-                "loss/policy", "costs/train/judge/correctness", "costs/train/judge/style", "costs/gpu",
-                "time/step_actor_s", "data/step_actor_tokens", "throughput/step_actor_idle_s",
-                "data/step_trainer_tokens", "throughput/avg_trainer_tok_per_s",
-                "throughput/avg_actor_tok_per_s", "data/cum/num_unique_scenarios", "costs/cum/all"]:
+    for key in [
+        "train/reward",
+        "train/exception_rate",
+        "train/correct",
+        "train/group_difficulty",
+        "loss/policy",
+        "costs/train/judge/correctness",
+        "costs/train/judge/style",
+        "costs/gpu",
+        "time/step_actor_s",
+        "data/step_actor_tokens",
+        "throughput/step_actor_idle_s",
+        "data/step_trainer_tokens",
+        "throughput/avg_trainer_tok_per_s",
+        "throughput/avg_actor_tok_per_s",
+        "data/cum/num_unique_scenarios",
+        "costs/cum/all",
+    ]:
         assert key in train, key
-    for key in ["val/reward", "costs/eval/judge/correctness", "costs/eval/judge/style", "time/step_eval_s"]:
+    for key in [
+        "val/reward",
+        "costs/eval/judge/correctness",
+        "costs/eval/judge/style",
+        "time/step_eval_s",
+    ]:
         assert key in val, key
     state = json.loads((run_dir / "state.json").read_text())["_metrics_builder_state"]
     assert state["cum_state"]["costs/cum/all"] == pytest.approx(rows[-1]["costs/cum/all"])
@@ -75,7 +102,10 @@ def test_demo_writes_a_full_run_and_prints_what_summary_prints(tmp_path):
         cells = table[summary.step]
         assert cells[1] == f"{summary.train_reward:.3f}"
         assert cells[3] == f"${summary.step_cost:.4f}" and cells[4] == f"${summary.total_cost:.4f}"
-        assert cells[5] == f"{summary.actor_tok_per_s:,.0f}" and cells[6] == f"{summary.trainer_tok_per_s:,.0f}"
+        assert (
+            cells[5] == f"{summary.actor_tok_per_s:,.0f}"
+            and cells[6] == f"{summary.trainer_tok_per_s:,.0f}"
+        )
     assert table[1][2] == "-" and table[2][2] == f"{rows[2]['val/reward']:.3f}"
     assert f"Total cost ${rows[-1]['costs/cum/all']:.4f}: gpu $" in out
 
@@ -104,7 +134,9 @@ def test_summary_of_a_run_written_by_openpipe_art(tmp_path):
     subprocess.run(
         [sys.executable, str(TESTS / "scripted_run.py"), str(tmp_path / "ref")],
         env=dict(os.environ, METRICS_IMPL="art", JUDGES="track_api_cost"),
-        check=True, capture_output=True, timeout=120,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     run_dir = tmp_path / "ref" / "proj" / "models" / "m1"
     with open(run_dir / "history.jsonl") as f:
@@ -116,7 +148,9 @@ def test_summary_of_a_run_written_by_openpipe_art(tmp_path):
     for step, cells in table.items():
         step_rows = [r for r in rows if r["training_step"] == step]
         # every row's own cost: costs/all on train/val/test rows, holdout/costs/all on the custom split
-        cost = sum(v for r in step_rows for k, v in r.items() if k in ("costs/all", "holdout/costs/all"))
+        cost = sum(
+            v for r in step_rows for k, v in r.items() if k in ("costs/all", "holdout/costs/all")
+        )
         total = [v for r in step_rows for k, v in r.items() if k.endswith("costs/cum/all")][-1]
         train_reward = [r["train/reward"] for r in step_rows if "train/reward" in r]
         assert cells[3] == f"${cost:.4f}" and cells[4] == f"${total:.4f}", step
@@ -154,7 +188,12 @@ def test_summary_skips_a_torn_last_line_and_nan(tmp_path):
 
 def test_cost_breakdown_takes_the_last_total_of_each_context():
     rows = [
-        {"training_step": 1, "costs/cum/train": 1.0, "costs/cum/train/judge": 1.0, "costs/cum/all": 1.0},
+        {
+            "training_step": 1,
+            "costs/cum/train": 1.0,
+            "costs/cum/train/judge": 1.0,
+            "costs/cum/all": 1.0,
+        },
         {"training_step": 1, "holdout/costs/cum/holdout": 0.5, "holdout/costs/cum/all": 1.5},
         {"training_step": 2, "costs/cum/train": 2.0, "costs/cum/all": 2.5},
     ]

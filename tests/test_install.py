@@ -14,13 +14,12 @@ import pathlib
 import subprocess
 import sys
 
-import pytest
-
 import art
 import art.api_costs
 import art.metrics
 import art.model
 import art_metrics
+import pytest
 from test_differential_model import IGNORED, assert_rows_equal, comparable
 
 WORKER = pathlib.Path(__file__).parent / "install_worker.py"
@@ -78,8 +77,11 @@ def test_models_made_before_install_keep_their_builder(tmp_path):
 
 async def test_functions_decorated_by_art_before_install_record_on_our_builder(tmp_path):
     priced = art.metrics.track_api_cost(
-        source="judge", provider="openai", model_name="openai/gpt-4.1",
-        prompt_price_per_million=1.5, completion_price_per_million=6.0,
+        source="judge",
+        provider="openai",
+        model_name="openai/gpt-4.1",
+        prompt_price_per_million=1.5,
+        completion_price_per_million=6.0,
     )(lambda: {"usage": {"prompt_tokens": 1000, "completion_tokens": 200}})
     art_metrics.install()
     try:
@@ -99,14 +101,20 @@ def test_art_script_gives_the_same_rows_and_state_with_and_without_install(tmp_p
     plain = run_worker(tmp_path, "plain")
     ours = run_worker(tmp_path, "installed", "--install")
     assert plain["builder_type"] == "art.metrics" and plain["track_api_cost"] == "art.api_costs"
-    assert ours["builder_type"] == "art_metrics.builder" and ours["track_api_cost"] == "art_metrics.costs"
+    assert (
+        ours["builder_type"] == "art_metrics.builder"
+        and ours["track_api_cost"] == "art_metrics.costs"
+    )
 
     assert len(ours["rows"]) == len(plain["rows"]) == 12
     for i, (o, p) in enumerate(zip(ours["rows"], plain["rows"])):
         assert_rows_equal(comparable(o), comparable(p), f"row {i}")
 
     assert ours["state"].keys() == plain["state"].keys() == {"_metrics_builder_state"}
-    o_state, p_state = ours["state"]["_metrics_builder_state"], plain["state"]["_metrics_builder_state"]
+    o_state, p_state = (
+        ours["state"]["_metrics_builder_state"],
+        plain["state"]["_metrics_builder_state"],
+    )
     assert set(o_state["unique_scenario_ids"]) == set(p_state["unique_scenario_ids"])
     o_cum = {k: v for k, v in o_state["cum_state"].items() if k not in IGNORED}
     p_cum = {k: v for k, v in p_state["cum_state"].items() if k not in IGNORED}

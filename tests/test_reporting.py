@@ -11,21 +11,33 @@ import subprocess
 import sys
 import types
 
-import pytest
-
 import art
-from art_metrics import Model, Trajectory, TrajectoryGroup, TrackioReporter, WandbReporter
+import pytest
+from art_metrics import Model, TrackioReporter, WandbReporter
 
 WORKER = pathlib.Path(__file__).parent / "reporting_worker.py"
-STEP_GLOBS = ["reward/*", "loss/*", "throughput/*", "costs/*", "time/*", "data/*",
-              "train/*", "val/*", "test/*", "discarded/*"]
+STEP_GLOBS = [
+    "reward/*",
+    "loss/*",
+    "throughput/*",
+    "costs/*",
+    "time/*",
+    "data/*",
+    "train/*",
+    "val/*",
+    "test/*",
+    "discarded/*",
+]
 
 
 def run_worker(backend: str, tmp_path: pathlib.Path, **env: str) -> dict:
     out = tmp_path / "out.json"
     subprocess.run(
         [sys.executable, str(WORKER), backend, str(tmp_path / "runs"), str(out)],
-        env=dict(os.environ, **env), check=True, capture_output=True, timeout=120,
+        env=dict(os.environ, **env),
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     return json.loads(out.read_text())
 
@@ -67,8 +79,9 @@ def wandb_records(path: pathlib.Path):
 
 
 def test_wandb_offline_logs_every_row_and_resumes_the_run_by_id(tmp_path):
-    out = run_worker("wandb", tmp_path, WANDB_MODE="offline", WANDB_DIR=str(tmp_path / "wb"),
-                     WANDB_SILENT="true")
+    out = run_worker(
+        "wandb", tmp_path, WANDB_MODE="offline", WANDB_DIR=str(tmp_path / "wb"), WANDB_SILENT="true"
+    )
     rows = out["rows"]
     assert len(rows) == 4  # train 1, val 1 (first Model), train 2, val 2 (the resumed one)
     runs = sorted((tmp_path / "wb" / "wandb").glob("offline-run-*-m1/run-m1.wandb"))
@@ -87,7 +100,10 @@ def test_wandb_offline_logs_every_row_and_resumes_the_run_by_id(tmp_path):
         logged = []
         for r in records:
             if r.WhichOneof("record_type") == "history":
-                items = {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in r.history.item}
+                items = {
+                    i.key or "/".join(i.nested_key): json.loads(i.value_json)
+                    for i in r.history.item
+                }
                 logged.append({k: v for k, v in items.items() if not k.startswith("_")})
         assert [without_nan(row) for row in logged] == [reported(row) for row in history_rows]
         assert math.isnan(logged[0]["loss/policy"])  # NaN reaches W&B; history.jsonl leaves it out
@@ -98,7 +114,11 @@ def test_trackio_logs_every_row_at_its_training_step_and_resumes(tmp_path):
     assert (tmp_path / "trackio" / "proj.db").exists()
     assert out["runs"] == ["m1"]  # the second Model resumed the run
     logs = out["logs"]
-    assert [log["step"] for log in logs] == [row["training_step"] for row in out["rows"]] == [1, 1, 2, 2]
+    assert (
+        [log["step"] for log in logs]
+        == [row["training_step"] for row in out["rows"]]
+        == [1, 1, 2, 2]
+    )
     for log, row in zip(logs, out["rows"]):
         got = {k: v for k, v in log.items() if k not in ("step", "timestamp")}
         assert without_nan(got) == reported(row)
@@ -116,7 +136,9 @@ def test_report_metrics_none_means_wandb_only_with_an_api_key(tmp_path, monkeypa
 
 
 def test_report_metrics_names(tmp_path):
-    model = Model(name="m", project="p", base_path=str(tmp_path), report_metrics=["trackio", "wandb"])
+    model = Model(
+        name="m", project="p", base_path=str(tmp_path), report_metrics=["trackio", "wandb"]
+    )
     assert [type(r) for r in model.reporters] == [WandbReporter, TrackioReporter]
     with pytest.raises(ValueError, match="'tensorboard'"):
         Model(name="m", project="p", base_path=str(tmp_path), report_metrics=["tensorboard"])

@@ -25,12 +25,19 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="simulate a training run, write its run directory, print a per-step summary"
     )
-    demo.add_argument("--base-path", default=".art", help="where run directories go (default: .art)")
-    demo.add_argument("--steps", type=int, default=6, help="training steps to simulate (default: 6)")
+    demo.add_argument(
+        "--base-path", default=".art", help="where run directories go (default: .art)"
+    )
+    demo.add_argument(
+        "--steps", type=int, default=6, help="training steps to simulate (default: 6)"
+    )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.add_argument("--name", default="demo", help="the run's name (default: demo)")
     demo.add_argument(
-        "--report", action="append", choices=["wandb", "trackio"], default=[],
+        "--report",
+        action="append",
+        choices=["wandb", "trackio"],
+        default=[],
         help="also report rows to W&B or Trackio (repeatable; needs the package)",
     )
 
@@ -38,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
         "summary", help="print the per-step summary of a run directory (ours or openpipe-art's)"
     )
     summary.add_argument(
-        "run_dir", help="a run directory ({base_path}/{project}/models/{name}), or a folder holding one"
+        "run_dir",
+        help="a run directory ({base_path}/{project}/models/{name}), or a folder holding one",
     )
     return parser
 
@@ -63,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.steps < 1:
             print("error: --steps must be at least 1", file=sys.stderr)
             return 2
-        run_demo(args.base_path, args.steps, seed=args.seed, name=args.name, report_metrics=args.report)
+        run_demo(
+            args.base_path, args.steps, seed=args.seed, name=args.name, report_metrics=args.report
+        )
         return 0
     return _summary(args.run_dir)
 

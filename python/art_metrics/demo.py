@@ -152,7 +152,9 @@ def _last_step(run_dir: str) -> int:
         rows = read_history(run_dir)
     except FileNotFoundError:
         return 0
-    return max((r["training_step"] for r in rows if isinstance(r.get("training_step"), int)), default=0)
+    return max(
+        (r["training_step"] for r in rows if isinstance(r.get("training_step"), int)), default=0
+    )
 
 
 class _StepRows:
@@ -165,16 +167,23 @@ class _StepRows:
         self.rows.append(row)
 
 
-async def _run(base_path: str, steps: int, seed: int, name: str, report_metrics: list[str], out: TextIO) -> list[StepSummary]:
+async def _run(
+    base_path: str, steps: int, seed: int, name: str, report_metrics: list[str], out: TextIO
+) -> list[StepSummary]:
     recorder = _StepRows()
     model = Model(
-        name=name, project=DEMO_PROJECT, base_path=base_path,
-        report_metrics=report_metrics, reporters=[recorder],
+        name=name,
+        project=DEMO_PROJECT,
+        base_path=base_path,
+        report_metrics=report_metrics,
+        reporters=[recorder],
     )
     first = _last_step(model.run_dir) + 1
     if first > 1:
         print(f"Resuming {model.run_dir} after step {first - 1} (totals continue).", file=out)
-    print(f"Simulating {steps} training steps; rows go to {model.run_dir}/history.jsonl\n", file=out)
+    print(
+        f"Simulating {steps} training steps; rows go to {model.run_dir}/history.jsonl\n", file=out
+    )
     print(format_header(), file=out)
     summaries = []
     try:

@@ -19,9 +19,10 @@ import json
 import threading
 import time
 import weakref
+from collections.abc import Iterable, Mapping
 from contextvars import Token
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 from ._core import RunCore
 from .builder import MetricsBuilder

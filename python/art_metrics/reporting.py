@@ -154,7 +154,9 @@ def reporters_for(
     if report_metrics is None:
         wanted = ["wandb"] if "WANDB_API_KEY" in os.environ else []
     elif isinstance(report_metrics, str):
-        raise TypeError(f"report_metrics must be a list of names, not the string {report_metrics!r}")
+        raise TypeError(
+            f"report_metrics must be a list of names, not the string {report_metrics!r}"
+        )
     else:
         wanted = list(report_metrics)
     unknown = [entry for entry in wanted if entry not in _KNOWN]

@@ -88,7 +88,15 @@ def summarize(rows: Iterable[Mapping[str, object]]) -> list[StepSummary]:
     return [steps[step] for step in sorted(steps)]
 
 
-_COLUMNS = ("step", "train reward", "val reward", "step cost", "total cost", "actor tok/s", "trainer tok/s")
+_COLUMNS = (
+    "step",
+    "train reward",
+    "val reward",
+    "step cost",
+    "total cost",
+    "actor tok/s",
+    "trainer tok/s",
+)
 
 
 def _cell(value: float | None, fmt: str) -> str:
@@ -169,8 +177,11 @@ def find_run_dir(path: str | os.PathLike[str]) -> Path:
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     found = sorted(
-        {p.parent for pattern in ("*/history.jsonl", "models/*/history.jsonl", "*/models/*/history.jsonl")
-         for p in path.glob(pattern)}
+        {
+            p.parent
+            for pattern in ("*/history.jsonl", "models/*/history.jsonl", "*/models/*/history.jsonl")
+            for p in path.glob(pattern)
+        }
     )
     if not found:
         raise FileNotFoundError(f"no history.jsonl in {path} or in a run directory below it")
