@@ -122,3 +122,11 @@ def test_art_script_gives_the_same_rows_and_state_with_and_without_install(tmp_p
     # within each batch of new totals, the reference's is first-insertion).
     assert o_cum.keys() == p_cum.keys()
     assert o_cum == pytest.approx(p_cum, rel=1e-12)
+
+
+def test_install_without_openpipe_art_is_an_import_error_and_changes_nothing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "art.api_costs", None)
+    with pytest.raises(ImportError):
+        art_metrics.install()
+    assert art.metrics.MetricsBuilder.__module__ == "art.metrics"
+    assert not art_metrics.art_patch.is_installed()
