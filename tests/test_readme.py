@@ -1,5 +1,6 @@
 """Every ```python block of the README runs as written."""
 
+import os
 import pathlib
 import re
 
@@ -16,4 +17,9 @@ def test_the_readme_has_examples():
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_example_runs(index, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    exec(compile(BLOCKS[index], f"README.md block {index}", "exec"), {"__name__": "__readme__"})
+    environ = dict(os.environ)  # an example may set WANDB_MODE and the like for itself
+    try:
+        exec(compile(BLOCKS[index], f"README.md block {index}", "exec"), {"__name__": "__readme__"})
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)

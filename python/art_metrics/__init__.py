@@ -1,15 +1,17 @@
 """art_metrics: ART's metrics and cost tracking, with a Rust core.
 
 >>> from art_metrics import Model, MetricsBuilder, Trajectory, TrajectoryGroup, LocalBackend
->>> from art_metrics import track_api_cost
+>>> from art_metrics import track_api_cost, install, uninstall
 """
 
 from . import pricing
 from ._core import __version__
+from .art_patch import install, uninstall
 from .backend import LocalBackend
 from .builder import MetricsBuilder
 from .costs import CostTrackingError, track_api_cost
 from .model import Model, Reporter
+from .reporting import TrackioReporter, WandbReporter
 from .trajectories import Trajectory, TrajectoryGroup
 
 __all__ = [
@@ -18,9 +20,13 @@ __all__ = [
     "MetricsBuilder",
     "Model",
     "Reporter",
+    "TrackioReporter",
     "Trajectory",
     "TrajectoryGroup",
+    "WandbReporter",
     "__version__",
+    "install",
     "pricing",
     "track_api_cost",
+    "uninstall",
 ]

@@ -19,12 +19,14 @@ import json
 import threading
 import time
 import weakref
+from collections.abc import Iterable, Mapping
 from contextvars import Token
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 from ._core import RunCore
 from .builder import MetricsBuilder
+from .reporting import reporters_for
 from .trajectories import normalize_groups
 
 METRICS_BUILDER_STATE_KEY = "_metrics_builder_state"
@@ -84,7 +86,10 @@ class Model:
         self.base_path = base_path
         self.report_metrics = report_metrics
         self.trainable = False
-        self.reporters: list[Reporter] = list(reporters)
+        # report_metrics=None means W&B when WANDB_API_KEY is set, as in openpipe-art.
+        self.reporters: list[Reporter] = list(reporters) + list(
+            reporters_for(report_metrics, project=project, name=name, entity=entity)
+        )
         self._backend: Any = None
         self._run_start_time = time.time()
         self._last_train_log_monotonic = time.monotonic()
@@ -138,8 +143,16 @@ class Model:
         return json.loads(merged)
 
     def close(self) -> None:
-        """Fold the journal into state.json now (also done at exit)."""
+        """Fold the journal into state.json now (also done at exit) and finish reporters.
+
+        Reporters with a ``finish()`` method (W&B, Trackio) are finished; a later log
+        resumes their run.
+        """
         self._run.compact()
+        for reporter in self.reporters:
+            finish = getattr(reporter, "finish", None)
+            if callable(finish):
+                finish()
 
     # -- backend ---------------------------------------------------------------------
 

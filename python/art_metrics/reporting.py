@@ -1,0 +1,170 @@
+"""Reporters that send every `Model.log` row to W&B or Trackio.
+
+``Model(report_metrics=["wandb"])`` and ``Model(report_metrics=["trackio"])`` build these;
+they can also be passed directly with ``Model(reporters=[...])``. Both packages are
+optional extras (``pip install 'art-metrics[wandb]'``, ``'art-metrics[trackio]'``) and are
+imported at the first logged row, so a Model costs nothing until then.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["TrackioReporter", "WandbReporter", "reporters_for"]
+
+# The reference's x-axis setup: every group of metrics is plotted against training_step,
+# so validation logged late for an earlier step lands at that step.
+_STEP_METRIC = "training_step"
+_WANDB_STEP_GLOBS = (
+    "reward/*",
+    "loss/*",
+    "throughput/*",
+    "costs/*",
+    "time/*",
+    "data/*",
+    "train/*",
+    "val/*",
+    "test/*",
+    "discarded/*",
+)
+_KNOWN = ("wandb", "trackio")
+
+
+def _require(package: str) -> None:
+    if importlib.util.find_spec(package) is None:
+        raise ImportError(
+            f"report_metrics=[{package!r}] needs the {package} package: "
+            f"pip install 'art-metrics[{package}]'",
+            name=package,
+        )
+
+
+class WandbReporter:
+    """Logs each row to the W&B run ``id=name`` of ``project`` (resumed when it exists).
+
+    Defines ``training_step`` as the step metric for ``train/*``, ``val/*``, ``test/*``,
+    ``costs/*`` and the other metric sections, as openpipe-art does, and lets W&B keep its
+    own monotonic step. The run is created at the first row, and again after `finish`.
+    """
+
+    def __init__(
+        self, *, project: str, name: str, entity: str | None = None, **init_kwargs: Any
+    ) -> None:
+        _require("wandb")
+        self.project = project
+        self.name = name
+        self.entity = entity
+        self._init_kwargs = init_kwargs
+        self._run: Any = None
+        self._defined: set[str] = set()
+
+    @property
+    def run(self) -> Any:
+        """The current ``wandb.Run``, or None before the first row."""
+        return self._run
+
+    def _current_run(self) -> Any:
+        run = self._run
+        if run is None or getattr(run, "_is_finished", False):
+            import wandb
+
+            run = wandb.init(
+                project=self.project,
+                entity=self.entity,
+                name=self.name,
+                id=self.name,
+                resume="allow",
+                reinit="create_new",
+                **self._init_kwargs,
+            )
+            run.define_metric(_STEP_METRIC)
+            run.define_metric("time/wall_clock_sec")
+            for pattern in _WANDB_STEP_GLOBS:
+                run.define_metric(pattern, step_metric=_STEP_METRIC)
+            self._defined = {_STEP_METRIC, "time/wall_clock_sec"}
+            self._run = run
+        return run
+
+    def log(self, row: dict[str, float | int]) -> None:
+        run = self._current_run()
+        # "costs/*" does not reach nested keys (costs/train/judge) in every W&B version;
+        # the reference defines each cost key once as well.
+        for key in row:
+            if key.startswith("costs/") and key not in self._defined:
+                run.define_metric(key, step_metric=_STEP_METRIC)
+                self._defined.add(key)
+        run.log(dict(row))
+
+    def finish(self) -> None:
+        """Finish the W&B run (its files are complete after this)."""
+        if self._run is not None:
+            self._run.finish()
+            self._run = None
+
+
+class TrackioReporter:
+    """Logs each row to the Trackio run ``name`` of ``project``, at step ``training_step``.
+
+    Trackio stores locally (``$TRACKIO_DIR``, default ``~/.cache/huggingface/trackio``)
+    unless told otherwise; ``init_kwargs`` go to ``trackio.init`` (``space_id=...``,
+    ``auto_log_cpu=False``, ...). Trackio keeps one current run per process, so two models
+    reporting to Trackio in one process finish each other's runs.
+    """
+
+    def __init__(self, *, project: str, name: str, **init_kwargs: Any) -> None:
+        _require("trackio")
+        self.project = project
+        self.name = name
+        self._init_kwargs = init_kwargs
+        self._run: Any = None
+
+    @property
+    def run(self) -> Any:
+        """The current ``trackio.Run``, or None before the first row."""
+        return self._run
+
+    def log(self, row: dict[str, float | int]) -> None:
+        if self._run is None:
+            import trackio
+
+            self._run = trackio.init(
+                project=self.project, name=self.name, resume="allow", **self._init_kwargs
+            )
+        step = row.get(_STEP_METRIC)
+        self._run.log(dict(row), step=step if isinstance(step, int) else None)
+
+    def finish(self) -> None:
+        """Finish the Trackio run (its rows are written to the local database after this)."""
+        if self._run is not None:
+            self._run.finish()
+            self._run = None
+
+
+def reporters_for(
+    report_metrics: Iterable[str] | None, *, project: str, name: str, entity: str | None = None
+) -> list[WandbReporter | TrackioReporter]:
+    """The reporters ``Model(report_metrics=...)`` asks for.
+
+    ``None`` means W&B when ``WANDB_API_KEY`` is set (as openpipe-art); otherwise each
+    entry of ``"wandb"`` and ``"trackio"`` adds its reporter. Other names are a ValueError.
+    """
+    if report_metrics is None:
+        wanted = ["wandb"] if "WANDB_API_KEY" in os.environ else []
+    elif isinstance(report_metrics, str):
+        raise TypeError(
+            f"report_metrics must be a list of names, not the string {report_metrics!r}"
+        )
+    else:
+        wanted = list(report_metrics)
+    unknown = [entry for entry in wanted if entry not in _KNOWN]
+    if unknown:
+        raise ValueError(f"report_metrics: unknown {unknown!r}; known: {list(_KNOWN)!r}")
+    reporters: list[WandbReporter | TrackioReporter] = []
+    if "wandb" in wanted:
+        reporters.append(WandbReporter(project=project, name=name, entity=entity))
+    if "trackio" in wanted:
+        reporters.append(TrackioReporter(project=project, name=name))
+    return reporters

@@ -1,0 +1,52 @@
+"""Logs a short run with ``report_metrics=[BACKEND]`` for real, in its own process.
+
+Two Model objects on the same run directory (the second resumes the first's W&B / Trackio
+run), each closed after logging. Writes the history rows as JSON to OUT_JSON, plus, for
+Trackio, what Trackio's own storage returns for the run. Used by test_reporting.py.
+
+Usage: python tests/reporting_worker.py wandb|trackio BASE_PATH OUT_JSON
+(WANDB_MODE=offline and WANDB_DIR, or TRACKIO_DIR, point the backend at a temporary dir)
+"""
+
+import asyncio
+import json
+import sys
+
+import art_metrics
+from art_metrics import Model, Trajectory, TrajectoryGroup
+
+
+@art_metrics.track_api_cost(source="judge", provider="openai", model_name="gpt-4o")
+def judge() -> dict:
+    return {"usage": {"prompt_tokens": 1000, "completion_tokens": 100}}
+
+
+async def log_step(model: Model, step: int) -> None:
+    with model.metrics_builder("train").activate_context():
+        judge()
+    groups = [TrajectoryGroup([Trajectory(reward=1.0), Trajectory(reward=0.5 * step)])]
+    await model.log(groups, split="train", step=step, metrics={"loss/policy": float("nan")})
+    with model.metrics_builder("eval").activate_context():
+        judge()
+    await model.log(groups, split="val", step=step)
+
+
+async def main(backend: str, base_path: str, out_path: str) -> None:
+    for step in (1, 2):
+        model = Model(name="m1", project="proj", base_path=base_path, report_metrics=[backend])
+        await log_step(model, step)
+        model.close()
+    out: dict = {}
+    with open(f"{base_path}/proj/models/m1/history.jsonl") as f:
+        out["rows"] = [json.loads(line) for line in f]
+    if backend == "trackio":
+        from trackio.sqlite_storage import SQLiteStorage
+
+        out["runs"] = SQLiteStorage.get_runs("proj")
+        out["logs"] = SQLiteStorage.get_logs("proj", "m1")
+    with open(out_path, "w") as f:
+        json.dump(out, f, default=str)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*sys.argv[1:4]))

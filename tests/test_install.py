@@ -1,0 +1,132 @@
+"""art_metrics.install(): openpipe-art's own Model.log running on our Rust core.
+
+The same ART script (tests/scripted_run.py through ``art.Model``: groups, judges priced by
+``track_api_cost`` in the train, eval and holdout contexts, builder timing, data and idle
+times, a resumed Model) runs in two processes, with and without ``install()``, and must give
+the same history rows and state apart from the clock and ``measure()`` timings. Floats are
+compared at 1e-12 relative: our totals use compensated sums, which may differ from plain
+float sums in the last bits.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import art
+import art.api_costs
+import art.metrics
+import art.model
+import art_metrics
+import pytest
+from test_differential_model import IGNORED, assert_rows_equal, comparable
+
+WORKER = pathlib.Path(__file__).parent / "install_worker.py"
+TARGETS = [
+    (art.metrics, "MetricsBuilder"),
+    (art.model, "MetricsBuilder"),
+    (art.metrics, "track_api_cost"),
+    (art.api_costs, "track_api_cost"),
+]
+
+
+@pytest.fixture
+def installed():
+    art_metrics.install()
+    try:
+        yield
+    finally:
+        art_metrics.uninstall()
+
+
+def run_worker(tmp_path: pathlib.Path, name: str, *flags: str) -> dict:
+    out = tmp_path / f"{name}.json"
+    env = dict(os.environ, PYTHONPATH=str(WORKER.parent))
+    subprocess.run(
+        [sys.executable, str(WORKER), str(tmp_path / name), str(out), *flags], env=env, check=True
+    )
+    return json.loads(out.read_text())
+
+
+def test_install_patches_every_alias_and_uninstall_restores(installed):
+    originals = {(m.__name__, a): getattr(m, a) for m, a in TARGETS}  # taken while installed
+    assert art.metrics.MetricsBuilder is art.model.MetricsBuilder is art_metrics.MetricsBuilder
+    assert art.metrics.track_api_cost is art.api_costs.track_api_cost is art_metrics.track_api_cost
+    art_metrics.install()  # idempotent: the saved originals are still openpipe-art's
+    art_metrics.uninstall()
+    for module, attr in TARGETS:
+        restored = getattr(module, attr)
+        assert restored is not originals[(module.__name__, attr)]
+        assert restored.__module__.startswith("art.")
+    art_metrics.uninstall()  # a no-op
+    assert art.metrics.MetricsBuilder.__module__ == "art.metrics"
+    art_metrics.install()  # the fixture uninstalls
+
+
+def test_models_made_before_install_keep_their_builder(tmp_path):
+    before = art.Model(name="a", project="p", base_path=str(tmp_path))
+    art_metrics.install()
+    try:
+        after = art.Model(name="b", project="p", base_path=str(tmp_path))
+        assert type(before.metrics_builder()).__module__ == "art.metrics"
+        assert isinstance(after.metrics_builder(), art_metrics.MetricsBuilder)
+    finally:
+        art_metrics.uninstall()
+
+
+async def test_functions_decorated_by_art_before_install_record_on_our_builder(tmp_path):
+    priced = art.metrics.track_api_cost(
+        source="judge",
+        provider="openai",
+        model_name="openai/gpt-4.1",
+        prompt_price_per_million=1.5,
+        completion_price_per_million=6.0,
+    )(lambda: {"usage": {"prompt_tokens": 1000, "completion_tokens": 200}})
+    art_metrics.install()
+    try:
+        model = art.Model(name="m", project="p", base_path=str(tmp_path))
+        token = model.activate_metrics_context("train")
+        try:
+            priced()
+        finally:
+            token.var.reset(token)
+        flushed = await model.metrics_builder().flush()
+    finally:
+        art_metrics.uninstall()
+    assert flushed["costs/train/judge"] == pytest.approx(0.0027)
+
+
+def test_art_script_gives_the_same_rows_and_state_with_and_without_install(tmp_path):
+    plain = run_worker(tmp_path, "plain")
+    ours = run_worker(tmp_path, "installed", "--install")
+    assert plain["builder_type"] == "art.metrics" and plain["track_api_cost"] == "art.api_costs"
+    assert (
+        ours["builder_type"] == "art_metrics.builder"
+        and ours["track_api_cost"] == "art_metrics.costs"
+    )
+
+    assert len(ours["rows"]) == len(plain["rows"]) == 12
+    for i, (o, p) in enumerate(zip(ours["rows"], plain["rows"])):
+        assert_rows_equal(comparable(o), comparable(p), f"row {i}")
+
+    assert ours["state"].keys() == plain["state"].keys() == {"_metrics_builder_state"}
+    o_state, p_state = (
+        ours["state"]["_metrics_builder_state"],
+        plain["state"]["_metrics_builder_state"],
+    )
+    assert set(o_state["unique_scenario_ids"]) == set(p_state["unique_scenario_ids"])
+    o_cum = {k: v for k, v in o_state["cum_state"].items() if k not in IGNORED}
+    p_cum = {k: v for k, v in p_state["cum_state"].items() if k not in IGNORED}
+    # Same totals; only the key order of cum_state differs (ours is the core's: sorted
+    # within each batch of new totals, the reference's is first-insertion).
+    assert o_cum.keys() == p_cum.keys()
+    assert o_cum == pytest.approx(p_cum, rel=1e-12)
+
+
+def test_install_without_openpipe_art_is_an_import_error_and_changes_nothing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "art.api_costs", None)
+    with pytest.raises(ImportError):
+        art_metrics.install()
+    assert art.metrics.MetricsBuilder.__module__ == "art.metrics"
+    assert not art_metrics.art_patch.is_installed()
