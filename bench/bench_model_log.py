@@ -62,7 +62,9 @@ async def long_run(n: int, ids_per_log: int = 100) -> list[float]:
         for i in range(n):
             builder.add_data(scenario_ids=[f"scenario-{i}-{k}" for k in range(ids_per_log)])
             start = time.perf_counter()
-            await model.log(None, split="train", step=i, metrics={"loss/x": 1.0, "costs/train/x": 0.1})
+            await model.log(
+                None, split="train", step=i, metrics={"loss/x": 1.0, "costs/train/x": 0.1}
+            )
             times.append(time.perf_counter() - start)
         return times
 
@@ -76,15 +78,19 @@ def main() -> None:
     ours = time_batch(art_metrics)
     ref = time_batch(art, repeats=3)
     ref_np = time_batch(art, repeats=3, stub_parquet=True)
-    print(f"batch 256x16x8: art_metrics {ours * 1e3:.1f} ms; openpipe-art {ref * 1e3:.1f} ms "
-          f"({ref / ours:.0f}x), without its parquet write {ref_np * 1e3:.1f} ms ({ref_np / ours:.0f}x)")
+    print(
+        f"batch 256x16x8: art_metrics {ours * 1e3:.1f} ms; openpipe-art {ref * 1e3:.1f} ms "
+        f"({ref / ours:.0f}x), without its parquet write {ref_np * 1e3:.1f} ms ({ref_np / ours:.0f}x)"
+    )
     times = asyncio.run(long_run(args.long))
     k = max(1, len(times) // 10)
     head, tail = sorted(times[:k]), sorted(times[-k:])
-    print(f"long run, {args.long} logs x 100 new ids: median per log, first {k}: "
-          f"{head[k // 2] * 1e6:.0f} us, last {k}: {tail[k // 2] * 1e6:.0f} us; "
-          f"mean over the whole run {sum(times) / len(times) * 1e6:.0f} us "
-          f"(journal compactions included; slowest single log {max(times) * 1e3:.1f} ms)")
+    print(
+        f"long run, {args.long} logs x 100 new ids: median per log, first {k}: "
+        f"{head[k // 2] * 1e6:.0f} us, last {k}: {tail[k // 2] * 1e6:.0f} us; "
+        f"mean over the whole run {sum(times) / len(times) * 1e6:.0f} us "
+        f"(journal compactions included; slowest single log {max(times) * 1e3:.1f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -219,10 +219,9 @@ def main() -> int:
     ensure_reference()
     import art
     import art.model as art_model
+    import art_metrics
     from art.metrics import MetricsBuilder as RefBuilder
     from art.metrics import track_api_cost as ref_track
-
-    import art_metrics
     from art_metrics import MetricsBuilder, _core
     from art_metrics import track_api_cost as our_track
 
@@ -238,9 +237,13 @@ def main() -> int:
         print(f"  {name}: done", flush=True)
 
     for n_keys, target in [(50, 15), (1000, 200)]:
-        ours = best_of(lambda: add_cost_per_call(MetricsBuilder, n_keys, n_calls), repeats)
+        ours = best_of(
+            lambda n_keys=n_keys: add_cost_per_call(MetricsBuilder, n_keys, n_calls), repeats
+        )
         ref = best_of(
-            lambda: add_cost_per_call(RefBuilder, n_keys, ref_calls // (1 if n_keys == 50 else 10)),
+            lambda n_keys=n_keys: add_cost_per_call(
+                RefBuilder, n_keys, ref_calls // (1 if n_keys == 50 else 10)
+            ),
             repeats,
         )
         row(f"add_cost, {n_keys:,} keys pending (per call)", ours, ref, "µs", target, floor)

@@ -150,7 +150,6 @@ def main() -> None:
     args = parser.parse_args()
     from art.metrics import MetricsBuilder as RefBuilder
     from art.metrics import track_api_cost as ref_track
-
     from art_metrics import MetricsBuilder, track_api_cost
 
     per_thread = 200 if args.smoke else 2000

@@ -28,11 +28,19 @@ async def main(base_path: str) -> None:
             group = art_metrics.TrajectoryGroup(
                 [art_metrics.Trajectory(reward=1.0), art_metrics.Trajectory(reward=0.0)]
             )
-            await model.log([group], split="train", step=seq,
-                            metrics={"seq": seq, "costs/train/work": 0.5, "data/step_items": 1})
+            await model.log(
+                [group],
+                split="train",
+                step=seq,
+                metrics={"seq": seq, "costs/train/work": 0.5, "data/step_items": 1},
+            )
         else:
-            await model.log(None, split="train", step=seq,
-                            metrics={"seq": seq, "costs/train/work": 0.5, "data/step_items": 1})
+            await model.log(
+                None,
+                split="train",
+                step=seq,
+                metrics={"seq": seq, "costs/train/work": 0.5, "data/step_items": 1},
+            )
         seq += 1
         if rng.random() < 0.05:
             model.read_state()

@@ -40,18 +40,26 @@ def judge_response(prompt_tokens: int, completion_tokens: int) -> dict:
 def judge_recorder(model_lib: Any, judges: str):
     """A function ``judge(builder, prompt_tokens, completion_tokens)`` recording one call."""
     if judges == "add_cost":
+
         def judge(builder, p, c):
             builder.add_cost(f"{builder.cost_context}/judge", judge_cost(p, c))
+
         return judge
     track = getattr(model_lib, "track_api_cost", None)
     if track is None:  # the reference exports it from art.metrics only
         track = importlib.import_module(model_lib.__name__ + ".metrics").track_api_cost
-    priced = track(source="judge", provider="openai", model_name="openai/gpt-4.1",
-                   prompt_price_per_million=1.5, completion_price_per_million=6.0)(judge_response)
+    priced = track(
+        source="judge",
+        provider="openai",
+        model_name="openai/gpt-4.1",
+        prompt_price_per_million=1.5,
+        completion_price_per_million=6.0,
+    )(judge_response)
 
     def judge(builder, p, c):
         with builder.activate_context():
             priced(p, c)
+
     return judge
 
 
@@ -66,8 +74,13 @@ def make_groups(lib: Any, step: int, ctx: str, *, with_exception: bool = True) -
             T(
                 messages_and_choices=msgs,
                 reward=1.0,
-                metrics={"correct": True, "num_turns": 2, "latency_s": 0.5,
-                         f"costs/{ctx}/rollout": 0.001, "time/step_tool_s": 0.25},
+                metrics={
+                    "correct": True,
+                    "num_turns": 2,
+                    "latency_s": 0.5,
+                    f"costs/{ctx}/rollout": 0.001,
+                    "time/step_tool_s": 0.25,
+                },
                 metadata={"scenario_id": f"s{step}-a"},
             ),
             T(
@@ -97,7 +110,9 @@ def make_groups(lib: Any, step: int, ctx: str, *, with_exception: bool = True) -
     return [g1, g2]
 
 
-async def scripted_run(model_lib: Any, traj_lib: Any, base_path: str, judges: str = "add_cost") -> dict:
+async def scripted_run(
+    model_lib: Any, traj_lib: Any, base_path: str, judges: str = "add_cost"
+) -> dict:
     """Runs the script; returns the history rows and the final state."""
     judge = judge_recorder(model_lib, judges)
     name, project = "m1", "proj"
@@ -135,9 +150,17 @@ async def scripted_run(model_lib: Any, traj_lib: Any, base_path: str, judges: st
     await model.log([T(reward=0.2), T(reward=0.4), ValueError("boom")], split="val", step=3)
 
     # metrics only, with NaN (left out of history.jsonl)
-    await model.log(None, split="train", step=3,
-                    metrics={"loss/kl": float("nan"), "custom_metric": 1.5, "time/step_trainer_s": 2.0,
-                             "data/step_trainer_tokens": 500})
+    await model.log(
+        None,
+        split="train",
+        step=3,
+        metrics={
+            "loss/kl": float("nan"),
+            "custom_metric": 1.5,
+            "time/step_trainer_s": 2.0,
+            "data/step_trainer_tokens": 500,
+        },
+    )
     # an empty batch
     await model.log([], split="val", step=3)
 
@@ -163,4 +186,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

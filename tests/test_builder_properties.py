@@ -2,10 +2,9 @@
 
 import math
 
+from art_metrics import MetricsBuilder
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from art_metrics import MetricsBuilder
 
 SEGMENTS = st.sampled_from(["a", "b", "step_c"])
 COST_PATHS = st.lists(SEGMENTS, min_size=1, max_size=3).map("/".join)

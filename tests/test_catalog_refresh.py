@@ -15,7 +15,11 @@ from art_metrics import MetricsBuilder, pricing
 from pricing_helpers import openai_usage
 
 PRICE_MAP = {
-    "sample_spec": {"input_cost_per_token": 0, "litellm_provider": "one of https://docs.litellm.ai/docs/providers", "mode": "one of: chat, embedding"},
+    "sample_spec": {
+        "input_cost_per_token": 0,
+        "litellm_provider": "one of https://docs.litellm.ai/docs/providers",
+        "mode": "one of: chat, embedding",
+    },
     "gpt-4o": {
         "litellm_provider": "openai",
         "mode": "chat",
@@ -121,7 +125,9 @@ def test_a_later_process_uses_the_cached_catalog(server, cache_dir):
         "print(i['origin'], pricing.lookup('openai', 'gpt-4o').prompt_per_million)"
     )
     env = dict(os.environ, ART_METRICS_CACHE_DIR=str(cache_dir))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     assert out.stdout.split() == ["cache", "5.0"]
 
 
@@ -166,7 +172,14 @@ def test_bad_timeout_values(cache_dir):
             pricing.refresh_catalog("http://127.0.0.1:1/x", timeout=bad)
 
 
-@pytest.mark.parametrize("content", [b"garbage", b'{"format": "other"}', b'{"format": "art-metrics-price-cache/1", "prices": {"a": 1}}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"garbage",
+        b'{"format": "other"}',
+        b'{"format": "art-metrics-price-cache/1", "prices": {"a": 1}}',
+    ],
+)
 def test_corrupted_cache_is_ignored_with_a_warning(cache_dir, content):
     (cache_dir / "litellm-prices.json").write_bytes(content)
     with pytest.warns(pricing.CatalogCacheWarning, match="litellm-prices.json"):
@@ -187,5 +200,7 @@ def test_corrupted_cache_never_breaks_import(cache_dir):
         "    print(pricing.catalog_info()['origin'], [x.category.__name__ for x in w])\n"
     )
     env = dict(os.environ, ART_METRICS_CACHE_DIR=str(cache_dir))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "builtin ['CatalogCacheWarning']"

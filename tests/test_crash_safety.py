@@ -15,9 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 import art_metrics
+import pytest
 
 KILLS = 50  # issue 6 asks for at least 50
 WORKER = Path(__file__).with_name("kill_worker.py")
@@ -64,8 +63,14 @@ def test_sigkill_at_random_moments_never_loses_or_doubles_anything(tmp_path):
     model = art_metrics.Model(name="k", project="p", base_path=str(tmp_path))
     model.metrics_builder().add_data(scenario_ids=["final"])
     n = check_history(run_dir) if (run_dir / "history.jsonl").exists() else 0
-    asyncio.run(model.log(None, split="train", step=n,
-                          metrics={"seq": n, "costs/train/work": 0.5, "data/step_items": 1}))
+    asyncio.run(
+        model.log(
+            None,
+            split="train",
+            step=n,
+            metrics={"seq": n, "costs/train/work": 0.5, "data/step_items": 1},
+        )
+    )
     # "final" is not derivable from seq, so check the new row by hand before check_history.
     rows = (run_dir / "history.jsonl").read_text().splitlines()
     last = json.loads(rows[-1])

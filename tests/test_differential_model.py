@@ -8,10 +8,9 @@ and its total). Floats agree to 1e-12 relative (our totals use compensated summa
 import asyncio
 import math
 
-import pytest
-
 import art
 import art_metrics
+import pytest
 from scripted_run import scripted_run
 
 IGNORED = {"time/wall_clock_sec", "recorded_at", "time/step_reward_s", "time/cum/reward_s"}
@@ -42,7 +41,9 @@ def reference(tmp_path_factory, judges):
     return asyncio.run(scripted_run(art, art, str(tmp_path_factory.mktemp("ref")), judges))
 
 
-@pytest.mark.parametrize("traj_lib", [art_metrics, art], ids=["our-trajectories", "art-trajectories"])
+@pytest.mark.parametrize(
+    "traj_lib", [art_metrics, art], ids=["our-trajectories", "art-trajectories"]
+)
 def test_rows_and_state_match_the_reference(reference, judges, traj_lib, tmp_path):
     ours = asyncio.run(scripted_run(art_metrics, traj_lib, str(tmp_path), judges))
     assert len(ours["rows"]) == len(reference["rows"]) == 12

@@ -5,7 +5,6 @@ import os
 import stat
 
 import pytest
-
 from art_metrics import LocalBackend, Model
 from art_metrics._core import detect_gpus
 
@@ -63,7 +62,10 @@ def test_missing_nvidia_smi_gives_nothing(tmp_path, monkeypatch):
     assert LocalBackend().automatic_gpu_cost_per_hour_usd() is None
     # An explicit price still needs a GPU count: detected (none here) or given.
     assert LocalBackend(gpu_cost_per_hour_usd=2.25).automatic_gpu_cost_per_hour_usd() is None
-    assert LocalBackend(gpu_cost_per_hour_usd=2.25, gpu_count=2).automatic_gpu_cost_per_hour_usd() == 4.5
+    assert (
+        LocalBackend(gpu_cost_per_hour_usd=2.25, gpu_count=2).automatic_gpu_cost_per_hour_usd()
+        == 4.5
+    )
 
 
 def test_explicit_price_uses_the_detected_count(fake_smi):

@@ -5,7 +5,6 @@ import json
 import math
 
 import pytest
-
 from art_metrics import Model, Trajectory, TrajectoryGroup
 
 
@@ -26,14 +25,22 @@ def model(tmp_path):
 
 def group(*rewards, exceptions=0, metadata=None, metrics=None, traj_metrics=None):
     trajs = [Trajectory(reward=r, metrics=dict(traj_metrics or {})) for r in rewards]
-    return TrajectoryGroup(trajs + [RuntimeError("x")] * exceptions, metadata=metadata, metrics=metrics)
+    return TrajectoryGroup(
+        trajs + [RuntimeError("x")] * exceptions, metadata=metadata, metrics=metrics
+    )
 
 
 async def test_train_row_rules(model):
     await model.log(
         [
-            group(1.0, 0.0, exceptions=1, metadata={"scenario_id": 7}, metrics={"difficulty": 2},
-                  traj_metrics={"correct": True, "costs/train/rollout": 0.25}),
+            group(
+                1.0,
+                0.0,
+                exceptions=1,
+                metadata={"scenario_id": 7},
+                metrics={"difficulty": 2},
+                traj_metrics={"correct": True, "costs/train/rollout": 0.25},
+            ),
             group(0.5, 0.5, metrics={"difficulty": 4}),
             group(1.0),
         ],
@@ -45,7 +52,9 @@ async def test_train_row_rules(model):
     assert row["train/exception_rate"] == pytest.approx(1 / 6)
     assert row["train/correct"] == 1.0  # averaged over the trajectories that have it
     assert row["train/group_difficulty"] == 3.0
-    assert row["train/reward_std_dev"] == 0.25  # mean of 0.5 and 0.0; the 1-trajectory group skipped
+    assert (
+        row["train/reward_std_dev"] == 0.25
+    )  # mean of 0.5 and 0.0; the 1-trajectory group skipped
     assert row["costs/train/rollout"] == 0.5  # costs are summed, not averaged
     assert row["data/step_num_scenarios"] == 3.0
     assert row["data/step_num_trajectories"] == 6.0
@@ -105,8 +114,9 @@ async def test_metrics_only_nan_and_no_ops(model):
 
 
 async def test_metrics_win_over_default_data_metrics_and_computed_values(model):
-    await model.log([group(1.0, 0.0)], split="train",
-                    metrics={"data/step_num_scenarios": 10, "reward": 42})
+    await model.log(
+        [group(1.0, 0.0)], split="train", metrics={"data/step_num_scenarios": 10, "reward": 42}
+    )
     row = rows(model)[0]
     assert row["data/step_num_scenarios"] == 10.0
     assert row["train/reward"] == 42.0
@@ -134,10 +144,15 @@ async def test_bad_items_and_single_groups(model):
 
 async def test_resume_continues_totals_and_scenarios(tmp_path):
     first = Model(name="m", project="p", base_path=str(tmp_path))
-    await first.log([group(1.0, metadata={"scenario_id": "a"})], split="train", metrics={"costs/train/x": 1.0})
+    await first.log(
+        [group(1.0, metadata={"scenario_id": "a"})], split="train", metrics={"costs/train/x": 1.0}
+    )
     second = Model(name="m", project="p", base_path=str(tmp_path))
-    await second.log([group(1.0, metadata={"scenario_id": "a"}), group(1.0, metadata={"scenario_id": "b"})],
-                     split="train", metrics={"costs/train/x": 2.0})
+    await second.log(
+        [group(1.0, metadata={"scenario_id": "a"}), group(1.0, metadata={"scenario_id": "b"})],
+        split="train",
+        metrics={"costs/train/x": 2.0},
+    )
     row = rows(second)[-1]
     assert row["costs/cum/all"] == 3.0
     assert row["data/cum/num_unique_scenarios"] == 2.0
@@ -247,7 +262,9 @@ def test_logs_from_many_threads(tmp_path):
 
     def worker(t):
         for i in range(25):
-            asyncio.run(model.log(None, split="train", step=i, metrics={"costs/train/x": 1.0, "t": t}))
+            asyncio.run(
+                model.log(None, split="train", step=i, metrics={"costs/train/x": 1.0, "t": t})
+            )
 
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
     for th in threads:

@@ -168,7 +168,9 @@ def test_registered_pricing_and_extractors_shared_across_contexts():
     evals = train.for_cost_context("eval")
     evals.register_model_pricing("my-judge", prompt_per_million=1.0, completion_per_million=2.0)
     evals.register_cost_extractor("custom", lambda r: 0.25)
-    assert cost(openai_usage(cached=0), model="my-judge", builder=train) == t2c(1000, 1) + t2c(100, 2)
+    assert cost(openai_usage(cached=0), model="my-judge", builder=train) == t2c(1000, 1) + t2c(
+        100, 2
+    )
     assert cost({}, provider="custom", model="m", builder=train) == 0.25
     other = MetricsBuilder("train")
     with pytest.raises(ValueError, match="No pricing configured for model 'my-judge'"):
@@ -186,8 +188,12 @@ def test_registered_beats_catalog_exactly_by_name():
 
 
 def test_overrides_replace_single_prices():
-    assert cost(openai_usage(), prompt_price_per_million=1) == t2c(800, 1) + t2c(200, 1.25) + t2c(100, 10)
-    assert cost(openai_usage(), cached_prompt_price_per_million=0) == t2c(800, 2.5) + 0.0 + t2c(100, 10)
+    assert cost(openai_usage(), prompt_price_per_million=1) == t2c(800, 1) + t2c(200, 1.25) + t2c(
+        100, 10
+    )
+    assert cost(openai_usage(), cached_prompt_price_per_million=0) == t2c(800, 2.5) + 0.0 + t2c(
+        100, 10
+    )
     full = {"prompt_price_per_million": 1.0, "completion_price_per_million": 2.0}
     assert cost(openai_usage(cached=0), model="brand-new", **full) == t2c(1000, 1) + t2c(100, 2)
 
@@ -212,7 +218,9 @@ def test_unknown_model_message_says_how_to_price_it():
 
 
 def test_art_builtin_entries_and_tinker_table():
-    assert cost(openai_usage(), model="openai/gpt-4.1") == t2c(800, 2.0) + t2c(200, 0.5) + t2c(100, 8.0)
+    assert cost(openai_usage(), model="openai/gpt-4.1") == t2c(800, 2.0) + t2c(200, 0.5) + t2c(
+        100, 8.0
+    )
     # ART's entry has no cache-read price: the anthropic formula bills reads at the prompt price.
     assert cost(anthropic_usage(), provider="anthropic", model="openai/gpt-4.1") == 0.0042
     assert cost(openai_usage(), model="Qwen/Qwen3-8B") == 0.00016999999999999999
@@ -244,7 +252,13 @@ def test_openai_cached_is_clamped():
 
 def test_openai_responses_api_usage():
     assert cost(responses_response()) == gpt4o_cost()
-    d = {"usage": {"input_tokens": 1000, "output_tokens": 100, "input_tokens_details": {"cached_tokens": 200}}}
+    d = {
+        "usage": {
+            "input_tokens": 1000,
+            "output_tokens": 100,
+            "input_tokens_details": {"cached_tokens": 200},
+        }
+    }
     assert cost(d) == gpt4o_cost()
 
 
@@ -305,13 +319,32 @@ def test_long_context_tiers():
     price = pricing.lookup("anthropic", "claude-opus-4-6")
     tier = price.tiers[0]
     assert tier.above_tokens == 200_000
-    at = lambda n: cost({"usage": {"input_tokens": n, "output_tokens": 1000}}, provider="anthropic", model="claude-opus-4-6")
-    assert at(200_000) == t2c(200_000, price.prompt_per_million) + t2c(1000, price.completion_per_million)
-    assert at(200_001) == t2c(200_001, tier.prompt_per_million) + t2c(1000, tier.completion_per_million)
+
+    def at(n):
+        return cost(
+            {"usage": {"input_tokens": n, "output_tokens": 1000}},
+            provider="anthropic",
+            model="claude-opus-4-6",
+        )
+
+    assert at(200_000) == t2c(200_000, price.prompt_per_million) + t2c(
+        1000, price.completion_per_million
+    )
+    assert at(200_001) == t2c(200_001, tier.prompt_per_million) + t2c(
+        1000, tier.completion_per_million
+    )
     # Registered prices and full overrides have no tiers.
     b = MetricsBuilder("train")
     b.register_model_pricing("claude-opus-4-6", prompt_per_million=1, completion_per_million=1)
-    assert cost({"usage": {"input_tokens": 300_000}}, provider="anthropic", model="claude-opus-4-6", builder=b) == 0.3
+    assert (
+        cost(
+            {"usage": {"input_tokens": 300_000}},
+            provider="anthropic",
+            model="claude-opus-4-6",
+            builder=b,
+        )
+        == 0.3
+    )
 
 
 @pytest.mark.parametrize(
@@ -339,7 +372,14 @@ def test_provider_without_formula():
 
 @pytest.mark.parametrize(
     "value, shown",
-    [(True, "bool"), (-5, "-5"), ("1000", "str"), ([1], "list"), (float("nan"), "NaN"), (10**400, "inf")],
+    [
+        (True, "bool"),
+        (-5, "-5"),
+        ("1000", "str"),
+        ([1], "list"),
+        (float("nan"), "NaN"),
+        (10**400, "inf"),
+    ],
 )
 def test_token_counts_are_validated_naming_the_field(value, shown):
     r = openai_usage()
@@ -350,7 +390,8 @@ def test_token_counts_are_validated_naming_the_field(value, shown):
 
 
 def test_fractional_and_numpy_token_counts():
-    np = pytest.importorskip("numpy")
+    import numpy as np  # a test dependency (openpipe-art needs it): missing fails, not skips
+
     assert cost({"usage": {"prompt_tokens": 0.5}}) == t2c(0.5, 2.5)
     assert cost({"usage": {"prompt_tokens": np.int64(1000)}}) == 0.0025
 
@@ -367,7 +408,12 @@ def test_failed_pricing_records_nothing():
 
 def test_lookup():
     p = pricing.lookup("openai", "openai/gpt-4o")
-    assert (p.key, p.table, p.prompt_per_million, p.cached_prompt_per_million) == ("gpt-4o", "litellm", 2.5, 1.25)
+    assert (p.key, p.table, p.prompt_per_million, p.cached_prompt_per_million) == (
+        "gpt-4o",
+        "litellm",
+        2.5,
+        1.25,
+    )
     assert pricing.lookup("openai", "openai/gpt-4.1").table == "art_builtin"
     assert pricing.lookup("openai", "Qwen/Qwen3-8B").table == "art_tinker"
     assert math.isclose(pricing.lookup("openai", "gpt-4.1-mini").prompt_per_million, 0.4)

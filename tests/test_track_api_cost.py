@@ -37,7 +37,9 @@ def test_validation_at_decoration_time(kw, message):
 
 def test_bad_arguments_fail_at_decoration_time():
     with pytest.raises(ValueError, match="prompt_price_per_million"):
-        track_api_cost(source="s", provider="openai", model_name="m", prompt_price_per_million="abc")
+        track_api_cost(
+            source="s", provider="openai", model_name="m", prompt_price_per_million="abc"
+        )
     with pytest.raises(TypeError, match="response_getter must be callable"):
         track_api_cost(source="s", provider="openai", model_name="m", response_getter=3)
     # A space is a source (only slashes are stripped), as in the reference.
@@ -104,7 +106,9 @@ def test_no_active_builder_records_nothing_and_skips_the_getter():
 
 
 def test_response_getter_result_is_priced_but_the_result_returned():
-    @track_api_cost(source="judge", provider="openai", model_name="gpt-4o", response_getter=lambda r: r[1])
+    @track_api_cost(
+        source="judge", provider="openai", model_name="gpt-4o", response_getter=lambda r: r[1]
+    )
     def judge():
         return ("verdict", chat_completion())
 

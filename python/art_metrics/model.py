@@ -164,7 +164,9 @@ class Model:
     async def get_step(self) -> int:
         return 0
 
-    def _automatic_metrics(self, split: str, step: int, provided: set[str]) -> list[tuple[str, float]]:
+    def _automatic_metrics(
+        self, split: str, step: int, provided: set[str]
+    ) -> list[tuple[str, float]]:
         backend = self._backend
         if split != "train" or backend is None:
             return []

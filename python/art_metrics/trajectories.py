@@ -11,7 +11,8 @@ pydantic objects are accepted just as well.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 
 class Trajectory:
