@@ -108,6 +108,8 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
         let changes = TotalsChanges {
             cum_state: state.cum_state,
             new_scenario_ids: state.unique_scenario_ids,
+            // A snapshot holds every id: if its save fails, all of them are unsaved again.
+            ids_from: 0,
         };
         (changes, true)
     } else {

@@ -14,7 +14,9 @@ pub struct Totals {
     // What changed since the last `take_changes`, so a run directory can persist a delta
     // instead of the whole state on every log.
     changed_keys: HashSet<String>,
-    new_ids: Vec<String>,
+    /// How many ids (in the set's insertion order) `take_changes` has already reported: the
+    /// new ones are the rest, so no second copy of them is kept.
+    ids_reported: usize,
     /// While a flush may still be taken back: what it added (see [`Totals::begin_undo`]).
     undo: Option<TotalsUndo>,
 }
@@ -34,6 +36,9 @@ pub struct TotalsUndo {
 pub struct TotalsChanges {
     pub cum_state: Vec<(String, f64)>,
     pub new_scenario_ids: Vec<String>,
+    /// How many ids had been reported before these (where `new_scenario_ids` start in the
+    /// set's insertion order), so `restore_changes` can rewind exactly.
+    pub ids_from: usize,
 }
 
 impl TotalsChanges {
@@ -92,12 +97,8 @@ impl Totals {
                 }
             }
         }
-        if self.scenarios.len() > undo.scenarios_before {
-            let forgotten: HashSet<&str> =
-                self.scenarios.iter().skip(undo.scenarios_before).collect();
-            self.new_ids.retain(|id| !forgotten.contains(id.as_str()));
-            self.scenarios.truncate(undo.scenarios_before);
-        }
+        self.scenarios.truncate(undo.scenarios_before);
+        self.ids_reported = self.ids_reported.min(self.scenarios.len());
     }
 
     /// Puts changes taken by [`Totals::take_changes`] back, for a save that failed: the next
@@ -106,10 +107,7 @@ impl Totals {
         for (key, _) in changes.cum_state {
             self.changed_keys.insert(key);
         }
-        let mut ids = changes.new_scenario_ids;
-        ids.retain(|id| self.scenarios.contains(id));
-        ids.append(&mut self.new_ids);
-        self.new_ids = ids;
+        self.ids_reported = self.ids_reported.min(changes.ids_from);
     }
 
     /// The totals and ids changed since the previous call (sorted by key), and forgets them.
@@ -126,8 +124,20 @@ impl Totals {
         cum_state.sort_by(|a, b| a.0.cmp(&b.0));
         TotalsChanges {
             cum_state,
-            new_scenario_ids: std::mem::take(&mut self.new_ids),
+            ids_from: self.ids_reported,
+            new_scenario_ids: self.new_scenario_ids(),
         }
+    }
+
+    fn new_scenario_ids(&mut self) -> Vec<String> {
+        let ids = self
+            .scenarios
+            .iter()
+            .skip(self.ids_reported)
+            .map(str::to_owned)
+            .collect();
+        self.ids_reported = self.scenarios.len();
+        ids
     }
 
     /// The running total `key`, if it was ever recorded.
@@ -137,12 +147,7 @@ impl Totals {
 
     /// Adds scenario ids; returns how many distinct ids have been seen.
     pub fn add_scenarios<S: AsRef<str>, I: IntoIterator<Item = S>>(&mut self, ids: I) -> usize {
-        for id in ids {
-            let id = id.as_ref();
-            if self.scenarios.insert(id) {
-                self.new_ids.push(id.to_owned());
-            }
-        }
+        self.scenarios.extend(ids);
         self.scenarios.len()
     }
 
@@ -169,17 +174,16 @@ impl Totals {
 
     /// Totals restored from a snapshot.
     pub fn from_state(state: TotalsState) -> Self {
+        let scenarios: ScenarioSet = state.unique_scenario_ids.iter().collect();
         Totals {
             cum: state
                 .cum_state
                 .into_iter()
                 .map(|(k, v)| (k, ExactSum::new(v)))
                 .collect(),
-            scenarios: state
-                .unique_scenario_ids
-                .into_iter()
-                .map(String::into_boxed_str)
-                .collect(),
+            // Restored ids are already saved: only ids seen from now on are changes.
+            ids_reported: scenarios.len(),
+            scenarios,
             ..Totals::default()
         }
     }

@@ -23,3 +23,10 @@ def test_readme_example_runs(index, tmp_path, monkeypatch):
     finally:
         os.environ.clear()
         os.environ.update(environ)
+
+
+def test_quickstart_example_runs():
+    import runpy
+
+    example = README.parent / "examples" / "quickstart.py"
+    runpy.run_path(str(example), run_name="__main__")

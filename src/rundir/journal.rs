@@ -148,6 +148,7 @@ mod tests {
             TotalsChanges {
                 cum_state: vec![("costs/cum/all".into(), 1.5)],
                 new_scenario_ids: vec!["a".into()],
+                ids_from: 0,
             },
             false,
         );

@@ -8,6 +8,7 @@ fn changes(total: f64, ids: &[&str]) -> TotalsChanges {
     TotalsChanges {
         cum_state: vec![("costs/cum/all".into(), total)],
         new_scenario_ids: ids.iter().map(|s| s.to_string()).collect(),
+        ids_from: 0,
     }
 }
 
