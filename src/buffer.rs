@@ -1,6 +1,6 @@
 //! The pending values of one step in one buffer scope.
 
-use std::collections::HashMap;
+use crate::hash::FastMap;
 
 use crate::error::{CoreError, CoreResult};
 use crate::keys;
@@ -15,9 +15,9 @@ use crate::sum::ExactSum;
 #[derive(Debug, Default, Clone)]
 pub struct StepBuffer {
     leaves: Vec<(String, ExactSum)>,
-    index: HashMap<String, usize>,
+    index: FastMap<String, usize>,
     /// Every proper ancestor of a leaf → the first leaf below it (for error messages).
-    ancestors: HashMap<String, usize>,
+    ancestors: FastMap<String, usize>,
     scenario_ids: ScenarioSet,
 }
 

@@ -1,6 +1,6 @@
 //! What a flush derives from one step's leaves: cost rollups, running totals, throughput.
 
-use std::collections::HashMap;
+use crate::hash::FastMap;
 
 use crate::buffer::StepBuffer;
 use crate::keys::{self, CUMULATIVE_SECTIONS};
@@ -81,7 +81,7 @@ const THROUGHPUTS: [([&str; 2], &str, &str, &str); 2] = [
 pub fn rollup_costs<'a>(
     leaves: impl Iterator<Item = (&'a str, &'a ExactSum)>,
 ) -> Vec<(String, ExactSum)> {
-    let mut parents: HashMap<&str, ExactSum> = HashMap::new();
+    let mut parents: FastMap<&str, ExactSum> = FastMap::default();
     let mut all: Option<ExactSum> = None;
     for (key, value) in leaves.filter(|(k, _)| k.starts_with("costs/")) {
         all.get_or_insert_default().merge(value);

@@ -7,6 +7,7 @@ pub mod buffer;
 pub mod derive;
 pub mod error;
 pub mod gpu;
+pub mod hash;
 pub mod keys;
 pub mod logstep;
 pub mod ordered;

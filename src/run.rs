@@ -1,6 +1,6 @@
 //! The state one run's builders share, and the builder handle that records into it.
 
-use std::collections::HashMap;
+use crate::hash::FastMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -19,7 +19,7 @@ use crate::totals::{Totals, TotalsChanges, TotalsState, TotalsUndo};
 /// map operations; a flush derives its metrics with only `totals` held.
 #[derive(Debug, Default)]
 pub struct RunMetrics {
-    buffers: Mutex<HashMap<String, StepBuffer>>,
+    buffers: Mutex<FastMap<String, StepBuffer>>,
     totals: Mutex<Totals>,
     pricing: RwLock<PricingRegistry>,
     /// Set once anything is registered: tracked calls skip the lock until then.

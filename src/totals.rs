@@ -1,6 +1,6 @@
 //! Running totals shared by every builder of a run: cumulative values and unique scenarios.
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{FastMap, FastSet};
 
 use crate::scenarios::ScenarioSet;
 
@@ -9,11 +9,11 @@ use crate::sum::ExactSum;
 /// Cumulative totals (`<section>/cum/...`) and the set of scenario ids seen so far.
 #[derive(Debug, Default, Clone)]
 pub struct Totals {
-    cum: HashMap<String, ExactSum>,
+    cum: FastMap<String, ExactSum>,
     scenarios: ScenarioSet,
     // What changed since the last `take_changes`, so a run directory can persist a delta
     // instead of the whole state on every log.
-    changed_keys: HashSet<String>,
+    changed_keys: FastSet<String>,
     /// How many ids (in the set's insertion order) `take_changes` has already reported: the
     /// new ones are the rest, so no second copy of them is kept.
     ids_reported: usize,
