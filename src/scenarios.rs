@@ -98,7 +98,13 @@ impl ScenarioSet {
 
     /// The ids, in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        (0..self.len()).map(|i| self.id(i))
+        self.iter_from(0)
+    }
+
+    /// The ids inserted after the first `start`, in insertion order (O(1) to reach the start,
+    /// unlike `iter().skip(start)`, which walks every id before it).
+    pub fn iter_from(&self, start: usize) -> impl Iterator<Item = &str> {
+        (start.min(self.len())..self.len()).map(|i| self.id(i))
     }
 }
 

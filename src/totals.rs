@@ -132,8 +132,7 @@ impl Totals {
     fn new_scenario_ids(&mut self) -> Vec<String> {
         let ids = self
             .scenarios
-            .iter()
-            .skip(self.ids_reported)
+            .iter_from(self.ids_reported)
             .map(str::to_owned)
             .collect();
         self.ids_reported = self.scenarios.len();
