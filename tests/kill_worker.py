@@ -24,23 +24,22 @@ async def main(base_path: str) -> None:
     while True:
         builder = model.metrics_builder("train")
         builder.add_data(scenario_ids=[f"id{seq}", f"common{seq % 7}"])
-        if seq % 3 == 0:
-            group = art_metrics.TrajectoryGroup(
-                [art_metrics.Trajectory(reward=1.0), art_metrics.Trajectory(reward=0.0)]
-            )
-            await model.log(
-                [group],
-                split="train",
-                step=seq,
-                metrics={"seq": seq, "costs/train/work": 0.5, "data/step_items": 1},
-            )
-        else:
-            await model.log(
-                None,
-                split="train",
-                step=seq,
-                metrics={"seq": seq, "costs/train/work": 0.5, "data/step_items": 1},
-            )
+        # Every third row also carries a trajectory group.
+        groups = (
+            [
+                art_metrics.TrajectoryGroup(
+                    [art_metrics.Trajectory(reward=1.0), art_metrics.Trajectory(reward=0.0)]
+                )
+            ]
+            if seq % 3 == 0
+            else None
+        )
+        await model.log(
+            groups,
+            split="train",
+            step=seq,
+            metrics={"seq": seq, "costs/train/work": 0.5, "data/step_items": 1},
+        )
         seq += 1
         if rng.random() < 0.05:
             model.read_state()

@@ -58,17 +58,7 @@ def chat_completion(prompt=1000, completion=100, cached=200, **usage_extra) -> C
 
 
 def anthropic_message(input=1000, output=100, creation=300, read=400, split=None) -> Message:
-    usage: dict[str, Any] = {
-        "input_tokens": input,
-        "output_tokens": output,
-        "cache_creation_input_tokens": creation,
-        "cache_read_input_tokens": read,
-    }
-    if split is not None:
-        usage["cache_creation"] = {
-            "ephemeral_5m_input_tokens": split[0],
-            "ephemeral_1h_input_tokens": split[1],
-        }
+    usage = anthropic_usage(input, output, creation, read, split)["usage"]
     return Message.model_validate(
         {
             "id": "msg_1",
