@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod formula;
+pub mod gpu;
 pub mod refresh;
 pub mod resolve;
 pub mod store;

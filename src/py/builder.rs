@@ -9,9 +9,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyMapping, PyString};
 
 use super::convert::{number_arg, opt_number_arg, str_arg, type_name};
+use crate::metrics::builder::Builder;
+use crate::metrics::totals::TotalsState;
 use crate::pricing::{TokenPricing, normalize_provider};
-use crate::run::Builder;
-use crate::totals::TotalsState;
 
 /// Cost extractors registered on any builder of a run, by normalized provider name.
 type Extractors = Arc<Mutex<HashMap<String, Py<PyAny>>>>;
@@ -86,7 +86,7 @@ impl BuilderCore {
         let usd = match usd.cast_exact::<PyFloat>() {
             Ok(f) => f.value(),
             // Only the slower path needs the full key, for its error messages.
-            Err(_) => number_arg(usd, &crate::keys::cost_key(path)?)?,
+            Err(_) => number_arg(usd, &crate::metrics::keys::cost_key(path)?)?,
         };
         Ok(self.core.add_cost(path, usd)?)
     }

@@ -7,10 +7,10 @@ use pyo3::types::{PyDict, PyList, PyString};
 
 use super::builder::BuilderCore;
 use super::convert::{number_arg, type_name};
-use crate::gpu;
-use crate::logstep::{LogRequest, log_step};
-use crate::rows::{BatchAggregator, Number};
-use crate::rundir::RunDir;
+use crate::history::log_step::{LogRequest, log_step};
+use crate::history::rundir::RunDir;
+use crate::history::{BatchAggregator, Number};
+use crate::pricing::gpu;
 
 #[pyclass(frozen, module = "art_metrics._core")]
 pub struct RunCore {
@@ -199,5 +199,5 @@ fn scenario_id(metadata: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
 /// `errno` (a full disk where a small filesystem cannot be mounted).
 #[pyfunction]
 pub fn _fail_next_appends(count: u32, errno: i32) {
-    crate::rundir::fail_next_appends(count, errno);
+    crate::history::rundir::fail_next_appends(count, errno);
 }

@@ -139,7 +139,7 @@ fn price_response(
 
 /// The key a cost of `source` goes to on `builder`: `costs/<cost_context>/<source>`.
 fn cost_key(builder: &BuilderCore, source: &str) -> PyResult<String> {
-    Ok(crate::keys::cost_key(&format!(
+    Ok(crate::metrics::keys::cost_key(&format!(
         "{}/{source}",
         builder.core.cost_context()
     ))?)
@@ -302,7 +302,7 @@ impl CostTracker {
             return Ok(Arc::clone(key));
         }
         let key = cost_key(builder, &self.source)?;
-        crate::keys::validate(&key)?;
+        crate::metrics::keys::validate(&key)?;
         let key: Arc<str> = key.into();
         *last = Some((context.to_owned(), Arc::clone(&key)));
         Ok(key)

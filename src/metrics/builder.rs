@@ -1,17 +1,17 @@
 //! The state one run's builders share, and the builder handle that records into it.
 
-use crate::hash::FastMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::buffer::StepBuffer;
-use crate::derive::{StepMetrics, flush_step};
 use crate::error::{CoreError, CoreResult};
-use crate::keys;
+use crate::metrics::buffer::StepBuffer;
+use crate::metrics::derive::{StepMetrics, flush_step};
+use crate::metrics::keys;
+use crate::metrics::totals::{Totals, TotalsChanges, TotalsState, TotalsUndo};
 use crate::pricing::{PricingRegistry, TokenPricing};
-use crate::totals::{Totals, TotalsChanges, TotalsState, TotalsUndo};
 
 /// Everything the builders of one run share: pending buffers per scope, running totals, prices.
 ///
@@ -19,7 +19,7 @@ use crate::totals::{Totals, TotalsChanges, TotalsState, TotalsUndo};
 /// map operations; a flush derives its metrics with only `totals` held.
 #[derive(Debug, Default)]
 pub struct RunMetrics {
-    buffers: Mutex<FastMap<String, StepBuffer>>,
+    buffers: Mutex<FxHashMap<String, StepBuffer>>,
     totals: Mutex<Totals>,
     pricing: RwLock<PricingRegistry>,
     /// Set once anything is registered: tracked calls skip the lock until then.

@@ -50,7 +50,7 @@ use parking_lot::{Mutex, MutexGuard};
 use serde_json::{Map, Value};
 
 use crate::error::{CoreError, CoreResult};
-use crate::totals::{TotalsChanges, TotalsState};
+use crate::metrics::totals::{TotalsChanges, TotalsState};
 pub use fsio::fail_next_appends;
 pub use journal::{BUILDER_STATE_KEY, JournalEntry};
 
