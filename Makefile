@@ -15,7 +15,7 @@ venv: $(PY)
 
 # Builds the extension in place and installs the `test` extra's dependencies with it.
 build-dev: venv
-	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop -q --extras test
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop -q --extras test --features test-hooks
 
 test-rust:
 	cargo test -q
@@ -34,7 +34,7 @@ lint:
 # The full comparison against openpipe-art 0.5.18 (release build, its own venv).
 bench:
 	$(MAKE) venv VENV=.venv-bench
-	VIRTUAL_ENV=$(abspath .venv-bench) .venv-bench/bin/maturin develop -q --release
+	VIRTUAL_ENV=$(abspath .venv-bench) .venv-bench/bin/maturin develop -q --release --features test-hooks
 	.venv-bench/bin/python bench/compare.py
 
 demo: build-dev

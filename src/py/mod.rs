@@ -9,11 +9,10 @@ mod pricing;
 mod response;
 mod tracked;
 
-use pyo3::prelude::*;
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
 
-/// Does nothing: the cost of merely calling into the extension, for benchmarks.
-#[pyfunction]
-fn _noop() {}
+use pyo3::prelude::*;
 
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -33,7 +32,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(catalog::_refresh_catalog, m)?)?;
     m.add_function(wrap_pyfunction!(catalog::_reload_catalog, m)?)?;
     m.add_function(wrap_pyfunction!(catalog::_catalog_cache_path, m)?)?;
-    m.add_function(wrap_pyfunction!(model::_fail_next_appends, m)?)?;
-    m.add_function(wrap_pyfunction!(_noop, m)?)?;
+    #[cfg(feature = "test-hooks")]
+    test_hooks::register(m)?;
     Ok(())
 }

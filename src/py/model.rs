@@ -194,10 +194,3 @@ fn scenario_id(metadata: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
         _ => Ok(None),
     }
 }
-
-/// Test hook: the next `count` run-directory appends write half their bytes and fail with
-/// `errno` (a full disk where a small filesystem cannot be mounted).
-#[pyfunction]
-pub fn _fail_next_appends(count: u32, errno: i32) {
-    crate::history::rundir::fail_next_appends(count, errno);
-}
