@@ -4,6 +4,7 @@ mod builder;
 mod catalog;
 mod convert;
 mod errors;
+mod extractors;
 mod model;
 mod pricing;
 mod response;
@@ -20,6 +21,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<builder::BuilderCore>()?;
     m.add_class::<model::RunCore>()?;
     m.add_function(wrap_pyfunction!(model::detect_gpus, m)?)?;
+    m.add_function(wrap_pyfunction!(model::backend_gpu_cost_per_hour, m)?)?;
+    m.add_function(wrap_pyfunction!(model::gpu_cost_usd, m)?)?;
     m.add_class::<pricing::CostTracker>()?;
     m.add_class::<tracked::TrackedFunction>()?;
     m.add(

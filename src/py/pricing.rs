@@ -97,14 +97,7 @@ fn price_response(
     if let Some(cost) = fields.reported_cost()? {
         return Ok(cost);
     }
-    let extractor = {
-        let extractors = builder.extractors.lock();
-        if extractors.is_empty() {
-            None
-        } else {
-            extractors.get(provider).map(|f| f.clone_ref(py))
-        }
-    };
+    let extractor = builder.cost_extractor(py, provider);
     if let Some(extractor) = extractor {
         let result = extractor.bind(py).call1((response,))?;
         if !result.is_none() {
