@@ -152,7 +152,7 @@ impl RunCore {
             return Ok(Vec::new());
         };
         let provided = provided_keys(metrics)?;
-        let provided = |key: &str| provided.iter().any(|k| *k == key);
+        let provided = |key: &str| provided.contains(&key);
         let mut rate = None;
         if train_step::needs_gpu_rate(provided) {
             let getter = backend.getattr_opt(intern!(py, "automatic_gpu_cost_per_hour_usd"))?;
