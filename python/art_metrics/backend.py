@@ -49,6 +49,4 @@ class LocalBackend:
 
     def automatic_gpu_cost_per_hour_usd(self, model: Any = None) -> float | None:
         """USD per hour for all GPUs of this backend, or None when it is not known."""
-        return backend_gpu_cost_per_hour(
-            self._gpu_cost_per_hour_usd, self._gpu_count, self._detect
-        )
+        return backend_gpu_cost_per_hour(self._gpu_cost_per_hour_usd, self._gpu_count, self._detect)
