@@ -5,7 +5,7 @@ use pyo3::types::{PyDict, PyFloat, PyMapping, PyString};
 use pyo3::{PyTraverseError, PyVisit};
 
 use super::convert::{
-    number_arg, opt_number_arg, price_arg, required_price_arg, str_arg, type_name,
+    name_arg, number_arg, opt_number_arg, price_arg, required_price_arg, str_arg, type_name,
 };
 use super::extractors::CostExtractors;
 use crate::error::CoreError;
@@ -218,9 +218,7 @@ impl BuilderCore {
         provider: &Bound<'_, PyAny>,
         extractor: Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let provider = str_arg(provider, "provider")?;
-        let provider = normalize_provider(provider)
-            .ok_or_else(|| CoreError::value("provider must be non-empty"))?;
+        let provider = name_arg(provider, "provider", normalize_provider)?;
         if !extractor.is_callable() {
             return Err(CoreError::InvalidType(format!(
                 "cost extractor for provider '{provider}' must be callable, got {}",

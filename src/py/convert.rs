@@ -88,6 +88,17 @@ pub fn str_arg<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<&'a str> {
     }
 }
 
+/// Reads the name `what` (a provider, source or model name): a str that `normalize` does
+/// not reduce to nothing; an empty or blank one is a `ValueError` naming `what`.
+pub fn name_arg<'a, T>(
+    obj: &'a Bound<'_, PyAny>,
+    what: &str,
+    normalize: impl FnOnce(&'a str) -> Option<T>,
+) -> PyResult<T> {
+    normalize(str_arg(obj, what)?)
+        .ok_or_else(|| CoreError::value(format!("{what} must be non-empty")).into())
+}
+
 /// Reads the value of metric `key` (see the module's table: bools count as 1 and 0).
 pub fn number_arg(obj: &Bound<'_, PyAny>, key: &str) -> PyResult<f64> {
     read_number(obj, true).map_err(|why| {
