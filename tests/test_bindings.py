@@ -260,40 +260,37 @@ def test_bad_backend_settings_are_named(kwargs, name):
         LocalBackend(**kwargs).automatic_gpu_cost_per_hour_usd()
 
 
+class Backend:
+    """A backend with automatic train-step metrics whose GPU rate is `rate`; it records
+    the models it is asked for a rate for."""
+
+    def __init__(self, rate):
+        self.rate = rate
+        self.asked = []
+
+    async def register(self, model):
+        pass
+
+    def supports_automatic_train_step_metrics(self):
+        return True
+
+    def automatic_gpu_cost_per_hour_usd(self, model):
+        self.asked.append(model)
+        return self.rate
+
+
 def test_a_backend_rate_that_is_not_a_number_is_refused_by_name(tmp_path):
-    class Backend:
-        async def register(self, model):
-            pass
-
-        def supports_automatic_train_step_metrics(self):
-            return True
-
-        def automatic_gpu_cost_per_hour_usd(self, model):
-            return "3.0"
-
     model = Model(name="m", project="p", base_path=str(tmp_path))
-    asyncio.run(model.register(Backend()))
+    asyncio.run(model.register(Backend("3.0")))
     with pytest.raises(ValueError, match="automatic_gpu_cost_per_hour_usd"):
         asyncio.run(model.log(None, split="train", step=1, metrics={"loss/x": 1.0}))
 
 
 def test_a_backend_rate_getter_gets_the_model(tmp_path):
-    seen = []
-
-    class Backend:
-        async def register(self, model):
-            pass
-
-        def supports_automatic_train_step_metrics(self):
-            return True
-
-        def automatic_gpu_cost_per_hour_usd(self, model):
-            seen.append(model)
-            return None
-
+    backend = Backend(None)
     model = Model(name="m", project="p", base_path=str(tmp_path))
-    asyncio.run(model.register(Backend()))
+    asyncio.run(model.register(backend))
     asyncio.run(model.log(None, split="train", step=1, metrics={"loss/x": 1.0}))
     # Not asked again when the caller gives costs/gpu itself.
     asyncio.run(model.log(None, split="train", step=2, metrics={"costs/gpu": 1.0}))
-    assert seen == [model]
+    assert backend.asked == [model]
