@@ -5,6 +5,8 @@
 
 pub mod catalog;
 pub mod formula;
+pub mod litellm;
+pub mod order;
 pub mod refresh;
 pub mod resolve;
 pub mod store;
@@ -15,6 +17,7 @@ use std::collections::HashMap;
 use crate::error::{CoreError, CoreResult};
 
 pub use catalog::{ModelPrices, PriceCatalog, PriceOrigin, Tier};
+pub use order::{ExtractedCost, PriceCall, check_extracted, response_cost};
 pub use resolve::{Overrides, no_pricing_error, token_cost};
 pub use usage::{Field, ResponseFields, Scalar};
 
@@ -79,20 +82,39 @@ impl Formula {
     }
 }
 
-/// Trims a provider name and lower-cases it; `None` when nothing is left.
+/// A provider name as every entry point takes it: trimmed and lower-cased; an error
+/// naming `provider` when nothing is left.
+pub fn provider_name(provider: &str) -> CoreResult<String> {
+    normalize_provider(provider).ok_or_else(|| CoreError::value("provider must be non-empty"))
+}
+
+/// A model name as every entry point takes it: trimmed; an error naming `model_name` when
+/// nothing is left.
+pub fn model_name(model_name: &str) -> CoreResult<&str> {
+    normalize_model_name(model_name).ok_or_else(|| CoreError::value("model_name must be non-empty"))
+}
+
+/// A cost source as every entry point takes it: `/` stripped from both ends; an error
+/// naming `source` when nothing is left.
+pub fn cost_source(source: &str) -> CoreResult<&str> {
+    normalize_source(source).ok_or_else(|| CoreError::value("source must be non-empty"))
+}
+
+/// Trims a provider name and lower-cases it; `None` when nothing is left (for lookups,
+/// where an empty name simply finds nothing; [`provider_name`] for arguments).
 pub fn normalize_provider(provider: &str) -> Option<String> {
     let p = provider.trim().to_lowercase();
     (!p.is_empty()).then_some(p)
 }
 
-/// Trims a model name; `None` when nothing is left.
+/// Trims a model name; `None` when nothing is left ([`model_name`] for arguments).
 pub fn normalize_model_name(model_name: &str) -> Option<&str> {
     let m = model_name.trim();
     (!m.is_empty()).then_some(m)
 }
 
 /// Strips `/` from both ends of a cost source; `None` when nothing is left.
-pub fn normalize_source(source: &str) -> Option<&str> {
+fn normalize_source(source: &str) -> Option<&str> {
     let s = source.trim_matches('/');
     (!s.is_empty()).then_some(s)
 }
@@ -106,8 +128,7 @@ pub struct PricingRegistry {
 impl PricingRegistry {
     /// Registers (or replaces) the prices of `model_name`.
     pub fn register(&mut self, model_name: &str, pricing: TokenPricing) -> CoreResult<()> {
-        let name = normalize_model_name(model_name)
-            .ok_or_else(|| CoreError::value("model_name must be non-empty"))?;
+        let name = self::model_name(model_name)?;
         pricing.validate(name)?;
         self.models.insert(name.to_owned(), pricing);
         Ok(())
