@@ -15,6 +15,21 @@ use crate::error::{CoreError, CoreResult};
 pub const DEFAULT_URL: &str =
     "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json";
 
+/// The longest download `refresh_catalog` waits for: a day (a longer wait is a mistake,
+/// and an unbounded one overflows the clock's arithmetic).
+pub const MAX_TIMEOUT_SECS: f64 = 86_400.0;
+
+/// A download timeout from a number of seconds: positive, finite and at most a day; an
+/// error naming `timeout` otherwise.
+pub fn timeout_from_secs(secs: f64) -> CoreResult<Duration> {
+    if secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_SECS {
+        return Ok(Duration::from_secs_f64(secs));
+    }
+    Err(CoreError::value(format!(
+        "timeout must be a positive number of seconds, at most {MAX_TIMEOUT_SECS}, got {secs}"
+    )))
+}
+
 /// Downloads `url` with a whole-request `timeout`.
 pub fn download(url: &str, timeout: Duration) -> CoreResult<Vec<u8>> {
     let fail = |e: reqwest::Error| {
@@ -132,6 +147,20 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn timeouts_are_positive_finite_and_at_most_a_day() {
+        assert_eq!(timeout_from_secs(0.5), Ok(Duration::from_millis(500)));
+        assert_eq!(
+            timeout_from_secs(MAX_TIMEOUT_SECS),
+            Ok(Duration::from_secs(86_400))
+        );
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 86_400.5, 1e20, f64::MAX] {
+            let err = timeout_from_secs(bad).unwrap_err();
+            assert!(matches!(err, CoreError::InvalidValue(_)), "{bad}: {err:?}");
+            assert!(err.to_string().starts_with("timeout must be"), "{err}");
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::PyTraverseError;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
 
@@ -14,6 +15,7 @@ use super::builder::BuilderCore;
 use super::catalog::active_catalog;
 use super::convert::{short_repr, str_arg, type_name};
 use super::response::read_response;
+use crate::error::CoreError;
 use crate::pricing::catalog::ModelPrices;
 use crate::pricing::{
     ExtractedCost, Formula, Overrides, PriceCall, ResponseFields, cost_source, provider_name,
@@ -26,11 +28,12 @@ fn price_arg(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<f64>
         return Ok(None);
     };
     number(obj).map(Some).ok_or_else(|| {
-        PyValueError::new_err(format!(
+        CoreError::value(format!(
             "{name} must be a number (USD per million tokens), got {}: {}",
             type_name(obj),
             short_repr(obj)
         ))
+        .into()
     })
 }
 
@@ -227,10 +230,11 @@ impl CostTracker {
         ])?;
         let response_getter = match response_getter.filter(|g| !g.is_none()) {
             Some(g) if !g.is_callable() => {
-                return Err(PyTypeError::new_err(format!(
+                return Err(CoreError::InvalidType(format!(
                     "response_getter must be callable, got {}",
                     type_name(&g)
-                )));
+                ))
+                .into());
             }
             g => g.map(Bound::unbind),
         };
@@ -244,6 +248,12 @@ impl CostTracker {
             cached: Mutex::new(None),
             last_key: Mutex::new(None),
         })
+    }
+
+    // The response getter is the only Python object held; immutable (frozen class), so
+    // there is no `__clear__` (see `TrackedFunction::__traverse__`).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.response_getter)
     }
 
     #[getter]
