@@ -25,8 +25,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::TokenPricing;
 use super::catalog::{ModelPrices, Tier};
+use super::{TokenPricing, is_price};
 use crate::error::{CoreError, CoreResult};
 
 /// The priced entries of a litellm map.
@@ -126,7 +126,7 @@ fn provider_of(info: &Map<String, Value>) -> Option<(&'static str, &'static str)
 /// One price as USD per million tokens (module docs for what is absent or refused).
 fn per_million(key: &str, info: &Map<String, Value>, field: &str) -> CoreResult<Option<f64>> {
     // Checked per million: a finite price per token can still overflow (1e305 * 1e6).
-    let usable = |v: f64| (v.is_finite() && v >= 0.0 && (v * 1e6).is_finite()).then_some(v * 1e6);
+    let usable = |v: f64| (is_price(v) && (v * 1e6).is_finite()).then_some(v * 1e6);
     let refused = |shown: String| {
         CoreError::Corrupt(format!(
             "price map: '{key}'.{field} must be a finite non-negative number, got {shown}"

@@ -34,27 +34,44 @@ pub struct TokenPricing {
 impl TokenPricing {
     /// Checks that every price is a finite, non-negative number.
     pub fn validate(&self, model_name: &str) -> CoreResult<()> {
-        let named = [
-            ("prompt_per_million", Some(self.prompt_per_million)),
-            ("completion_per_million", Some(self.completion_per_million)),
-            ("cached_prompt_per_million", self.cached_prompt_per_million),
-            (
-                "cache_creation_per_million",
-                self.cache_creation_per_million,
-            ),
-            ("cache_read_per_million", self.cache_read_per_million),
-        ];
-        for (name, value) in named {
-            if let Some(v) = value
-                && !(v.is_finite() && v >= 0.0)
-            {
-                return Err(CoreError::value(format!(
-                    "{name} for model '{model_name}' must be a finite non-negative number, got {v}"
-                )));
-            }
-        }
-        Ok(())
+        check_prices(
+            [
+                ("prompt_per_million", Some(self.prompt_per_million)),
+                ("completion_per_million", Some(self.completion_per_million)),
+                ("cached_prompt_per_million", self.cached_prompt_per_million),
+                (
+                    "cache_creation_per_million",
+                    self.cache_creation_per_million,
+                ),
+                ("cache_read_per_million", self.cache_read_per_million),
+            ],
+            |name| format!("{name} for model '{model_name}'"),
+        )
     }
+}
+
+/// True for a usable price or cost: finite and not negative.
+pub fn is_price(v: f64) -> bool {
+    v.is_finite() && v >= 0.0
+}
+
+/// Checks named prices (absent ones pass); the error names the first bad one as
+/// `shown(name)` says.
+pub(crate) fn check_prices(
+    named: [(&str, Option<f64>); 5],
+    shown: impl Fn(&str) -> String,
+) -> CoreResult<()> {
+    for (name, value) in named {
+        if let Some(v) = value
+            && !is_price(v)
+        {
+            return Err(CoreError::value(format!(
+                "{} must be a finite non-negative number, got {v}",
+                shown(name)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The usage shape and formula a provider name selects.

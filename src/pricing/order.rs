@@ -15,7 +15,7 @@ use std::sync::Arc;
 use super::catalog::ModelPrices;
 use super::resolve::{Overrides, token_cost};
 use super::usage::ResponseFields;
-use super::{TokenPricing, model_name};
+use super::{TokenPricing, is_price, model_name};
 use crate::error::{CoreError, CoreResult};
 
 /// What a provider's cost extractor returned (`None` is handled before: it falls through).
@@ -40,7 +40,7 @@ impl ExtractedCost for f64 {
 /// the provider and showing the value.
 pub fn check_extracted(provider: &str, value: &impl ExtractedCost) -> CoreResult<f64> {
     match value.number() {
-        Some(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Some(v) if is_price(v) => Ok(v),
         _ => Err(CoreError::value(format!(
             "The cost extractor for provider '{provider}' must return a finite \
              non-negative number or None, got {}",
