@@ -68,8 +68,9 @@ def _art_tinker_table() -> dict[str, Any]:
     Read from the installed openpipe-art, per MILLION tokens; empty when art is not importable.
     """
     try:
-        from art.costs import MODEL_PRICING  # type: ignore[import-not-found]
         import importlib.metadata as md
+
+        from art.costs import MODEL_PRICING  # type: ignore[import-not-found]
 
         version = md.version("openpipe-art")
     except Exception:
