@@ -57,7 +57,7 @@ pub fn check_value(key: &str, value: f64) -> CoreResult<f64> {
 fn non_blank<'a>(name: &'a str, what: &str) -> CoreResult<&'a str> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(CoreError::value(format!("{what} must be non-empty")));
+        return Err(CoreError::empty(what));
     }
     Ok(name)
 }

@@ -95,8 +95,7 @@ pub fn name_arg<'a, T>(
     what: &str,
     normalize: impl FnOnce(&'a str) -> Option<T>,
 ) -> PyResult<T> {
-    normalize(str_arg(obj, what)?)
-        .ok_or_else(|| CoreError::value(format!("{what} must be non-empty")).into())
+    normalize(str_arg(obj, what)?).ok_or_else(|| CoreError::empty(what).into())
 }
 
 /// Reads the value of metric `key` (see the module's table: bools count as 1 and 0).
@@ -123,6 +122,11 @@ pub fn opt_number_arg(obj: Option<&Bound<'_, PyAny>>, key: &str) -> PyResult<Opt
         Some(o) if !o.is_none() => number_arg(o, key).map(Some),
         _ => Ok(None),
     }
+}
+
+/// `obj` as a price-like number (the price policy: no bool, str or bytes), or `None`.
+pub fn price_number(obj: &Bound<'_, PyAny>) -> Option<f64> {
+    read_number(obj, false).ok()
 }
 
 /// Reads the price `name` (USD per million tokens, or per GPU-hour): absent or `None` is
