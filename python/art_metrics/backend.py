@@ -1,8 +1,8 @@
 """`LocalBackend`: turns on automatic train-step metrics (`time/step_wall_s`, `costs/gpu`).
 
->>> import asyncio
+>>> import asyncio, tempfile
 >>> from art_metrics import Model, LocalBackend
->>> model = Model(name="m", project="p", base_path="/tmp/art-doc")
+>>> model = Model(name="m", project="p", base_path=tempfile.mkdtemp())
 >>> asyncio.run(model.register(LocalBackend(gpu_cost_per_hour_usd=2.25, gpu_count=1)))
 """
 
