@@ -29,7 +29,7 @@ from typing import Any
 
 from . import __version__
 from .history import read_rows, read_state
-from .summary import cost_sources, number, row_step, unprefixed
+from .summary import cost_sources, number, numbers, row_step
 
 __all__ = ["Chart", "Run", "Series", "load_run", "render_html", "write_html", "write_pngs"]
 
@@ -118,21 +118,22 @@ class _Steps:
             if step is None:
                 continue
             steps.add(step)
-            values = {}
-            for key, value in row.items():
-                value = number(value)
-                if value is not None:
-                    values[unprefixed(key)] = value
+            values = numbers(row)
             cum_cost = values.get("costs/cum/all", cum_cost)
             for key, value in values.items():
                 if key.startswith("time/step_"):
-                    sums = self.sums.setdefault(key, {})
+                    sums = self.sums.get(key)
+                    if sums is None:
+                        sums = self.sums[key] = {}
                     sums[step] = sums.get(step, 0.0) + value
-                else:
-                    self.last.setdefault(key, {})[step] = value
-                    if cum_cost is not None and key.endswith("/reward"):
-                        self.cost_at.setdefault(key, {})[step] = cum_cost
-            for source, amount in cost_sources(row).items():
+                    continue
+                last = self.last.get(key)
+                if last is None:
+                    last = self.last[key] = {}
+                last[step] = value
+                if cum_cost is not None and key.endswith("/reward"):
+                    self.cost_at.setdefault(key, {})[step] = cum_cost
+            for source, amount in cost_sources(values).items():
                 sums = self.sums.setdefault("costs/" + source, {})
                 sums[step] = sums.get(step, 0.0) + amount
         return steps

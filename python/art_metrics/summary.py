@@ -63,6 +63,11 @@ class StepSummary:
 
 def number(value: object) -> float | None:
     """``value`` as a float when it is a finite-or-infinite real number (not bool, not NaN)."""
+    kind = type(value)
+    if kind is float:
+        return None if value != value else value  # type: ignore[return-value]  # NaN
+    if kind is int:
+        return float(value)  # type: ignore[arg-type]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return None if math.isnan(value) else float(value)
@@ -71,8 +76,10 @@ def number(value: object) -> float | None:
 def unprefixed(key: str) -> str:
     """A cost key without its custom split's prefix: ``holdout/costs/all`` -> ``costs/all``
     (custom splits prefix every key; costs and their totals are run-wide)."""
+    if key.startswith("costs/") or "/costs/" not in key:
+        return key
     head, _, rest = key.partition("/")
-    return rest if rest.startswith("costs/") and head != "costs" else key
+    return rest if rest.startswith("costs/") else key
 
 
 def row_step(row: Mapping[str, object]) -> int | None:
@@ -80,16 +87,24 @@ def row_step(row: Mapping[str, object]) -> int | None:
     return step if isinstance(step, int) and not isinstance(step, bool) else None
 
 
-def cost_sources(row: Mapping[str, object]) -> dict[str, float]:
-    """The row's cost per source: its leaf ``costs/...`` keys (no other cost key of the row
-    lies below them), without ``costs/all`` and the cumulative ``costs/cum/...``."""
-    costs = {}
+def numbers(row: Mapping[str, object]) -> dict[str, float]:
+    """The row's numeric values (NaN and non-numbers left out), cost keys `unprefixed`."""
+    values = {}
     for key, value in row.items():
-        key, amount = unprefixed(key), number(value)
-        if amount is None or not key.startswith("costs/") or key == "costs/all":
-            continue
-        if not key.startswith("costs/cum/"):
-            costs[key[len("costs/") :]] = amount
+        value = number(value)
+        if value is not None:
+            values[unprefixed(key)] = value
+    return values
+
+
+def cost_sources(values: Mapping[str, float]) -> dict[str, float]:
+    """A row's cost per source, from its `numbers`: the leaf ``costs/...`` keys (no other cost
+    key of the row lies below them), without ``costs/all`` and the cumulative ``costs/cum/...``."""
+    costs = {
+        key[6:]: amount
+        for key, amount in values.items()
+        if key.startswith("costs/") and key != "costs/all" and not key.startswith("costs/cum/")
+    }
     names = sorted(costs)
     # Sorted, a key's children directly follow it: a key is a parent when the next one is below it.
     parents = {a for a, b in zip(names, names[1:]) if b.startswith(a + "/")}
@@ -109,13 +124,10 @@ def summarize(rows: Iterable[Mapping[str, object]]) -> list[StepSummary]:
         if step is None:
             continue
         summary = steps.setdefault(step, StepSummary(step))
-        for source, amount in cost_sources(row).items():
+        values = numbers(row)
+        for source, amount in cost_sources(values).items():
             summary.costs[source] = summary.costs.get(source, 0.0) + amount
-        for key, value in row.items():
-            value = number(value)
-            if value is None:
-                continue
-            key = unprefixed(key)
+        for key, value in values.items():
             if key == "costs/all":
                 summary.step_cost += value
             elif key == "costs/cum/all":
