@@ -109,7 +109,11 @@ class CatalogChanges:
             before = self.counts_before.get(provider, 0)
             after = self.counts_after.get(provider, 0)
             out.append(f"{provider}: {before} -> {after} models ({after - before:+d})")
-        out.append(f"{len(self.added)} models added, {len(self.changed)} with changed prices")
+        added, changed = len(self.added), len(self.changed)
+        out.append(
+            f"{added} model{'' if added == 1 else 's'} added, "
+            f"{changed} with changed prices"
+        )
         out += [f"  + {name}" for name in self.added[:limit]]
         if len(self.added) > limit:
             out.append(f"  ... and {len(self.added) - limit} more added")
