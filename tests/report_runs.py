@@ -40,8 +40,15 @@ def long_run(run_dir: pathlib.Path, steps: int, *, seed: int = 0) -> pathlib.Pat
             actor_tokens, actor_s = rng.randint(8000, 14000), rng.uniform(7.0, 13.0)
             trainer_t, trainer_s = actor_tokens + 9600, rng.uniform(5.0, 8.0)
             tokens, seconds = tokens + actor_tokens, seconds + actor_s
-            trainer_tokens, trainer_seconds = trainer_tokens + trainer_t, trainer_seconds + trainer_s
-            for name, amount in (("train", judge + style), ("gpu", gpu), ("all", judge + style + gpu)):
+            trainer_tokens, trainer_seconds = (
+                trainer_tokens + trainer_t,
+                trainer_seconds + trainer_s,
+            )
+            for name, amount in (
+                ("train", judge + style),
+                ("gpu", gpu),
+                ("all", judge + style + gpu),
+            ):
                 cum[name] += amount
             train = {
                 "train/reward": 0.85 - 0.5 * math.exp(-step / 2000) + rng.uniform(-0.1, 0.1),
@@ -93,8 +100,8 @@ def expected_points(rows: list[dict]) -> dict[str, dict[str, int]]:
 
     def steps_with(key: str) -> int:
         def has(row: dict) -> bool:
-            return key in row or key.startswith("costs/") and any(
-                k.endswith("/" + key) for k in row
+            return (
+                key in row or key.startswith("costs/") and any(k.endswith("/" + key) for k in row)
             )
 
         return len({r["training_step"] for r in rows if has(r)})

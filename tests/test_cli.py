@@ -257,7 +257,9 @@ def test_summary_json_and_csv(tmp_path):
     assert doc["steps"][1]["costs"]["gpu"] == rows[1]["costs/gpu"]
     assert doc["totals"] == cost_breakdown(rows) and doc["problems"] == []
 
-    table = list(csv.DictReader(cli("summary", str(run_dir), "--csv", cwd=tmp_path).stdout.splitlines()))
+    table = list(
+        csv.DictReader(cli("summary", str(run_dir), "--csv", cwd=tmp_path).stdout.splitlines())
+    )
     assert [int(r["step"]) for r in table] == [1, 2, 3]
     assert float(table[2]["total_cost"]) == rows[-1]["costs/cum/all"]  # full precision
     assert table[0]["val_reward"] == "" and float(table[1]["val_reward"]) == rows[2]["val/reward"]
@@ -375,8 +377,15 @@ def test_summary_watch_follows_a_live_run_and_writes_nothing(tmp_path, style):
             assert [first.split()[0], second.split()[0]] == ["1", "2"]
         else:
             assert [json.loads(line)["step"] for line in lines.take(2)] == [1, 2]
-        new_train = dict(rows[0], training_step=3, step=3, **{"costs/all": 0.5, "costs/cum/all": 9.0})
-        new_val = {"training_step": 3, "val/reward": 0.25, "costs/all": 0.125, "costs/cum/all": 9.125}
+        new_train = dict(
+            rows[0], training_step=3, step=3, **{"costs/all": 0.5, "costs/cum/all": 9.0}
+        )
+        new_val = {
+            "training_step": 3,
+            "val/reward": 0.25,
+            "costs/all": 0.125,
+            "costs/cum/all": 9.125,
+        }
         with open(run_dir / "history.jsonl", "a") as f:
             f.write(json.dumps(new_train) + "\n")
             f.flush()
@@ -398,9 +407,25 @@ def test_summary_watch_follows_a_live_run_and_writes_nothing(tmp_path, style):
     assert "Traceback" not in stderr
     assert snapshot(run_dir) == written  # the watcher wrote nothing, touched nothing
     if style == "text":
-        assert line.split()[:5] == ["3", f"{rows[0]['train/reward']:.3f}", "-", "$0.5000", "$9.0000"]
-        assert updated.split()[:5] == ["3", f"{rows[0]['train/reward']:.3f}", "0.250", "$0.6250", "$9.1250"]
+        assert line.split()[:5] == [
+            "3",
+            f"{rows[0]['train/reward']:.3f}",
+            "-",
+            "$0.5000",
+            "$9.0000",
+        ]
+        assert updated.split()[:5] == [
+            "3",
+            f"{rows[0]['train/reward']:.3f}",
+            "0.250",
+            "$0.6250",
+            "$9.1250",
+        ]
     else:
         first, second = json.loads(line), json.loads(updated)
         assert (first["step"], first["val_reward"], first["step_cost"]) == (3, None, 0.5)
-        assert (second["val_reward"], second["step_cost"], second["total_cost"]) == (0.25, 0.625, 9.125)
+        assert (second["val_reward"], second["step_cost"], second["total_cost"]) == (
+            0.25,
+            0.625,
+            9.125,
+        )

@@ -102,7 +102,7 @@ def test_the_budget_line_comes_from_state_json(tmp_path):
     assert run.budget == 0.75
     html = render_html(run)
     assert {c["id"]: c for c in embedded(html)}["cost_total"]["budget"] == 0.75
-    assert '<span>budget</span><b>$0.75</b>' in html
+    assert "<span>budget</span><b>$0.75</b>" in html
     (run_dir / "state.json").write_text("{not json")  # unreadable: no budget, still a report
     assert load_run(run_dir).budget is None
 

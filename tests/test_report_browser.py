@@ -79,7 +79,10 @@ class Page:
         assert self.page.get_attribute("#tooltip", "data-chart") == chart
         rows = self.page.query_selector_all("#tooltip .row")
         return {
-            r.get_attribute("data-series"): (r.query_selector("b").inner_text(), float(r.get_attribute("data-value")))
+            r.get_attribute("data-series"): (
+                r.query_selector("b").inner_text(),
+                float(r.get_attribute("data-value")),
+            )
             for r in rows
         }
 
@@ -160,7 +163,15 @@ def test_demo_run_in_the_browser(browser, tmp_path):
     try:
         check_points(page, rows, drawn_dots=True)
         ids = page.page.evaluate("Object.keys(window.artReport.charts)")
-        assert ids == ["reward", "reward_cost", "cost_step", "cost_total", "throughput", "time", "loss"]
+        assert ids == [
+            "reward",
+            "reward_cost",
+            "cost_step",
+            "cost_total",
+            "throughput",
+            "time",
+            "loss",
+        ]
         check_hover(page, rows, "reward", "train", "train/reward", 4)
         check_hover(page, rows, "reward", "val", "val/reward", 1)
         check_hover(page, rows, "cost_total", "all", "costs/cum/all", 7)
@@ -229,7 +240,15 @@ def test_ten_thousand_steps_with_a_budget(browser, tmp_path, capsys):
         # drawn downsampled (at most 4 vertices per pixel column), hovered exactly
         assert PLOT_WIDTH < reward["train"]["drawn"] <= 4 * PLOT_WIDTH
         check_hover(page, rows, "reward", "train", "train/reward", 6_789)
-        check_hover(page, rows, "cost_step", "train/judge/style", "costs/train/judge/style", 9_999, summed=True)
+        check_hover(
+            page,
+            rows,
+            "cost_step",
+            "train/judge/style",
+            "costs/train/judge/style",
+            9_999,
+            summed=True,
+        )
         check_hover(page, rows, "reward", "val", "val/reward", 500)
         label = page.page.text_content("#chart-cost_total .budget-label")
         assert label == "budget $150.00"

@@ -102,11 +102,12 @@ def _parser() -> argparse.ArgumentParser:
         "refresh", help="download a newer price catalog, cache it, and print what changed"
     )
     refresh.add_argument(
-        "source", nargs="?", default=None, help="a litellm-format price map URL (default: litellm's)"
+        "source",
+        nargs="?",
+        default=None,
+        help="a litellm-format price map URL (default: litellm's)",
     )
-    refresh.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds (default: 30)"
-    )
+    refresh.add_argument("--timeout", type=float, default=30.0, help="seconds (default: 30)")
     return parser
 
 

@@ -110,10 +110,7 @@ class CatalogChanges:
             after = self.counts_after.get(provider, 0)
             out.append(f"{provider}: {before} -> {after} models ({after - before:+d})")
         added, changed = len(self.added), len(self.changed)
-        out.append(
-            f"{added} model{'' if added == 1 else 's'} added, "
-            f"{changed} with changed prices"
-        )
+        out.append(f"{added} model{'' if added == 1 else 's'} added, {changed} with changed prices")
         out += [f"  + {name}" for name in self.added[:limit]]
         if len(self.added) > limit:
             out.append(f"  ... and {len(self.added) - limit} more added")

@@ -84,8 +84,7 @@ class HistoryReader:
                 continue
             if not isinstance(row, dict):
                 problems.append(
-                    f"{self.path} line {self._line}: not a JSON object "
-                    f"({type(row).__name__})"
+                    f"{self.path} line {self._line}: not a JSON object ({type(row).__name__})"
                 )
                 continue
             rows.append(row)

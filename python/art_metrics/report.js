@@ -26,7 +26,7 @@
     var a = Math.abs(v), s;
     if (a >= 1000) s = (money && a < 1e5 ? v.toFixed(2) : Math.round(v).toString())
       .replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-    else if (a >= 100) s = v.toFixed(money ? 2 : 1);
+    else if (a >= 100) s = money ? v.toFixed(2) : String(Number(v.toFixed(1)));
     else s = String(Number(v.toPrecision(4)));
     return money ? (v < 0 ? "-$" + s.replace("-", "") : "$" + s) : s;
   }

@@ -189,7 +189,9 @@ def _charts(data: _Steps, budget: float | None) -> list[Chart]:
     if sources:
         steps = sorted({s for k in sources for s in data.sums[k]})
         layers = [
-            Series(k[len("costs/") :], [float(s) for s in steps], [data.sums[k].get(s) for s in steps])
+            Series(
+                k[len("costs/") :], [float(s) for s in steps], [data.sums[k].get(s) for s in steps]
+            )
             for k in sources
         ]
         charts.append(
@@ -288,8 +290,7 @@ def _sources_table(run: Run) -> str:
         return "<p>No costs recorded.</p>"
     whole = sum(amount for _, amount in run.sources) or 1.0
     rows = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>${amount:,.4f}</td>"
-        f"<td>{amount / whole:.1%}</td></tr>"
+        f"<tr><td>{html.escape(name)}</td><td>${amount:,.4f}</td><td>{amount / whole:.1%}</td></tr>"
         for name, amount in run.sources[:15]
     )
     return (

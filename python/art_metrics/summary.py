@@ -62,12 +62,9 @@ class StepSummary:
 
 
 def number(value: object) -> float | None:
-    """``value`` as a float when it is a finite-or-infinite real number (not bool, not NaN)."""
-    kind = type(value)
-    if kind is float:
-        return None if value != value else value  # type: ignore[return-value]  # NaN
-    if kind is int:
-        return float(value)  # type: ignore[arg-type]
+    """``value`` as a float when it is a real number (not bool, not NaN)."""
+    if type(value) is float:  # the common case first: this runs for every value of a run
+        return None if math.isnan(value) else value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return None if math.isnan(value) else float(value)
