@@ -85,7 +85,7 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
         set(&mut averages, k, Number::Float(v));
     }
 
-    let mut writer = run.writer();
+    let mut writer = run.writer()?;
     let (flushed, undo) = builder.flush_with(&adds, scenario_ids)?;
     for (k, v) in flushed.0 {
         set(&mut averages, &k, Number::Float(v));
@@ -107,7 +107,8 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
     let row: Row = row.into_iter().collect();
     let line = history_line(&row, req.step, req.recorded_at);
 
-    let (changes, reset) = if writer.snapshot_pending() {
+    // After `load_state_dict` (or `overwrite_state`) the totals are saved whole.
+    let (changes, reset) = if root.take_replaced() || writer.snapshot_pending() {
         root.take_changes();
         let state = root.state();
         let changes = TotalsChanges {
@@ -115,6 +116,7 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
             new_scenario_ids: state.unique_scenario_ids,
             // A snapshot holds every id: if its save fails, all of them are unsaved again.
             ids_from: 0,
+            compensation: state.compensation,
         };
         (changes, true)
     } else {
@@ -218,7 +220,8 @@ mod tests {
         );
         let text = std::fs::read_to_string(dir.path().join("history.jsonl")).unwrap();
         assert!(!text.contains("loss/kl") && text.contains("\"train/custom\": 1.5"));
-        let state = RunDir::new(dir.path()).open().unwrap();
+        drop(run);
+        let (state, _) = RunDir::new(dir.path()).open().unwrap();
         assert!(
             state
                 .cum_state
