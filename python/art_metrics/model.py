@@ -16,15 +16,18 @@ the clock, the backend, the reporters.
 from __future__ import annotations
 
 import json
+import operator
+import os
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Iterable, Mapping
 from contextvars import Token
 from datetime import datetime
 from typing import Any, Protocol
 
-from ._core import RunCore
+from ._core import RunCore, _after_fork, _before_fork
 from .builder import MetricsBuilder
 from .reporting import reporters_for
 from .trajectories import normalize_groups
@@ -42,12 +45,55 @@ class Reporter(Protocol):
     def log(self, row: dict[str, float | int]) -> None: ...
 
 
-def _compact_quietly(run: RunCore) -> None:
-    # At exit or when the Model is collected: fold the journal so state.json is complete.
+def _close_quietly(run: RunCore) -> None:
+    # At exit or when the Model is collected: fold the journal so state.json is complete,
+    # and release the run directory's writer lock.
     try:
-        run.compact()
+        run.close()
     except Exception:  # noqa: BLE001 - nothing useful can be done at interpreter exit
         pass
+
+
+def _warn_about(run: RunCore) -> None:
+    for message in run.take_warnings():
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _non_empty_str(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a non-empty str, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{what} must be a non-empty str, got {value!r}")
+    return value
+
+
+def _step(step: Any) -> int:
+    if isinstance(step, bool):
+        raise TypeError(f"step must be an int, got bool {step!r}")
+    try:
+        step = operator.index(step)  # int, numpy integers
+    except TypeError:
+        raise TypeError(f"step must be an int, got {type(step).__name__} {step!r}") from None
+    if not -(2**63) <= step < 2**63:
+        raise ValueError(f"step is too large: it must fit in 64 bits, got {step}")
+    return step
+
+
+def _check_keys(metrics: Mapping[str, Any]) -> None:
+    for key in metrics:
+        if isinstance(key, str):
+            try:
+                key.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"metric key {key!r} is not valid Unicode text") from None
+
+
+# The core's locks are all taken before a fork and released after it in both processes, so
+# a child forked while other threads record metrics starts from a consistent copy.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork
+    )
 
 
 class Model:
@@ -75,8 +121,8 @@ class Model:
         report_metrics: list[str] | None = None,
         reporters: Iterable[Reporter] = (),
     ) -> None:
-        self.name = name
-        self.project = project
+        self.name = _non_empty_str(name, "name")
+        self.project = _non_empty_str(project, "project")
         self.entity = entity
         self.id = id
         self.config = config
@@ -96,7 +142,10 @@ class Model:
         self._run = RunCore(self.run_dir, compact_min_bytes=self._compact_min_bytes)
         self._loaded = False
         self._load_lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _compact_quietly, self._run)
+        # Rows written but not yet given to the reporters (a KeyboardInterrupt in between):
+        # delivered on the next log or on close.
+        self._undelivered: list[dict[str, float | int]] = []
+        self._finalizer = weakref.finalize(self, _close_quietly, self._run)
 
     @property
     def run_dir(self) -> str:
@@ -114,6 +163,7 @@ class Model:
             if not self._loaded:
                 self._run.load_into(self._builder)
                 self._loaded = True
+        _warn_about(self._run)
 
     def metrics_builder(self, cost_context: str | None = None) -> MetricsBuilder:
         """The run's builder (cost context "train"), or the one for ``cost_context``."""
@@ -127,8 +177,12 @@ class Model:
         return self.metrics_builder(cost_context).activate()
 
     def read_state(self) -> dict[str, Any] | None:
-        """state.json (the journal folded in first), or None when there is none."""
+        """state.json with the journal folded in, or None when there is none.
+
+        Reading changes no file: a monitoring script can call it while another process logs.
+        """
         text = self._run.read_state()
+        _warn_about(self._run)
         return None if text is None else json.loads(text)
 
     def overwrite_state(self, state: Mapping[str, Any]) -> None:
@@ -141,12 +195,14 @@ class Model:
         return json.loads(merged)
 
     def close(self) -> None:
-        """Fold the journal into state.json now (also done at exit) and finish reporters.
+        """Fold the journal into state.json now (also done at exit), release the run
+        directory's writer lock, and finish reporters.
 
         Reporters with a ``finish()`` method (W&B, Trackio) are finished; a later log
-        resumes their run.
+        resumes their run (and takes the lock again).
         """
-        self._run.compact()
+        self._run.close()
+        self._deliver()
         for reporter in self.reporters:
             finish = getattr(reporter, "finish", None)
             if callable(finish):
@@ -180,12 +236,16 @@ class Model:
         """
         if step is None:
             step = await self.get_step()
+        step = _step(step)
         self._ensure_loaded()
+        self._deliver()
         if trajectories is None and metrics is None:
             return
         groups = None if trajectories is None else normalize_groups(trajectories)
         if metrics is not None and not isinstance(metrics, dict):
             metrics = dict(metrics)
+        if metrics is not None:
+            _check_keys(metrics)
         # The backend's automatic train-step metrics are decided by the core (train split,
         # once per step, an explicit value wins), which calls the backend for its GPU rate.
         row = self._run.log(
@@ -200,5 +260,14 @@ class Model:
             self,
         )
         if row is not None:
+            self._undelivered.append(row)
+            self._deliver()
+        _warn_about(self._run)
+
+    def _deliver(self) -> None:
+        """Give the reporters every row written but not yet reported, oldest first."""
+        while self._undelivered:
+            row = self._undelivered[0]
             for reporter in self.reporters:
                 reporter.log(row)
+            self._undelivered.pop(0)

@@ -155,7 +155,7 @@ impl RunCore {
         split: &str,
         step: i64,
         metrics: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<(Vec<(String, f64)>, Option<Instant>)> {
+    ) -> PyResult<Automatic> {
         let Some(backend) = backend.filter(|b| !b.is_none()) else {
             return Ok((Vec::new(), None));
         };
@@ -187,6 +187,9 @@ impl RunCore {
         Ok((metrics, Some(now)))
     }
 }
+
+/// The automatic train-step metrics of a log, and when they were measured (`None`: none).
+type Automatic = (Vec<(String, f64)>, Option<Instant>);
 
 /// The automatic metric keys the caller's `metrics` dict gives itself.
 fn provided_keys(metrics: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<&'static str>> {

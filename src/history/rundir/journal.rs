@@ -182,7 +182,7 @@ pub fn parse(bytes: &[u8]) -> ParsedJournal {
 fn check(line: &[u8]) -> Option<Value> {
     let tab = line.iter().rposition(|b| *b == b'\t')?;
     let (json, sum) = (&line[..tab], &line[tab + 1..]);
-    if sum != &hex(&Sha256::digest(json))[..8].as_bytes()[..] {
+    if sum != &hex(&Sha256::digest(json)).as_bytes()[..8] {
         return None;
     }
     serde_json::from_slice(json).ok()

@@ -425,6 +425,13 @@ impl RunDir {
         }
         files.seq = folded.seq;
         files.history = None;
+        if folded.journal_len == 0 {
+            // Nothing to fold: state.json stays as it is (or absent).
+            files.journal_len = 0;
+            files.state_len = folded.state_bytes.as_ref().map_or(0, |b| b.len() as u64);
+            files.base = journal::fingerprint(folded.state_bytes.as_deref());
+            return Ok(());
+        }
         self.write_state_locked(files, &mut folded.state)?;
         Ok(())
     }
@@ -476,6 +483,7 @@ impl Drop for RunDir {
 struct Folded {
     state: Map<String, Value>,
     state_bytes: Option<Vec<u8>>,
+    journal_len: usize,
     seq: u64,
     history: fsio::HistoryTail,
     /// `Some("corrupt" | "stale")` when the writer must keep the journal aside.
@@ -532,6 +540,7 @@ fn fold_dir(dir: &Path) -> CoreResult<Folded> {
     let mut out = Folded {
         state: Map::new(),
         state_bytes: None,
+        journal_len: journal_bytes.len(),
         seq: covered,
         history,
         set_aside: None,
