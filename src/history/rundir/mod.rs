@@ -108,6 +108,8 @@ struct Files {
     snapshot_next: bool,
     /// What each handle loaded, by handle id.
     synced: FxHashMap<u64, Tip>,
+    /// The handles that have written; the lock is released when the last one closes.
+    writers: std::collections::HashSet<u64>,
     /// Warnings for the Python layer to issue, and every one issued (each is issued once).
     warnings: Vec<String>,
     warned: std::collections::HashSet<String>,
@@ -327,11 +329,14 @@ impl RunDir {
         self.compact_locked(&mut files).map(|_| ())
     }
 
-    /// When this process is the writer: folds the journal, then releases the lock and
-    /// the files (a later write takes them again). Otherwise nothing.
+    /// When this handle has written: folds the journal and, once no other handle of this
+    /// process is writing, releases the lock and the files (a later write takes them
+    /// again). A handle that only read changes nothing.
     pub fn close(&self) -> CoreResult<()> {
         let mut files = self.shared.files.lock();
-        if !files.lock.as_ref().is_some_and(WriterLock::held_here) {
+        if !files.lock.as_ref().is_some_and(WriterLock::held_here)
+            || !files.writers.remove(&self.id)
+        {
             return Ok(());
         }
         let result = self.compact_locked(&mut files);
@@ -343,9 +348,11 @@ impl RunDir {
                 *t = tip.clone();
             }
         }
-        files.history = None;
-        files.journal = None;
-        files.lock = None;
+        if files.writers.is_empty() {
+            files.history = None;
+            files.journal = None;
+            files.lock = None;
+        }
         result.map(|_| ())
     }
 
@@ -358,6 +365,12 @@ impl RunDir {
     /// Makes this process the writer (taking the lock and reconciling the directory the
     /// first time), and with `check_synced` refuses a handle whose totals are stale.
     fn ensure_writer(&self, files: &mut Files, check_synced: bool) -> CoreResult<()> {
+        self.take_writer_role(files, check_synced)?;
+        files.writers.insert(self.id);
+        Ok(())
+    }
+
+    fn take_writer_role(&self, files: &mut Files, check_synced: bool) -> CoreResult<()> {
         match &files.lock {
             Some(l) if l.held_here() => {
                 if check_synced
@@ -474,7 +487,9 @@ impl RunDir {
 
 impl Drop for RunDir {
     fn drop(&mut self) {
-        self.shared.files.lock().synced.remove(&self.id);
+        let mut files = self.shared.files.lock();
+        files.synced.remove(&self.id);
+        files.writers.remove(&self.id);
     }
 }
 
