@@ -1,16 +1,20 @@
-//! `fork()` safety: every lock of the core, taken before a fork and released after it.
+//! `fork()` safety: the child repairs every core lock a vanished thread held.
 //!
 //! A thread that holds a lock when another thread forks leaves the child a lock nobody
-//! will release. So the Python layer registers `os.register_at_fork` hooks that call
-//! [`before_fork`] (take every registered lock, in the documented order) and
-//! [`after_fork`] (release them, in the parent and in the child). The child then starts
-//! from a consistent copy of every builder and run directory.
+//! will release. Holding every lock across the fork (taking them in a before-fork hook)
+//! deadlocks the parent instead: Python runs other at-fork hooks between ours and the
+//! fork, the GIL can pass to a thread that then blocks on one of our locks while holding
+//! it, and the forking thread never gets the GIL back. So nothing is taken before the
+//! fork; in the child (single-threaded), [`after_fork_in_child`] visits every registered
+//! object: a lock found held was held by a thread that does not exist in the child, which
+//! may have been half-way through changing what it guards. That lock is released and what
+//! it guards is replaced by its empty value (the old value is leaked, never read or
+//! dropped). Everything else is the parent's state, consistent, since every change happens
+//! under a lock.
 //!
-//! Lock order (the order [`before_fork`] takes them, which no code path reverses): the
-//! registry of lockables, the run-directory registry, each run directory's files, each
-//! run's buffers, its totals, its prices, each train-step clock. `before_fork` runs with
-//! the GIL held: no thread holds a core lock while waiting for the GIL, so every holder
-//! can finish and release.
+//! Semantics for a child: it gets a copy of every builder and its totals; where a fork
+//! landed while another thread was inside the core, that one run's pending values (or
+//! totals, or prices) start empty in the child, and [`after_fork_in_child`] counts them.
 
 use std::sync::{Arc, Weak};
 
@@ -18,27 +22,17 @@ use parking_lot::Mutex;
 
 /// Something holding core locks.
 pub trait ForkLocks: Send + Sync {
-    /// Takes every lock this object holds and keeps it (the guards are forgotten).
-    fn lock_for_fork(&self);
-    /// Releases what [`ForkLocks::lock_for_fork`] took.
+    /// In a forked child: releases each lock a vanished thread held and empties what it
+    /// guards. Returns how many locks were found held.
     ///
     /// # Safety
-    /// Only after `lock_for_fork` on the same object, once.
-    unsafe fn unlock_after_fork(&self);
-    /// Its rank in the lock order (lower first).
-    fn fork_rank(&self) -> u8;
+    /// Only in a child right after `fork()`, before any other thread exists.
+    unsafe fn repair_in_child(&self) -> usize;
 }
 
-/// Ranks, in the order they are taken.
-pub const RANK_RUN_DIR: u8 = 1;
-pub const RANK_METRICS: u8 = 2;
-pub const RANK_CLOCK: u8 = 3;
-
 static LOCKABLES: Mutex<Vec<Weak<dyn ForkLocks>>> = Mutex::new(Vec::new());
-/// What `before_fork` locked, to release after the fork.
-static LOCKED: Mutex<Vec<Arc<dyn ForkLocks>>> = Mutex::new(Vec::new());
 
-/// Adds `item` to the objects locked around a fork. Call with no other core lock held.
+/// Adds `item` to the objects repaired in a forked child.
 pub fn register(item: &Arc<dyn ForkLocks>) {
     let mut all = LOCKABLES.lock();
     if all.len() >= 64 && all.len().is_power_of_two() {
@@ -47,34 +41,55 @@ pub fn register(item: &Arc<dyn ForkLocks>) {
     all.push(Arc::downgrade(item));
 }
 
-/// Takes every registered lock (see the module docs). Pair with [`after_fork`].
-pub fn before_fork(extra: &[&dyn Fn()]) {
-    let registry = LOCKABLES.lock();
-    let mut items: Vec<Arc<dyn ForkLocks>> = registry.iter().filter_map(Weak::upgrade).collect();
-    items.sort_by_key(|i| i.fork_rank());
-    std::mem::forget(registry);
-    for f in extra {
-        f();
+/// Repairs `lock` in a forked child (see the module docs); true when it was held.
+///
+/// # Safety
+/// Only in a child right after `fork()`, before any other thread exists.
+pub unsafe fn repair_mutex<T: Default>(lock: &Mutex<T>) -> bool {
+    if !lock.is_locked() {
+        return false;
     }
-    for item in &items {
-        item.lock_for_fork();
-    }
-    // LOCKED is only touched here and in after_fork, both on the forking thread.
-    *LOCKED.lock() = items;
+    // SAFETY: the holder does not exist in this process; nobody else runs.
+    unsafe { lock.force_unlock() };
+    std::mem::forget(std::mem::take(&mut *lock.lock()));
+    true
 }
 
-/// Releases what [`before_fork`] took, in the parent and in the child.
-pub fn after_fork(extra: &[&dyn Fn()]) {
-    let items = std::mem::take(&mut *LOCKED.lock());
-    for item in items.iter().rev() {
-        // SAFETY: before_fork locked exactly these.
-        unsafe { item.unlock_after_fork() };
+/// Repairs a read-write lock in a forked child; true when it was held for writing.
+///
+/// # Safety
+/// As [`repair_mutex`].
+pub unsafe fn repair_rwlock<T: Default>(lock: &parking_lot::RwLock<T>) -> bool {
+    if lock.is_locked_exclusive() {
+        // SAFETY: as in repair_mutex.
+        unsafe { lock.force_unlock_write() };
+        std::mem::forget(std::mem::take(&mut *lock.write()));
+        return true;
     }
+    while lock.is_locked() {
+        // Readers change nothing: only the count is left to undo.
+        // SAFETY: as in repair_mutex.
+        unsafe { lock.force_unlock_read() };
+    }
+    false
+}
+
+/// Repairs the registry and every registered object in a forked child; `extra` repairs
+/// module-level locks. Returns how many locks were found held.
+///
+/// # Safety
+/// Only in a child right after `fork()`, before any other thread exists.
+pub unsafe fn after_fork_in_child(extra: &[&dyn Fn() -> bool]) -> usize {
+    // SAFETY: forwarded from the caller.
+    let mut held = usize::from(unsafe { repair_mutex(&LOCKABLES) });
     for f in extra {
-        f();
+        held += usize::from(f());
     }
-    // SAFETY: before_fork took this lock and forgot its guard.
-    unsafe { LOCKABLES.force_unlock() };
-    // Dropping the Arcs may run destructors: no lock is held any more.
-    drop(items);
+    let items: Vec<Arc<dyn ForkLocks>> =
+        LOCKABLES.lock().iter().filter_map(Weak::upgrade).collect();
+    for item in &items {
+        // SAFETY: forwarded from the caller.
+        held += unsafe { item.repair_in_child() };
+    }
+    held
 }

@@ -20,8 +20,7 @@ __all__ = [
     "_refresh_catalog",
     "_reload_catalog",
     "_catalog_cache_path",
-    "_before_fork",
-    "_after_fork",
+    "_after_fork_in_child",
     "_noop",
     "_fail_next_appends",
 ]
@@ -131,8 +130,7 @@ class RunCore:
         model: Any = None,
     ) -> dict[str, float | int] | None: ...
 
-def _before_fork() -> None: ...
-def _after_fork() -> None: ...
+def _after_fork_in_child() -> int: ...
 
 @final
 class CostTracker:

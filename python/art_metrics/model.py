@@ -27,7 +27,7 @@ from contextvars import Token
 from datetime import datetime
 from typing import Any, Protocol
 
-from ._core import RunCore, _after_fork, _before_fork
+from ._core import RunCore, _after_fork_in_child
 from .builder import MetricsBuilder
 from .reporting import reporters_for
 from .trajectories import normalize_groups
@@ -88,12 +88,11 @@ def _check_keys(metrics: Mapping[str, Any]) -> None:
                 raise ValueError(f"metric key {key!r} is not valid Unicode text") from None
 
 
-# The core's locks are all taken before a fork and released after it in both processes, so
-# a child forked while other threads record metrics starts from a consistent copy.
+# A child forked while other threads were inside the core repairs the locks they held
+# (the core's `fork` module says how); nothing is held across the fork, so the parent
+# cannot deadlock either.
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(
-        before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork
-    )
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Model:

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use crate::fork::{self, ForkLocks};
+use crate::fork::ForkLocks;
 use crate::pricing::gpu::gpu_cost_usd;
 
 /// The key of the measured interval between train steps.
@@ -72,17 +72,14 @@ impl TrainStepClock {
 }
 
 impl ForkLocks for TrainStepClock {
-    fn lock_for_fork(&self) {
-        std::mem::forget(self.state.lock());
-    }
-
-    unsafe fn unlock_after_fork(&self) {
-        // SAFETY: lock_for_fork took it and forgot the guard.
+    unsafe fn repair_in_child(&self) -> usize {
+        if !self.state.is_locked() {
+            return 0;
+        }
+        // SAFETY: forwarded from the caller; the state is two plain values, so the
+        // vanished holder cannot have left it inconsistent.
         unsafe { self.state.force_unlock() };
-    }
-
-    fn fork_rank(&self) -> u8 {
-        fork::RANK_CLOCK
+        1
     }
 }
 

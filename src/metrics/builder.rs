@@ -37,23 +37,13 @@ impl RunMetrics {
 }
 
 impl ForkLocks for RunMetrics {
-    fn lock_for_fork(&self) {
-        std::mem::forget(self.buffers.lock());
-        std::mem::forget(self.totals.lock());
-        std::mem::forget(self.pricing.write());
-    }
-
-    unsafe fn unlock_after_fork(&self) {
-        // SAFETY: lock_for_fork took these and forgot the guards.
+    unsafe fn repair_in_child(&self) -> usize {
+        // SAFETY: forwarded from the caller (a child right after fork).
         unsafe {
-            self.pricing.force_unlock_write();
-            self.totals.force_unlock();
-            self.buffers.force_unlock();
+            usize::from(fork::repair_mutex(&self.buffers))
+                + usize::from(fork::repair_mutex(&self.totals))
+                + usize::from(fork::repair_rwlock(&self.pricing))
         }
-    }
-
-    fn fork_rank(&self) -> u8 {
-        fork::RANK_METRICS
     }
 }
 

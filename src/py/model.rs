@@ -205,19 +205,17 @@ fn provided_keys(metrics: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<&'static st
     Ok(out)
 }
 
-/// Takes every lock of the core before `os.fork()` (registered with
-/// `os.register_at_fork` by `art_metrics.model`); runs with the GIL held, see `crate::fork`.
+/// In a forked child (`os.register_at_fork(after_in_child=...)`, registered by
+/// `art_metrics.model`): repairs the core's locks that vanished threads held (see
+/// `crate::fork`). Returns how many were found held.
 #[pyfunction]
-pub fn _before_fork() {
-    fork::before_fork(&[&crate::history::rundir::lock_registry_for_fork]);
-}
-
-/// Releases what `_before_fork` took, in the parent and in the child.
-#[pyfunction]
-pub fn _after_fork() {
-    // SAFETY: paired with the lock taken in `_before_fork`.
-    let unlock = || unsafe { crate::history::rundir::unlock_registry_after_fork() };
-    fork::after_fork(&[&unlock]);
+pub fn _after_fork_in_child() -> usize {
+    let registry = || {
+        // SAFETY: called only in the child right after fork, before any thread starts.
+        unsafe { crate::history::rundir::repair_registry_in_child() }
+    };
+    // SAFETY: as above.
+    unsafe { fork::after_fork_in_child(&[&registry]) }
 }
 
 /// `(visible GPU names, USD per GPU-hour or None)` from nvidia-smi and CUDA_VISIBLE_DEVICES.

@@ -141,32 +141,20 @@ pub struct RunWriter<'a> {
 }
 
 impl ForkLocks for Shared {
-    fn lock_for_fork(&self) {
-        std::mem::forget(self.files.lock());
-    }
-
-    unsafe fn unlock_after_fork(&self) {
-        // SAFETY: lock_for_fork took it and forgot the guard.
-        unsafe { self.files.force_unlock() };
-    }
-
-    fn fork_rank(&self) -> u8 {
-        fork::RANK_RUN_DIR
+    unsafe fn repair_in_child(&self) -> usize {
+        // SAFETY: forwarded from the caller. The emptied state has no lock: the child
+        // cannot write where its parent writes (its own lock attempt names the parent).
+        usize::from(unsafe { fork::repair_mutex(&self.files) })
     }
 }
 
-/// Takes the run-directory registry's lock before a fork ([`crate::fork`]).
-pub fn lock_registry_for_fork() {
-    std::mem::forget(REGISTRY.lock());
-}
-
-/// Releases what [`lock_registry_for_fork`] took.
+/// Repairs the run-directory registry in a forked child ([`crate::fork`]).
 ///
 /// # Safety
-/// Only after `lock_registry_for_fork`, once.
-pub unsafe fn unlock_registry_after_fork() {
-    // SAFETY: the caller pairs this with lock_registry_for_fork.
-    unsafe { REGISTRY.force_unlock() };
+/// Only in a child right after `fork()`, before any other thread exists.
+pub unsafe fn repair_registry_in_child() -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { fork::repair_mutex(&REGISTRY) }
 }
 
 /// `dir` made absolute with symlinks resolved as far as it exists.
