@@ -17,9 +17,9 @@ from art_metrics import (
     LocalBackend,
     MetricsBuilder,
     Model,
+    TrackioReporter,
     Trajectory,
     TrajectoryGroup,
-    TrackioReporter,
     WandbReporter,
     track_api_cost,
 )
@@ -116,9 +116,7 @@ def test_add_response_cost_is_guarded():
     builder = MetricsBuilder("train")
     builder.set_budget(0.001, on_exceed="raise", warn_at=())
     with pytest.raises(BudgetExceeded):
-        builder.add_response_cost(
-            "judge", JUDGE_RESPONSE, provider="openai", model_name="gpt-4o"
-        )
+        builder.add_response_cost("judge", JUDGE_RESPONSE, provider="openai", model_name="gpt-4o")
     assert builder._flush()["costs/train/judge"] == pytest.approx(0.0035)
 
 
@@ -322,7 +320,9 @@ def test_a_price_without_gpus_or_count_warns_naming_gpu_count(tmp_path):
 
 def test_a_cost_path_starting_with_costs_warns_once():
     builder = MetricsBuilder("train")
-    with pytest.warns(UserWarning, match=r"'costs/costs/spend-test/judge'.*pass 'spend-test/judge'"):
+    with pytest.warns(
+        UserWarning, match=r"'costs/costs/spend-test/judge'.*pass 'spend-test/judge'"
+    ):
         builder.add_cost("costs/spend-test/judge", 1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -58,8 +58,7 @@ def install() -> None:
             if err.name is None or err.name.split(".")[0] != "art":
                 raise
             raise ImportError(
-                "install() patches openpipe-art, which is not installed: "
-                "pip install openpipe-art",
+                "install() patches openpipe-art, which is not installed: pip install openpipe-art",
                 name="art",
             ) from err
         for module_name, attr, replacement in _TARGETS:

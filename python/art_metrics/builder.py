@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 
 from . import budget as _budget
-
 from ._core import BuilderCore
 
 _active_builder: ContextVar[MetricsBuilder] = ContextVar("art_metrics_active_builder")

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import json
 import threading
-import warnings
 import time
+import warnings
 import weakref
 from collections.abc import Iterable, Mapping
 from contextvars import Token
@@ -152,7 +152,7 @@ class Model:
         self.merge_state({_budget.STATE_KEY: state})
 
     def _restore_budget(self) -> None:
-        saved = ((self.read_state() or {}).get(_budget.STATE_KEY) or {})
+        saved = (self.read_state() or {}).get(_budget.STATE_KEY) or {}
         if isinstance(saved, dict) and saved.get("budget_usd") is not None:
             BuilderCore.set_budget(
                 self._builder,

@@ -104,7 +104,7 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
     for (k, v) in averages.iter() {
         set(&mut row, &routing::row_key(req.split, k), *v);
     }
-    for (k, v) in derived {
+    for (k, v) in derived.0 {
         set(&mut row, &k, Number::Float(v));
     }
     set(&mut row, "training_step", Number::Int(req.step));

@@ -254,13 +254,13 @@ impl Builder {
     }
 
     /// [`Builder::flush_with`], then `derive(step metrics, totals)` with the totals still
-    /// locked: what it adds to them is taken back with the flush. Returns its values too.
+    /// locked: what it adds to them is taken back with the flush. Returns its values second.
     pub fn flush_with_then(
         &self,
         values: &[(&str, f64)],
         scenario_ids: Vec<String>,
         derive: impl FnOnce(&StepMetrics, &mut Totals) -> Vec<(String, f64)>,
-    ) -> CoreResult<(StepMetrics, Vec<(String, f64)>, FlushUndo)> {
+    ) -> CoreResult<(StepMetrics, StepMetrics, FlushUndo)> {
         for (key, value) in values {
             check_value(key, *value)?;
         }
@@ -284,7 +284,7 @@ impl Builder {
         } else {
             flush_step(step, &mut totals)
         };
-        let derived = derive(&metrics, &mut totals);
+        let derived = StepMetrics(derive(&metrics, &mut totals));
         let undo = FlushUndo {
             pending,
             totals: totals.end_undo(),
