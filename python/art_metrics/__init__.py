@@ -5,7 +5,7 @@
 """
 
 from . import pricing
-from ._core import __version__
+from ._core import PendingMetrics, __version__
 from .art_patch import install, uninstall
 from .backend import LocalBackend
 from .builder import MetricsBuilder
@@ -18,6 +18,7 @@ __all__ = [
     "CostTrackingError",
     "LocalBackend",
     "MetricsBuilder",
+    "PendingMetrics",
     "Model",
     "Reporter",
     "TrackioReporter",
