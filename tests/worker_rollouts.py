@@ -99,3 +99,15 @@ class RolloutWorker:
 def pool_rollout(split: str, scenario_id: str, attempt: int):
     """`rollout` for a process pool: a module-level function, pickled by name."""
     return run_with_metrics(context_of(split), rollout, scenario_id, attempt)
+
+
+def plain_rollout(scenario_id: str, attempt: int) -> dict:
+    """`rollout` without any metrics: the same responses, nothing tracked (the benchmark's
+    baseline)."""
+    rng = random.Random(f"{scenario_id}/{attempt}")
+    prompt = rng.randint(200, 4000)
+    gpt = (prompt, rng.randint(0, prompt), rng.randint(1, 500))
+    claude = tuple(rng.randint(0, 3000) for _ in range(3)) + (rng.randint(1, 500),)
+    openai_judge.__wrapped__(*gpt)
+    anthropic_judge.__wrapped__(*claude)
+    return {"scenario_id": scenario_id, "attempt": attempt, "gpt": gpt, "claude": claude}
