@@ -29,7 +29,7 @@ from art_metrics import MetricsBuilder  # noqa: E402
 def twenty_key_pendings(n: int) -> list:
     worker = MetricsBuilder("train")
     out = []
-    for i in range(n):
+    for _ in range(n):
         for k in range(18):
             worker.add_cost(f"train/judge_{k:02d}/correctness", 0.001 + k * 1e-4)
         worker.add_metric("time/step_actor_s", 1.25)
@@ -51,10 +51,9 @@ def merge_per_call(n: int) -> float:
 
 
 def ray_workload(n_rollouts: int, repeats: int) -> tuple[float, float]:
+    import art_metrics.ray as amr
     import ray
     from worker_rollouts import RolloutWorker, plain_rollout
-
-    import art_metrics.ray as amr
 
     class BenchWorker(RolloutWorker):
         def plain(self, split: str, scenario_id: str, attempt: int):
@@ -70,9 +69,7 @@ def ray_workload(n_rollouts: int, repeats: int) -> tuple[float, float]:
     )
     try:
         actors = [ray.remote(num_cpus=0)(BenchWorker).remote() for _ in range(4)]
-        calls = [
-            ("val" if i % 4 == 3 else "train", f"q{i % 700}", i) for i in range(n_rollouts)
-        ]
+        calls = [("val" if i % 4 == 3 else "train", f"q{i % 700}", i) for i in range(n_rollouts)]
         ray.get([a.plain.remote(*calls[0]) for a in actors])  # warm: imports done
 
         def run(with_metrics: bool) -> float:

@@ -45,7 +45,9 @@ impl PendingMetrics {
         let (origin, sequence) = next_id();
         let (values, scenario_ids) = match step {
             Some(step) => (
-                step.leaves().map(|(k, v)| (k.to_owned(), v.value())).collect(),
+                step.leaves()
+                    .map(|(k, v)| (k.to_owned(), v.value()))
+                    .collect(),
                 step.scenario_ids().iter().map(str::to_owned).collect(),
             ),
             None => (Vec::new(), Vec::new()),

@@ -5,8 +5,12 @@ fn worker_step(ctx: &str, judge: f64, ids: &[&str]) -> PendingMetrics {
     let w = Builder::new(ctx).unwrap();
     w.add_cost(&format!("{ctx}/judge"), judge).unwrap();
     w.add_metric("time/step_actor_s", 2.0).unwrap();
-    w.add_data(None, None, Some(ids.iter().map(|s| s.to_string()).collect()))
-        .unwrap();
+    w.add_data(
+        None,
+        None,
+        Some(ids.iter().map(|s| s.to_string()).collect()),
+    )
+    .unwrap();
     w.export_pending()
 }
 
@@ -17,7 +21,8 @@ fn drain_returns_raw_leaves_drops_ids_and_keeps_totals() {
     b.flush();
     b.add_cost("train/judge", 0.5).unwrap();
     b.add_cost("train/other/x", 0.25).unwrap();
-    b.add_data(Some(2.0), None, Some(vec!["s1".into()])).unwrap();
+    b.add_data(Some(2.0), None, Some(vec!["s1".into()]))
+        .unwrap();
     let eval = b.for_cost_context("eval", None).unwrap().unwrap();
     eval.add_cost("eval/judge", 4.0).unwrap();
     let before = b.state();

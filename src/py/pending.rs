@@ -65,7 +65,11 @@ impl PendingMetrics {
 
     #[getter]
     fn scenario_ids(&self) -> Vec<&str> {
-        self.core.scenario_ids().iter().map(String::as_str).collect()
+        self.core
+            .scenario_ids()
+            .iter()
+            .map(String::as_str)
+            .collect()
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
