@@ -5,7 +5,7 @@
 """
 
 from . import pricing
-from ._core import __version__
+from ._core import PendingMetrics, __version__
 from .art_patch import install, uninstall
 from .backend import LocalBackend
 from .budget import BudgetExceeded, BudgetWarning
@@ -21,6 +21,7 @@ __all__ = [
     "CostTrackingError",
     "LocalBackend",
     "MetricsBuilder",
+    "PendingMetrics",
     "Model",
     "Reporter",
     "TrackioReporter",

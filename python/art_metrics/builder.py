@@ -31,6 +31,16 @@ class MetricsBuilder(BuilderCore):
         """
         return self._flush()
 
+    async def drain_pending(self) -> dict[str, float]:
+        """Take this buffer scope's pending values out, as openpipe-art 0.5.23 does.
+
+        Returns the raw leaves (no rollups, totals or throughput) and clears the scope's
+        pending values and scenario ids; the ids are dropped, never counted. The run's totals
+        are untouched. To move a step to another process with its scenario ids and exactly
+        once, use :meth:`export_pending` and :meth:`merge_pending` instead.
+        """
+        return self._drain_pending()
+
     @contextmanager
     def measure(self, key: str) -> Iterator[None]:
         """Add the elapsed monotonic seconds of the block to ``key``, also when the block raises."""

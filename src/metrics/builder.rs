@@ -12,16 +12,19 @@ use crate::metrics::buffer::StepBuffer;
 use crate::metrics::derive::{StepMetrics, flush_step};
 use crate::metrics::keys;
 use crate::metrics::sum::ExactSum;
+use crate::metrics::pending::MergedIds;
 use crate::metrics::totals::{Totals, TotalsChanges, TotalsState, TotalsUndo};
 use crate::pricing::{PricingRegistry, TokenPricing};
 
 /// Everything the builders of one run share: pending buffers per scope, running totals, prices.
 ///
-/// Lock order, where two are held: `buffers` before `totals`. Each lock is held only for
-/// map operations; a flush derives its metrics with only `totals` held.
+/// Lock order, where two are held: `buffers` before `merged` before `totals`. Each lock is
+/// held only for map operations; a flush derives its metrics with only `totals` held.
 #[derive(Debug, Default)]
 pub struct RunMetrics {
     buffers: Mutex<FxHashMap<String, StepBuffer>>,
+    /// The ids of the `PendingMetrics` merged into this run (see `pending`).
+    merged: Mutex<MergedIds>,
     totals: Mutex<Totals>,
     pricing: RwLock<PricingRegistry>,
     /// Set once anything is registered: tracked calls skip the lock until then.
@@ -228,6 +231,25 @@ impl Builder {
     /// The running total `key` (`costs/cum/all`, ...), if it was ever recorded.
     pub fn total(&self, key: &str) -> Option<f64> {
         self.run.totals.lock().get(key)
+    }
+
+    /// Takes this scope's pending step out of the run.
+    pub(crate) fn take_step(&self) -> Option<StepBuffer> {
+        self.run.buffers.lock().remove(self.buffer_scope.as_str())
+    }
+
+    /// Runs `f` on the pending step of `scope` in this run and on the run's merged ids.
+    pub(crate) fn with_scope_and_merged<T>(
+        &self,
+        scope: &str,
+        f: impl FnOnce(&mut StepBuffer, &mut MergedIds) -> CoreResult<T>,
+    ) -> CoreResult<T> {
+        let mut buffers = self.run.buffers.lock();
+        let step = match buffers.get_mut(scope) {
+            Some(step) => step,
+            None => buffers.entry(scope.to_owned()).or_default(),
+        };
+        f(step, &mut self.run.merged.lock())
     }
 
     /// Drains this builder's buffer scope and derives the step's metrics.

@@ -8,8 +8,10 @@ pub mod buffer;
 pub mod builder;
 pub mod derive;
 pub mod keys;
+pub mod pending;
 pub mod scenarios;
 pub mod sum;
 pub mod totals;
 
 pub use builder::{Builder, RunMetrics};
+pub use pending::PendingMetrics;

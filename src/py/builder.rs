@@ -8,6 +8,7 @@ use super::convert::{
     name_arg, number_arg, opt_number_arg, price_arg, required_price_arg, str_arg, type_name,
 };
 use super::extractors::CostExtractors;
+use super::pending::PendingMetrics;
 use crate::error::CoreError;
 use crate::metrics::Builder;
 use crate::metrics::totals::TotalsState;
@@ -212,6 +213,38 @@ impl BuilderCore {
             out.set_item(k, v)?;
         }
         Ok(out)
+    }
+
+    /// Takes this scope's pending leaves out (no rollups, totals untouched); drops its
+    /// pending scenario ids.
+    fn _drain_pending<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let values = self.core.drain_pending();
+        let out = PyDict::new(py);
+        for (k, v) in values {
+            out.set_item(k, v)?;
+        }
+        Ok(out)
+    }
+
+    /// Takes this scope's pending step (values and scenario ids) out, as a `PendingMetrics`
+    /// to merge into the driver's run with `merge_pending`.
+    fn export_pending(&self) -> PendingMetrics {
+        PendingMetrics {
+            core: self.core.export_pending(),
+        }
+    }
+
+    /// Adds a worker's `PendingMetrics` to its cost context and buffer scope of this run.
+    /// Returns False, adding nothing, when this run already merged it. A refused merge
+    /// (`ValueError`) adds nothing.
+    fn merge_pending(&self, pending: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let pending = pending.cast::<PendingMetrics>().map_err(|_| {
+            CoreError::InvalidType(format!(
+                "merge_pending expects a PendingMetrics (from export_pending()), got {}",
+                type_name(pending)
+            ))
+        })?;
+        Ok(self.core.merge_pending(&pending.get().core)?)
     }
 
     /// The builder for `cost_context` over the same run (this one when nothing changes).

@@ -8,6 +8,7 @@ mod errors;
 mod extractors;
 mod model;
 mod notices;
+mod pending;
 mod pricing;
 mod response;
 mod tracked;
@@ -22,6 +23,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<builder::BuilderCore>()?;
     m.add_class::<model::RunCore>()?;
+    m.add_class::<pending::PendingMetrics>()?;
     m.add_function(wrap_pyfunction!(model::detect_gpus, m)?)?;
     m.add_function(wrap_pyfunction!(model::backend_gpu_cost_per_hour, m)?)?;
     m.add_function(wrap_pyfunction!(model::gpu_cost_usd, m)?)?;
