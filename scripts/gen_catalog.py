@@ -1,346 +1,742 @@
 #!/usr/bin/env python3
-"""Generate src/pricing/catalog.json, the built-in offline price catalog.
+"""Generate src/pricing/catalog_v2.json, the embedded price catalog (format: notes/catalog-format.md).
 
-Source data: litellm's bundled price map
-(``litellm/model_prices_and_context_window_backup.json``).  Only the price map
-is read; model-name resolution rules are derived from it (see the metadata
-written into the catalog) and, when litellm is importable, every lookup name is
-cross-checked against ``litellm.get_model_info`` so that the catalog resolves a
-name to exactly the prices litellm would return.
+Sources, both MIT-licensed and read from pinned installed packages:
 
-Usage (any Python >= 3.9 with litellm installed, e.g. the reference venv):
+* primary: pydantic's genai-prices (``genai_prices.data.providers``): dated prices, long-context
+  tiers, service-tier and batch variants, DeepSeek's time-of-day prices;
+* secondary: litellm's bundled ``model_prices_and_context_window_backup.json``, for model names the
+  primary source does not price.
 
-    LITELLM_LOCAL_MODEL_COST_MAP=True python scripts/gen_catalog.py \
-        [--source PATH_TO_JSON] [--out src/pricing/catalog.json] [--no-verify]
+Every name either source knows for a covered provider is resolved with genai-prices' own matcher;
+a name it resolves becomes an alias of that genai-prices model, a name it does not resolve is taken
+from litellm. Each price differing by more than 0.5% between the sources is printed with the
+decision taken. Known data errors are fixed in ``ALIAS_FIXES`` and printed too.
 
-Prices are stored in USD **per token**, exactly the float litellm's JSON holds
-(no rescaling, hence no float noise is introduced here).  Consumers that work in
-USD per million tokens must compute ``per_token * 1e6`` in IEEE-754 double
-precision, which is bit-for-bit what the reference does before it evaluates
-``tokens * per_million / 1e6``.
+Same inputs, same bytes: no timestamps, sorted keys and names, decimal strings copied from the
+sources (litellm's per-token floats are converted exactly through ``Decimal(repr(x)) * 10**6``).
+
+Usage (a Python >= 3.11 venv outside the repo, e.g. /work/scratch/prices-venv):
+
+    pip install genai-prices==0.2.3 litellm==1.110.2
+    python scripts/gen_catalog.py [--out PATH] [--check]
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
+import datetime as dt
 import hashlib
+import importlib.metadata as md
+import importlib.util
 import json
-import os
 import re
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "src" / "pricing" / "catalog.json"
-SOURCE_FILE_NAME = "model_prices_and_context_window_backup.json"
+DEFAULT_OUT = REPO_ROOT / "src" / "pricing" / "catalog_v2.json"
+GENAI_PRICES_VERSION = "0.2.3"
+LITELLM_VERSION = "1.110.2"
+# Prices are compared between the sources as of this date (a constant keeps the output stable).
+COMPARE_AS_OF = dt.date(2026, 11, 28)
+TOLERANCE = Decimal("0.005")
 
-# Catalog provider -> (litellm_provider values to take, lookup prefix).
-PROVIDERS: dict[str, tuple[tuple[str, ...], str]] = {
-    "openai": (("openai",), "openai"),
-    "anthropic": (("anthropic",), "anthropic"),
-    "google": (("gemini",), "gemini"),
+# Catalog provider -> (genai-prices provider id, litellm_provider values, name aliases).
+# Only providers whose responses carry OpenAI-, Anthropic- or Gemini-shaped usage.
+PROVIDERS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "openai": ("openai", ("openai", "text-completion-openai"), ("openai",)),
+    "anthropic": ("anthropic", ("anthropic",), ("anthropic",)),
+    "google": ("google", ("gemini",), ("google", "gemini", "google_genai", "google-genai")),
+    "mistral": ("mistral", ("mistral", "codestral"), ("mistral", "mistralai")),
+    "deepseek": ("deepseek", ("deepseek",), ("deepseek",)),
+    "xai": ("x-ai", ("xai",), ("xai", "x-ai", "grok")),
+    "groq": ("groq", ("groq",), ("groq",)),
+    "together": ("together", ("together_ai",), ("together", "together_ai", "togetherai")),
+    "fireworks": ("fireworks", ("fireworks_ai",), ("fireworks", "fireworks_ai", "fireworks-ai")),
+    "openrouter": ("openrouter", ("openrouter",), ("openrouter",)),
+    "cerebras": ("cerebras", ("cerebras",), ("cerebras",)),
+    "perplexity": ("perplexity", ("perplexity",), ("perplexity",)),
+    "moonshot": ("moonshotai", ("moonshot",), ("moonshot", "moonshotai")),
 }
-
-# Price fields (catalog key -> litellm field).
-BASE_FIELDS = {
-    "prompt": "input_cost_per_token",
-    "completion": "output_cost_per_token",
-    # The reference uses cache_read_input_token_cost for *both* the OpenAI
-    # cached-prompt price and the Anthropic cache-read price.
-    "cached_prompt": "cache_read_input_token_cost",
-    "cache_creation": "cache_creation_input_token_cost",
-    "cache_read": "cache_read_input_token_cost",
-    "cache_creation_1h": "cache_creation_input_token_cost_above_1hr",
-}
-TIER_FIELDS = {
-    "prompt": "input_cost_per_token_above_{k}k_tokens",
-    "completion": "output_cost_per_token_above_{k}k_tokens",
-    "cache_read": "cache_read_input_token_cost_above_{k}k_tokens",
-    "cache_creation": "cache_creation_input_token_cost_above_{k}k_tokens",
-}
-TIER_RE = re.compile(
-    r"^(?:input_cost_per_token|output_cost_per_token|cache_read_input_token_cost|"
-    r"cache_creation_input_token_cost)_above_(\d+)k_tokens$"
+LITELLM_MODES = ("chat", "responses", "completion")
+# genai-prices price keys kept (USD per million tokens, or per 1,000 for *_kcount).
+PRICE_KEYS = (
+    "input_mtok",
+    "output_mtok",
+    "cache_read_mtok",
+    "cache_write_mtok",
+    "cache_write_1h_mtok",
+    "input_audio_mtok",
+    "cache_audio_read_mtok",
+    "output_audio_mtok",
+    "input_image_mtok",
+    "cache_image_read_mtok",
+    "output_image_mtok",
+    "input_video_mtok",
+    "output_video_mtok",
+    "output_reasoning_mtok",
+    "input_tool_mtok",
+    "web_searches_kcount",
 )
+# litellm per-token field -> catalog key (prices are multiplied by 1e6).
+LITELLM_FIELDS = {
+    "input_cost_per_token": "input_mtok",
+    "output_cost_per_token": "output_mtok",
+    "cache_read_input_token_cost": "cache_read_mtok",
+    "cache_creation_input_token_cost": "cache_write_mtok",
+    "cache_creation_input_token_cost_above_1hr": "cache_write_1h_mtok",
+    "input_cost_per_audio_token": "input_audio_mtok",
+    "cache_read_input_audio_token_cost": "cache_audio_read_mtok",
+    "output_cost_per_audio_token": "output_audio_mtok",
+    "input_cost_per_image_token": "input_image_mtok",
+    "cache_read_input_image_token_cost": "cache_image_read_mtok",
+    "output_cost_per_image_token": "output_image_mtok",
+    "input_cost_per_video_token": "input_video_mtok",
+    "output_cost_per_reasoning_token": "output_reasoning_mtok",
+}
+LITELLM_VARIANTS = {
+    "flex": {"service_tier": "flex"},
+    "priority": {"service_tier": "priority"},
+    "batches": {"processing": "batch"},
+}
+# Request context keys a caller can know (response service tier, batch=True, Anthropic speed).
+VARIANT_KEYS = ("service_tier", "processing", "speed")
+DATED_SUFFIX = re.compile(r"(?:-\d{8}|-\d{4}-\d{2}-\d{2}|@\d{8})$")
 
-# ART's own built-in table (art.api_costs.MODEL_TOKEN_PRICING), checked before
-# litellm with an exact, case-sensitive key match.  Values are USD per MILLION
-# tokens, exactly as ART declares them.  These are facts about ART's behaviour
-# (two literal price entries), restated here, not code.
-ART_BUILTIN_PER_MILLION = {
-    "openai/gpt-4.1": {
-        "provider": "openai",
-        "prompt": 2.0,
-        "completion": 8.0,
-        "cached_prompt": 0.5,
-        "cache_creation": None,
-        "cache_read": None,
-    },
-    "anthropic/claude-sonnet-4-6": {
-        "provider": "anthropic",
-        "prompt": 3.0,
-        "completion": 15.0,
-        "cached_prompt": None,
-        "cache_creation": 3.75,
-        "cache_read": 0.3,
-    },
+# Data errors fixed here (catalog provider, name prefix) -> genai-prices model id, with the reason.
+ALIAS_FIXES: dict[tuple[str, str], tuple[str, str]] = {
+    ("google", "gemini-1.5-flash-8b"): (
+        "gemini-flash-1.5-8b",
+        "genai-prices' 'contains gemini-1.5-flash' clause catches Flash-8B at Flash's $0.075/$0.30;"
+        " litellm 1.82.0 had $0; Google's published Flash-8B price is $0.0375/$0.15 (<=128k)",
+    ),
+}
+
+# Names the previous embedded catalog (litellm 1.82.0) resolved, kept resolvable when a current
+# source still prices them under that name (resolved like any other candidate name; the
+# previous catalog's own prices are not used).
+LEGACY_NAMES: dict[str, tuple[str, ...]] = {
+    "anthropic": (
+        "claude-3-5-haiku-20241022",
+        "claude-3-5-haiku-latest",
+        "claude-3-5-sonnet-20240620",
+        "claude-3-5-sonnet-20241022",
+        "claude-3-5-sonnet-latest",
+        "claude-3-7-sonnet-20250219",
+        "claude-3-7-sonnet-latest",
+        "claude-3-haiku-20240307",
+        "claude-3-opus-20240229",
+        "claude-3-opus-latest",
+        "claude-4-opus-20250514",
+        "claude-4-sonnet-20250514",
+        "claude-haiku-4-5",
+        "claude-haiku-4-5-20251001",
+        "claude-opus-4-1",
+        "claude-opus-4-1-20250805",
+        "claude-opus-4-20250514",
+        "claude-opus-4-5",
+        "claude-opus-4-5-20251101",
+        "claude-opus-4-6",
+        "claude-opus-4-6-20260205",
+        "claude-sonnet-4-20250514",
+        "claude-sonnet-4-5",
+        "claude-sonnet-4-5-20250929",
+        "claude-sonnet-4-6",
+    ),
+    "google": (
+        "gemini-1.5-flash",
+        "gemini-1.5-flash-001",
+        "gemini-1.5-flash-002",
+        "gemini-1.5-flash-8b",
+        "gemini-1.5-flash-8b-exp-0827",
+        "gemini-1.5-flash-8b-exp-0924",
+        "gemini-1.5-flash-exp-0827",
+        "gemini-1.5-flash-latest",
+        "gemini-1.5-pro",
+        "gemini-1.5-pro-001",
+        "gemini-1.5-pro-002",
+        "gemini-1.5-pro-exp-0801",
+        "gemini-1.5-pro-exp-0827",
+        "gemini-1.5-pro-latest",
+        "gemini-2.0-flash",
+        "gemini-2.0-flash-001",
+        "gemini-2.0-flash-exp",
+        "gemini-2.0-flash-lite",
+        "gemini-2.0-flash-lite-001",
+        "gemini-2.0-flash-lite-preview-02-05",
+        "gemini-2.0-flash-live-001",
+        "gemini-2.0-flash-preview-image-generation",
+        "gemini-2.0-flash-thinking-exp",
+        "gemini-2.0-flash-thinking-exp-01-21",
+        "gemini-2.0-pro-exp-02-05",
+        "gemini-2.5-computer-use-preview-10-2025",
+        "gemini-2.5-flash",
+        "gemini-2.5-flash-lite",
+        "gemini-2.5-flash-lite-preview-06-17",
+        "gemini-2.5-flash-lite-preview-09-2025",
+        "gemini-2.5-flash-native-audio-latest",
+        "gemini-2.5-flash-native-audio-preview-09-2025",
+        "gemini-2.5-flash-native-audio-preview-12-2025",
+        "gemini-2.5-flash-preview-04-17",
+        "gemini-2.5-flash-preview-05-20",
+        "gemini-2.5-flash-preview-09-2025",
+        "gemini-2.5-pro",
+        "gemini-2.5-pro-exp-03-25",
+        "gemini-2.5-pro-preview-03-25",
+        "gemini-2.5-pro-preview-05-06",
+        "gemini-2.5-pro-preview-06-05",
+        "gemini-2.5-pro-preview-tts",
+        "gemini-3-flash-preview",
+        "gemini-3-pro-preview",
+        "gemini-3.1-pro-preview",
+        "gemini-3.1-pro-preview-customtools",
+        "gemini-exp-1114",
+        "gemini-exp-1206",
+        "gemini-flash-latest",
+        "gemini-flash-lite-latest",
+        "gemini-gemma-2-27b-it",
+        "gemini-gemma-2-9b-it",
+        "gemini-live-2.5-flash-preview-native-audio-09-2025",
+        "gemini-pro",
+        "gemini-pro-latest",
+        "gemini-pro-vision",
+        "gemini-robotics-er-1.5-preview",
+        "gemma-3-27b-it",
+        "learnlm-1.5-pro-experimental",
+    ),
+    "openai": (
+        "chatgpt-4o-latest",
+        "ft:gpt-3.5-turbo",
+        "ft:gpt-3.5-turbo-0125",
+        "ft:gpt-3.5-turbo-0613",
+        "ft:gpt-3.5-turbo-1106",
+        "ft:gpt-4-0613",
+        "ft:gpt-4.1-2025-04-14",
+        "ft:gpt-4.1-mini-2025-04-14",
+        "ft:gpt-4.1-nano-2025-04-14",
+        "ft:gpt-4o-2024-08-06",
+        "ft:gpt-4o-2024-11-20",
+        "ft:gpt-4o-mini-2024-07-18",
+        "ft:o4-mini-2025-04-16",
+        "gpt-3.5-turbo",
+        "gpt-3.5-turbo-0125",
+        "gpt-3.5-turbo-0301",
+        "gpt-3.5-turbo-0613",
+        "gpt-3.5-turbo-1106",
+        "gpt-3.5-turbo-16k",
+        "gpt-3.5-turbo-16k-0613",
+        "gpt-4",
+        "gpt-4-0125-preview",
+        "gpt-4-0314",
+        "gpt-4-0613",
+        "gpt-4-1106-preview",
+        "gpt-4-1106-vision-preview",
+        "gpt-4-32k",
+        "gpt-4-32k-0314",
+        "gpt-4-32k-0613",
+        "gpt-4-turbo",
+        "gpt-4-turbo-2024-04-09",
+        "gpt-4-turbo-preview",
+        "gpt-4-vision-preview",
+        "gpt-4.1",
+        "gpt-4.1-2025-04-14",
+        "gpt-4.1-mini",
+        "gpt-4.1-mini-2025-04-14",
+        "gpt-4.1-nano",
+        "gpt-4.1-nano-2025-04-14",
+        "gpt-4.5-preview",
+        "gpt-4.5-preview-2025-02-27",
+        "gpt-4o",
+        "gpt-4o-2024-05-13",
+        "gpt-4o-2024-08-06",
+        "gpt-4o-2024-11-20",
+        "gpt-4o-audio-preview",
+        "gpt-4o-audio-preview-2024-10-01",
+        "gpt-4o-audio-preview-2024-12-17",
+        "gpt-4o-audio-preview-2025-06-03",
+        "gpt-4o-mini",
+        "gpt-4o-mini-2024-07-18",
+        "gpt-4o-mini-audio-preview",
+        "gpt-4o-mini-audio-preview-2024-12-17",
+        "gpt-4o-mini-realtime-preview",
+        "gpt-4o-mini-realtime-preview-2024-12-17",
+        "gpt-4o-mini-search-preview",
+        "gpt-4o-mini-search-preview-2025-03-11",
+        "gpt-4o-realtime-preview",
+        "gpt-4o-realtime-preview-2024-10-01",
+        "gpt-4o-realtime-preview-2024-12-17",
+        "gpt-4o-realtime-preview-2025-06-03",
+        "gpt-4o-search-preview",
+        "gpt-4o-search-preview-2025-03-11",
+        "gpt-5",
+        "gpt-5-2025-08-07",
+        "gpt-5-chat",
+        "gpt-5-chat-latest",
+        "gpt-5-mini",
+        "gpt-5-mini-2025-08-07",
+        "gpt-5-nano",
+        "gpt-5-nano-2025-08-07",
+        "gpt-5-search-api",
+        "gpt-5-search-api-2025-10-14",
+        "gpt-5.1",
+        "gpt-5.1-2025-11-13",
+        "gpt-5.1-chat-latest",
+        "gpt-5.2",
+        "gpt-5.2-2025-12-11",
+        "gpt-5.2-chat-latest",
+        "gpt-audio",
+        "gpt-audio-1.5",
+        "gpt-audio-2025-08-28",
+        "gpt-audio-mini",
+        "gpt-audio-mini-2025-10-06",
+        "gpt-audio-mini-2025-12-15",
+        "gpt-realtime",
+        "gpt-realtime-1.5",
+        "gpt-realtime-2025-08-28",
+        "gpt-realtime-mini",
+        "gpt-realtime-mini-2025-10-06",
+        "gpt-realtime-mini-2025-12-15",
+        "o1",
+        "o1-2024-12-17",
+        "o1-mini",
+        "o1-mini-2024-09-12",
+        "o1-preview",
+        "o1-preview-2024-09-12",
+        "o3",
+        "o3-2025-04-16",
+        "o3-mini",
+        "o3-mini-2025-01-31",
+        "o4-mini",
+        "o4-mini-2025-04-16",
+    ),
 }
 
 
-def _art_tinker_table() -> dict[str, Any]:
-    """ART's Tinker price table (art.costs.MODEL_PRICING), the reference's last fallback.
-
-    Read from the installed openpipe-art, per MILLION tokens; empty when art is not importable.
-    """
-    try:
-        from art.costs import MODEL_PRICING  # type: ignore[import-not-found]
-        import importlib.metadata as md
-
-        version = md.version("openpipe-art")
-    except Exception:
-        return {"source": None, "models": {}}
-    return {
-        "source": f"openpipe-art {version} art.costs.MODEL_PRICING",
-        "models": {
-            name: {"prompt": p.prefill, "completion": p.sample}
-            for name, p in sorted(MODEL_PRICING.items())
-        },
-    }
+def _fail(msg: str) -> None:
+    sys.exit(f"gen_catalog: {msg}")
 
 
-def _locate_source() -> tuple[Path, str]:
-    import importlib.metadata as md
-    import importlib.util
-
-    spec = importlib.util.find_spec("litellm")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("litellm is not installed; pass --source")
-    path = Path(list(spec.submodule_search_locations)[0]) / SOURCE_FILE_NAME
-    return path, f"litellm {md.version('litellm')}"
+def _dec_str(d: Decimal) -> str:
+    s = format(d.normalize(), "f")
+    return s
 
 
-def _num(value: Any) -> float | None:
-    """Mirror of how a litellm value becomes a price: None/bool -> absent."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+def _num(d: Decimal) -> Any:
+    """A JSON number token for a Decimal, written exactly (json.dumps would go through float)."""
+    return _RawNumber(_dec_str(d))
 
 
-def _entry(provider: str, key: str, info: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "provider": provider,
-        "litellm_key": key,
-        "litellm_provider": info.get("litellm_provider"),
-    }
-    missing = []
-    for name, field in BASE_FIELDS.items():
-        value = _num(info.get(field))
-        if value is None and name in ("prompt", "completion"):
-            # litellm.get_model_info() defaults a missing input/output cost to 0.
-            missing.append(field)
-            value = 0.0
-        out[name] = value
-    if missing:
-        out["costs_defaulted_to_zero"] = missing
-    thresholds = sorted(
-        {int(mt.group(1)) for f in info if (mt := TIER_RE.match(f)) is not None}
-    )
-    tiers = []
-    for k in thresholds:
-        tier: dict[str, Any] = {"above_tokens": k * 1000}
-        for name, pattern in TIER_FIELDS.items():
-            tier[name] = _num(info.get(pattern.format(k=k)))
-        tiers.append(tier)
-    if tiers:
-        out["tiers"] = tiers
-    if info.get("max_input_tokens") is not None:
-        out["max_input_tokens"] = info.get("max_input_tokens")
+class _RawNumber(str):
+    pass
+
+
+def _price_json(value: Any) -> Any:
+    from genai_prices.types import TieredPrices
+
+    if isinstance(value, TieredPrices):
+        return {
+            "base": _num(value.base),
+            "tiers": [[t.start, _num(t.price)] for t in sorted(value.tiers, key=lambda t: t.start)],
+        }
+    return _num(value)
+
+
+def _model_price_json(mp: Any, dropped: set[str]) -> dict[str, Any]:
+    out = {}
+    for key, value in mp.__dict__.items():
+        if value is None or key.startswith("_"):
+            continue
+        if key in PRICE_KEYS:
+            out[key] = _price_json(value)
+        else:
+            dropped.add(key)
+    return {k: out[k] for k in PRICE_KEYS if k in out}
+
+
+def _constraint_json(c: Any) -> dict[str, Any]:
+    from genai_prices.types import StartDateConstraint, TimeOfDateConstraint
+
+    if c is None:
+        return {}
+    if isinstance(c, StartDateConstraint):
+        return {"from": c.start_date.isoformat()}
+    if isinstance(c, TimeOfDateConstraint):
+
+        def utc(t: dt.time) -> str:
+            if t.tzinfo is not None:
+                t = dt.datetime.combine(dt.date(1970, 1, 1), t).astimezone(dt.timezone.utc).time()
+            return t.strftime("%H:%M")
+
+        return {"utc": [utc(c.start_time), utc(c.end_time)]}
+    _fail(f"unknown constraint {c!r}")
+    raise AssertionError
+
+
+def _genai_model_json(m: Any, dropped: set[str]) -> dict[str, Any]:
+    from genai_prices.types import ModelPrice
+
+    periods = []
+    conditional = [m.prices] if isinstance(m.prices, ModelPrice) else list(m.prices)
+    for c in conditional:
+        if isinstance(c, ModelPrice):
+            periods.append(_model_price_json(c, dropped))
+        else:
+            periods.append({**_constraint_json(c.constraint), **_model_price_json(c.prices, dropped)})
+    variants = []
+    for v in m.price_variants or ():
+        if not set(v.when) <= set(VARIANT_KEYS):
+            dropped.add("variant " + ",".join(f"{k}={x}" for k, x in sorted(v.when.items())))
+            continue
+        prices = _model_price_json(v.prices, dropped)
+        if not prices:
+            continue
+        variants.append({"when": dict(sorted(v.when.items())), **_constraint_json(v.constraint), **prices})
+    out: dict[str, Any] = {"prices": periods}
+    if variants:
+        out["variants"] = variants
     return out
 
 
-def _build(
-    source: dict[str, Any],
-) -> tuple[dict[str, Any], dict[str, str], list[str]]:
-    models: dict[str, Any] = {}
-    lookup: dict[str, str] = {}
-    skipped: list[str] = []
-    for provider, (litellm_providers, prefix) in PROVIDERS.items():
-        # Prefixed keys first so that 'gemini/X' owns the bare name X.
-        ordered = sorted(source.items(), key=lambda kv: not kv[0].startswith(prefix + "/"))
-        for key, info in ordered:
-            if not isinstance(info, dict):
+def _token_priced(entry: dict[str, Any]) -> bool:
+    return any("input_mtok" in p and "output_mtok" in p for p in entry["prices"])
+
+
+def _per_million(x: Any) -> Decimal | None:
+    if x is None or isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    if x < 0 or x != x or x in (float("inf"),):
+        return None
+    return Decimal(repr(float(x))) * 1_000_000
+
+
+def _litellm_entry(info: dict[str, Any]) -> dict[str, Any]:
+    def prices_for(suffix: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for field, key in LITELLM_FIELDS.items():
+            base = _per_million(info.get(field + suffix))
+            tiers = []
+            for f, v in info.items():
+                mt = re.fullmatch(re.escape(field) + r"_above_(\d+)k_tokens" + re.escape(suffix), f)
+                if mt and (p := _per_million(v)) is not None:
+                    tiers.append([int(mt.group(1)) * 1000, p])
+            if base is None:
                 continue
-            if info.get("litellm_provider") not in litellm_providers:
-                continue
-            if info.get("mode") != "chat":
-                continue
-            if key.startswith(prefix + "/"):
-                bare = key.split("/", 1)[1]
-                names = [key]  # bare name alone is NOT resolvable via this key
+            if tiers:
+                out[key] = {
+                    "base": _num(base),
+                    "tiers": [[s, _num(p)] for s, p in sorted(tiers)],
+                }
             else:
-                bare = key
-                names = [key, f"{prefix}/{key}"]
-            if bare in models:
-                # Only happens for Gemini: litellm has both 'gemini/X' and 'X'
-                # (litellm_provider 'gemini').  The prefixed key owns the entry;
-                # the bare key is an alias if its prices are identical, else it
-                # is skipped (bare 'X' then stays unresolved in this catalog).
-                if _entry(provider, key, info) | {"litellm_key": None} == models[
-                    bare
-                ] | {"litellm_key": None}:
-                    lookup[key] = "?" + bare
-                else:
-                    skipped.append(key)
+                out[key] = _num(base)
+        if not suffix:
+            sc = info.get("search_context_cost_per_query")
+            if isinstance(sc, dict) and (p := _per_million(sc.get("search_context_size_medium"))):
+                out["web_searches_kcount"] = _num(p / 1000)
+        return {k: out[k] for k in PRICE_KEYS if k in out}
+
+    entry: dict[str, Any] = {"prices": [prices_for("")]}
+    variants = []
+    for suffix, when in LITELLM_VARIANTS.items():
+        p = prices_for("_" + suffix)
+        if p:
+            variants.append({"when": when, **p})
+    if variants:
+        entry["variants"] = variants
+    return entry
+
+
+def _installed(dist: str, pinned: str, allow_other: bool) -> str:
+    try:
+        version = md.version(dist)
+    except md.PackageNotFoundError:
+        _fail(f"{dist}=={pinned} is not installed (pip install {dist}=={pinned})")
+    if version != pinned and not allow_other:
+        _fail(f"{dist} {version} is installed; the catalog is pinned to {pinned}")
+    return version
+
+
+def _litellm_json() -> tuple[dict[str, Any], str]:
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        _fail("litellm is not installed")
+    path = Path(list(spec.submodule_search_locations)[0]) / "model_prices_and_context_window_backup.json"
+    raw = path.read_bytes()
+    return json.loads(raw), hashlib.sha256(raw).hexdigest()
+
+
+def _strip_prefix(key: str, litellm_provider: str) -> str:
+    for prefix in (litellm_provider + "/", "gemini/", "openai/", "anthropic/"):
+        if key.startswith(prefix):
+            return key[len(prefix) :]
+    return key
+
+
+def _clause_literals(clause: Any) -> list[str]:
+    from genai_prices.types import (
+        ClauseAnd,
+        ClauseEquals,
+        ClauseOr,
+        ClauseStartsWith,
+    )
+
+    if isinstance(clause, ClauseOr):
+        return [x for c in clause.or_ for x in _clause_literals(c)]
+    if isinstance(clause, ClauseAnd):
+        return [x for c in clause.and_ for x in _clause_literals(c)]
+    if isinstance(clause, (ClauseEquals,)):
+        return [clause.equals.lower()]
+    if isinstance(clause, ClauseStartsWith):
+        return [clause.starts_with.lower().rstrip("-@:.")]
+    return []
+
+
+def _current(entry: dict[str, Any]) -> dict[str, Any]:
+    """The standard prices as of COMPARE_AS_OF (time-of-day entries ignored)."""
+    chosen = entry["prices"][0]
+    for period in reversed(entry["prices"]):
+        if "utc" in period:
+            continue
+        if "from" not in period or dt.date.fromisoformat(period["from"]) <= COMPARE_AS_OF:
+            chosen = period
+            break
+    return chosen
+
+
+def _base(v: Any) -> Decimal:
+    return Decimal(v["base"] if isinstance(v, dict) else v)
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    out = []
+    for key in ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "cache_write_1h_mtok"):
+        if key not in a or key not in b:
+            continue
+        x, y = _base(a[key]), _base(b[key])
+        if x == y:
+            continue
+        if max(x, y) == 0 or abs(x - y) / max(x, y) > TOLERANCE:
+            out.append(f"{key} {_dec_str(x)} vs {_dec_str(y)}")
+        tx = isinstance(a[key], dict)
+        ty = isinstance(b[key], dict)
+        if tx != ty and key == "input_mtok":
+            out.append(f"{key} tiered: {tx} vs {ty}")
+    return out
+
+
+MODALITY_KEYS = (
+    "input_audio_mtok",
+    "cache_audio_read_mtok",
+    "output_audio_mtok",
+    "input_image_mtok",
+    "output_image_mtok",
+)
+
+
+def _fill_modalities(
+    cat: str,
+    mid: str,
+    entry: dict[str, Any],
+    names: set[str],
+    litellm_names: dict[str, dict[str, Any]],
+    log: list[str],
+) -> None:
+    """Modality prices genai-prices lacks, taken from litellm's entry for the same model.
+
+    Without them audio or image tokens would be priced as text (gpt-4o-audio-preview: $2.50
+    instead of $40 per million audio input tokens).
+    """
+    keys = [mid.lower()] + sorted(names)
+    info = next((litellm_names[k] for k in keys if k in litellm_names), None)
+    if info is None:
+        return
+    lp = _current(_litellm_entry(info))
+    if _differences(_current(entry), lp):
+        return  # text prices disagree: not the same price list, take nothing from it
+    missing = [k for k in MODALITY_KEYS if k in lp and all(k not in p for p in entry["prices"])]
+    if not missing:
+        return
+    for period in entry["prices"]:
+        period.update({k: lp[k] for k in missing})
+        ordered = {k: period[k] for k in ("from", "utc") if k in period}
+        ordered.update({k: period[k] for k in PRICE_KEYS if k in period})
+        period.clear()
+        period.update(ordered)
+    got = ", ".join(f"{k} {lp[k]}" for k in missing)
+    log.append(f"fill {cat}/{mid}: genai-prices lacks {got}; taken from litellm")
+
+
+def build(allow_other_versions: bool = False) -> tuple[dict[str, Any], list[str]]:
+    genai_version = _installed("genai-prices", GENAI_PRICES_VERSION, allow_other_versions)
+    litellm_version = _installed("litellm", LITELLM_VERSION, allow_other_versions)
+    from genai_prices.data import providers as genai_providers
+
+    litellm, litellm_sha = _litellm_json()
+    log: list[str] = []
+    by_id = {p.id: p for p in genai_providers}
+    dropped: set[str] = set()
+    catalog_providers: dict[str, Any] = {}
+    models_out: dict[str, list[dict[str, Any]]] = {}
+    for cat, (gid, lprovs, aliases) in PROVIDERS.items():
+        gp = by_id[gid]
+        genai_models: dict[str, dict[str, Any]] = {}
+        for m in gp.models:
+            if cat == "google" and m.id.startswith("claude"):
+                continue  # Claude on Vertex AI, not the Gemini API
+            entry = _genai_model_json(m, dropped)
+            if _token_priced(entry):
+                genai_models[m.id] = entry
+        names: dict[str, set[str]] = {mid: set() for mid in genai_models}
+        litellm_names: dict[str, dict[str, Any]] = {}
+        for key, info in litellm.items():
+            if not isinstance(info, dict) or info.get("litellm_provider") not in lprovs:
                 continue
-            models[bare] = _entry(provider, key, info)
-            for name in names:
-                # For Google, only the litellm key itself must resolve; other
-                # aliases are kept only if verification confirms them.
-                strict = provider != "google" or name == key
-                lookup.setdefault(name, bare if strict else "?" + bare)
-            if key.startswith(prefix + "/"):
-                # Candidate bare alias; kept only if verification proves litellm
-                # resolves it to this same entry (it usually resolves to another
-                # provider's entry, e.g. vertex_ai for Gemini).
-                lookup.setdefault(bare, "?" + bare)
-    return models, lookup, skipped
+            if info.get("mode") not in LITELLM_MODES:
+                continue
+            name = _strip_prefix(key, info["litellm_provider"]).lower()
+            if "/" in name and cat not in ("openrouter", "fireworks", "together"):
+                continue
+            # litellm keeps a prefixed and a bare key for some models: the prefixed one wins.
+            if name in litellm_names and not key.startswith(info["litellm_provider"] + "/"):
+                continue
+            litellm_names[name] = info
+        candidates = set(litellm_names)
+        for m in gp.models:
+            if m.id in genai_models:
+                candidates.add(m.id.lower())
+                candidates.update(_clause_literals(m.match))
+        candidates.update(pre for p, pre in ALIAS_FIXES if p == cat)
+        candidates.update(LEGACY_NAMES.get(cat, ()))
+        ids_lower = {mid.lower(): mid for mid in genai_models}
+        litellm_only: dict[str, dict[str, Any]] = {}
+        for name in sorted(candidates):
+            if not name:
+                continue
+            fixed = next(
+                (v for (p, pre), v in ALIAS_FIXES.items() if p == cat and name.startswith(pre)), None
+            )
+            if fixed is not None:
+                target: str | None = fixed[0]
+                log.append(f"fix {cat}/{name} -> {target}: {fixed[1]}")
+            elif name in ids_lower:
+                target = ids_lower[name]  # a model's own id names it, whatever its clauses say
+            else:
+                m = gp.find_model(name)
+                target = m.id if m is not None and m.id in genai_models else None
+            if target is not None:
+                names[target].add(name)
+                if name in litellm_names:
+                    diff = _differences(
+                        _current(genai_models[target]), _current(_litellm_entry(litellm_names[name]))
+                    )
+                    if diff:
+                        log.append(
+                            f"disagree {cat}/{name} (genai-prices {target} vs litellm): "
+                            + "; ".join(diff)
+                            + " -> kept genai-prices (primary)"
+                        )
+            elif name in litellm_names:
+                entry = _litellm_entry(litellm_names[name])
+                if _token_priced(entry):
+                    litellm_only[name] = entry
+                else:
+                    log.append(f"skip {cat}/{name}: litellm has no input and output token price")
+            elif name in LEGACY_NAMES.get(cat, ()):
+                log.append(f"drop {cat}/{name}: in the previous catalog, priced by no current source")
+        for mid, entry in genai_models.items():
+            _fill_modalities(cat, mid, entry, names[mid], litellm_names, log)
+        out = []
+        for mid, entry in genai_models.items():
+            alias = sorted(n for n in names[mid] if n != mid.lower())
+            out.append({"id": mid, **({"names": alias} if alias else {}), "src": "genai-prices", **entry})
+        for name, entry in litellm_only.items():
+            out.append({"id": name, "src": "litellm", **entry})
+        out.sort(key=lambda e: e["id"])
+        models_out[cat] = out
+        catalog_providers[cat] = {
+            "aliases": sorted(set(aliases) | {cat}),
+            "pricing_urls": list(gp.pricing_urls or []),
+        }
+        log.append(
+            f"provider {cat}: {len(out)} models "
+            f"({len(genai_models)} genai-prices, {len(litellm_only)} litellm-only)"
+        )
+    for d in sorted(dropped):
+        log.append(f"not carried (no usage field maps to it): {d}")
+    catalog = {
+        "format": 2,
+        "units": "USD per million tokens (*_mtok); USD per 1,000 (*_kcount)",
+        "sources": {
+            "genai-prices": {
+                "version": genai_version,
+                "license": "MIT",
+                "url": "https://github.com/pydantic/genai-prices",
+                "data": "genai_prices/data.py (PyPI wheel)",
+            },
+            "litellm": {
+                "version": litellm_version,
+                "license": "MIT",
+                "url": "https://github.com/BerriAI/litellm",
+                "data": "litellm/model_prices_and_context_window_backup.json",
+                "sha256": litellm_sha,
+            },
+        },
+        "generator": "scripts/gen_catalog.py",
+        "providers": dict(sorted(catalog_providers.items())),
+        "models": dict(sorted(models_out.items())),
+    }
+    return catalog, log
 
 
-def _verify(models: dict[str, Any], lookup: dict[str, str]) -> dict[str, Any]:
-    """Cross-check every lookup name against litellm.get_model_info."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import logging
+def dumps(catalog: dict[str, Any]) -> str:
+    """Deterministic JSON: one model per line, decimals written exactly."""
 
-    logging.disable(logging.CRITICAL)
-    import litellm  # noqa: F401
-    from litellm import get_model_info
+    def enc(v: Any) -> str:
+        if isinstance(v, _RawNumber):
+            return str(v)
+        if isinstance(v, dict):
+            return "{" + ",".join(json.dumps(k) + ":" + enc(x) for k, x in v.items()) + "}"
+        if isinstance(v, list):
+            return "[" + ",".join(enc(x) for x in v) + "]"
+        return json.dumps(v, ensure_ascii=False)
 
-    litellm.suppress_debug_info = True
-
-    def same(name: str, entry: dict[str, Any]) -> bool:
-        try:
-            info = get_model_info(name)
-        except Exception:
-            return False
-        for cat, field in (
-            ("prompt", "input_cost_per_token"),
-            ("completion", "output_cost_per_token"),
-            ("cache_read", "cache_read_input_token_cost"),
-            ("cache_creation", "cache_creation_input_token_cost"),
-        ):
-            if _num(info.get(field)) != entry[cat]:
-                return False
-        return True
-
-    dropped: list[str] = []
-    for name, target in list(lookup.items()):
-        tentative = target.startswith("?")
-        bare = target.lstrip("?")
-        if same(name, models[bare]):
-            lookup[name] = bare
-        else:
-            del lookup[name]
-            if not tentative:
-                dropped.append(name)
-    if dropped:
-        raise SystemExit(f"litellm does not resolve these names as expected: {dropped}")
-    return {"verified_with": "litellm.get_model_info", "names_checked": len(lookup)}
+    lines = ["{"]
+    top = [k for k in catalog if k != "models"]
+    for k in top:
+        lines.append(f" {json.dumps(k)}:{enc(catalog[k])},")
+    lines.append(' "models":{')
+    provs = list(catalog["models"].items())
+    for i, (prov, models) in enumerate(provs):
+        lines.append(f"  {json.dumps(prov)}:[")
+        for j, m in enumerate(models):
+            lines.append("   " + enc(m) + ("," if j < len(models) - 1 else ""))
+        lines.append("  ]" + ("," if i < len(provs) - 1 else ""))
+    lines.append(" }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--source", type=Path, default=None)
-    ap.add_argument("--source-version", default=None)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--no-verify", action="store_true")
+    ap.add_argument("--check", action="store_true", help="compare with --out instead of writing")
+    ap.add_argument("--allow-other-versions", action="store_true")
+    ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
-
-    if args.source is None:
-        source_path, version = _locate_source()
-    else:
-        source_path, version = args.source, args.source_version or "unknown"
-    raw = source_path.read_bytes()
-    source = json.loads(raw)
-
-    models, lookup, skipped = _build(source)
-    if args.no_verify:
-        lookup = {n: t for n, t in lookup.items() if not t.startswith("?")}
-        verification: dict[str, Any] = {"verified_with": None}
-    else:
-        verification = _verify(models, lookup)
-
-    counts: dict[str, int] = {}
-    for entry in models.values():
-        counts[entry["provider"]] = counts.get(entry["provider"], 0) + 1
-
-    catalog = {
-        "schema_version": 1,
-        "source": f"litellm {SOURCE_FILE_NAME}",
-        "source_version": version,
-        "sha256": hashlib.sha256(raw).hexdigest(),
-        "generated_at": _dt.datetime.now(_dt.timezone.utc)
-        .replace(microsecond=0)
-        .isoformat(),
-        "generator": "scripts/gen_catalog.py",
-        "price_unit": "usd_per_token",
-        "price_unit_notes": (
-            "All prices under 'models' are USD per token, copied verbatim from "
-            "litellm (no rescaling). To reproduce openpipe-art 0.5.18 exactly, "
-            "compute per_million = per_token * 1e6 (IEEE-754 f64) and then "
-            "cost = tokens * per_million / 1e6, evaluated left to right. Storing "
-            "pre-multiplied per-million values would either carry float noise "
-            "(e.g. 0.39999999999999997) or, if rounded, differ from the "
-            "reference in the last ulp. 'art_builtin' prices are USD per MILLION "
-            "tokens (ART's literal values; use as-is). JSON numbers here have at "
-            "most ~17 significant digits; parse them with a correctly-rounding "
-            "parser (serde_json: enable the 'float_roundtrip' feature to be safe)."
-        ),
-        "fields": {
-            "prompt": "input_cost_per_token (0.0 if litellm lacks it)",
-            "completion": "output_cost_per_token (0.0 if litellm lacks it)",
-            "cached_prompt": "cache_read_input_token_cost (OpenAI cached prompt; null -> reference falls back to prompt)",
-            "cache_creation": "cache_creation_input_token_cost (null -> reference falls back to prompt)",
-            "cache_read": "cache_read_input_token_cost (null -> reference falls back to prompt)",
-            "cache_creation_1h": "cache_creation_input_token_cost_above_1hr (NOT used by the reference)",
-            "tiers": "[{above_tokens, prompt, completion, cache_read, cache_creation}] from *_above_<N>k_tokens fields (NOT used by the reference; *_priority/_flex variants omitted)",
-        },
-        "resolution": [
-            "1. strip surrounding whitespace from the model name (reference: normalize_model_name)",
-            "2. exact, case-sensitive match in art_builtin (per-million prices)",
-            "3. lookup[name] (exact). The reference (via litellm) also matches the part after a "
-            "recognised provider prefix case-insensitively: 'GPT-4o' and 'openai/GPT-4o' resolve, "
-            "'OPENAI/gpt-4o' does not (prefix is case-sensitive). Cross-provider prefixes "
-            "('anthropic/gpt-4o') do not resolve.",
-            "4. art_tinker (art.costs.MODEL_PRICING) exact match: prompt=prefill, completion=sample, no cache prices (per million)",
-        ],
-        "prefix_strip": (
-            "OpenAI and Anthropic entries are keyed by their bare litellm key and resolve both as "
-            "'<bare>' and '<openai|anthropic>/<bare>'. Google entries are keyed by the name after "
-            "'gemini/'; litellm stores most of them as 'gemini/<bare>' and their bare name usually "
-            "resolves (in the reference) to vertex_ai prices instead, so a bare Gemini name appears "
-            "in 'lookup' only where litellm resolves it to the same prices. 'openai/container' "
-            "resolves only with its prefix."
-        ),
-        "provider_aliases": {"gemini": "google"},
-        "art_builtin": ART_BUILTIN_PER_MILLION,
-        "art_tinker": _art_tinker_table(),
-        "counts": dict(sorted(counts.items())),
-        "skipped_litellm_keys": skipped,
-        "verification": verification,
-        "models": dict(sorted(models.items())),
-        "lookup": dict(sorted(lookup.items())),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(catalog, indent=1, sort_keys=False) + "\n")
-    print(
-        f"wrote {args.out} ({', '.join(f'{k}={v}' for k, v in sorted(counts.items()))}; "
-        f"{len(lookup)} lookup names)"
-    )
+    catalog, log = build(args.allow_other_versions)
+    text = dumps(catalog)
+    json.loads(text)  # the writer's output must parse
+    if not args.quiet:
+        print("\n".join(log))
+    if args.check:
+        if not args.out.exists() or args.out.read_text() != text:
+            _fail(f"{args.out} differs from a fresh generation")
+        print(f"{args.out} is up to date")
+        return
+    args.out.write_text(text)
+    print(f"wrote {args.out} ({len(text.encode())} bytes)")
 
 
 if __name__ == "__main__":
