@@ -69,6 +69,7 @@ PRICE_KEYS = (
     "cache_read_mtok",
     "cache_write_mtok",
     "cache_write_1h_mtok",
+    "cache_write_12h_mtok",
     "input_audio_mtok",
     "cache_audio_read_mtok",
     "output_audio_mtok",
@@ -88,6 +89,7 @@ LITELLM_FIELDS = {
     "cache_read_input_token_cost": "cache_read_mtok",
     "cache_creation_input_token_cost": "cache_write_mtok",
     "cache_creation_input_token_cost_above_1hr": "cache_write_1h_mtok",
+    "cache_creation_input_token_cost_above_12hr": "cache_write_12h_mtok",
     "input_cost_per_audio_token": "input_audio_mtok",
     "cache_read_input_audio_token_cost": "cache_audio_read_mtok",
     "output_cost_per_audio_token": "output_audio_mtok",
@@ -384,7 +386,9 @@ def _genai_model_json(m: Any, dropped: set[str]) -> dict[str, Any]:
         if isinstance(c, ModelPrice):
             periods.append(_model_price_json(c, dropped))
         else:
-            periods.append({**_constraint_json(c.constraint), **_model_price_json(c.prices, dropped)})
+            periods.append(
+                {**_constraint_json(c.constraint), **_model_price_json(c.prices, dropped)}
+            )
     variants = []
     for v in m.price_variants or ():
         if not set(v.when) <= set(VARIANT_KEYS):
@@ -393,7 +397,9 @@ def _genai_model_json(m: Any, dropped: set[str]) -> dict[str, Any]:
         prices = _model_price_json(v.prices, dropped)
         if not prices:
             continue
-        variants.append({"when": dict(sorted(v.when.items())), **_constraint_json(v.constraint), **prices})
+        variants.append(
+            {"when": dict(sorted(v.when.items())), **_constraint_json(v.constraint), **prices}
+        )
     out: dict[str, Any] = {"prices": periods}
     if variants:
         out["variants"] = variants
@@ -462,7 +468,10 @@ def _litellm_json() -> tuple[dict[str, Any], str]:
     spec = importlib.util.find_spec("litellm")
     if spec is None or not spec.submodule_search_locations:
         _fail("litellm is not installed")
-    path = Path(list(spec.submodule_search_locations)[0]) / "model_prices_and_context_window_backup.json"
+    path = (
+        Path(list(spec.submodule_search_locations)[0])
+        / "model_prices_and_context_window_backup.json"
+    )
     raw = path.read_bytes()
     return json.loads(raw), hashlib.sha256(raw).hexdigest()
 
@@ -511,7 +520,13 @@ def _base(v: Any) -> Decimal:
 
 def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     out = []
-    for key in ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "cache_write_1h_mtok"):
+    for key in (
+        "input_mtok",
+        "output_mtok",
+        "cache_read_mtok",
+        "cache_write_mtok",
+        "cache_write_1h_mtok",
+    ):
         if key not in a or key not in b:
             continue
         x, y = _base(a[key]), _base(b[key])
@@ -526,7 +541,9 @@ def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return out
 
 
-MODALITY_KEYS = (
+# Keys genai-prices 0.2.3 never prices for some models though the provider bills them.
+FILL_KEYS = (
+    "cache_write_12h_mtok",
     "input_audio_mtok",
     "cache_audio_read_mtok",
     "output_audio_mtok",
@@ -543,10 +560,11 @@ def _fill_modalities(
     litellm_names: dict[str, dict[str, Any]],
     log: list[str],
 ) -> None:
-    """Modality prices genai-prices lacks, taken from litellm's entry for the same model.
+    """Modality and 12h cache-write prices genai-prices lacks, from litellm's entry for the model.
 
     Without them audio or image tokens would be priced as text (gpt-4o-audio-preview: $2.50
-    instead of $40 per million audio input tokens).
+    instead of $40 per million audio input tokens) and OpenAI 12-hour cache writes as 30-minute
+    ones.
     """
     keys = [mid.lower()] + sorted(names)
     info = next((litellm_names[k] for k in keys if k in litellm_names), None)
@@ -555,7 +573,7 @@ def _fill_modalities(
     lp = _current(_litellm_entry(info))
     if _differences(_current(entry), lp):
         return  # text prices disagree: not the same price list, take nothing from it
-    missing = [k for k in MODALITY_KEYS if k in lp and all(k not in p for p in entry["prices"])]
+    missing = [k for k in FILL_KEYS if k in lp and all(k not in p for p in entry["prices"])]
     if not missing:
         return
     for period in entry["prices"]:
@@ -615,7 +633,8 @@ def build(allow_other_versions: bool = False) -> tuple[dict[str, Any], list[str]
             if not name:
                 continue
             fixed = next(
-                (v for (p, pre), v in ALIAS_FIXES.items() if p == cat and name.startswith(pre)), None
+                (v for (p, pre), v in ALIAS_FIXES.items() if p == cat and name.startswith(pre)),
+                None,
             )
             if fixed is not None:
                 target: str | None = fixed[0]
@@ -629,7 +648,8 @@ def build(allow_other_versions: bool = False) -> tuple[dict[str, Any], list[str]
                 names[target].add(name)
                 if name in litellm_names:
                     diff = _differences(
-                        _current(genai_models[target]), _current(_litellm_entry(litellm_names[name]))
+                        _current(genai_models[target]),
+                        _current(_litellm_entry(litellm_names[name])),
                     )
                     if diff:
                         log.append(
@@ -644,13 +664,17 @@ def build(allow_other_versions: bool = False) -> tuple[dict[str, Any], list[str]
                 else:
                     log.append(f"skip {cat}/{name}: litellm has no input and output token price")
             elif name in LEGACY_NAMES.get(cat, ()):
-                log.append(f"drop {cat}/{name}: in the previous catalog, priced by no current source")
+                log.append(
+                    f"drop {cat}/{name}: in the previous catalog, priced by no current source"
+                )
         for mid, entry in genai_models.items():
             _fill_modalities(cat, mid, entry, names[mid], litellm_names, log)
         out = []
         for mid, entry in genai_models.items():
             alias = sorted(n for n in names[mid] if n != mid.lower())
-            out.append({"id": mid, **({"names": alias} if alias else {}), "src": "genai-prices", **entry})
+            out.append(
+                {"id": mid, **({"names": alias} if alias else {}), "src": "genai-prices", **entry}
+            )
         for name, entry in litellm_only.items():
             out.append({"id": name, "src": "litellm", **entry})
         out.sort(key=lambda e: e["id"])
