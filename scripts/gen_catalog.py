@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate src/pricing/catalog_v2.json, the embedded price catalog (format: notes/catalog-format.md).
+"""Generate src/pricing/catalog.json, the embedded price catalog (format: notes/catalog-format.md).
 
 Sources, both MIT-licensed and read from pinned installed packages:
 
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "src" / "pricing" / "catalog_v2.json"
+DEFAULT_OUT = REPO_ROOT / "src" / "pricing" / "catalog.json"
 GENAI_PRICES_VERSION = "0.2.3"
 LITELLM_VERSION = "1.110.2"
 # Prices are compared between the sources as of this date (a constant keeps the output stable).
@@ -107,6 +107,49 @@ LITELLM_VARIANTS = {
 # Request context keys a caller can know (response service tier, batch=True, Anthropic speed).
 VARIANT_KEYS = ("service_tier", "processing", "speed")
 DATED_SUFFIX = re.compile(r"(?:-\d{8}|-\d{4}-\d{2}-\d{2}|@\d{8})$")
+
+# openpipe-art 0.5.18's Tinker table (art.costs.MODEL_PRICING: prefill, sample USD per million
+# tokens), the reference's last fallback for any provider; restated here as data so that names
+# ART prices keep a price. Provider "tinker" in the catalog.
+ART_TINKER_VERSION = "openpipe-art 0.5.18"
+ART_TINKER = {
+    'Qwen/Qwen3-235B-A22B-Instruct-2507': (0.68, 1.7),
+    'Qwen/Qwen3-30B-A3B': (0.12, 0.3),
+    'Qwen/Qwen3-30B-A3B-Base': (0.12, 0.3),
+    'Qwen/Qwen3-30B-A3B-Instruct-2507': (0.12, 0.3),
+    'Qwen/Qwen3-32B': (0.49, 1.47),
+    'Qwen/Qwen3-4B-Instruct-2507': (0.07, 0.22),
+    'Qwen/Qwen3-8B': (0.13, 0.4),
+    'Qwen/Qwen3-8B-Base': (0.13, 0.4),
+    'Qwen/Qwen3-VL-235B-A22B-Instruct': (1.02, 2.56),
+    'Qwen/Qwen3-VL-30B-A3B-Instruct': (0.18, 0.44),
+    'Qwen/Qwen3.5-27B': (1.24, 3.73),
+    'Qwen/Qwen3.5-35B-A3B': (0.36, 0.89),
+    'Qwen/Qwen3.5-397B-A17B': (2.0, 5.0),
+    'Qwen/Qwen3.5-397B-A17B:peft:262144': (4.0, 10.0),
+    'Qwen/Qwen3.5-4B': (0.22, 0.67),
+    'Qwen/Qwen3.6-27B': (1.24, 3.73),
+    'Qwen/Qwen3.6-35B-A3B': (0.36, 0.89),
+    'deepseek-ai/DeepSeek-V3.1': (1.13, 2.81),
+    'deepseek-ai/DeepSeek-V3.1-Base': (1.13, 2.81),
+    'meta-llama/Llama-3.1-70B': (1.05, 3.16),
+    'meta-llama/Llama-3.1-8B': (0.13, 0.4),
+    'meta-llama/Llama-3.1-8B-Instruct': (0.13, 0.4),
+    'meta-llama/Llama-3.2-1B': (0.03, 0.09),
+    'meta-llama/Llama-3.2-3B': (0.06, 0.18),
+    'meta-llama/Llama-3.3-70B-Instruct': (1.05, 3.16),
+    'moonshotai/Kimi-K2-Thinking': (0.98, 2.44),
+    'moonshotai/Kimi-K2.5': (1.47, 3.66),
+    'moonshotai/Kimi-K2.5:peft:131072': (5.15, 12.81),
+    'moonshotai/Kimi-K2.6': (1.47, 3.66),
+    'moonshotai/Kimi-K2.6:peft:131072': (5.15, 12.81),
+    'nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16': (0.13, 0.33),
+    'nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-BF16': (0.38, 0.96),
+    'nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-BF16:peft:262144': (0.76, 1.92),
+    'openai/gpt-oss-120b': (0.18, 0.44),
+    'openai/gpt-oss-120b:peft:131072': (0.63, 1.54),
+    'openai/gpt-oss-20b': (0.12, 0.3),
+}
 
 # Data errors fixed here (catalog provider, name prefix) -> genai-prices model id, with the reason.
 ALIAS_FIXES: dict[tuple[str, str], tuple[str, str]] = {
@@ -682,6 +725,7 @@ def build(allow_other_versions: bool = False) -> tuple[dict[str, Any], list[str]
         catalog_providers[cat] = {
             "aliases": sorted(set(aliases) | {cat}),
             "pricing_urls": list(gp.pricing_urls or []),
+            "litellm": sorted(lprovs),
         }
         log.append(
             f"provider {cat}: {len(out)} models "
@@ -689,6 +733,20 @@ def build(allow_other_versions: bool = False) -> tuple[dict[str, Any], list[str]
         )
     for d in sorted(dropped):
         log.append(f"not carried (no usage field maps to it): {d}")
+    catalog_providers["tinker"] = {
+        "aliases": ["tinker"],
+        "pricing_urls": ["https://thinkingmachines.ai/tinker/"],
+        "litellm": [],
+    }
+    models_out["tinker"] = [
+        {
+            "id": name,
+            "src": "art_tinker",
+            "prices": [{"input_mtok": _num(Decimal(repr(p))), "output_mtok": _num(Decimal(repr(c)))}],
+        }
+        for name, (p, c) in sorted(ART_TINKER.items())
+    ]
+    log.append(f"provider tinker: {len(ART_TINKER)} models ({ART_TINKER_VERSION} art.costs.MODEL_PRICING)")
     catalog = {
         "format": 2,
         "units": "USD per million tokens (*_mtok); USD per 1,000 (*_kcount)",
@@ -705,6 +763,12 @@ def build(allow_other_versions: bool = False) -> tuple[dict[str, Any], list[str]
                 "url": "https://github.com/BerriAI/litellm",
                 "data": "litellm/model_prices_and_context_window_backup.json",
                 "sha256": litellm_sha,
+            },
+            "art_tinker": {
+                "version": ART_TINKER_VERSION,
+                "license": "Apache-2.0",
+                "url": "https://github.com/OpenPipe/ART",
+                "data": "art/costs.py MODEL_PRICING (restated in scripts/gen_catalog.py)",
             },
         },
         "generator": "scripts/gen_catalog.py",
