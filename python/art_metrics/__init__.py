@@ -9,13 +9,14 @@ from ._core import __version__
 from .art_patch import install, uninstall
 from .backend import LocalBackend
 from .builder import MetricsBuilder
-from .costs import CostTrackingError, track_api_cost
+from .costs import CostTrackingError, CostTrackingWarning, track_api_cost
 from .model import Model, Reporter
 from .reporting import TrackioReporter, WandbReporter
 from .trajectories import Trajectory, TrajectoryGroup
 
 __all__ = [
     "CostTrackingError",
+    "CostTrackingWarning",
     "LocalBackend",
     "MetricsBuilder",
     "Model",
