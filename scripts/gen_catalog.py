@@ -586,6 +586,7 @@ def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 
 # Keys genai-prices 0.2.3 never prices for some models though the provider bills them.
 FILL_KEYS = (
+    "cache_read_mtok",
     "cache_write_12h_mtok",
     "input_audio_mtok",
     "cache_audio_read_mtok",

@@ -10,8 +10,8 @@
 //!
 //! 1. the model name trimmed and lowercased, under the provider (its aliases map to it:
 //!    `Gemini`, `google_genai` mean `google`);
-//! 2. `<p>/<rest>` with `<p>` a provider alias: `<rest>` under that provider;
-//! 3. ART's Tinker table (openpipe-art's last fallback, matched under any provider);
+//! 2. ART's Tinker table (openpipe-art's fallback, matched under any provider);
+//! 3. `<p>/<rest>` with `<p>` a provider alias: `<rest>` under that provider;
 //! 4. the name under every other provider (first-party ones first), priced with the
 //!    requested provider's usage shape, as openpipe-art does;
 //! 5. the same with one trailing snapshot date removed (`-YYYYMMDD`, `-YYYY-MM-DD`, `@YYYYMMDD`);
@@ -93,6 +93,8 @@ pub struct PriceCatalog {
     names: Vec<HashMap<String, usize>>,
     /// Provider search order for names not found under the requested provider.
     order: Vec<usize>,
+    /// The index of ART's Tinker table (provider `tinker`), if any.
+    tinker: Option<usize>,
 }
 
 /// A model found for a (provider, name): the model and the provider it was found under.
@@ -188,7 +190,9 @@ impl PriceCatalog {
             }
         }
         let n = providers.len();
+        let tinker = providers.iter().position(|p| p.name == "tinker");
         PriceCatalog {
+            tinker,
             sources,
             sha256,
             origin: PriceOrigin::Builtin,
@@ -262,6 +266,10 @@ impl PriceCatalog {
 
     fn find(&self, want: Option<usize>, name: &str) -> Option<Found> {
         if let Some(found) = want.and_then(|p| self.get(p, name)) {
+            return Some(found);
+        }
+        // ART's Tinker names (`moonshotai/Kimi-K2.5`) before the prefix rule.
+        if let Some(found) = self.tinker.and_then(|p| self.get(p, name)) {
             return Some(found);
         }
         if let Some((prefix, rest)) = name.split_once('/')

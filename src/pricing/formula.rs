@@ -20,6 +20,28 @@ use super::prices::{Applied, KEY_COUNT, PriceKey, RequestContext};
 use super::usage::{Field, ResponseFields};
 use crate::error::{CoreError, CoreResult};
 
+/// The order terms are added in: openpipe-art's (input, cache writes, cache reads, output),
+/// so that the same prices give bit-identical costs; the other terms after their group.
+const SUM_ORDER: [PriceKey; KEY_COUNT] = [
+    PriceKey::Input,
+    PriceKey::CacheWrite,
+    PriceKey::CacheWrite1h,
+    PriceKey::CacheWrite12h,
+    PriceKey::CacheRead,
+    PriceKey::InputAudio,
+    PriceKey::CacheAudioRead,
+    PriceKey::InputImage,
+    PriceKey::CacheImageRead,
+    PriceKey::InputVideo,
+    PriceKey::InputTool,
+    PriceKey::Output,
+    PriceKey::OutputReasoning,
+    PriceKey::OutputAudio,
+    PriceKey::OutputImage,
+    PriceKey::OutputVideo,
+    PriceKey::WebSearches,
+];
+
 /// Billed units of one response, per key, and the input size that selects a tier.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Units {
@@ -57,9 +79,9 @@ impl Units {
         }
     }
 
-    /// The cost in US dollars at `prices`, summed key by key.
+    /// The cost in US dollars at `prices`, summed key by key in [`SUM_ORDER`].
     pub fn cost(&self, prices: &Applied<'_>) -> f64 {
-        PriceKey::ALL
+        SUM_ORDER
             .iter()
             .filter(|k| self.counts[**k as usize] != 0.0)
             .map(|k| self.counts[*k as usize] * prices.price(*k, self.input_tokens) / k.per())
