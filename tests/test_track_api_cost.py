@@ -4,7 +4,7 @@ import asyncio
 import inspect
 
 import pytest
-from art_metrics import CostTrackingError, MetricsBuilder, track_api_cost
+from art_metrics import CostTrackingError, CostTrackingWarning, MetricsBuilder, track_api_cost
 from pricing_helpers import anthropic_message, chat_completion, openai_usage
 
 GPT_4O_COST = 0.0032500000000000003
@@ -96,7 +96,10 @@ async def test_async_tasks_keep_their_own_context():
 def test_no_active_builder_records_nothing_and_skips_the_getter():
     calls = []
     judge = judge_fn(response_getter=lambda r: calls.append(r) or r)
-    assert judge() == openai_usage()
+    with pytest.warns(CostTrackingWarning, match="no active MetricsBuilder") as warned:
+        assert judge() == openai_usage()
+        assert judge() == openai_usage()
+    assert len(warned) == 1  # once per decorated function
     assert calls == []
     b = MetricsBuilder("train")
     with b.activate_context():
