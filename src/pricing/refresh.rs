@@ -188,9 +188,12 @@ pub fn merge_price_list(
         ));
     };
     if parsed.models.is_empty() {
-        return Err(CoreError::Corrupt(format!(
-            "the {format} price list prices no model of a provider the catalog covers"
-        )));
+        let mut msg =
+            format!("the {format} price list prices no model of a provider the catalog covers");
+        if !parsed.skipped.is_empty() {
+            msg.push_str(&format!("; skipped: {}", parsed.skipped.join("; ")));
+        }
+        return Err(CoreError::Corrupt(msg));
     }
     let (url, fetched_at) = match &origin {
         PriceOrigin::Cache {
