@@ -293,10 +293,10 @@ async def test_on_unpriced_warn_async_and_raise_by_default():
         with pytest.raises(CostTrackingError, match="No pricing configured for model 'nope'"):
             strict()
     assert b._flush()["data/step_unpriced_calls"] == 1
-    # Other errors still raise under "warn": a malformed usage is not an unpriced model.
+    # Other errors still raise under "warn": a malformed usage of a priced model.
     with b.activate_context():
         with pytest.raises(CostTrackingError, match="usage.prompt_tokens"):
-            track_api_cost(source="j", provider="openai", model_name="nope", on_unpriced="warn")(
+            track_api_cost(source="j", provider="openai", model_name="gpt-4o", on_unpriced="warn")(
                 lambda: {"usage": {"prompt_tokens": -1}}
             )()
     with pytest.raises(ValueError, match="on_unpriced must be 'raise' or 'warn'"):
