@@ -56,9 +56,7 @@ def _base(price: Any) -> float | None:
 
 
 def _tiers(prices: dict[str, Any]) -> tuple[PriceTier, ...]:
-    starts = sorted(
-        {int(s) for p in prices.values() if isinstance(p, dict) for s, _ in p["tiers"]}
-    )
+    starts = sorted({int(s) for p in prices.values() if isinstance(p, dict) for s, _ in p["tiers"]})
 
     def at(key: str, start: int) -> float | None:
         price = prices.get(key)

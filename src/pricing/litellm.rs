@@ -61,6 +61,9 @@ const VARIANTS: [(&str, &str, &str); 3] = [
     ("_batches", "processing", "batch"),
 ];
 
+/// The entry kept for a name: whether its key was prefixed, the key, the entry.
+type Chosen<'a> = (bool, &'a String, &'a Map<String, Value>);
+
 const MODES: [&str; 3] = ["chat", "responses", "completion"];
 const ROUTERS: [&str; 3] = ["openrouter", "fireworks", "together"];
 
@@ -82,9 +85,8 @@ pub fn parse(data: &Value, catalog: &PriceCatalog) -> Parsed {
     let Value::Object(entries) = data else {
         return out;
     };
-    // name -> (provider index, prefixed key?, key, entry)
-    let mut chosen: BTreeMap<(usize, String), (bool, &String, &Map<String, Value>)> =
-        BTreeMap::new();
+    // (provider index, name) -> (prefixed key?, key, entry)
+    let mut chosen: BTreeMap<(usize, String), Chosen<'_>> = BTreeMap::new();
     for (key, info) in entries {
         let Value::Object(info) = info else { continue };
         let Some(lp) = info.get("litellm_provider").and_then(Value::as_str) else {
