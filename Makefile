@@ -46,7 +46,8 @@ lint:
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/ruff format --check python tests bench examples
 
-# Release wheels for every CPython 3.9-3.13 found here, each imported in a clean venv.
+# A wheel for every CPython 3.9-3.13 found here, each installed and imported in a clean venv
+# (dev profile; WHEEL_PROFILE=release for release wheels).
 wheel-smoke: venv
 	scripts/wheel_smoke.sh $(VENV)/bin/maturin
 

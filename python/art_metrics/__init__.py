@@ -8,6 +8,7 @@ from . import pricing
 from ._core import __version__
 from .art_patch import install, uninstall
 from .backend import LocalBackend
+from .budget import BudgetExceeded, BudgetWarning
 from .builder import MetricsBuilder
 from .costs import CostTrackingError, CostTrackingWarning, track_api_cost
 from .model import Model, Reporter
@@ -15,6 +16,8 @@ from .reporting import TrackioReporter, WandbReporter
 from .trajectories import Trajectory, TrajectoryGroup
 
 __all__ = [
+    "BudgetExceeded",
+    "BudgetWarning",
     "CostTrackingError",
     "CostTrackingWarning",
     "LocalBackend",

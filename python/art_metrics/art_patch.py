@@ -52,7 +52,15 @@ def install() -> None:
     with _lock:
         if _originals:
             return
-        modules = {name: importlib.import_module(name) for name, _, _ in _TARGETS}
+        try:
+            modules = {name: importlib.import_module(name) for name, _, _ in _TARGETS}
+        except ModuleNotFoundError as err:
+            if err.name is None or err.name.split(".")[0] != "art":
+                raise
+            raise ImportError(
+                "install() patches openpipe-art, which is not installed: pip install openpipe-art",
+                name="art",
+            ) from err
         for module_name, attr, replacement in _TARGETS:
             module = modules[module_name]
             _originals[(module_name, attr)] = getattr(module, attr)

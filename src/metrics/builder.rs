@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use crate::error::{CoreError, CoreResult};
+use crate::metrics::budget::{Budget, BudgetEvent};
 use crate::metrics::buffer::StepBuffer;
 use crate::metrics::derive::{StepMetrics, flush_step};
 use crate::metrics::keys;
+use crate::metrics::sum::ExactSum;
 use crate::metrics::totals::{Totals, TotalsChanges, TotalsState, TotalsUndo};
 use crate::pricing::{PricingRegistry, TokenPricing};
 
@@ -24,6 +26,10 @@ pub struct RunMetrics {
     pricing: RwLock<PricingRegistry>,
     /// Set once anything is registered: tracked calls skip the lock until then.
     has_pricing: AtomicBool,
+    /// The spend guard (taken after `buffers` and `totals`, never with them).
+    budget: Mutex<Option<Budget>>,
+    /// Set while a budget is set: recorded costs skip the check until then.
+    has_budget: AtomicBool,
 }
 
 /// A builder: a cost context and a buffer scope over a shared [`RunMetrics`].
@@ -80,6 +86,11 @@ impl Builder {
 
     pub fn buffer_scope(&self) -> &str {
         &self.buffer_scope
+    }
+
+    /// An id shared by the builders of one run (and no other live run).
+    pub fn run_id(&self) -> usize {
+        Arc::as_ptr(&self.run) as usize
     }
 
     /// True when both builders record into the same run.
@@ -170,6 +181,55 @@ impl Builder {
         })
     }
 
+    /// Sets (or with `None` removes) the run's budget, for every builder of the run.
+    pub fn set_budget(&self, budget: Option<Budget>) {
+        let active = budget.is_some();
+        *self.run.budget.lock() = budget;
+        self.run.has_budget.store(active, Ordering::Release);
+    }
+
+    /// The run's budget, with the thresholds fired so far.
+    pub fn budget(&self) -> Option<Budget> {
+        self.run.budget.lock().clone()
+    }
+
+    /// Whether a budget is set (a cheap check before [`Builder::check_budget`]).
+    pub fn has_budget(&self) -> bool {
+        self.run.has_budget.load(Ordering::Acquire)
+    }
+
+    /// The run's spend: `costs/cum/all` plus every cost pending in any scope.
+    pub fn spend_usd(&self) -> f64 {
+        let mut spend = ExactSum::default();
+        {
+            let buffers = self.run.buffers.lock();
+            for buffer in buffers.values() {
+                for (_, v) in buffer.leaves().filter(|(k, _)| k.starts_with("costs/")) {
+                    spend.merge(v);
+                }
+            }
+            if let Some(total) = self.run.totals.lock().get("costs/cum/all") {
+                spend.add(total);
+            }
+        }
+        spend.value()
+    }
+
+    /// Checks the run's spend against its budget (see [`Budget::check`]); called after
+    /// each recorded cost. `None` without a budget or when nothing new was crossed.
+    pub fn check_budget(&self) -> Option<BudgetEvent> {
+        if !self.has_budget() {
+            return None;
+        }
+        let spend = self.spend_usd();
+        self.run.budget.lock().as_mut()?.check(spend)
+    }
+
+    /// The running total `key` (`costs/cum/all`, ...), if it was ever recorded.
+    pub fn total(&self, key: &str) -> Option<f64> {
+        self.run.totals.lock().get(key)
+    }
+
     /// Drains this builder's buffer scope and derives the step's metrics.
     pub fn flush(&self) -> StepMetrics {
         let step = self.run.buffers.lock().remove(self.buffer_scope.as_str());
@@ -189,6 +249,18 @@ impl Builder {
         values: &[(&str, f64)],
         scenario_ids: Vec<String>,
     ) -> CoreResult<(StepMetrics, FlushUndo)> {
+        self.flush_with_then(values, scenario_ids, |_, _| Vec::new())
+            .map(|(metrics, _, undo)| (metrics, undo))
+    }
+
+    /// [`Builder::flush_with`], then `derive(step metrics, totals)` with the totals still
+    /// locked: what it adds to them is taken back with the flush. Returns its values second.
+    pub fn flush_with_then(
+        &self,
+        values: &[(&str, f64)],
+        scenario_ids: Vec<String>,
+        derive: impl FnOnce(&StepMetrics, &mut Totals) -> Vec<(String, f64)>,
+    ) -> CoreResult<(StepMetrics, StepMetrics, FlushUndo)> {
         for (key, value) in values {
             check_value(key, *value)?;
         }
@@ -212,11 +284,12 @@ impl Builder {
         } else {
             flush_step(step, &mut totals)
         };
+        let derived = StepMetrics(derive(&metrics, &mut totals));
         let undo = FlushUndo {
             pending,
             totals: totals.end_undo(),
         };
-        Ok((metrics, undo))
+        Ok((metrics, derived, undo))
     }
 
     /// Takes back a [`Builder::flush_with`]: the totals lose what it added, and the step

@@ -3,6 +3,7 @@
 //!
 //! Nothing here knows about rows, files or Python; `history` builds rows on top of it.
 
+pub mod budget;
 pub mod buffer;
 pub mod builder;
 pub mod derive;

@@ -320,7 +320,8 @@ impl CostTracker {
         result: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let py = result.py();
-        let builder = builder.get();
+        let core = builder;
+        let builder = core.get();
         let priced = match &self.response_getter {
             Some(getter) => {
                 let response = getter.bind(py).call1((result,))?;
@@ -351,7 +352,7 @@ impl CostTracker {
         builder
             .core
             .add_metric_prevalidated(&self.key_for(builder)?, cost)?;
-        Ok(())
+        super::budget::after_cost(py, core.as_any(), &builder.core, Some(result))
     }
 
     /// Warns, once per tracker, that a call ran with no active builder (nothing recorded).
