@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: venv build-dev test test-rust test-python lint wheel-smoke ci bench bench-smoke demo fuzz reliability
+.PHONY: venv prices-venv build-dev test test-rust test-python lint wheel-smoke ci bench bench-smoke demo fuzz reliability catalog
 
 # The tests need Python >= 3.11 (openpipe-art 0.5.18 requires it); the package itself, 3.9.
 $(PY):
@@ -15,6 +15,19 @@ $(PY):
 venv: $(PY)
 	$(PY) -m pip install -q --group dev
 
+# The price catalog's pinned sources (scripts/gen_catalog.py refuses other versions): the
+# test that regenerates src/pricing/catalog.json and compares runs with this interpreter.
+PRICES_VENV ?= .venv-prices
+$(PRICES_VENV)/bin/python:
+	python3 -m venv $(PRICES_VENV)
+	$(PRICES_VENV)/bin/python -m pip install -q genai-prices==0.2.3 litellm==1.110.2
+
+prices-venv: $(PRICES_VENV)/bin/python
+
+# Regenerates src/pricing/catalog.json from the pinned sources (prints every decision).
+catalog: prices-venv
+	$(PRICES_VENV)/bin/python scripts/gen_catalog.py
+
 # Builds the extension in place.
 build-dev: venv
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop -q --features test-hooks
@@ -22,8 +35,8 @@ build-dev: venv
 test-rust:
 	cargo test -q
 
-test-python: build-dev
-	$(PY) -m pytest -q -p no:cacheprovider
+test-python: build-dev prices-venv
+	ART_METRICS_PRICES_PYTHON=$(abspath $(PRICES_VENV))/bin/python $(PY) -m pytest -q -p no:cacheprovider
 
 test: test-rust test-python
 

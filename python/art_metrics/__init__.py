@@ -10,7 +10,7 @@ from .art_patch import install, uninstall
 from .backend import LocalBackend
 from .budget import BudgetExceeded, BudgetWarning
 from .builder import MetricsBuilder
-from .costs import CostTrackingError, track_api_cost
+from .costs import CostTrackingError, CostTrackingWarning, track_api_cost
 from .model import Model, Reporter
 from .reporting import TrackioReporter, WandbReporter
 from .trajectories import Trajectory, TrajectoryGroup
@@ -19,6 +19,7 @@ __all__ = [
     "BudgetExceeded",
     "BudgetWarning",
     "CostTrackingError",
+    "CostTrackingWarning",
     "LocalBackend",
     "MetricsBuilder",
     "PendingMetrics",

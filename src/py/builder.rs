@@ -332,7 +332,7 @@ impl BuilderCore {
     #[pyo3(signature = (source, response, *, provider, model_name,
         prompt_price_per_million=None, completion_price_per_million=None,
         cached_prompt_price_per_million=None, cache_creation_price_per_million=None,
-        cache_read_price_per_million=None))]
+        cache_read_price_per_million=None, batch=false))]
     #[allow(clippy::too_many_arguments)]
     fn add_response_cost(
         slf: &Bound<'_, Self>,
@@ -345,6 +345,7 @@ impl BuilderCore {
         cached_prompt_price_per_million: Option<&Bound<'_, PyAny>>,
         cache_creation_price_per_million: Option<&Bound<'_, PyAny>>,
         cache_read_price_per_million: Option<&Bound<'_, PyAny>>,
+        batch: bool,
     ) -> PyResult<f64> {
         let cost = super::pricing::add_response_cost(
             slf.get(),
@@ -359,6 +360,7 @@ impl BuilderCore {
                 cache_creation_price_per_million,
                 cache_read_price_per_million,
             ],
+            batch,
         )?;
         super::budget::after_cost(slf.py(), slf.as_any(), &slf.get().core, None)?;
         Ok(cost)

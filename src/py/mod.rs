@@ -34,7 +34,16 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "CatalogCacheWarning",
         m.py().get_type::<catalog::CatalogCacheWarning>(),
     )?;
+    m.add(
+        "CatalogRefreshWarning",
+        m.py().get_type::<catalog::CatalogRefreshWarning>(),
+    )?;
+    m.add(
+        "CostTrackingWarning",
+        m.py().get_type::<pricing::CostTrackingWarning>(),
+    )?;
     m.add("DEFAULT_CATALOG_URL", catalog::DEFAULT_URL)?;
+    m.add_function(wrap_pyfunction!(catalog::_catalog_entries, m)?)?;
     m.add_function(wrap_pyfunction!(catalog::_lookup, m)?)?;
     m.add_function(wrap_pyfunction!(catalog::_catalog_info, m)?)?;
     m.add_function(wrap_pyfunction!(catalog::_refresh_catalog, m)?)?;
