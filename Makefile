@@ -48,3 +48,12 @@ reliability: build-dev
 
 fuzz:
 	scripts/fuzz.sh
+
+# openpipe-art 0.5.23 needs Python >= 3.12: its own venv (.venv-0523, pyenv's 3.12 by default;
+# PYTHON312=... to choose) with art_metrics built in, and its own differential suite.
+.PHONY: venv-0523 test-0523
+venv-0523:
+	scripts/venv_0523.sh
+
+test-0523: venv-0523
+	.venv-0523/bin/python -m pytest -q -p no:cacheprovider tests/differential_0523

@@ -1,5 +1,6 @@
 import os
 import tempfile
+from importlib.metadata import PackageNotFoundError, version
 
 # openpipe-art imports litellm, which otherwise downloads prices at import time (no network here).
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -8,3 +9,15 @@ os.environ["ART_METRICS_CACHE_DIR"] = tempfile.mkdtemp(prefix="art-metrics-test-
 # A developer's W&B key would make every Model report to W&B (report_metrics=None means
 # "W&B when WANDB_API_KEY is set", as in openpipe-art).
 os.environ.pop("WANDB_API_KEY", None)
+
+
+def _installed_art_version() -> str | None:
+    try:
+        return version("openpipe-art")
+    except PackageNotFoundError:
+        return None
+
+
+# tests/differential_0523 compares with openpipe-art 0.5.23, which needs Python >= 3.12 and has
+# its own venv and pytest run (`make test-0523`); the main suite runs with 0.5.18.
+collect_ignore = [] if _installed_art_version() == "0.5.23" else ["differential_0523"]
