@@ -3,19 +3,21 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: venv build-dev test test-rust test-python lint bench bench-smoke demo fuzz reliability
+.PHONY: venv build-dev test test-rust test-python lint wheel-smoke ci bench bench-smoke demo fuzz reliability
 
+# The tests need Python >= 3.11 (openpipe-art 0.5.18 requires it); the package itself, 3.9.
 $(PY):
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --upgrade pip  # `--group` (PEP 735) needs pip >= 25.1
 
-# Test dependencies: ours, plus openpipe-art 0.5.18 (the reference the differential tests compare against).
+# pyproject's dependency group `dev`: maturin, ruff and the test dependencies, among them
+# openpipe-art 0.5.18 (the reference the differential tests compare against).
 venv: $(PY)
-	$(PY) -m pip install -q maturin ruff "openpipe-art==0.5.18" numpy pyarrow
+	$(PY) -m pip install -q --group dev
 
-# Builds the extension in place and installs the `test` extra's dependencies with it.
+# Builds the extension in place.
 build-dev: venv
-	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop -q --extras test
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop -q --features test-hooks
 
 test-rust:
 	cargo test -q
@@ -31,10 +33,18 @@ lint:
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/ruff format --check python tests bench examples
 
+# Release wheels for every CPython 3.9-3.13 found here, each imported in a clean venv.
+wheel-smoke: venv
+	scripts/wheel_smoke.sh $(VENV)/bin/maturin
+
+# Everything CI runs: lint, test, wheel-smoke, in a fresh .venv-ci.
+ci:
+	.ci/run
+
 # The full comparison against openpipe-art 0.5.18 (release build, its own venv).
 bench:
 	$(MAKE) venv VENV=.venv-bench
-	VIRTUAL_ENV=$(abspath .venv-bench) .venv-bench/bin/maturin develop -q --release
+	VIRTUAL_ENV=$(abspath .venv-bench) .venv-bench/bin/maturin develop -q --release --features test-hooks
 	.venv-bench/bin/python bench/compare.py
 
 demo: build-dev

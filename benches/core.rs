@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use art_metrics::run::Builder;
+use art_metrics::metrics::Builder;
 
 fn time<F: FnMut()>(name: &str, iters: u32, mut f: F) {
     f();

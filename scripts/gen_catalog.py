@@ -1,23 +1,21 @@
 #!/usr/bin/env python3
 """Generate src/pricing/catalog.json, the built-in offline price catalog.
 
-Source data: litellm's bundled price map
-(``litellm/model_prices_and_context_window_backup.json``).  Only the price map
-is read; model-name resolution rules are derived from it (see the metadata
-written into the catalog) and, when litellm is importable, every lookup name is
-cross-checked against ``litellm.get_model_info`` so that the catalog resolves a
-name to exactly the prices litellm would return.
+The catalog holds litellm's price-map entries **verbatim** (those of the providers the core
+prices), with their provenance, ART's own price tables, and the names litellm resolves
+beyond the core's naming rules. It applies no pricing rule itself: the core's one litellm
+parser (``src/pricing/litellm.rs``) reads these entries, exactly as it reads a map that
+``refresh_catalog()`` downloads.
 
-Usage (any Python >= 3.9 with litellm installed, e.g. the reference venv):
+Every name the parser gives is checked against ``litellm.get_model_info`` (run through
+``cargo run --example litellm_names``); the generator stops if litellm prices one
+differently. Each name's other form (``gemini/x`` for ``x`` and back) that the parser does
+not give but litellm resolves to the same prices is recorded under ``aliases``.
+
+Usage (with litellm installed, e.g. the dev venv; cargo on PATH):
 
     LITELLM_LOCAL_MODEL_COST_MAP=True python scripts/gen_catalog.py \
-        [--source PATH_TO_JSON] [--out src/pricing/catalog.json] [--no-verify]
-
-Prices are stored in USD **per token**, exactly the float litellm's JSON holds
-(no rescaling, hence no float noise is introduced here).  Consumers that work in
-USD per million tokens must compute ``per_token * 1e6`` in IEEE-754 double
-precision, which is bit-for-bit what the reference does before it evaluates
-``tokens * per_million / 1e6``.
+        [--source PATH_TO_JSON --source-version VERSION] [--out src/pricing/catalog.json]
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,34 +34,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "src" / "pricing" / "catalog.json"
 SOURCE_FILE_NAME = "model_prices_and_context_window_backup.json"
 
-# Catalog provider -> (litellm_provider values to take, lookup prefix).
-PROVIDERS: dict[str, tuple[tuple[str, ...], str]] = {
-    "openai": (("openai",), "openai"),
-    "anthropic": (("anthropic",), "anthropic"),
-    "google": (("gemini",), "gemini"),
-}
-
-# Price fields (catalog key -> litellm field).
-BASE_FIELDS = {
-    "prompt": "input_cost_per_token",
-    "completion": "output_cost_per_token",
-    # The reference uses cache_read_input_token_cost for *both* the OpenAI
-    # cached-prompt price and the Anthropic cache-read price.
-    "cached_prompt": "cache_read_input_token_cost",
-    "cache_creation": "cache_creation_input_token_cost",
-    "cache_read": "cache_read_input_token_cost",
-    "cache_creation_1h": "cache_creation_input_token_cost_above_1hr",
-}
-TIER_FIELDS = {
-    "prompt": "input_cost_per_token_above_{k}k_tokens",
-    "completion": "output_cost_per_token_above_{k}k_tokens",
-    "cache_read": "cache_read_input_token_cost_above_{k}k_tokens",
-    "cache_creation": "cache_creation_input_token_cost_above_{k}k_tokens",
-}
-TIER_RE = re.compile(
-    r"^(?:input_cost_per_token|output_cost_per_token|cache_read_input_token_cost|"
-    r"cache_creation_input_token_cost)_above_(\d+)k_tokens$"
-)
+# The litellm providers whose entries are copied: the ones src/pricing/litellm.rs prices
+# (a size filter only; the parser applies its own rules to what is copied).
+LITELLM_PROVIDERS = ("openai", "anthropic", "gemini")
 
 # ART's own built-in table (art.api_costs.MODEL_TOKEN_PRICING), checked before
 # litellm with an exact, case-sensitive key match.  Values are USD per MILLION
@@ -95,8 +68,9 @@ def _art_tinker_table() -> dict[str, Any]:
     Read from the installed openpipe-art, per MILLION tokens; empty when art is not importable.
     """
     try:
-        from art.costs import MODEL_PRICING  # type: ignore[import-not-found]
         import importlib.metadata as md
+
+        from art.costs import MODEL_PRICING  # type: ignore[import-not-found]
 
         version = md.version("openpipe-art")
     except Exception:
@@ -121,135 +95,73 @@ def _locate_source() -> tuple[Path, str]:
     return path, f"litellm {md.version('litellm')}"
 
 
-def _num(value: Any) -> float | None:
-    """Mirror of how a litellm value becomes a price: None/bool -> absent."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _entry(provider: str, key: str, info: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "provider": provider,
-        "litellm_key": key,
-        "litellm_provider": info.get("litellm_provider"),
+def _select(source: dict[str, Any]) -> dict[str, Any]:
+    """litellm's entries of the providers the core prices, verbatim (the parser picks)."""
+    return {
+        key: info
+        for key, info in sorted(source.items())
+        if isinstance(info, dict) and info.get("litellm_provider") in LITELLM_PROVIDERS
     }
-    missing = []
-    for name, field in BASE_FIELDS.items():
-        value = _num(info.get(field))
-        if value is None and name in ("prompt", "completion"):
-            # litellm.get_model_info() defaults a missing input/output cost to 0.
-            missing.append(field)
-            value = 0.0
-        out[name] = value
-    if missing:
-        out["costs_defaulted_to_zero"] = missing
-    thresholds = sorted(
-        {int(mt.group(1)) for f in info if (mt := TIER_RE.match(f)) is not None}
+
+
+def _parser_names(entries: dict[str, Any]) -> dict[str, Any]:
+    """The names the core's parser gives `entries`, with the prices each resolves to."""
+    out = subprocess.run(
+        ["cargo", "run", "-q", "--example", "litellm_names"],
+        cwd=REPO_ROOT,
+        input=json.dumps(entries),
+        capture_output=True,
+        text=True,
     )
-    tiers = []
-    for k in thresholds:
-        tier: dict[str, Any] = {"above_tokens": k * 1000}
-        for name, pattern in TIER_FIELDS.items():
-            tier[name] = _num(info.get(pattern.format(k=k)))
-        tiers.append(tier)
-    if tiers:
-        out["tiers"] = tiers
-    if info.get("max_input_tokens") is not None:
-        out["max_input_tokens"] = info.get("max_input_tokens")
-    return out
+    if out.returncode != 0:
+        sys.exit(f"the core's parser refused the entries: {out.stderr.strip()}")
+    return json.loads(out.stdout)
 
 
-def _build(
-    source: dict[str, Any],
-) -> tuple[dict[str, Any], dict[str, str], list[str]]:
-    models: dict[str, Any] = {}
-    lookup: dict[str, str] = {}
-    skipped: list[str] = []
-    for provider, (litellm_providers, prefix) in PROVIDERS.items():
-        # Prefixed keys first so that 'gemini/X' owns the bare name X.
-        ordered = sorted(source.items(), key=lambda kv: not kv[0].startswith(prefix + "/"))
-        for key, info in ordered:
-            if not isinstance(info, dict):
-                continue
-            if info.get("litellm_provider") not in litellm_providers:
-                continue
-            if info.get("mode") != "chat":
-                continue
-            if key.startswith(prefix + "/"):
-                bare = key.split("/", 1)[1]
-                names = [key]  # bare name alone is NOT resolvable via this key
-            else:
-                bare = key
-                names = [key, f"{prefix}/{key}"]
-            if bare in models:
-                # Only happens for Gemini: litellm has both 'gemini/X' and 'X'
-                # (litellm_provider 'gemini').  The prefixed key owns the entry;
-                # the bare key is an alias if its prices are identical, else it
-                # is skipped (bare 'X' then stays unresolved in this catalog).
-                if _entry(provider, key, info) | {"litellm_key": None} == models[
-                    bare
-                ] | {"litellm_key": None}:
-                    lookup[key] = "?" + bare
-                else:
-                    skipped.append(key)
-                continue
-            models[bare] = _entry(provider, key, info)
-            for name in names:
-                # For Google, only the litellm key itself must resolve; other
-                # aliases are kept only if verification confirms them.
-                strict = provider != "google" or name == key
-                lookup.setdefault(name, bare if strict else "?" + bare)
-            if key.startswith(prefix + "/"):
-                # Candidate bare alias; kept only if verification proves litellm
-                # resolves it to this same entry (it usually resolves to another
-                # provider's entry, e.g. vertex_ai for Gemini).
-                lookup.setdefault(bare, "?" + bare)
-    return models, lookup, skipped
-
-
-def _verify(models: dict[str, Any], lookup: dict[str, str]) -> dict[str, Any]:
-    """Cross-check every lookup name against litellm.get_model_info."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import logging
-
-    logging.disable(logging.CRITICAL)
-    import litellm  # noqa: F401
+def _litellm_prices(name: str) -> dict[str, Any] | None:
+    """What litellm.get_model_info prices `name` at, per million tokens (None: unknown)."""
     from litellm import get_model_info
 
+    try:
+        info = get_model_info(name)
+    except Exception:
+        return None
+
+    def per_million(field: str) -> float | None:
+        value = info.get(field)
+        return None if value is None else value * 1e6
+
+    return {
+        "prompt": per_million("input_cost_per_token"),
+        "completion": per_million("output_cost_per_token"),
+        "cache_read": per_million("cache_read_input_token_cost"),
+        "cache_creation": per_million("cache_creation_input_token_cost"),
+    }
+
+
+def _same_prices(litellm_prices: dict[str, Any] | None, ours: dict[str, Any]) -> bool:
+    return litellm_prices is not None and all(ours[k] == v for k, v in litellm_prices.items())
+
+
+def _aliases(entries: dict[str, Any], names: dict[str, Any]) -> dict[str, str]:
+    """Checks every parser name against litellm; returns the other forms litellm resolves."""
+    import logging
+
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    logging.disable(logging.CRITICAL)
     litellm.suppress_debug_info = True
-
-    def same(name: str, entry: dict[str, Any]) -> bool:
-        try:
-            info = get_model_info(name)
-        except Exception:
-            return False
-        for cat, field in (
-            ("prompt", "input_cost_per_token"),
-            ("completion", "output_cost_per_token"),
-            ("cache_read", "cache_read_input_token_cost"),
-            ("cache_creation", "cache_creation_input_token_cost"),
-        ):
-            if _num(info.get(field)) != entry[cat]:
-                return False
-        return True
-
-    dropped: list[str] = []
-    for name, target in list(lookup.items()):
-        tentative = target.startswith("?")
-        bare = target.lstrip("?")
-        if same(name, models[bare]):
-            lookup[name] = bare
-        else:
-            del lookup[name]
-            if not tentative:
-                dropped.append(name)
-    if dropped:
-        raise SystemExit(f"litellm does not resolve these names as expected: {dropped}")
-    return {"verified_with": "litellm.get_model_info", "names_checked": len(lookup)}
+    wrong = [n for n, ours in names.items() if not _same_prices(_litellm_prices(n), ours)]
+    if wrong:
+        sys.exit(f"litellm does not price these names as the core's parser does: {wrong}")
+    aliases: dict[str, str] = {}
+    for name, ours in names.items():
+        prefix = entries[ours["key"]]["litellm_provider"] + "/"
+        other = name.removeprefix(prefix) if name.startswith(prefix) else prefix + name
+        if other not in names and _same_prices(_litellm_prices(other), ours):
+            aliases[other] = ours["key"]
+    return dict(sorted(aliases.items()))
 
 
 def main() -> None:
@@ -257,7 +169,6 @@ def main() -> None:
     ap.add_argument("--source", type=Path, default=None)
     ap.add_argument("--source-version", default=None)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--no-verify", action="store_true")
     args = ap.parse_args()
 
     if args.source is None:
@@ -267,79 +178,35 @@ def main() -> None:
     raw = source_path.read_bytes()
     source = json.loads(raw)
 
-    models, lookup, skipped = _build(source)
-    if args.no_verify:
-        lookup = {n: t for n, t in lookup.items() if not t.startswith("?")}
-        verification: dict[str, Any] = {"verified_with": None}
-    else:
-        verification = _verify(models, lookup)
-
-    counts: dict[str, int] = {}
-    for entry in models.values():
-        counts[entry["provider"]] = counts.get(entry["provider"], 0) + 1
+    entries = _select(source)
+    names = _parser_names(entries)
+    aliases = _aliases(entries, names)
 
     catalog = {
-        "schema_version": 1,
+        "schema_version": 2,
         "source": f"litellm {SOURCE_FILE_NAME}",
         "source_version": version,
         "sha256": hashlib.sha256(raw).hexdigest(),
-        "generated_at": _dt.datetime.now(_dt.timezone.utc)
-        .replace(microsecond=0)
-        .isoformat(),
+        "generated_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "generator": "scripts/gen_catalog.py",
-        "price_unit": "usd_per_token",
-        "price_unit_notes": (
-            "All prices under 'models' are USD per token, copied verbatim from "
-            "litellm (no rescaling). To reproduce openpipe-art 0.5.18 exactly, "
-            "compute per_million = per_token * 1e6 (IEEE-754 f64) and then "
-            "cost = tokens * per_million / 1e6, evaluated left to right. Storing "
-            "pre-multiplied per-million values would either carry float noise "
-            "(e.g. 0.39999999999999997) or, if rounded, differ from the "
-            "reference in the last ulp. 'art_builtin' prices are USD per MILLION "
-            "tokens (ART's literal values; use as-is). JSON numbers here have at "
-            "most ~17 significant digits; parse them with a correctly-rounding "
-            "parser (serde_json: enable the 'float_roundtrip' feature to be safe)."
+        "notes": (
+            "'litellm' holds litellm's entries verbatim (USD per token); the core's parser "
+            "(src/pricing/litellm.rs) decides which are priced and under which names. "
+            "'aliases' maps further names litellm.get_model_info resolves to the same prices "
+            "to the litellm key they price as. 'art_builtin' (ART's "
+            "art.api_costs.MODEL_TOKEN_PRICING, matched first) and 'art_tinker' "
+            "(art.costs.MODEL_PRICING, matched last) are USD per million tokens."
         ),
-        "fields": {
-            "prompt": "input_cost_per_token (0.0 if litellm lacks it)",
-            "completion": "output_cost_per_token (0.0 if litellm lacks it)",
-            "cached_prompt": "cache_read_input_token_cost (OpenAI cached prompt; null -> reference falls back to prompt)",
-            "cache_creation": "cache_creation_input_token_cost (null -> reference falls back to prompt)",
-            "cache_read": "cache_read_input_token_cost (null -> reference falls back to prompt)",
-            "cache_creation_1h": "cache_creation_input_token_cost_above_1hr (NOT used by the reference)",
-            "tiers": "[{above_tokens, prompt, completion, cache_read, cache_creation}] from *_above_<N>k_tokens fields (NOT used by the reference; *_priority/_flex variants omitted)",
-        },
-        "resolution": [
-            "1. strip surrounding whitespace from the model name (reference: normalize_model_name)",
-            "2. exact, case-sensitive match in art_builtin (per-million prices)",
-            "3. lookup[name] (exact). The reference (via litellm) also matches the part after a "
-            "recognised provider prefix case-insensitively: 'GPT-4o' and 'openai/GPT-4o' resolve, "
-            "'OPENAI/gpt-4o' does not (prefix is case-sensitive). Cross-provider prefixes "
-            "('anthropic/gpt-4o') do not resolve.",
-            "4. art_tinker (art.costs.MODEL_PRICING) exact match: prompt=prefill, completion=sample, no cache prices (per million)",
-        ],
-        "prefix_strip": (
-            "OpenAI and Anthropic entries are keyed by their bare litellm key and resolve both as "
-            "'<bare>' and '<openai|anthropic>/<bare>'. Google entries are keyed by the name after "
-            "'gemini/'; litellm stores most of them as 'gemini/<bare>' and their bare name usually "
-            "resolves (in the reference) to vertex_ai prices instead, so a bare Gemini name appears "
-            "in 'lookup' only where litellm resolves it to the same prices. 'openai/container' "
-            "resolves only with its prefix."
-        ),
-        "provider_aliases": {"gemini": "google"},
         "art_builtin": ART_BUILTIN_PER_MILLION,
         "art_tinker": _art_tinker_table(),
-        "counts": dict(sorted(counts.items())),
-        "skipped_litellm_keys": skipped,
-        "verification": verification,
-        "models": dict(sorted(models.items())),
-        "lookup": dict(sorted(lookup.items())),
+        "aliases": aliases,
+        "litellm": entries,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(catalog, indent=1, sort_keys=False) + "\n")
     print(
-        f"wrote {args.out} ({', '.join(f'{k}={v}' for k, v in sorted(counts.items()))}; "
-        f"{len(lookup)} lookup names)"
+        f"wrote {args.out} ({len(entries)} litellm entries, {len(names)} names, "
+        f"{len(aliases)} aliases)"
     )
 
 

@@ -26,6 +26,12 @@ impl CoreError {
     pub fn value(msg: impl Into<String>) -> Self {
         CoreError::InvalidValue(msg.into())
     }
+
+    /// The one message for a name (provider, model_name, source, cost_context...) that is
+    /// empty or blank.
+    pub fn empty(what: &str) -> Self {
+        CoreError::InvalidValue(format!("{what} must be non-empty"))
+    }
 }
 
 impl fmt::Display for CoreError {

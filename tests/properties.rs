@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
-use art_metrics::buffer::StepBuffer;
-use art_metrics::derive::flush_step;
-use art_metrics::run::Builder;
-use art_metrics::totals::Totals;
+use art_metrics::metrics::Builder;
+use art_metrics::metrics::buffer::StepBuffer;
+use art_metrics::metrics::derive::flush_step;
+use art_metrics::metrics::totals::Totals;
 use proptest::prelude::*;
 
 /// Cost paths under a small alphabet, 1 to 4 segments deep, so ancestors collide often.

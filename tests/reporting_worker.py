@@ -6,14 +6,20 @@ Trackio, what Trackio's own storage returns for the run. Used by test_reporting.
 
 Usage: python tests/reporting_worker.py wandb|trackio BASE_PATH OUT_JSON
 (WANDB_MODE=offline and WANDB_DIR, or TRACKIO_DIR, point the backend at a temporary dir)
+
+W&B names an offline run's directory by the second it started in
+(``offline-run-<YYYYMMDD_HHMMSS>-<id>``), so two runs started within one second would share
+it. Each Model therefore gets its own W&B directory, ``$WANDB_DIR/model-<step>`` (passed to
+``wandb.init(dir=...)``: W&B reads WANDB_DIR once per process).
 """
 
 import asyncio
 import json
+import os
 import sys
 
 import art_metrics
-from art_metrics import Model, Trajectory, TrajectoryGroup
+from art_metrics import Model, Trajectory, TrajectoryGroup, WandbReporter
 
 
 @art_metrics.track_api_cost(source="judge", provider="openai", model_name="gpt-4o")
@@ -33,7 +39,13 @@ async def log_step(model: Model, step: int) -> None:
 
 async def main(backend: str, base_path: str, out_path: str) -> None:
     for step in (1, 2):
-        model = Model(name="m1", project="proj", base_path=base_path, report_metrics=[backend])
+        if backend == "wandb":
+            wandb_dir = os.path.join(os.environ["WANDB_DIR"], f"model-{step}")
+            os.makedirs(wandb_dir)
+            reporter = WandbReporter(project="proj", name="m1", dir=wandb_dir)
+            model = Model(name="m1", project="proj", base_path=base_path, reporters=[reporter])
+        else:
+            model = Model(name="m1", project="proj", base_path=base_path, report_metrics=[backend])
         await log_step(model, step)
         model.close()
     out: dict = {}

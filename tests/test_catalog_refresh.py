@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import warnings
 
 import pytest
@@ -42,17 +41,22 @@ ROUTES = {
 }
 
 
+# /slow answers only once the test module is done: a client timeout always fires first,
+# however slow the machine.
+SLOW_RELEASE = threading.Event()
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/slow":
-            time.sleep(2)
+            SLOW_RELEASE.wait()
         status, body = ROUTES.get(self.path, (404, b"missing"))
         try:
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
-        except BrokenPipeError:
+        except (BrokenPipeError, ConnectionResetError):
             pass  # the client timed out (test_timeout)
 
     def log_message(self, *args):
@@ -65,6 +69,7 @@ def server():
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    SLOW_RELEASE.set()
     httpd.shutdown()
     httpd.server_close()
 

@@ -31,14 +31,15 @@ def cli(
 
 
 def step_lines(output: str) -> dict[int, list[str]]:
-    """The table lines of the output, by step: ``{1: ["1", "0.667", "-", "$0.0297", ...]}``."""
+    """The base columns of the table lines of the output, by step:
+    ``{1: ["1", "0.667", "-", "$0.0297", ...]}`` (summary adds columns after them)."""
     lines = output.splitlines()
-    start = lines.index(HEADER) + 1
+    start = next(i for i, line in enumerate(lines) if line.startswith(HEADER)) + 1
     table = {}
     for line in lines[start:]:
         if not line.strip():
             break
-        cells = line.split()
+        cells = line.split()[: len(HEADER.split("  "))]
         table[int(cells[0])] = cells
     return table
 
@@ -198,3 +199,233 @@ def test_cost_breakdown_takes_the_last_total_of_each_context():
         {"training_step": 2, "costs/cum/train": 2.0, "costs/cum/all": 2.5},
     ]
     assert cost_breakdown(rows) == {"train": 2.0, "holdout": 0.5, "all": 2.5}
+
+
+# -- the CLI's other commands and options ---------------------------------------------------
+
+
+def demo_run(tmp_path: pathlib.Path, steps: int = 3) -> pathlib.Path:
+    cli("demo", "--base-path", str(tmp_path / "runs"), "--steps", str(steps), cwd=tmp_path)
+    return tmp_path / "runs" / DEMO_RUN
+
+
+def test_version():
+    from art_metrics import __version__
+
+    out = cli("--version", cwd=TESTS).stdout
+    assert out == f"art-metrics {__version__}\n"
+
+
+def test_summary_has_source_loss_and_exception_columns(tmp_path):
+    run_dir = demo_run(tmp_path)
+    rows = read_history(run_dir)
+    out = cli("summary", str(run_dir), cwd=tmp_path).stdout
+    header = next(line for line in out.splitlines() if line.startswith(HEADER))
+    extra = header[len(HEADER) :].split()
+    assert extra == [
+        "eval/judge/correctness",
+        "eval/judge/style",
+        "gpu",
+        "train/judge/correctness",
+        "train/judge/style",
+        "loss/entropy",
+        "loss/policy",
+        "train",
+        "exceptions",
+        "val",
+        "exceptions",
+    ]
+    line = next(line for line in out.splitlines() if line.split()[:1] == ["2"])
+    cells = line.split()[7:]
+    step2 = [r for r in rows if r["training_step"] == 2]
+    assert cells[0] == f"${step2[1]['costs/eval/judge/correctness']:.4f}"
+    assert cells[2] == f"${step2[0]['costs/gpu']:.4f}"
+    assert cells[6] == f"{step2[0]['loss/policy']:.4g}"
+    assert cells[7] == f"{step2[0]['train/exception_rate']:.1%}"
+    assert cells[8] == f"{step2[1]['val/exception_rate']:.1%}"
+
+
+def test_summary_json_and_csv(tmp_path):
+    import csv
+
+    run_dir = demo_run(tmp_path)
+    rows = read_history(run_dir)
+    steps = summarize(rows)
+    doc = json.loads(cli("summary", str(run_dir), "--json", cwd=tmp_path).stdout)
+    assert doc["run_dir"] == str(run_dir) and doc["rows"] == len(rows) == 5
+    assert doc["steps"] == [s.to_dict() for s in steps]
+    assert doc["steps"][1]["costs"]["gpu"] == rows[1]["costs/gpu"]
+    assert doc["totals"] == cost_breakdown(rows) and doc["problems"] == []
+
+    table = list(
+        csv.DictReader(cli("summary", str(run_dir), "--csv", cwd=tmp_path).stdout.splitlines())
+    )
+    assert [int(r["step"]) for r in table] == [1, 2, 3]
+    assert float(table[2]["total_cost"]) == rows[-1]["costs/cum/all"]  # full precision
+    assert table[0]["val_reward"] == "" and float(table[1]["val_reward"]) == rows[2]["val/reward"]
+    assert float(table[1]["cost:eval/judge/style"]) == rows[2]["costs/eval/judge/style"]
+    assert float(table[0]["loss/policy"]) == rows[0]["loss/policy"]
+    assert float(table[1]["exception_rate:val"]) == rows[2]["val/exception_rate"]
+    both = cli("summary", str(run_dir), "--json", "--csv", cwd=tmp_path, check=False)
+    assert both.returncode == 2 and "not allowed with" in both.stderr
+
+
+def test_summary_finds_runs_at_any_depth_and_lists_several(tmp_path):
+    deep = tmp_path / "a" / "b" / "c" / "d" / "e" / "run"
+    deep.mkdir(parents=True)
+    (deep / "history.jsonl").write_text('{"training_step": 1, "costs/all": 1.0}\n')
+    assert cli("summary", str(tmp_path / "a"), cwd=tmp_path).stdout.startswith(f"{deep}: 1 rows")
+    other = tmp_path / "a" / "x" / "run2"
+    other.mkdir(parents=True)
+    (other / "history.jsonl").write_text('{"training_step": 1}\n')
+    several = cli("summary", str(tmp_path / "a"), cwd=tmp_path, check=False)
+    assert several.returncode == 2
+    assert several.stderr.splitlines() == [
+        f"error: {tmp_path / 'a'} holds several runs (2); pick one:",
+        f"  {deep}",
+        f"  {other}",
+    ]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    none = cli("summary", str(empty), cwd=tmp_path, check=False)
+    assert none.returncode == 2 and "no history.jsonl in" in none.stderr
+
+
+def test_summary_reports_bad_lines_and_shows_the_others(tmp_path):
+    (tmp_path / "history.jsonl").write_text(
+        '{"training_step": 1, "costs/all": 1.0, "costs/cum/all": 1.0}\n'
+        "{oops\n"
+        '"a string"\n'
+        '{"training_step": 2, "costs/all": 2.0, "costs/cum/all": 3.0}\n'
+    )
+    proc = cli("summary", str(tmp_path), cwd=tmp_path)
+    assert proc.stderr.splitlines() == [
+        f"warning: {tmp_path}/history.jsonl line 2: not JSON; skipped it",
+        f"warning: {tmp_path}/history.jsonl line 3: not a JSON object (str); skipped it",
+    ]
+    assert sorted(step_lines(proc.stdout)) == [1, 2] and "2 rows, 2 steps" in proc.stdout
+
+
+def test_demo_report_without_wandb_is_one_line(tmp_path):
+    code = (
+        "import sys; sys.modules['wandb'] = None\n"
+        "from art_metrics.__main__ import main\n"
+        "sys.exit(main(['demo', '--steps', '1', '--report', 'wandb']))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == "error: --report wandb needs wandb: pip install 'art-metrics[wandb]'\n"
+    assert not (tmp_path / ".art").exists()
+
+
+class Lines:
+    """A child process's stdout lines, read by a thread, waited for with a deadline."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        import queue
+        import threading
+
+        self.queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, args=(proc.stdout,), daemon=True).start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.queue.put(line.rstrip("\n"))
+
+    def take(self, n: int, timeout: float = 30.0) -> list[str]:
+        return [self.queue.get(timeout=timeout) for _ in range(n)]
+
+    def empty(self, wait: float) -> bool:
+        import queue
+
+        try:
+            self.queue.get(timeout=wait)
+        except queue.Empty:
+            return True
+        return False
+
+
+def snapshot(folder: pathlib.Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("style", ["text", "json"])
+def test_summary_watch_follows_a_live_run_and_writes_nothing(tmp_path, style):
+    import signal
+
+    run_dir = demo_run(tmp_path, steps=2)
+    rows = read_history(run_dir)
+    args = ["summary", str(run_dir), "--watch", "--interval", "0.05"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "art_metrics", *args, *(["--json"] if style == "json" else [])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    lines = Lines(proc)
+    try:
+        if style == "text":
+            header, first, second = lines.take(3)
+            assert header.startswith(HEADER)
+            assert [first.split()[0], second.split()[0]] == ["1", "2"]
+        else:
+            assert [json.loads(line)["step"] for line in lines.take(2)] == [1, 2]
+        new_train = dict(
+            rows[0], training_step=3, step=3, **{"costs/all": 0.5, "costs/cum/all": 9.0}
+        )
+        new_val = {
+            "training_step": 3,
+            "val/reward": 0.25,
+            "costs/all": 0.125,
+            "costs/cum/all": 9.125,
+        }
+        with open(run_dir / "history.jsonl", "a") as f:
+            f.write(json.dumps(new_train) + "\n")
+            f.flush()
+            (line,) = lines.take(1)
+            f.write(json.dumps(new_val)[:20])  # half a line: nothing printed yet
+            f.flush()
+            assert lines.empty(wait=0.5)
+            f.write(json.dumps(new_val)[20:] + "\n")
+        (updated,) = lines.take(1)
+        written = snapshot(run_dir)
+        assert lines.empty(wait=0.3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        stderr = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert proc.returncode == 0
+    assert "Traceback" not in stderr
+    assert snapshot(run_dir) == written  # the watcher wrote nothing, touched nothing
+    if style == "text":
+        assert line.split()[:5] == [
+            "3",
+            f"{rows[0]['train/reward']:.3f}",
+            "-",
+            "$0.5000",
+            "$9.0000",
+        ]
+        assert updated.split()[:5] == [
+            "3",
+            f"{rows[0]['train/reward']:.3f}",
+            "0.250",
+            "$0.6250",
+            "$9.1250",
+        ]
+    else:
+        first, second = json.loads(line), json.loads(updated)
+        assert (first["step"], first["val_reward"], first["step_cost"]) == (3, None, 0.5)
+        assert (second["val_reward"], second["step_cost"], second["total_cost"]) == (
+            0.25,
+            0.625,
+            9.125,
+        )

@@ -84,8 +84,13 @@ def test_wandb_offline_logs_every_row_and_resumes_the_run_by_id(tmp_path):
     )
     rows = out["rows"]
     assert len(rows) == 4  # train 1, val 1 (first Model), train 2, val 2 (the resumed one)
-    runs = sorted((tmp_path / "wb" / "wandb").glob("offline-run-*-m1/run-m1.wandb"))
-    assert len(runs) == 2, "each Model's first row opens the run with id=name"
+    # One W&B directory per Model (see reporting_worker.py): offline run directories are
+    # named by the second, so two runs started within one second would share one.
+    runs = []
+    for model_dir in ("model-1", "model-2"):
+        found = list((tmp_path / "wb" / model_dir / "wandb").glob("offline-run-*-m1/run-m1.wandb"))
+        assert len(found) == 1, f"{model_dir}: each Model's first row opens the run with id=name"
+        runs += found
     for run_file, history_rows in zip(runs, (rows[:2], rows[2:])):
         records = list(wandb_records(run_file))
         (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]

@@ -7,7 +7,7 @@
 use art_metrics::pricing::catalog::{PriceCatalog, PriceOrigin};
 use art_metrics::pricing::store;
 use art_metrics::pricing::{Formula, Overrides, ResponseFields, TokenPricing, token_cost};
-use art_metrics::run::Builder;
+use art_metrics::metrics::Builder;
 use serde_json::Value;
 
 const PROVIDERS: [&str; 5] = ["openai", "anthropic", "google", "gemini", "xyz"];

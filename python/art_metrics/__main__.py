@@ -1,25 +1,54 @@
-"""``python -m art_metrics demo|summary`` (also installed as the ``art-metrics`` command)."""
+"""``python -m art_metrics demo|summary|report|refresh`` (also the ``art-metrics`` command)."""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import importlib
+import json
 import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
 
-from .demo import run_demo
+from . import __version__
+from .history import HistoryReader, read_rows
 from .summary import (
+    StepSummary,
+    Table,
     cost_breakdown,
     find_run_dir,
     format_breakdown,
-    format_summary,
-    read_history,
+    row_step,
     summarize,
 )
+
+# Optional dependencies: the module, and the extra that installs it.
+_EXTRAS = {"wandb": "wandb", "trackio": "trackio", "matplotlib": "plot"}
+
+
+class _MissingExtra(Exception):
+    pass
+
+
+def _require(module: str, needed_by: str) -> None:
+    """Import ``module`` or raise `_MissingExtra` naming the extra that installs it."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        extra = _EXTRAS[module]
+        raise _MissingExtra(
+            f"{needed_by} needs {module}: pip install 'art-metrics[{extra}]'"
+        ) from None
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m art_metrics", description="Metrics and cost tracking for ART runs."
     )
+    parser.add_argument("--version", action="version", version=f"art-metrics {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser(
@@ -41,41 +70,263 @@ def _parser() -> argparse.ArgumentParser:
         help="also report rows to W&B or Trackio (repeatable; needs the package)",
     )
 
+    run_help = "a run directory, or a folder holding one at any depth"
     summary = commands.add_parser(
         "summary", help="print the per-step summary of a run directory (ours or openpipe-art's)"
     )
+    summary.add_argument("run_dir", help=run_help)
+    output = summary.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    output.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     summary.add_argument(
-        "run_dir",
-        help="a run directory ({base_path}/{project}/models/{name}), or a folder holding one",
+        "--watch",
+        action="store_true",
+        help="keep following the run: a line per new row (JSON Lines with --json); Ctrl-C stops",
     )
+    summary.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between checks with --watch"
+    )
+
+    report = commands.add_parser(
+        "report", help="write a self-contained HTML report with charts of a run directory"
+    )
+    report.add_argument("run_dir", help=run_help)
+    report.add_argument(
+        "-o", "--output", default="report.html", help="the HTML file (default: report.html)"
+    )
+    report.add_argument(
+        "--png", metavar="DIR", help="also write each chart as a PNG into DIR (needs [plot])"
+    )
+
+    refresh = commands.add_parser(
+        "refresh", help="download a newer price catalog, cache it, and print what changed"
+    )
+    refresh.add_argument(
+        "source",
+        nargs="?",
+        default=None,
+        help="a litellm-format price map URL (default: litellm's)",
+    )
+    refresh.add_argument("--timeout", type=float, default=30.0, help="seconds (default: 30)")
     return parser
 
 
-def _summary(path: str) -> int:
-    try:
-        run_dir = find_run_dir(path)
-        rows = read_history(run_dir)
-    except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+def _warn(problems: list[str]) -> None:
+    for problem in problems:
+        print(f"warning: {problem}; skipped it", file=sys.stderr)
+
+
+# -- summary ------------------------------------------------------------------------------
+
+
+class _StepPrinter:
+    """Prints step summaries as a table, CSV rows or JSON Lines; a new header when a step
+    brings columns the last header lacks."""
+
+    def __init__(self, style: str, out: TextIO) -> None:
+        self.style, self.out = style, out
+        self.table: Table | None = None
+        self.writer = csv.writer(out, lineterminator="\n")
+
+    def print_steps(self, steps: list[StepSummary], known: list[StepSummary]) -> None:
+        for step in steps:
+            if self.style != "json" and (self.table is None or not self.table.covers(step)):
+                self.table = Table([*known, *steps])
+                if self.style == "csv":
+                    self.writer.writerow(self.table.csv_header())
+                else:
+                    print(self.table.header(), file=self.out)
+            if self.style == "json":
+                print(json.dumps(step.to_dict()), file=self.out)
+            elif self.style == "csv":
+                assert self.table is not None
+                self.writer.writerow(self.table.csv_row(step))
+            else:
+                assert self.table is not None
+                print(self.table.line(step), file=self.out)
+        self.out.flush()
+
+
+def _summary(args: argparse.Namespace) -> int:
+    run_dir = find_run_dir(args.run_dir)
+    if args.watch:
+        return _watch(run_dir, args)
+    rows, problems = read_rows(run_dir)
+    _warn(problems)
     steps = summarize(rows)
+    if args.json:
+        doc = {
+            "run_dir": str(run_dir),
+            "rows": len(rows),
+            "steps": [s.to_dict() for s in steps],
+            "totals": cost_breakdown(rows),
+            "problems": problems,
+        }
+        print(json.dumps(doc, indent=2))
+        return 0
+    if args.csv:
+        _StepPrinter("csv", sys.stdout).print_steps(steps, [])
+        return 0
     print(f"{run_dir}: {len(rows)} rows, {len(steps)} steps\n")
-    print(format_summary(steps))
+    _StepPrinter("text", sys.stdout).print_steps(steps, [])
     print("\n" + format_breakdown(cost_breakdown(rows)))
+    return 0
+
+
+def _watch(run_dir: Path, args: argparse.Namespace) -> int:
+    """Follows ``run_dir/history.jsonl``: the steps so far, then a line for the step of each
+    new row. Reads only; never writes to the run directory."""
+    style = "json" if args.json else "csv" if args.csv else "text"
+    printer = _StepPrinter(style, sys.stdout)
+    reader = HistoryReader(run_dir)
+    by_step: dict[int, list[dict[str, Any]]] = {}
+    summaries: dict[int, StepSummary] = {}
+    print(f"Following {reader.path} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    first = True
+    try:
+        while True:
+            try:
+                rows, problems = reader.read_new()
+            except FileNotFoundError:  # replaced this instant: try again
+                rows, problems = [], []
+            if reader.restarted:
+                print("note: history.jsonl was rewritten; reading it again", file=sys.stderr)
+                by_step.clear()
+                summaries.clear()
+            _warn(problems)
+            if first:
+                for row in rows:
+                    step = row_step(row)
+                    if step is not None:
+                        by_step.setdefault(step, []).append(row)
+                steps = summarize(r for step_rows in by_step.values() for r in step_rows)
+                summaries.update((s.step, s) for s in steps)
+                printer.print_steps(steps, [])
+                first = False
+            else:
+                for row in rows:
+                    step = row_step(row)
+                    if step is None:
+                        continue
+                    by_step.setdefault(step, []).append(row)
+                    (summaries[step],) = summarize(by_step[step])
+                    printer.print_steps([summaries[step]], list(summaries.values()))
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return 0
+
+
+# -- report -------------------------------------------------------------------------------
+
+
+def _report(args: argparse.Namespace) -> int:
+    if args.png:
+        _require("matplotlib", "--png")
+    from .report import load_run, write_html, write_pngs
+
+    started = time.perf_counter()
+    run = load_run(find_run_dir(args.run_dir))
+    _warn(run.problems)
+    size = write_html(run, args.output)
+    elapsed = time.perf_counter() - started
+    print(
+        f"Wrote {args.output} ({size / 1024:,.0f} KiB; {run.n_rows} rows, {run.n_steps} steps) "
+        f"in {elapsed:.2f} s"
+    )
+    if args.png:
+        for path in write_pngs(run, args.png):
+            print(f"Wrote {path}")
+    return 0
+
+
+# -- refresh ------------------------------------------------------------------------------
+
+
+class _Spinner:
+    """An elapsed-time indicator on stderr while a blocking call runs (terminals only)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+
+    def _spin(self) -> None:
+        started, frames, i = time.monotonic(), "|/-\\", 0
+        while not self._done.wait(0.1):
+            elapsed = time.monotonic() - started
+            print(f"\r{frames[i % 4]} {self.label} {elapsed:.1f} s", end="", file=sys.stderr)
+            sys.stderr.flush()
+            i += 1
+        print("\r\033[K", end="", file=sys.stderr)
+
+    def run(self, call: Callable[[], Any]) -> Any:
+        self._thread.start()
+        try:
+            return call()
+        finally:
+            self._done.set()
+            self._thread.join()
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    from . import pricing
+    from .catalog_changes import PreviousCatalog, catalog_changes
+
+    url = args.source or pricing.DEFAULT_CATALOG_URL
+    previous = PreviousCatalog()
+    try:
+
+        def call() -> dict[str, Any]:
+            return pricing.refresh_catalog(url, timeout=args.timeout)
+
+        try:
+            info = _Spinner(f"downloading {url}").run(call) if sys.stderr.isatty() else call()
+        except (ConnectionError, TimeoutError, ValueError, OSError) as err:
+            print(f"error: refresh failed, the previous catalog stays: {err}", file=sys.stderr)
+            return 1
+        with open(info["path"], encoding="utf-8") as f:
+            price_map = json.load(f)["prices"]
+        changes = catalog_changes(previous, price_map)
+    finally:
+        previous.close()
+    was = previous.info
+    print(f"Refreshed the price catalog from {url}")
+    print(f"Cached at {info['path']} (was: {was.get('origin')} {was.get('version') or ''})")
+    for line in changes.lines():
+        print(line)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "demo":
-        if args.steps < 1:
-            print("error: --steps must be at least 1", file=sys.stderr)
-            return 2
-        run_demo(
-            args.base_path, args.steps, seed=args.seed, name=args.name, report_metrics=args.report
-        )
-        return 0
-    return _summary(args.run_dir)
+    try:
+        if args.command == "demo":
+            if args.steps < 1:
+                print("error: --steps must be at least 1", file=sys.stderr)
+                return 2
+            for package in args.report:
+                _require(package, f"--report {package}")
+            from .demo import run_demo
+
+            run_demo(
+                args.base_path,
+                args.steps,
+                seed=args.seed,
+                name=args.name,
+                report_metrics=args.report,
+            )
+            return 0
+        if args.command == "summary":
+            return _summary(args)
+        if args.command == "report":
+            return _report(args)
+        return _refresh(args)
+    except _MissingExtra as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ __all__ = [
     "CostTracker",
     "RunCore",
     "detect_gpus",
+    "backend_gpu_cost_per_hour",
+    "gpu_cost_usd",
     "TrackedFunction",
     "CatalogCacheWarning",
     "DEFAULT_CATALOG_URL",
@@ -23,6 +25,7 @@ __all__ = [
 ]
 __version__: str
 
+# Test hooks: only in builds with the cargo feature `test-hooks` (make build-dev, make bench).
 def _noop() -> None: ...
 def _fail_next_appends(count: int, errno: int) -> None: ...
 
@@ -93,6 +96,12 @@ class BuilderCore:
     def _shares_run_with(self, other: BuilderCore) -> bool: ...
 
 def detect_gpus() -> tuple[list[str], float | None]: ...
+def backend_gpu_cost_per_hour(
+    usd_per_gpu_hour: float | None,
+    gpu_count: int | None,
+    detect: Callable[[], tuple[list[str], float | None]],
+) -> float | None: ...
+def gpu_cost_usd(wall_s: float, usd_per_hour: float) -> float: ...
 
 @final
 class RunCore:
@@ -110,10 +119,11 @@ class RunCore:
         groups: list[Any] | None,
         split: str,
         step: int,
-        automatic: list[tuple[str, float]],
         metrics: Mapping[str, float] | None,
         wall_clock_sec: float,
         recorded_at: str,
+        backend: Any = None,
+        model: Any = None,
     ) -> dict[str, float | int] | None: ...
 
 @final

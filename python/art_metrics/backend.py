@@ -1,8 +1,8 @@
 """`LocalBackend`: turns on automatic train-step metrics (`time/step_wall_s`, `costs/gpu`).
 
->>> import asyncio
+>>> import asyncio, tempfile
 >>> from art_metrics import Model, LocalBackend
->>> model = Model(name="m", project="p", base_path="/tmp/art-doc")
+>>> model = Model(name="m", project="p", base_path=tempfile.mkdtemp())
 >>> asyncio.run(model.register(LocalBackend(gpu_cost_per_hour_usd=2.25, gpu_count=1)))
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._core import detect_gpus
+from ._core import backend_gpu_cost_per_hour, detect_gpus
 
 
 class LocalBackend:
@@ -49,12 +49,4 @@ class LocalBackend:
 
     def automatic_gpu_cost_per_hour_usd(self, model: Any = None) -> float | None:
         """USD per hour for all GPUs of this backend, or None when it is not known."""
-        per_gpu = self._gpu_cost_per_hour_usd
-        count = self._gpu_count
-        if per_gpu is None or count is None:
-            names, detected_price = self._detect()
-            per_gpu = detected_price if per_gpu is None else per_gpu
-            count = len(names) if count is None else count
-        if per_gpu is None or not count:
-            return None
-        return float(per_gpu) * count
+        return backend_gpu_cost_per_hour(self._gpu_cost_per_hour_usd, self._gpu_count, self._detect)

@@ -15,6 +15,7 @@ import random
 import sys
 from typing import Any, TextIO
 
+from ._core import gpu_cost_usd
 from .costs import track_api_cost
 from .model import Model
 from .summary import (
@@ -121,7 +122,7 @@ async def _train_step(model: Model, rng: random.Random, step: int) -> None:
     builder.add_user_timing(step_wall_s=wall_s, step_actor_s=actor_s)
     builder.add_data(step_actor_tokens=actor_tokens)
     builder.add_idle_times(step_trainer_idle_s=actor_s * 0.2, step_actor_idle_s=trainer_s * 0.5)
-    builder.add_cost("gpu", wall_s * GPU_PRICE_PER_HOUR_USD / 3600.0)
+    builder.add_cost("gpu", gpu_cost_usd(wall_s, GPU_PRICE_PER_HOUR_USD))
     await model.log(
         groups,
         split="train",

@@ -92,8 +92,6 @@ class Model:
         )
         self._backend: Any = None
         self._run_start_time = time.time()
-        self._last_train_log_monotonic = time.monotonic()
-        self._last_train_step: int | None = None
         self._builder = MetricsBuilder("train")
         self._run = RunCore(self.run_dir, compact_min_bytes=self._compact_min_bytes)
         self._loaded = False
@@ -164,32 +162,6 @@ class Model:
     async def get_step(self) -> int:
         return 0
 
-    def _automatic_metrics(
-        self, split: str, step: int, provided: set[str]
-    ) -> list[tuple[str, float]]:
-        backend = self._backend
-        if split != "train" or backend is None:
-            return []
-        supports = getattr(backend, "supports_automatic_train_step_metrics", None)
-        if not callable(supports) or not supports():
-            return []
-        if self._last_train_step == step:
-            return []
-        now = time.monotonic()
-        step_wall_s = max(0.0, now - self._last_train_log_monotonic)
-        self._last_train_log_monotonic = now
-        self._last_train_step = step
-        out = []
-        if "time/step_wall_s" not in provided:
-            out.append(("time/step_wall_s", step_wall_s))
-        rate_getter = getattr(backend, "automatic_gpu_cost_per_hour_usd", None)
-        if callable(rate_getter) and "costs/gpu" not in provided:
-            rate = rate_getter(self)
-            if isinstance(rate, (int, float)) and not isinstance(rate, bool):
-                # The measured interval, even when time/step_wall_s was given (as the reference).
-                out.append(("costs/gpu", step_wall_s * float(rate) / 3600.0))
-        return out
-
     # -- logging ---------------------------------------------------------------------
 
     async def log(
@@ -214,16 +186,18 @@ class Model:
         groups = None if trajectories is None else normalize_groups(trajectories)
         if metrics is not None and not isinstance(metrics, dict):
             metrics = dict(metrics)
-        automatic = self._automatic_metrics(split, step, set(metrics or ()))
+        # The backend's automatic train-step metrics are decided by the core (train split,
+        # once per step, an explicit value wins), which calls the backend for its GPU rate.
         row = self._run.log(
             self._builder,
             groups,
             split,
             step,
-            automatic,
             metrics,
             time.time() - self._run_start_time,
             datetime.now().isoformat(),
+            self._backend,
+            self,
         )
         if row is not None:
             for reporter in self.reporters:

@@ -92,9 +92,11 @@ def refresh_catalog(url: str = DEFAULT_CATALOG_URL, *, timeout: float = 30.0) ->
     On any failure the previous catalog stays active and the cache file is untouched:
     ``ConnectionError`` (network error or HTTP error status), ``TimeoutError``,
     ``ValueError`` (not JSON, or not a valid price map) or ``OSError`` (cache not
-    writable). Returns :func:`catalog_info` of the new catalog.
+    writable). A ``timeout`` that is not a positive number of seconds, at most a day, is a
+    ``ValueError`` (``TypeError`` for a non-number). Returns :func:`catalog_info` of the
+    new catalog.
     """
-    return _core._refresh_catalog(url, float(timeout))
+    return _core._refresh_catalog(url, timeout)
 
 
 def reload_catalog() -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Per-step summaries of a run directory's history.jsonl: reward, cost, throughput.
 
-Works on any run directory in ART's format, written by art_metrics or by openpipe-art, and
-only reads it. ``python -m art_metrics summary RUN_DIR`` prints `format_summary`.
+Works on any run directory in ART's format, written by art_metrics or by openpipe-art
+(0.5.18, and 0.5.23's ``rollout`` names), and only reads it. ``python -m art_metrics summary
+RUN_DIR`` prints `format_summary`; `Table` also writes CSV and JSON.
 
 >>> rows = [{"training_step": 1, "train/reward": 0.5, "costs/all": 0.25, "costs/cum/all": 0.25,
 ...          "costs/cum/train": 0.25}]
@@ -12,15 +13,18 @@ step  train reward  val reward  step cost  total cost  actor tok/s  trainer tok/
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+from .history import find_runs, read_history
 
 __all__ = [
     "StepSummary",
+    "Table",
     "cost_breakdown",
     "find_run_dir",
     "format_breakdown",
@@ -29,10 +33,18 @@ __all__ = [
     "summarize",
 ]
 
+# 0.5.23 renamed the actor to the rollout; both mean the same column.
+_ACTOR_TOK_PER_S = ("throughput/avg_actor_tok_per_s", "throughput/avg_rollout_tok_per_s")
+
 
 @dataclass
 class StepSummary:
-    """What one training step's rows add up to."""
+    """What one training step's rows add up to.
+
+    ``costs`` holds the step's cost per source (the leaf ``costs/...`` keys, e.g.
+    ``train/judge/style`` or ``gpu``), ``losses`` the last ``loss/*`` values and
+    ``exception_rates`` the last ``{split}/exception_rate`` per split.
+    """
 
     step: int
     train_reward: float | None = None
@@ -41,50 +53,94 @@ class StepSummary:
     total_cost: float | None = None
     actor_tok_per_s: float | None = None
     trainer_tok_per_s: float | None = None
+    costs: dict[str, float] = field(default_factory=dict)
+    losses: dict[str, float] = field(default_factory=dict)
+    exception_rates: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
-def _number(value: object) -> float | None:
+def number(value: object) -> float | None:
+    """``value`` as a float when it is a real number (not bool, not NaN)."""
+    if type(value) is float:  # the common case first: this runs for every value of a run
+        return None if math.isnan(value) else value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return None if math.isnan(value) else float(value)
 
 
-def _unprefixed(key: str) -> str:
-    # Custom splits prefix every key (``holdout/costs/all``); costs and cum keys are run-wide.
+def unprefixed(key: str) -> str:
+    """A cost key without its custom split's prefix: ``holdout/costs/all`` -> ``costs/all``
+    (custom splits prefix every key; costs and their totals are run-wide)."""
+    if key.startswith("costs/") or "/costs/" not in key:
+        return key
     head, _, rest = key.partition("/")
-    return rest if rest.startswith("costs/") and head != "costs" else key
+    return rest if rest.startswith("costs/") else key
+
+
+def row_step(row: Mapping[str, object]) -> int | None:
+    step = row.get("training_step", row.get("step"))
+    return step if isinstance(step, int) and not isinstance(step, bool) else None
+
+
+def numbers(row: Mapping[str, object]) -> dict[str, float]:
+    """The row's numeric values (NaN and non-numbers left out), cost keys `unprefixed`."""
+    values = {}
+    for key, value in row.items():
+        value = number(value)
+        if value is not None:
+            values[unprefixed(key)] = value
+    return values
+
+
+def cost_sources(values: Mapping[str, float]) -> dict[str, float]:
+    """A row's cost per source, from its `numbers`: the leaf ``costs/...`` keys (no other cost
+    key of the row lies below them), without ``costs/all`` and the cumulative ``costs/cum/...``."""
+    costs = {
+        key[6:]: amount
+        for key, amount in values.items()
+        if key.startswith("costs/") and key != "costs/all" and not key.startswith("costs/cum/")
+    }
+    names = sorted(costs)
+    # Sorted, a key's children directly follow it: a key is a parent when the next one is below it.
+    parents = {a for a, b in zip(names, names[1:]) if b.startswith(a + "/")}
+    return {name: amount for name, amount in costs.items() if name not in parents}
 
 
 def summarize(rows: Iterable[Mapping[str, object]]) -> list[StepSummary]:
     """One `StepSummary` per ``training_step``, in step order.
 
-    The step cost adds every row's ``costs/all`` (each row has its own split's costs); the
-    total, the rewards and the throughputs are the step's last values (the cumulative
-    ``costs/cum/all`` and the ``throughput/avg_*`` averages are run-wide).
+    The step cost and the per-source costs add every row's own costs (each row has its own
+    split's costs); the total, the rewards, the throughputs, losses and exception rates are
+    the step's last values (``costs/cum/all`` and ``throughput/avg_*`` are run-wide).
     """
     steps: dict[int, StepSummary] = {}
     for row in rows:
-        step = row.get("training_step", row.get("step"))
-        if not isinstance(step, int):
+        step = row_step(row)
+        if step is None:
             continue
         summary = steps.setdefault(step, StepSummary(step))
-        for key, value in row.items():
-            number = _number(value)
-            if number is None:
-                continue
-            key = _unprefixed(key)
+        values = numbers(row)
+        for source, amount in cost_sources(values).items():
+            summary.costs[source] = summary.costs.get(source, 0.0) + amount
+        for key, value in values.items():
             if key == "costs/all":
-                summary.step_cost += number
+                summary.step_cost += value
             elif key == "costs/cum/all":
-                summary.total_cost = number
+                summary.total_cost = value
             elif key == "train/reward":
-                summary.train_reward = number
+                summary.train_reward = value
             elif key == "val/reward":
-                summary.val_reward = number
-            elif key == "throughput/avg_actor_tok_per_s":
-                summary.actor_tok_per_s = number
+                summary.val_reward = value
+            elif key in _ACTOR_TOK_PER_S:
+                summary.actor_tok_per_s = value
             elif key == "throughput/avg_trainer_tok_per_s":
-                summary.trainer_tok_per_s = number
+                summary.trainer_tok_per_s = value
+            elif key.startswith("loss/"):
+                summary.losses[key] = value
+            elif key.endswith("/exception_rate") and key.count("/") == 1:
+                summary.exception_rates[key.partition("/")[0]] = value
     return [steps[step] for step in sorted(steps)]
 
 
@@ -103,9 +159,8 @@ def _cell(value: float | None, fmt: str) -> str:
     return "-" if value is None else fmt.format(value)
 
 
-def format_step(summary: StepSummary) -> str:
-    """One table line; see `format_header`."""
-    cells = (
+def _base_cells(summary: StepSummary) -> list[str]:
+    return [
         str(summary.step),
         _cell(summary.train_reward, "{:.3f}"),
         _cell(summary.val_reward, "{:.3f}"),
@@ -113,17 +168,101 @@ def format_step(summary: StepSummary) -> str:
         _cell(summary.total_cost, "${:.4f}"),
         _cell(summary.actor_tok_per_s, "{:,.0f}"),
         _cell(summary.trainer_tok_per_s, "{:,.0f}"),
-    )
+    ]
+
+
+def format_step(summary: StepSummary) -> str:
+    """One line of the base table (the columns of `format_header`)."""
+    cells = _base_cells(summary)
     return "  ".join(cell.rjust(len(name)) for cell, name in zip(cells, _COLUMNS)).rstrip()
 
 
 def format_header() -> str:
+    """The base table's header: the columns every run has."""
     return "  ".join(_COLUMNS)
 
 
+class Table:
+    """The summary table of some steps: the base columns, then one column per cost source,
+    per loss and per split's exception rate that the steps have (in that order).
+
+    Text (`header`, `line`), CSV (`csv_header`, `csv_row`: full precision, empty when
+    missing) and JSON-ready dicts (``StepSummary.to_dict``) share the same columns.
+    """
+
+    def __init__(self, steps: Iterable[StepSummary]) -> None:
+        steps = list(steps)
+        self.sources = sorted({s for step in steps for s in step.costs})
+        self.losses = sorted({k for step in steps for k in step.losses})
+        self.splits = sorted(
+            {k for step in steps for k in step.exception_rates},
+            key=lambda split: ({"train": 0, "val": 1, "test": 2}.get(split, 3), split),
+        )
+
+    def covers(self, step: StepSummary) -> bool:
+        """Whether this table has a column for everything ``step`` holds."""
+        return (
+            set(step.costs) <= set(self.sources)
+            and set(step.losses) <= set(self.losses)
+            and set(step.exception_rates) <= set(self.splits)
+        )
+
+    def names(self) -> list[str]:
+        return [
+            *_COLUMNS,
+            *self.sources,
+            *self.losses,
+            *(f"{split} exceptions" for split in self.splits),
+        ]
+
+    def header(self) -> str:
+        return "  ".join(self.names())
+
+    def line(self, step: StepSummary) -> str:
+        cells = _base_cells(step)
+        cells += [_cell(step.costs.get(s), "${:.4f}") for s in self.sources]
+        cells += [_cell(step.losses.get(k), "{:.4g}") for k in self.losses]
+        cells += [_cell(step.exception_rates.get(s), "{:.1%}") for s in self.splits]
+        return "  ".join(cell.rjust(len(name)) for cell, name in zip(cells, self.names()))
+
+    def csv_header(self) -> list[str]:
+        return [
+            "step",
+            "train_reward",
+            "val_reward",
+            "step_cost",
+            "total_cost",
+            "actor_tok_per_s",
+            "trainer_tok_per_s",
+            *(f"cost:{s}" for s in self.sources),
+            *self.losses,
+            *(f"exception_rate:{s}" for s in self.splits),
+        ]
+
+    def csv_row(self, step: StepSummary) -> list[str]:
+        def text(value: float | int | None) -> str:
+            return "" if value is None else repr(value)
+
+        values: list[float | int | None] = [
+            step.step,
+            step.train_reward,
+            step.val_reward,
+            step.step_cost,
+            step.total_cost,
+            step.actor_tok_per_s,
+            step.trainer_tok_per_s,
+            *(step.costs.get(s) for s in self.sources),
+            *(step.losses.get(k) for k in self.losses),
+            *(step.exception_rates.get(s) for s in self.splits),
+        ]
+        return [text(v) for v in values]
+
+
 def format_summary(steps: Iterable[StepSummary]) -> str:
-    """The header and one line per step."""
-    return "\n".join([format_header(), *(format_step(s) for s in steps)])
+    """The `Table`'s header and one line per step."""
+    steps = list(steps)
+    table = Table(steps)
+    return "\n".join([table.header(), *(table.line(s) for s in steps)])
 
 
 def cost_breakdown(rows: Iterable[Mapping[str, object]]) -> dict[str, float]:
@@ -132,10 +271,10 @@ def cost_breakdown(rows: Iterable[Mapping[str, object]]) -> dict[str, float]:
     totals: dict[str, float] = {}
     for row in rows:
         for key, value in row.items():
-            key = _unprefixed(key)
-            number = _number(value)
-            if number is not None and key.startswith("costs/cum/") and key.count("/") == 2:
-                totals[key[len("costs/cum/") :]] = number
+            key = unprefixed(key)
+            amount = number(value)
+            if amount is not None and key.startswith("costs/cum/") and key.count("/") == 2:
+                totals[key[len("costs/cum/") :]] = amount
     return totals
 
 
@@ -152,40 +291,13 @@ def format_breakdown(totals: Mapping[str, float]) -> str:
     return f"Total cost ${total:.4f}" + (": " + ", ".join(parts) if parts else "")
 
 
-def read_history(run_dir: str | os.PathLike[str]) -> list[dict]:
-    """The rows of ``run_dir/history.jsonl``; a torn last line (a crash mid-write) is skipped."""
-    rows = []
-    with open(Path(run_dir) / "history.jsonl", encoding="utf-8") as f:
-        lines = f.read().split("\n")
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number < len(lines) - 1:  # not the last line: the file is damaged, say so
-                raise ValueError(f"{run_dir}/history.jsonl line {number} is not JSON") from None
-    return rows
-
-
 def find_run_dir(path: str | os.PathLike[str]) -> Path:
-    """``path`` when it holds history.jsonl, else the single run below it
-    (``{base_path}/{project}/models/{name}``). ``FileNotFoundError`` / ``ValueError`` otherwise."""
-    path = Path(path)
-    if (path / "history.jsonl").is_file():
-        return path
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist")
-    found = sorted(
-        {
-            p.parent
-            for pattern in ("*/history.jsonl", "models/*/history.jsonl", "*/models/*/history.jsonl")
-            for p in path.glob(pattern)
-        }
-    )
+    """``path`` when it holds history.jsonl, else the single run at any depth below it.
+    ``FileNotFoundError`` when there is none, ``ValueError`` listing them when several."""
+    found = find_runs(path)
     if not found:
         raise FileNotFoundError(f"no history.jsonl in {path} or in a run directory below it")
     if len(found) > 1:
         listing = "\n  ".join(str(p) for p in found)
-        raise ValueError(f"{path} holds several runs; pick one:\n  {listing}")
+        raise ValueError(f"{path} holds several runs ({len(found)}); pick one:\n  {listing}")
     return found[0]

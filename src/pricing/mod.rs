@@ -5,6 +5,9 @@
 
 pub mod catalog;
 pub mod formula;
+pub mod gpu;
+pub mod litellm;
+pub mod order;
 pub mod refresh;
 pub mod resolve;
 pub mod store;
@@ -15,6 +18,7 @@ use std::collections::HashMap;
 use crate::error::{CoreError, CoreResult};
 
 pub use catalog::{ModelPrices, PriceCatalog, PriceOrigin, Tier};
+pub use order::{ExtractedCost, PriceCall, check_extracted, response_cost};
 pub use resolve::{Overrides, no_pricing_error, token_cost};
 pub use usage::{Field, ResponseFields, Scalar};
 
@@ -31,27 +35,44 @@ pub struct TokenPricing {
 impl TokenPricing {
     /// Checks that every price is a finite, non-negative number.
     pub fn validate(&self, model_name: &str) -> CoreResult<()> {
-        let named = [
-            ("prompt_per_million", Some(self.prompt_per_million)),
-            ("completion_per_million", Some(self.completion_per_million)),
-            ("cached_prompt_per_million", self.cached_prompt_per_million),
-            (
-                "cache_creation_per_million",
-                self.cache_creation_per_million,
-            ),
-            ("cache_read_per_million", self.cache_read_per_million),
-        ];
-        for (name, value) in named {
-            if let Some(v) = value
-                && !(v.is_finite() && v >= 0.0)
-            {
-                return Err(CoreError::value(format!(
-                    "{name} for model '{model_name}' must be a finite non-negative number, got {v}"
-                )));
-            }
-        }
-        Ok(())
+        check_prices(
+            [
+                ("prompt_per_million", Some(self.prompt_per_million)),
+                ("completion_per_million", Some(self.completion_per_million)),
+                ("cached_prompt_per_million", self.cached_prompt_per_million),
+                (
+                    "cache_creation_per_million",
+                    self.cache_creation_per_million,
+                ),
+                ("cache_read_per_million", self.cache_read_per_million),
+            ],
+            |name| format!("{name} for model '{model_name}'"),
+        )
     }
+}
+
+/// True for a usable price or cost: finite and not negative.
+pub fn is_price(v: f64) -> bool {
+    v.is_finite() && v >= 0.0
+}
+
+/// Checks named prices (absent ones pass); the error names the first bad one as
+/// `shown(name)` says.
+pub(crate) fn check_prices(
+    named: [(&str, Option<f64>); 5],
+    shown: impl Fn(&str) -> String,
+) -> CoreResult<()> {
+    for (name, value) in named {
+        if let Some(v) = value
+            && !is_price(v)
+        {
+            return Err(CoreError::value(format!(
+                "{} must be a finite non-negative number, got {v}",
+                shown(name)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The usage shape and formula a provider name selects.
@@ -79,20 +100,39 @@ impl Formula {
     }
 }
 
-/// Trims a provider name and lower-cases it; `None` when nothing is left.
+/// A provider name as every entry point takes it: trimmed and lower-cased; an error
+/// naming `provider` when nothing is left.
+pub fn provider_name(provider: &str) -> CoreResult<String> {
+    normalize_provider(provider).ok_or_else(|| CoreError::empty("provider"))
+}
+
+/// A model name as every entry point takes it: trimmed; an error naming `model_name` when
+/// nothing is left.
+pub fn model_name(model_name: &str) -> CoreResult<&str> {
+    normalize_model_name(model_name).ok_or_else(|| CoreError::empty("model_name"))
+}
+
+/// A cost source as every entry point takes it: `/` stripped from both ends; an error
+/// naming `source` when nothing is left.
+pub fn cost_source(source: &str) -> CoreResult<&str> {
+    normalize_source(source).ok_or_else(|| CoreError::empty("source"))
+}
+
+/// Trims a provider name and lower-cases it; `None` when nothing is left (for lookups,
+/// where an empty name simply finds nothing; [`provider_name`] for arguments).
 pub fn normalize_provider(provider: &str) -> Option<String> {
     let p = provider.trim().to_lowercase();
     (!p.is_empty()).then_some(p)
 }
 
-/// Trims a model name; `None` when nothing is left.
+/// Trims a model name; `None` when nothing is left ([`model_name`] for arguments).
 pub fn normalize_model_name(model_name: &str) -> Option<&str> {
     let m = model_name.trim();
     (!m.is_empty()).then_some(m)
 }
 
 /// Strips `/` from both ends of a cost source; `None` when nothing is left.
-pub fn normalize_source(source: &str) -> Option<&str> {
+fn normalize_source(source: &str) -> Option<&str> {
     let s = source.trim_matches('/');
     (!s.is_empty()).then_some(s)
 }
@@ -106,8 +146,7 @@ pub struct PricingRegistry {
 impl PricingRegistry {
     /// Registers (or replaces) the prices of `model_name`.
     pub fn register(&mut self, model_name: &str, pricing: TokenPricing) -> CoreResult<()> {
-        let name = normalize_model_name(model_name)
-            .ok_or_else(|| CoreError::value("model_name must be non-empty"))?;
+        let name = self::model_name(model_name)?;
         pricing.validate(name)?;
         self.models.insert(name.to_owned(), pricing);
         Ok(())

@@ -7,7 +7,7 @@
 use super::catalog::ModelPrices;
 use super::formula::{TokenUsage, mismatch_error};
 use super::usage::ResponseFields;
-use super::{Formula, TokenPricing};
+use super::{Formula, TokenPricing, check_prices};
 use crate::error::{CoreError, CoreResult};
 
 /// Per-call prices, USD per million tokens; each one given replaces the resolved price.
@@ -23,23 +23,16 @@ pub struct Overrides {
 impl Overrides {
     /// Checks that every override is finite and non-negative, naming the argument.
     pub fn validate(&self) -> CoreResult<()> {
-        let named = [
-            ("prompt_price_per_million", self.prompt),
-            ("completion_price_per_million", self.completion),
-            ("cached_prompt_price_per_million", self.cached_prompt),
-            ("cache_creation_price_per_million", self.cache_creation),
-            ("cache_read_price_per_million", self.cache_read),
-        ];
-        for (name, value) in named {
-            if let Some(v) = value
-                && !(v.is_finite() && v >= 0.0)
-            {
-                return Err(CoreError::value(format!(
-                    "{name} must be a finite non-negative number, got {v}"
-                )));
-            }
-        }
-        Ok(())
+        check_prices(
+            [
+                ("prompt_price_per_million", self.prompt),
+                ("completion_price_per_million", self.completion),
+                ("cached_prompt_price_per_million", self.cached_prompt),
+                ("cache_creation_price_per_million", self.cache_creation),
+                ("cache_read_price_per_million", self.cache_read),
+            ],
+            str::to_owned,
+        )
     }
 
     /// `base` with every given override in place.

@@ -40,10 +40,15 @@ pub fn generation() -> u64 {
     GENERATION.load(Ordering::Acquire)
 }
 
+/// The active catalog if it is loaded already (no file is read).
+pub fn loaded() -> Option<Arc<PriceCatalog>> {
+    ACTIVE.read().as_ref().map(Arc::clone)
+}
+
 /// The active catalog, loading the cached one on first use.
 pub fn active() -> Arc<PriceCatalog> {
-    if let Some(c) = ACTIVE.read().as_ref() {
-        return Arc::clone(c);
+    if let Some(c) = loaded() {
+        return c;
     }
     let mut slot = ACTIVE.write();
     if let Some(c) = slot.as_ref() {

@@ -289,7 +289,7 @@ impl ResponseFields {
     pub fn tokens(&self, field: Field) -> CoreResult<Option<f64>> {
         match self.get(field) {
             None => Ok(None),
-            Some(Scalar::Number(v)) if v.is_finite() && *v >= 0.0 => Ok(Some(*v)),
+            Some(Scalar::Number(v)) if super::is_price(*v) => Ok(Some(*v)),
             Some(other) => Err(CoreError::value(format!(
                 "Token count {} must be a non-negative number, got {}",
                 field.path(),
@@ -318,7 +318,7 @@ impl ResponseFields {
                 None => coerce_cost(self.get(total)).map(|v| (total, v)),
             };
             if let Some((field, v)) = found {
-                if !(v.is_finite() && v >= 0.0) {
+                if !super::is_price(v) {
                     return Err(CoreError::Pricing(format!(
                         "Reported cost {} must be a finite non-negative number, got {v}",
                         field.path()

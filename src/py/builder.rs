@@ -1,28 +1,31 @@
 //! `BuilderCore`: the Rust half of `art_metrics.MetricsBuilder`.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use parking_lot::Mutex;
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyMapping, PyString};
+use pyo3::{PyTraverseError, PyVisit};
 
-use super::convert::{number_arg, opt_number_arg, str_arg, type_name};
+use super::convert::{
+    name_arg, number_arg, opt_number_arg, price_arg, required_price_arg, str_arg, type_name,
+};
+use super::extractors::CostExtractors;
+use crate::error::CoreError;
+use crate::metrics::Builder;
+use crate::metrics::totals::TotalsState;
 use crate::pricing::{TokenPricing, normalize_provider};
-use crate::run::Builder;
-use crate::totals::TotalsState;
-
-/// Cost extractors registered on any builder of a run, by normalized provider name.
-type Extractors = Arc<Mutex<HashMap<String, Py<PyAny>>>>;
 
 #[pyclass(subclass, frozen, module = "art_metrics._core")]
 pub struct BuilderCore {
     pub(crate) core: Builder,
-    pub(crate) extractors: Extractors,
+    /// The run's cost extractors, shared by every builder of the run.
+    extractors: Py<CostExtractors>,
 }
 
 impl BuilderCore {
+    /// The cost extractor registered for `provider` (normalized) on any builder of the run.
+    pub(crate) fn cost_extractor(&self, py: Python<'_>, provider: &str) -> Option<Py<PyAny>> {
+        self.extractors.get().get(py, provider)
+    }
+
     fn add_optional(&self, values: &[(&str, Option<&Bound<'_, PyAny>>)]) -> PyResult<()> {
         let mut parsed: Vec<(&str, f64)> = Vec::with_capacity(values.len());
         for (key, obj) in values {
@@ -43,11 +46,12 @@ impl BuilderCore {
         _share_with: Option<PyRef<'_, BuilderCore>>,
         _buffer_scope: Option<&str>,
     ) -> PyResult<Self> {
+        let py = cost_context.py();
         let cost_context = str_arg(cost_context, "cost_context")?;
         match _share_with {
             None => Ok(BuilderCore {
                 core: Builder::new(cost_context)?,
-                extractors: Extractors::default(),
+                extractors: Py::new(py, CostExtractors::default())?,
             }),
             Some(parent) => {
                 let core = parent
@@ -56,7 +60,7 @@ impl BuilderCore {
                     .unwrap_or_else(|| parent.core.clone());
                 Ok(BuilderCore {
                     core,
-                    extractors: Arc::clone(&parent.extractors),
+                    extractors: parent.extractors.clone_ref(py),
                 })
             }
         }
@@ -86,7 +90,7 @@ impl BuilderCore {
         let usd = match usd.cast_exact::<PyFloat>() {
             Ok(f) => f.value(),
             // Only the slower path needs the full key, for its error messages.
-            Err(_) => number_arg(usd, &crate::keys::cost_key(path)?)?,
+            Err(_) => number_arg(usd, &crate::metrics::keys::cost_key(path)?)?,
         };
         Ok(self.core.add_cost(path, usd)?)
     }
@@ -190,20 +194,20 @@ impl BuilderCore {
     ) -> PyResult<()> {
         let model_name = str_arg(model_name, "model_name")?;
         let pricing = TokenPricing {
-            prompt_per_million: number_arg(prompt_per_million, "prompt_per_million")?,
-            completion_per_million: number_arg(completion_per_million, "completion_per_million")?,
-            cached_prompt_per_million: opt_number_arg(
+            prompt_per_million: required_price_arg(prompt_per_million, "prompt_per_million")?,
+            completion_per_million: required_price_arg(
+                completion_per_million,
+                "completion_per_million",
+            )?,
+            cached_prompt_per_million: price_arg(
                 cached_prompt_per_million,
                 "cached_prompt_per_million",
             )?,
-            cache_creation_per_million: opt_number_arg(
+            cache_creation_per_million: price_arg(
                 cache_creation_per_million,
                 "cache_creation_per_million",
             )?,
-            cache_read_per_million: opt_number_arg(
-                cache_read_per_million,
-                "cache_read_per_million",
-            )?,
+            cache_read_per_million: price_arg(cache_read_per_million, "cache_read_per_million")?,
         };
         Ok(self.core.register_model_pricing(model_name, pricing)?)
     }
@@ -214,16 +218,15 @@ impl BuilderCore {
         provider: &Bound<'_, PyAny>,
         extractor: Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let provider = str_arg(provider, "provider")?;
-        let provider = normalize_provider(provider)
-            .ok_or_else(|| PyValueError::new_err("provider must be non-empty"))?;
+        let provider = name_arg(provider, "provider", normalize_provider)?;
         if !extractor.is_callable() {
-            return Err(PyTypeError::new_err(format!(
+            return Err(CoreError::InvalidType(format!(
                 "cost extractor for provider '{provider}' must be callable, got {}",
                 type_name(&extractor)
-            )));
+            ))
+            .into());
         }
-        self.extractors.lock().insert(provider, extractor.unbind());
+        self.extractors.get().insert(provider, extractor.unbind());
         Ok(())
     }
 
@@ -264,11 +267,13 @@ impl BuilderCore {
 
     /// The extractor registered for `provider`, if any.
     fn _cost_extractor(&self, py: Python<'_>, provider: &str) -> Option<Py<PyAny>> {
-        let provider = normalize_provider(provider)?;
-        self.extractors
-            .lock()
-            .get(&provider)
-            .map(|f| f.clone_ref(py))
+        self.cost_extractor(py, &normalize_provider(provider)?)
+    }
+
+    /// The garbage collector's view: the run's extractor registry (which visits, and on
+    /// clearing drops, the extractors themselves).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.extractors)
     }
 
     /// `{"cum_state": {...}, "unique_scenario_ids": [...]}`: the run's running totals.
@@ -305,12 +310,13 @@ impl BuilderCore {
 /// `str()` of every element of an iterable of scenario ids (a bare str is refused).
 fn scenario_id_list(ids: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
     if ids.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err(
-            "scenario_ids must be a list of ids, not a single str",
-        ));
+        return Err(CoreError::InvalidType(
+            "scenario_ids must be a list of ids, not a single str".into(),
+        )
+        .into());
     }
     let iter = ids.try_iter().map_err(|_| {
-        PyTypeError::new_err(format!(
+        CoreError::InvalidType(format!(
             "scenario_ids must be an iterable of ids, got {}",
             type_name(ids)
         ))
@@ -321,7 +327,7 @@ fn scenario_id_list(ids: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
 
 fn parse_state(state: &Bound<'_, PyAny>) -> PyResult<TotalsState> {
     let state = state.cast::<PyMapping>().map_err(|_| {
-        PyTypeError::new_err(format!(
+        CoreError::InvalidType(format!(
             "state must be a dict like state_dict() returns, got {}",
             type_name(state)
         ))
@@ -329,7 +335,7 @@ fn parse_state(state: &Bound<'_, PyAny>) -> PyResult<TotalsState> {
     let mut out = TotalsState::default();
     if let Some(cum) = mapping_get(state, "cum_state")? {
         let cum = cum.cast::<PyMapping>().map_err(|_| {
-            PyTypeError::new_err(format!(
+            CoreError::InvalidType(format!(
                 "state['cum_state'] must be a dict of str to float, got {}",
                 type_name(&cum)
             ))
@@ -343,7 +349,7 @@ fn parse_state(state: &Bound<'_, PyAny>) -> PyResult<TotalsState> {
     }
     if let Some(ids) = mapping_get(state, "unique_scenario_ids")? {
         out.unique_scenario_ids = scenario_id_list(&ids)
-            .map_err(|e| PyTypeError::new_err(format!("state['unique_scenario_ids']: {e}")))?;
+            .map_err(|e| CoreError::InvalidType(format!("state['unique_scenario_ids']: {e}")))?;
     }
     Ok(out)
 }

@@ -2,17 +2,14 @@
 
 use std::ffi::CString;
 use std::sync::Arc;
-use std::time::Duration;
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyString};
 
-use super::convert::str_arg;
+use super::convert::{short_repr, str_arg, type_name};
+use crate::error::CoreError;
 use crate::pricing::catalog::{ModelPrices, PriceCatalog, PriceOrigin};
-use crate::pricing::{
-    Formula, no_pricing_error, normalize_model_name, normalize_provider, refresh, store,
-};
+use crate::pricing::{Formula, no_pricing_error, provider_name, refresh, store};
 
 pyo3::create_exception!(
     art_metrics._core,
@@ -30,9 +27,13 @@ fn emit_catalog_warning(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
-/// The active catalog, emitting the warning its loading may have queued.
+/// The active catalog, emitting the warning its loading may have queued. The first call
+/// reads and parses the cache file, with the GIL released.
 pub fn active_catalog(py: Python<'_>) -> PyResult<Arc<PriceCatalog>> {
-    let catalog = store::active();
+    let catalog = match store::loaded() {
+        Some(c) => c,
+        None => py.detach(store::active),
+    };
     emit_catalog_warning(py)?;
     Ok(catalog)
 }
@@ -77,10 +78,8 @@ pub fn _lookup<'py>(
     provider: &Bound<'py, PyAny>,
     model_name: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let provider = normalize_provider(str_arg(provider, "provider")?)
-        .ok_or_else(|| PyValueError::new_err("provider must be non-empty"))?;
-    let model = normalize_model_name(str_arg(model_name, "model_name")?)
-        .ok_or_else(|| PyValueError::new_err("model_name must be non-empty"))?;
+    let provider = provider_name(str_arg(provider, "provider")?)?;
+    let model = crate::pricing::model_name(str_arg(model_name, "model_name")?)?;
     let catalog = active_catalog(py)?;
     match catalog.resolve(Formula::of(&provider), model) {
         Some(p) => prices_dict(py, &p),
@@ -122,23 +121,40 @@ pub fn _catalog_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 pub fn _refresh_catalog<'py>(
     py: Python<'py>,
     url: &Bound<'py, PyAny>,
-    timeout: f64,
+    timeout: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let url = str_arg(url, "url")?.to_owned();
-    if !(timeout.is_finite() && timeout > 0.0) {
-        return Err(PyValueError::new_err(format!(
-            "timeout must be a positive number of seconds, got {timeout}"
-        )));
-    }
-    let timeout = Duration::from_secs_f64(timeout);
+    let timeout = refresh::timeout_from_secs(seconds_arg(timeout, "timeout")?)?;
     let catalog = py.detach(|| refresh::refresh(&url, timeout))?;
     info_dict(py, &catalog)
 }
 
-/// Loads the catalog again from the cache directory (the built-in one when there is none).
+/// A number of seconds: anything `float()` takes but a str or bytes; an int too large for
+/// a float is infinite (refused by the core's range check, by name).
+fn seconds_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<f64> {
+    if obj.is_instance_of::<PyInt>() {
+        return Ok(obj.extract::<f64>().unwrap_or(f64::INFINITY));
+    }
+    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+        return Err(not_seconds(obj, what));
+    }
+    obj.extract::<f64>().map_err(|_| not_seconds(obj, what))
+}
+
+fn not_seconds(obj: &Bound<'_, PyAny>, what: &str) -> PyErr {
+    CoreError::InvalidType(format!(
+        "{what} must be a number of seconds, got {}: {}",
+        type_name(obj),
+        short_repr(obj)
+    ))
+    .into()
+}
+
+/// Loads the catalog again from the cache directory (the built-in one when there is none),
+/// reading the file with the GIL released.
 #[pyfunction]
 pub fn _reload_catalog(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    let catalog = store::reload();
+    let catalog = py.detach(store::reload);
     emit_catalog_warning(py)?;
     info_dict(py, &catalog)
 }

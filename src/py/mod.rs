@@ -4,16 +4,16 @@ mod builder;
 mod catalog;
 mod convert;
 mod errors;
+mod extractors;
 mod model;
 mod pricing;
 mod response;
 mod tracked;
 
-use pyo3::prelude::*;
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
 
-/// Does nothing: the cost of merely calling into the extension, for benchmarks.
-#[pyfunction]
-fn _noop() {}
+use pyo3::prelude::*;
 
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -21,6 +21,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<builder::BuilderCore>()?;
     m.add_class::<model::RunCore>()?;
     m.add_function(wrap_pyfunction!(model::detect_gpus, m)?)?;
+    m.add_function(wrap_pyfunction!(model::backend_gpu_cost_per_hour, m)?)?;
+    m.add_function(wrap_pyfunction!(model::gpu_cost_usd, m)?)?;
     m.add_class::<pricing::CostTracker>()?;
     m.add_class::<tracked::TrackedFunction>()?;
     m.add(
@@ -33,7 +35,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(catalog::_refresh_catalog, m)?)?;
     m.add_function(wrap_pyfunction!(catalog::_reload_catalog, m)?)?;
     m.add_function(wrap_pyfunction!(catalog::_catalog_cache_path, m)?)?;
-    m.add_function(wrap_pyfunction!(model::_fail_next_appends, m)?)?;
-    m.add_function(wrap_pyfunction!(_noop, m)?)?;
+    #[cfg(feature = "test-hooks")]
+    test_hooks::register(m)?;
     Ok(())
 }

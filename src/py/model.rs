@@ -1,20 +1,25 @@
 //! `RunCore`: the Rust half of `art_metrics.Model` (run directory and one log call), and
-//! GPU detection. Only conversions live here; the rules are in `rows`, `logstep`, `rundir`.
+//! the GPU prices. Only conversions live here; the rules are in `history` and
+//! `pricing::gpu`.
 
-use pyo3::exceptions::PyTypeError;
+use std::time::Instant;
+
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use super::builder::BuilderCore;
-use super::convert::{number_arg, type_name};
-use crate::gpu;
-use crate::logstep::{LogRequest, log_step};
-use crate::rows::{BatchAggregator, Number};
-use crate::rundir::RunDir;
+use super::convert::{int_arg, number_arg, opt_count_arg, price_arg, type_name};
+use crate::error::CoreError;
+use crate::history::train_step::{self, TrainStepClock};
+use crate::history::{BatchAggregator, LogRequest, Number, RunDir, log_step};
+use crate::pricing::gpu;
 
 #[pyclass(frozen, module = "art_metrics._core")]
 pub struct RunCore {
     run: RunDir,
+    /// When the previous train step was first logged (the run's creation at first).
+    clock: TrainStepClock,
 }
 
 #[pymethods]
@@ -28,6 +33,7 @@ impl RunCore {
                 Some(b) => run.with_compact_min_bytes(b),
                 None => run,
             },
+            clock: TrainStepClock::starting_at(Instant::now()),
         }
     }
 
@@ -60,7 +66,12 @@ impl RunCore {
     }
 
     /// One log call; returns the row as logged (NaN included) or None when nothing was.
-    #[pyo3(signature = (builder, groups, split, step, automatic, metrics, wall_clock_sec, recorded_at))]
+    ///
+    /// `backend` (the model's, or None) adds the automatic train-step metrics when it has
+    /// `supports_automatic_train_step_metrics()`; its `automatic_gpu_cost_per_hour_usd(model)`
+    /// prices them.
+    #[pyo3(signature = (builder, groups, split, step, metrics, wall_clock_sec, recorded_at,
+        backend=None, model=None))]
     #[allow(clippy::too_many_arguments)]
     fn log<'py>(
         &self,
@@ -68,20 +79,24 @@ impl RunCore {
         builder: PyRef<'_, BuilderCore>,
         groups: Option<&Bound<'py, PyList>>,
         split: &str,
-        step: i64,
-        automatic: Vec<(String, f64)>,
+        step: &Bound<'py, PyAny>,
         metrics: Option<&Bound<'py, PyAny>>,
         wall_clock_sec: f64,
         recorded_at: &str,
+        backend: Option<&Bound<'py, PyAny>>,
+        model: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let step = int_arg(step, "step")?;
+        let metrics = metrics.filter(|m| !m.is_none());
+        let automatic = self.automatic_metrics(backend, model, split, step, metrics)?;
         let metrics = match metrics {
-            Some(m) if !m.is_none() => Some(
+            Some(m) => Some(
                 metric_items(m, "metrics")?
                     .into_iter()
                     .map(|(k, v)| Ok((k.to_str()?.to_owned(), v)))
                     .collect::<PyResult<Vec<_>>>()?,
             ),
-            _ => None,
+            None => None,
         };
         let batch = match groups {
             Some(groups) => Some(aggregate(groups)?.finish(split)),
@@ -110,6 +125,61 @@ impl RunCore {
     }
 }
 
+impl RunCore {
+    /// The backend's automatic train-step metrics for this log (rules in
+    /// `history::train_step`); the backend's methods run with no lock held.
+    fn automatic_metrics(
+        &self,
+        backend: Option<&Bound<'_, PyAny>>,
+        model: Option<&Bound<'_, PyAny>>,
+        split: &str,
+        step: i64,
+        metrics: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<(String, f64)>> {
+        let Some(backend) = backend.filter(|b| !b.is_none()) else {
+            return Ok(Vec::new());
+        };
+        if !train_step::applies_to(split) {
+            return Ok(Vec::new());
+        }
+        let py = backend.py();
+        let supports = backend.getattr_opt(intern!(py, "supports_automatic_train_step_metrics"))?;
+        match supports {
+            Some(f) if f.is_callable() && f.call0()?.is_truthy()? => {}
+            _ => return Ok(Vec::new()),
+        }
+        let Some(step_wall_s) = self.clock.tick(split, step, Instant::now()) else {
+            return Ok(Vec::new());
+        };
+        let provided = provided_keys(metrics)?;
+        let provided = |key: &str| provided.contains(&key);
+        let mut rate = None;
+        if train_step::needs_gpu_rate(provided) {
+            let getter = backend.getattr_opt(intern!(py, "automatic_gpu_cost_per_hour_usd"))?;
+            if let Some(getter) = getter.filter(|g| g.is_callable()) {
+                let model = model.map_or_else(|| py.None().into_bound(py), |m| m.clone());
+                let result = getter.call1((model,))?;
+                rate = price_arg(Some(&result), "automatic_gpu_cost_per_hour_usd()")?;
+            }
+        }
+        Ok(train_step::train_step_metrics(step_wall_s, provided, rate))
+    }
+}
+
+/// The automatic metric keys the caller's `metrics` dict gives itself.
+fn provided_keys(metrics: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<&'static str>> {
+    let Some(dict) = metrics.and_then(|m| m.cast::<PyDict>().ok()) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for key in [train_step::STEP_WALL_KEY, train_step::GPU_COST_KEY] {
+        if dict.contains(key)? {
+            out.push(key);
+        }
+    }
+    Ok(out)
+}
+
 /// `(visible GPU names, USD per GPU-hour or None)` from nvidia-smi and CUDA_VISIBLE_DEVICES.
 #[pyfunction]
 pub fn detect_gpus(py: Python<'_>) -> (Vec<String>, Option<f64>) {
@@ -118,6 +188,35 @@ pub fn detect_gpus(py: Python<'_>) -> (Vec<String>, Option<f64>) {
         found.visible.into_iter().map(|g| g.name).collect(),
         found.usd_per_gpu_hour,
     )
+}
+
+/// USD per hour for all of a backend's GPUs: the per-GPU price times the GPU count, each
+/// given or (only then) taken from `detect()`, which returns `detect_gpus()`'s pair.
+#[pyfunction]
+#[pyo3(signature = (usd_per_gpu_hour, gpu_count, detect))]
+pub fn backend_gpu_cost_per_hour(
+    usd_per_gpu_hour: Option<&Bound<'_, PyAny>>,
+    gpu_count: Option<&Bound<'_, PyAny>>,
+    detect: &Bound<'_, PyAny>,
+) -> PyResult<Option<f64>> {
+    let per_gpu = price_arg(usd_per_gpu_hour, "gpu_cost_per_hour_usd")?;
+    let count = opt_count_arg(gpu_count, "gpu_count")?;
+    let mut detected = Ok((0, None));
+    let rate = gpu::backend_usd_per_hour(per_gpu, count, || {
+        detected = detect
+            .call0()
+            .and_then(|found| found.extract::<(Vec<String>, Option<f64>)>())
+            .map(|(names, price)| (names.len() as u64, price));
+        *detected.as_ref().unwrap_or(&(0, None))
+    });
+    detected?;
+    Ok(rate)
+}
+
+/// USD for `wall_s` seconds of GPU time at `usd_per_hour`: the one formula for `costs/gpu`.
+#[pyfunction]
+pub fn gpu_cost_usd(wall_s: f64, usd_per_hour: f64) -> f64 {
+    gpu::gpu_cost_usd(wall_s, usd_per_hour)
 }
 
 /// Feeds every group (ours or openpipe-art's: any object with `trajectories`, `exceptions`,
@@ -165,12 +264,12 @@ fn optional_metric_items<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<I
 /// The `(str key, float value)` pairs of a metrics dict, in its order.
 fn metric_items<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Items<'py>> {
     let dict = obj.cast::<PyDict>().map_err(|_| {
-        PyTypeError::new_err(format!("{what} must be a dict, got {}", type_name(obj)))
+        CoreError::InvalidType(format!("{what} must be a dict, got {}", type_name(obj)))
     })?;
     let mut out = Vec::with_capacity(dict.len());
     for (k, v) in dict.iter() {
         let k = k.cast_into::<PyString>().map_err(|e| {
-            PyTypeError::new_err(format!(
+            CoreError::InvalidType(format!(
                 "{what} keys must be str, got {}",
                 type_name(e.into_inner().as_any())
             ))
@@ -193,11 +292,4 @@ fn scenario_id(metadata: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
         Some(id) if !id.is_none() => Ok(Some(id.str()?.to_str()?.to_owned())),
         _ => Ok(None),
     }
-}
-
-/// Test hook: the next `count` run-directory appends write half their bytes and fail with
-/// `errno` (a full disk where a small filesystem cannot be mounted).
-#[pyfunction]
-pub fn _fail_next_appends(count: u32, errno: i32) {
-    crate::rundir::fail_next_appends(count, errno);
 }

@@ -1,56 +1,25 @@
 //! Bindings for pricing: `CostTracker` (what `@track_api_cost` records through) and
-//! `BuilderCore.add_response_cost`'s body.
-//!
-//! The resolution order lives here only because step 2 calls a Python extractor:
-//! reported cost → extractor → token prices (all rules in `crate::pricing`).
+//! `BuilderCore.add_response_cost`'s body. They read the Python response and arguments and
+//! call the core's resolution order (`crate::pricing::order`), handing it the extractor,
+//! the registry and the catalog as closures.
 
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::PyTraverseError;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
 
 use super::builder::BuilderCore;
 use super::catalog::active_catalog;
-use super::convert::{short_repr, str_arg, type_name};
+use super::convert::{price_arg, price_number, short_repr, str_arg, type_name};
 use super::response::read_response;
+use crate::error::CoreError;
 use crate::pricing::catalog::ModelPrices;
 use crate::pricing::{
-    Formula, Overrides, ResponseFields, normalize_model_name, normalize_provider, normalize_source,
-    store, token_cost,
+    ExtractedCost, Formula, Overrides, PriceCall, ResponseFields, cost_source, provider_name,
+    response_cost, store,
 };
-
-/// A price override: `None`, or an int/float (bools and strs are refused, by name).
-fn price_arg(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<f64>> {
-    let Some(obj) = obj.filter(|o| !o.is_none()) else {
-        return Ok(None);
-    };
-    number(obj).map(Some).ok_or_else(|| {
-        PyValueError::new_err(format!(
-            "{name} must be a number (USD per million tokens), got {}: {}",
-            type_name(obj),
-            short_repr(obj)
-        ))
-    })
-}
-
-/// An int, float or other `__float__` number that is not a bool, str or bytes.
-fn number(obj: &Bound<'_, PyAny>) -> Option<f64> {
-    if let Ok(f) = obj.cast::<PyFloat>() {
-        return Some(f.value());
-    }
-    if obj.is_instance_of::<PyBool>()
-        || obj.is_instance_of::<PyString>()
-        || obj.is_instance_of::<PyBytes>()
-    {
-        return None;
-    }
-    if obj.is_instance_of::<PyInt>() || obj.hasattr("__float__").unwrap_or(false) {
-        return obj.extract::<f64>().ok();
-    }
-    None
-}
 
 fn overrides_arg(args: [Option<&Bound<'_, PyAny>>; 5]) -> PyResult<Overrides> {
     let [
@@ -71,17 +40,26 @@ fn overrides_arg(args: [Option<&Bound<'_, PyAny>>; 5]) -> PyResult<Overrides> {
     Ok(o)
 }
 
-fn required<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<&'a str> {
-    str_arg(obj, what)
-}
-
 /// Where a call's catalog prices come from: resolved now, or cached in a tracker.
 enum CatalogPrices<'a> {
     Resolve,
     Cached(&'a CostTracker),
 }
 
-/// The resolution order for one response; returns the cost in US dollars.
+/// What a Python cost extractor returned, read for the core's check.
+struct Extracted<'py>(Bound<'py, PyAny>);
+
+impl ExtractedCost for Extracted<'_> {
+    fn number(&self) -> Option<f64> {
+        price_number(&self.0)
+    }
+
+    fn describe(&self) -> String {
+        format!("{}: {}", type_name(&self.0), short_repr(&self.0))
+    }
+}
+
+/// Reads `response` and prices it in the core's resolution order.
 fn price_response(
     builder: &BuilderCore,
     response: &Bound<'_, PyAny>,
@@ -94,52 +72,32 @@ fn price_response(
     let formula = Formula::of(provider);
     let mut fields = ResponseFields::default();
     read_response(response, formula, &mut fields)?;
-    if let Some(cost) = fields.reported_cost()? {
-        return Ok(cost);
-    }
-    let extractor = {
-        let extractors = builder.extractors.lock();
-        if extractors.is_empty() {
-            None
-        } else {
-            extractors.get(provider).map(|f| f.clone_ref(py))
-        }
-    };
-    if let Some(extractor) = extractor {
+    let extractor = || -> PyResult<Option<Extracted<'_>>> {
+        let Some(extractor) = builder.cost_extractor(py, provider) else {
+            return Ok(None);
+        };
         let result = extractor.bind(py).call1((response,))?;
-        if !result.is_none() {
-            return match number(&result) {
-                Some(v) if v.is_finite() && v >= 0.0 => Ok(v),
-                _ => Err(PyValueError::new_err(format!(
-                    "The cost extractor for provider '{provider}' must return a finite \
-                     non-negative number or None, got {}: {}",
-                    type_name(&result),
-                    short_repr(&result)
-                ))),
-            };
-        }
-    }
-    let model = normalize_model_name(model)
-        .ok_or_else(|| PyValueError::new_err("model_name must be non-empty"))?;
-    let registered = builder.core.registered_pricing(model);
-    let prices = match (registered, catalog) {
-        (Some(_), _) => None,
-        (None, CatalogPrices::Resolve) => active_catalog(py)?.resolve(formula, model),
-        (None, CatalogPrices::Cached(t)) => t.catalog_prices(py)?,
+        Ok((!result.is_none()).then_some(Extracted(result)))
     };
-    Ok(token_cost(
-        provider,
-        model,
-        registered,
-        prices.as_deref(),
-        overrides,
+    response_cost(
+        PriceCall {
+            provider,
+            model,
+            overrides,
+        },
         &fields,
-    )?)
+        extractor,
+        |model| builder.core.registered_pricing(model),
+        |model| match catalog {
+            CatalogPrices::Resolve => Ok(active_catalog(py)?.resolve(formula, model)),
+            CatalogPrices::Cached(t) => t.catalog_prices(py),
+        },
+    )
 }
 
 /// The key a cost of `source` goes to on `builder`: `costs/<cost_context>/<source>`.
 fn cost_key(builder: &BuilderCore, source: &str) -> PyResult<String> {
-    Ok(crate::keys::cost_key(&format!(
+    Ok(crate::metrics::keys::cost_key(&format!(
         "{}/{source}",
         builder.core.cost_context()
     ))?)
@@ -154,11 +112,9 @@ pub fn add_response_cost(
     model_name: &Bound<'_, PyAny>,
     prices: [Option<&Bound<'_, PyAny>>; 5],
 ) -> PyResult<f64> {
-    let source = normalize_source(required(source, "source")?)
-        .ok_or_else(|| PyValueError::new_err("source must be non-empty"))?;
-    let provider = normalize_provider(required(provider, "provider")?)
-        .ok_or_else(|| PyValueError::new_err("provider must be non-empty"))?;
-    let model = required(model_name, "model_name")?;
+    let source = cost_source(str_arg(source, "source")?)?;
+    let provider = provider_name(str_arg(provider, "provider")?)?;
+    let model = str_arg(model_name, "model_name")?;
     let overrides = overrides_arg(prices)?;
     let cost = price_response(
         builder,
@@ -221,12 +177,9 @@ impl CostTracker {
         cache_read_price_per_million: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         // Checked in the reference's order, with its messages.
-        let source = normalize_source(required(source, "source")?)
-            .ok_or_else(|| PyValueError::new_err("source must be non-empty"))?;
-        let provider = normalize_provider(required(provider, "provider")?)
-            .ok_or_else(|| PyValueError::new_err("provider must be non-empty"))?;
-        let model = normalize_model_name(required(model_name, "model_name")?)
-            .ok_or_else(|| PyValueError::new_err("model_name must be non-empty"))?;
+        let source = cost_source(str_arg(source, "source")?)?;
+        let provider = provider_name(str_arg(provider, "provider")?)?;
+        let model = crate::pricing::model_name(str_arg(model_name, "model_name")?)?;
         let overrides = overrides_arg([
             prompt_price_per_million,
             completion_price_per_million,
@@ -236,10 +189,11 @@ impl CostTracker {
         ])?;
         let response_getter = match response_getter.filter(|g| !g.is_none()) {
             Some(g) if !g.is_callable() => {
-                return Err(PyTypeError::new_err(format!(
+                return Err(CoreError::InvalidType(format!(
                     "response_getter must be callable, got {}",
                     type_name(&g)
-                )));
+                ))
+                .into());
             }
             g => g.map(Bound::unbind),
         };
@@ -253,6 +207,12 @@ impl CostTracker {
             cached: Mutex::new(None),
             last_key: Mutex::new(None),
         })
+    }
+
+    // The response getter is the only Python object held; immutable (frozen class), so
+    // there is no `__clear__` (see `TrackedFunction::__traverse__`).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.response_getter)
     }
 
     #[getter]
@@ -302,7 +262,7 @@ impl CostTracker {
             return Ok(Arc::clone(key));
         }
         let key = cost_key(builder, &self.source)?;
-        crate::keys::validate(&key)?;
+        crate::metrics::keys::validate(&key)?;
         let key: Arc<str> = key.into();
         *last = Some((context.to_owned(), Arc::clone(&key)));
         Ok(key)

@@ -112,10 +112,11 @@ fn scalar(v: &Bound<'_, PyAny>) -> PyResult<Scalar> {
         return Ok(Scalar::Str(s.to_str()?.into()));
     }
     // numpy scalars, Decimal...: numbers that are not int or float.
-    if !v.is_instance_of::<PyBytes>() && v.hasattr(pyo3::intern!(v.py(), "__float__"))? {
-        if let Ok(x) = v.extract::<f64>() {
-            return Ok(Scalar::Number(x));
-        }
+    if !v.is_instance_of::<PyBytes>()
+        && v.hasattr(pyo3::intern!(v.py(), "__float__"))?
+        && let Ok(x) = v.extract::<f64>()
+    {
+        return Ok(Scalar::Number(x));
     }
     Ok(Scalar::Other(type_name(v).into()))
 }

@@ -5,13 +5,16 @@
 //! active builder from the `ContextVar`, and records through its `CostTracker`. Async
 //! functions keep a Python wrapper (they must stay coroutine functions).
 
+use pyo3::PyTraverseError;
 use pyo3::exceptions::PyException;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
 use super::builder::BuilderCore;
 use super::pricing::CostTracker;
+use crate::error::CoreError;
 
 static METHOD_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -53,9 +56,9 @@ impl TrackedFunction {
     ) -> PyResult<Self> {
         let context_var = active.py().import("contextvars")?.getattr("ContextVar")?;
         if !active.is_instance(&context_var)? {
-            return Err(pyo3::exceptions::PyTypeError::new_err(
-                "active must be a contextvars.ContextVar",
-            ));
+            return Err(
+                CoreError::InvalidType("active must be a contextvars.ContextVar".into()).into(),
+            );
         }
         Ok(TrackedFunction {
             func: func.unbind(),
@@ -109,6 +112,17 @@ impl TrackedFunction {
                 Ok(method_type.bind(py).call1((slf, obj))?.unbind())
             }
         }
+    }
+
+    // Lets the GC see the references (a decorated function that refers to its wrapper
+    // through its module's globals is a cycle). They are immutable (frozen class), so there
+    // is no `__clear__`: PyO3's own tp_clear clears the `__dict__`, and every cycle holds a
+    // mutable reference the GC clears (PyO3 guide, "Garbage Collector Integration").
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.func)?;
+        visit.call(&self.tracker)?;
+        visit.call(&self.active)?;
+        visit.call(&self.on_error)
     }
 
     #[getter]

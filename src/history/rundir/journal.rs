@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::totals::TotalsChanges;
+use crate::metrics::totals::TotalsChanges;
 
 /// The key of the builder state inside state.json (the reference's name).
 pub const BUILDER_STATE_KEY: &str = "_metrics_builder_state";

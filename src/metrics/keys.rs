@@ -106,10 +106,7 @@ pub fn with_cost_key<T>(path: &str, f: impl FnOnce(&str) -> CoreResult<T>) -> Co
 
 /// Checks a cost path given to `add_cost` and returns the full key `costs/<path>`.
 pub fn cost_key(path: &str) -> CoreResult<String> {
-    if path.is_empty() {
-        return Err(CoreError::value("Cost path must be non-empty"));
-    }
-    Ok(format!("costs/{path}"))
+    with_cost_key(path, |key| Ok(key.to_owned()))
 }
 
 #[cfg(test)]

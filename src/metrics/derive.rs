@@ -1,11 +1,11 @@
 //! What a flush derives from one step's leaves: cost rollups, running totals, throughput.
 
-use crate::hash::FastMap;
+use rustc_hash::FxHashMap;
 
-use crate::buffer::StepBuffer;
-use crate::keys::{self, CUMULATIVE_SECTIONS};
-use crate::sum::ExactSum;
-use crate::totals::Totals;
+use crate::metrics::buffer::StepBuffer;
+use crate::metrics::keys::{self, CUMULATIVE_SECTIONS};
+use crate::metrics::sum::ExactSum;
+use crate::metrics::totals::Totals;
 
 /// A flushed step: `(key, value)` pairs in emission order (leaves in the order recorded, then
 /// rollups, running totals and throughput).
@@ -81,7 +81,7 @@ const THROUGHPUTS: [([&str; 2], &str, &str, &str); 2] = [
 pub fn rollup_costs<'a>(
     leaves: impl Iterator<Item = (&'a str, &'a ExactSum)>,
 ) -> Vec<(String, ExactSum)> {
-    let mut parents: FastMap<&str, ExactSum> = FastMap::default();
+    let mut parents: FxHashMap<&str, ExactSum> = FxHashMap::default();
     let mut all: Option<ExactSum> = None;
     for (key, value) in leaves.filter(|(k, _)| k.starts_with("costs/")) {
         all.get_or_insert_default().merge(value);

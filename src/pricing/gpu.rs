@@ -1,4 +1,5 @@
-//! GPU detection for automatic `costs/gpu`: which GPUs this process can see, and their price.
+//! GPU prices for automatic `costs/gpu`: which GPUs this process can see, their price, the
+//! hourly rate of a backend's GPUs and the cost formula.
 //!
 //! We ask `nvidia-smi` (no torch needed) and apply `CUDA_VISIBLE_DEVICES` as CUDA does. A
 //! price is known only when every visible GPU is a model in [`GPU_PRICES`]: an unknown or
@@ -85,6 +86,38 @@ pub fn price_per_gpu_hour(gpus: &[GpuInfo]) -> Option<f64> {
     price
 }
 
+/// USD for `wall_s` seconds of GPU time at `usd_per_hour` (the rate of all the GPUs
+/// together): wall × rate / 3600. The one formula for `costs/gpu`.
+pub fn gpu_cost_usd(wall_s: f64, usd_per_hour: f64) -> f64 {
+    wall_s * usd_per_hour / 3600.0
+}
+
+/// USD per hour for all the GPUs of a backend: the per-GPU price times the GPU count.
+///
+/// Each is the given value, or detected when not given (`detect` runs only then, and
+/// returns the number of visible GPUs and their common price). No known price, or no GPU,
+/// means no rate: `costs/gpu` is then left out rather than guessed.
+pub fn backend_usd_per_hour(
+    usd_per_gpu_hour: Option<f64>,
+    gpu_count: Option<u64>,
+    detect: impl FnOnce() -> (u64, Option<f64>),
+) -> Option<f64> {
+    let (per_gpu, count) = match (usd_per_gpu_hour, gpu_count) {
+        (Some(p), Some(c)) => (Some(p), c),
+        _ => {
+            let (detected_count, detected_price) = detect();
+            (
+                usd_per_gpu_hour.or(detected_price),
+                gpu_count.unwrap_or(detected_count),
+            )
+        }
+    };
+    match per_gpu {
+        Some(p) if count > 0 => Some(p * count as f64),
+        _ => None,
+    }
+}
+
 /// Runs `nvidia-smi` and applies `CUDA_VISIBLE_DEVICES`. No nvidia-smi, or one that fails,
 /// means no visible GPU.
 pub fn detect() -> GpuPricing {
@@ -135,5 +168,26 @@ mod tests {
         assert_eq!(names(Some("0,7,2")), [0], "stops at the first unknown");
         assert_eq!(names(Some("")), Vec::<u32>::new());
         assert_eq!(names(Some("-1")), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn the_cost_formula() {
+        assert_eq!(gpu_cost_usd(3600.0, 6.0), 6.0);
+        assert_eq!(gpu_cost_usd(90.0, 6.0), 0.15);
+        assert_eq!(gpu_cost_usd(0.0, 3.0), 0.0);
+    }
+
+    #[test]
+    fn backend_rate_is_price_times_count_each_given_or_detected() {
+        let two_h200s = || (2, Some(3.0));
+        let never = || -> (u64, Option<f64>) { panic!("detection not needed") };
+        assert_eq!(backend_usd_per_hour(Some(2.25), Some(2), never), Some(4.5));
+        assert_eq!(backend_usd_per_hour(None, None, two_h200s), Some(6.0));
+        assert_eq!(backend_usd_per_hour(Some(1.5), None, two_h200s), Some(3.0));
+        assert_eq!(backend_usd_per_hour(None, Some(4), two_h200s), Some(12.0));
+        // Unknown price, or no GPU: no rate.
+        assert_eq!(backend_usd_per_hour(None, None, || (2, None)), None);
+        assert_eq!(backend_usd_per_hour(Some(2.25), None, || (0, None)), None);
+        assert_eq!(backend_usd_per_hour(Some(2.25), Some(0), never), None);
     }
 }

@@ -3,12 +3,13 @@
 
 use std::collections::HashSet;
 
+use super::batch::{BatchSummary, Number, Ordered, set};
+use super::json;
+use super::routing::{self, Route};
+use super::rundir::RunDir;
 use crate::error::CoreResult;
-use crate::pyjson;
-use crate::rows::{self, BatchSummary, Number, OrderedValues, Route};
-use crate::run::Builder;
-use crate::rundir::RunDir;
-use crate::totals::TotalsChanges;
+use crate::metrics::builder::Builder;
+use crate::metrics::totals::TotalsChanges;
 
 /// Everything one log call brings.
 #[derive(Debug, Default)]
@@ -37,7 +38,7 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
     if req.batch.is_none() && req.metrics.is_none() {
         return Ok(None);
     }
-    let scope = rows::split_scope(req.split);
+    let scope = routing::split_scope(req.split);
     let builder = root
         .for_cost_context(scope, Some(scope))?
         .unwrap_or_else(|| root.clone());
@@ -47,13 +48,13 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
     let mut plain: Vec<(&str, f64)> = Vec::new();
     let mut metric_adds: Vec<(&str, f64)> = Vec::new();
     for (key, value) in &metrics {
-        match rows::route(key)? {
+        match routing::route(key)? {
             Route::Builder => metric_adds.push((key, *value)),
             Route::Plain => plain.push((key, *value)),
         }
     }
     for (key, _) in &req.automatic {
-        rows::route(key)?;
+        routing::route(key)?;
     }
 
     // Builder values in the reference's order: automatic, data counts, groups and
@@ -63,7 +64,7 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
         .iter()
         .map(|(k, v)| (k.as_str(), *v))
         .collect();
-    let mut averages: OrderedValues<Number> = OrderedValues::default();
+    let mut averages: Ordered<Number> = Ordered::default();
     let mut scenario_ids = Vec::new();
     if let Some(batch) = &req.batch {
         adds.extend(
@@ -75,31 +76,35 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
         );
         adds.extend(batch.builder_adds.iter().map(|(k, v)| (k.as_str(), *v)));
         for (k, v) in batch.averages.iter() {
-            averages.set(k, *v);
+            set(&mut averages, k, *v);
         }
         scenario_ids.clone_from(&batch.scenario_ids);
     }
     adds.extend(metric_adds);
     for (k, v) in plain {
-        averages.set(k, Number::Float(v));
+        set(&mut averages, k, Number::Float(v));
     }
 
     let mut writer = run.writer();
     let (flushed, undo) = builder.flush_with(&adds, scenario_ids)?;
     for (k, v) in flushed.0 {
-        averages.set(&k, Number::Float(v));
+        set(&mut averages, &k, Number::Float(v));
     }
     if averages.is_empty() {
         return Ok(None);
     }
 
-    let mut row: OrderedValues<Number> = OrderedValues::default();
+    let mut row: Ordered<Number> = Ordered::default();
     for (k, v) in averages.iter() {
-        row.set(&rows::row_key(req.split, k), *v);
+        set(&mut row, &routing::row_key(req.split, k), *v);
     }
-    row.set("training_step", Number::Int(req.step));
-    row.set("time/wall_clock_sec", Number::Float(req.wall_clock_sec));
-    let row = row.into_entries();
+    set(&mut row, "training_step", Number::Int(req.step));
+    set(
+        &mut row,
+        "time/wall_clock_sec",
+        Number::Float(req.wall_clock_sec),
+    );
+    let row: Row = row.into_iter().collect();
     let line = history_line(&row, req.step, req.recorded_at);
 
     let (changes, reset) = if writer.snapshot_pending() {
@@ -146,10 +151,10 @@ pub fn history_line(row: &[(String, Number)], step: i64, recorded_at: &str) -> S
             continue;
         }
         sep(&mut out);
-        pyjson::write_str(&mut out, k);
+        json::write_str(&mut out, k);
         out.push_str(": ");
         match v {
-            Number::Float(f) => pyjson::write_float(&mut out, *f),
+            Number::Float(f) => json::write_float(&mut out, *f),
             Number::Int(i) => out.push_str(&i.to_string()),
         }
     }
@@ -157,7 +162,7 @@ pub fn history_line(row: &[(String, Number)], step: i64, recorded_at: &str) -> S
     out.push_str("\"step\": ");
     out.push_str(&step.to_string());
     out.push_str(", \"recorded_at\": ");
-    pyjson::write_str(&mut out, recorded_at);
+    json::write_str(&mut out, recorded_at);
     out.push_str("}\n");
     out
 }
@@ -165,7 +170,7 @@ pub fn history_line(row: &[(String, Number)], step: i64, recorded_at: &str) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rows::BatchAggregator;
+    use crate::history::BatchAggregator;
 
     fn request<'a>(split: &'a str, metrics: Option<Vec<(String, f64)>>) -> LogRequest<'a> {
         LogRequest {

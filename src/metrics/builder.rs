@@ -1,17 +1,17 @@
 //! The state one run's builders share, and the builder handle that records into it.
 
-use crate::hash::FastMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::buffer::StepBuffer;
-use crate::derive::{StepMetrics, flush_step};
 use crate::error::{CoreError, CoreResult};
-use crate::keys;
+use crate::metrics::buffer::StepBuffer;
+use crate::metrics::derive::{StepMetrics, flush_step};
+use crate::metrics::keys;
+use crate::metrics::totals::{Totals, TotalsChanges, TotalsState, TotalsUndo};
 use crate::pricing::{PricingRegistry, TokenPricing};
-use crate::totals::{Totals, TotalsChanges, TotalsState, TotalsUndo};
 
 /// Everything the builders of one run share: pending buffers per scope, running totals, prices.
 ///
@@ -19,7 +19,7 @@ use crate::totals::{Totals, TotalsChanges, TotalsState, TotalsUndo};
 /// map operations; a flush derives its metrics with only `totals` held.
 #[derive(Debug, Default)]
 pub struct RunMetrics {
-    buffers: Mutex<FastMap<String, StepBuffer>>,
+    buffers: Mutex<FxHashMap<String, StepBuffer>>,
     totals: Mutex<Totals>,
     pricing: RwLock<PricingRegistry>,
     /// Set once anything is registered: tracked calls skip the lock until then.
@@ -53,13 +53,20 @@ pub fn check_value(key: &str, value: f64) -> CoreResult<f64> {
     }
 }
 
+/// `name` trimmed, refused by `what` when nothing is left.
+fn non_blank<'a>(name: &'a str, what: &str) -> CoreResult<&'a str> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(CoreError::empty(what));
+    }
+    Ok(name)
+}
+
 impl Builder {
     /// A builder with fresh shared state; its buffer scope is its cost context.
     pub fn new(cost_context: &str) -> CoreResult<Self> {
         // Blank is refused too: `for_cost_context` trims, so "  " could never be reached again.
-        if cost_context.trim().is_empty() {
-            return Err(CoreError::value("cost_context must be non-empty"));
-        }
+        non_blank(cost_context, "cost_context")?;
         Ok(Builder {
             cost_context: cost_context.to_owned(),
             buffer_scope: cost_context.to_owned(),
@@ -88,14 +95,11 @@ impl Builder {
         cost_context: &str,
         buffer_scope: Option<&str>,
     ) -> CoreResult<Option<Builder>> {
-        let cost_context = cost_context.trim();
-        if cost_context.is_empty() {
-            return Err(CoreError::value("cost_context must be non-empty"));
-        }
-        let buffer_scope = buffer_scope.map_or(cost_context, str::trim);
-        if buffer_scope.is_empty() {
-            return Err(CoreError::value("buffer_scope must be non-empty"));
-        }
+        let cost_context = non_blank(cost_context, "cost_context")?;
+        let buffer_scope = match buffer_scope {
+            Some(scope) => non_blank(scope, "buffer_scope")?,
+            None => cost_context,
+        };
         if cost_context == self.cost_context && buffer_scope == self.buffer_scope {
             return Ok(None);
         }

@@ -1,118 +1,40 @@
-//! The rules of one `Model.log` row: splits, metric routing, batch averages and key prefixes.
-//!
-//! Everything here is arithmetic over plain values, in the order openpipe-art 0.5.18 computes
-//! it, so rows agree with the reference to the last bit where the reference is deterministic.
+//! One batch of trajectory groups aggregated into a row's averages and builder additions,
+//! in the order openpipe-art 0.5.18 computes them, so rows agree with the reference to the
+//! last bit where the reference is deterministic.
 
 use std::collections::HashSet;
 
-use crate::error::{CoreError, CoreResult};
-use crate::keys;
-pub use crate::ordered::OrderedValues;
+use indexmap::IndexMap;
+use rustc_hash::FxBuildHasher;
 
-/// Sections whose keys a train/val/test row keeps unprefixed.
-pub const ROW_SECTIONS: [&str; 8] = [
-    "reward",
-    "loss",
-    "offpolicy",
-    "pipeline",
-    "throughput",
-    "costs",
-    "time",
-    "data",
-];
+use super::numpy::numpy_std;
+use super::routing::{Route, STANDARD_SPLITS, route};
+use crate::error::CoreResult;
 
-/// The splits with standard prefixing and default data metrics.
-pub const STANDARD_SPLITS: [&str; 3] = ["train", "val", "test"];
+/// An insertion-ordered map of row values: rows keep the reference's key order, and
+/// re-setting a key keeps its first position.
+pub type Ordered<V> = IndexMap<String, V, FxBuildHasher>;
 
-const LEGACY_COST_KEY_MESSAGE: &str = "Legacy cost keys like 'costs_prefill' are no longer \
-    supported. Log explicit cost keys like 'costs/train/tinker_prefill' or \
-    'costs/eval/judge/ruler' instead.";
-
-/// The cost context and buffer scope a split flushes: train → train, val/test → eval,
-/// anything else → itself.
-pub fn split_scope(split: &str) -> &str {
-    match split {
-        "train" => "train",
-        "val" | "test" => "eval",
-        other => other,
-    }
-}
-
-/// The key a metric gets in a row of `split`.
-///
-/// train/val/test keep a key whose first segment is a section or a split and prefix the rest;
-/// any other split prefixes every key (`holdout/costs/all`).
-pub fn row_key(split: &str, key: &str) -> String {
-    if STANDARD_SPLITS.contains(&split)
-        && let Some((first, _)) = key.split_once('/')
-        && (ROW_SECTIONS.contains(&first) || STANDARD_SPLITS.contains(&first))
-    {
-        return key.to_owned();
-    }
-    format!("{split}/{key}")
-}
-
-/// Where a logged metric goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    /// Summed into the split's builder (`costs/...`, `time/step_...`, ...).
-    Builder,
-    /// Averaged (trajectory and group metrics) or passed through (`metrics=`).
-    Plain,
-}
-
-/// Routes one metric key; legacy `costs_*` keys are refused.
-pub fn route(key: &str) -> CoreResult<Route> {
-    if key.starts_with("costs/") {
-        return Ok(Route::Builder);
-    }
-    if key.starts_with("costs_") {
-        return Err(CoreError::value(LEGACY_COST_KEY_MESSAGE));
-    }
-    Ok(if keys::is_builder_managed(key) {
-        Route::Builder
-    } else {
-        Route::Plain
-    })
-}
-
-/// numpy's pairwise summation (`umr_sum` on a contiguous 1-D float64 array), bit for bit.
-pub fn numpy_sum(a: &[f64]) -> f64 {
-    let n = a.len();
-    if n < 8 {
-        let mut res = 0.0;
-        for x in a {
-            res += x;
+/// The entry for `key`, inserted with `make()` if missing (no key allocation when present).
+/// Sets `key` to `value`, keeping the first position of `key` (no key allocation when present).
+pub(crate) fn set<V>(map: &mut Ordered<V>, key: &str, value: V) {
+    match map.get_mut(key) {
+        Some(slot) => *slot = value,
+        None => {
+            map.insert(key.to_owned(), value);
         }
-        res
-    } else if n <= 128 {
-        let mut r = [0.0; 8];
-        r.copy_from_slice(&a[..8]);
-        let mut i = 8;
-        while i < n - (n % 8) {
-            for j in 0..8 {
-                r[j] += a[i + j];
-            }
-            i += 8;
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for x in &a[i..] {
-            res += x;
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        numpy_sum(&a[..n2]) + numpy_sum(&a[n2..])
     }
 }
 
-/// `numpy.std(a)`: the population standard deviation (ddof=0), computed as numpy does.
-pub fn numpy_std(a: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let mean = numpy_sum(a) / n;
-    let squares: Vec<f64> = a.iter().map(|x| (x - mean) * (x - mean)).collect();
-    (numpy_sum(&squares) / n).sqrt()
+pub(crate) fn entry_or_insert<'m, V>(
+    map: &'m mut Ordered<V>,
+    key: &str,
+    make: impl FnOnce() -> V,
+) -> &'m mut V {
+    match map.get_index_of(key) {
+        Some(i) => &mut map[i],
+        None => map.entry(key.to_owned()).or_insert_with(make),
+    }
 }
 
 /// A row value: metrics are floats; `reward_std_dev` is the int 0 when no group qualifies.
@@ -146,8 +68,8 @@ impl Mean {
 /// and [`end_group`](Self::end_group) in batch order, then [`finish`](Self::finish).
 #[derive(Debug, Default)]
 pub struct BatchAggregator {
-    means: OrderedValues<Mean>,
-    group_means: OrderedValues<Mean>,
+    means: Ordered<Mean>,
+    group_means: Ordered<Mean>,
     group_plain: Vec<(String, f64)>,
     std_devs: Vec<f64>,
     rewards: Vec<f64>,
@@ -164,7 +86,7 @@ pub struct BatchAggregator {
 #[derive(Debug, Default)]
 pub struct BatchSummary {
     /// reward, exception_rate, trajectory metrics, `group_*`, reward_std_dev: in row order.
-    pub averages: OrderedValues<Number>,
+    pub averages: Ordered<Number>,
     /// Builder-managed values from groups and trajectories, in the order they were met.
     pub builder_adds: Vec<(String, f64)>,
     /// `data/step_*` counts of the batch, in the reference's order.
@@ -181,10 +103,10 @@ impl BatchAggregator {
         }
     }
 
-    fn base_means() -> OrderedValues<Mean> {
-        let mut means = OrderedValues::default();
-        means.set("reward", Mean::default());
-        means.set("exception_rate", Mean::default());
+    fn base_means() -> Ordered<Mean> {
+        let mut means = Ordered::default();
+        set(&mut means, "reward", Mean::default());
+        set(&mut means, "exception_rate", Mean::default());
         means
     }
 
@@ -206,14 +128,10 @@ impl BatchAggregator {
         }
         if num_trajectories > 0 {
             for (key, value) in self.group_plain.drain(..) {
-                self.group_means
-                    .get_mut_or_insert_with(&key, Mean::default)
-                    .push(value);
+                entry_or_insert(&mut self.group_means, &key, Mean::default).push(value);
             }
         }
-        let rate = self
-            .means
-            .get_mut_or_insert_with("exception_rate", Mean::default);
+        let rate = entry_or_insert(&mut self.means, "exception_rate", Mean::default);
         for _ in 0..num_trajectories {
             rate.push(0.0);
         }
@@ -234,17 +152,12 @@ impl BatchAggregator {
         metrics: impl IntoIterator<Item = (&'a str, f64)>,
         scenario_id: Option<String>,
     ) -> CoreResult<()> {
-        self.means
-            .get_mut_or_insert_with("reward", Mean::default)
-            .push(reward);
+        entry_or_insert(&mut self.means, "reward", Mean::default).push(reward);
         self.rewards.push(reward);
         for (key, value) in metrics {
             match route(key)? {
                 Route::Builder => self.builder_adds.push((key.to_owned(), value)),
-                Route::Plain => self
-                    .means
-                    .get_mut_or_insert_with(key, Mean::default)
-                    .push(value),
+                Route::Plain => entry_or_insert(&mut self.means, key, Mean::default).push(value),
             }
         }
         if self.group_scenario.is_none() {
@@ -272,15 +185,15 @@ impl BatchAggregator {
 
     /// The batch's averages and builder values for a row of `split`.
     pub fn finish(self, split: &str) -> BatchSummary {
-        let mut averages: OrderedValues<Number> = OrderedValues::default();
+        let mut averages: Ordered<Number> = Ordered::default();
         for (key, mean) in self.means.iter() {
             if let Some(v) = mean.value() {
-                averages.set(key, Number::Float(v));
+                set(&mut averages, key, Number::Float(v));
             }
         }
         for (key, mean) in self.group_means.iter() {
             if let Some(v) = mean.value() {
-                averages.set(&format!("group_{key}"), Number::Float(v));
+                set(&mut averages, &format!("group_{key}"), Number::Float(v));
             }
         }
         let std_dev = if self.std_devs.is_empty() {
@@ -292,7 +205,7 @@ impl BatchAggregator {
             }
             Number::Float(sum / self.std_devs.len() as f64)
         };
-        averages.set("reward_std_dev", std_dev);
+        set(&mut averages, "reward_std_dev", std_dev);
 
         let mut data_metrics = Vec::new();
         if STANDARD_SPLITS.contains(&split) {
@@ -321,43 +234,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prefixes() {
-        assert_eq!(row_key("train", "reward"), "train/reward");
-        assert_eq!(row_key("train", "foo/bar"), "train/foo/bar");
-        assert_eq!(row_key("train", "loss/a"), "loss/a");
-        assert_eq!(row_key("val", "train/x"), "train/x");
-        assert_eq!(row_key("test", "costs/all"), "costs/all");
-        assert_eq!(row_key("holdout", "costs/all"), "holdout/costs/all");
-        assert_eq!(row_key("train", "costs"), "train/costs");
-    }
-
-    #[test]
-    fn routing() {
-        assert_eq!(route("costs/x").unwrap(), Route::Builder);
-        assert_eq!(route("time/step_x").unwrap(), Route::Builder);
-        assert_eq!(route("time/x").unwrap(), Route::Plain);
-        assert!(
-            route("costs_prefill")
-                .unwrap_err()
-                .to_string()
-                .contains("Legacy")
-        );
-        assert_eq!(split_scope("test"), "eval");
-        assert_eq!(split_scope("holdout"), "holdout");
-    }
-
-    #[test]
-    fn numpy_std_matches_known_values() {
-        assert_eq!(numpy_std(&[1.0, 0.0]), 0.5);
-        assert_eq!(numpy_std(&[0.5, 0.5, 0.5]), 0.0);
-        // 20 values exercise the unrolled path: std of 0..20 is sqrt(33.25).
-        let v: Vec<f64> = (0..20).map(f64::from).collect();
-        assert!((numpy_std(&v) - 33.25f64.sqrt()).abs() < 1e-12);
-        let v: Vec<f64> = (0..1000).map(|i| f64::from(i) * 0.1).collect();
-        assert!((numpy_sum(&v) - 49950.0).abs() < 1e-6);
-    }
-
-    #[test]
     fn batch_averages_in_reference_order() {
         let mut a = BatchAggregator::new();
         a.begin_group(
@@ -377,7 +253,7 @@ mod tests {
             .unwrap();
         a.end_group();
         let s = a.finish("train");
-        let keys: Vec<&str> = s.averages.iter().map(|(k, _)| k).collect();
+        let keys: Vec<&str> = s.averages.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             keys,
             [

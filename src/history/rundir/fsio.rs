@@ -4,6 +4,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
+#[cfg(feature = "test-hooks")]
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{CoreError, CoreResult};
@@ -83,12 +84,15 @@ pub fn open_append(path: &Path) -> CoreResult<File> {
         .map_err(|e| io_err("cannot open", path, e))
 }
 
-/// Test hook: how many of the next appends fail, and with which errno.
+/// Test hook (cargo feature `test-hooks`, which only test builds enable): how many of the
+/// next appends fail, and with which errno.
+#[cfg(feature = "test-hooks")]
 static FAIL_APPENDS: AtomicU64 = AtomicU64::new(0);
 
 /// Makes the next `count` appends write half their bytes and then fail with `errno` (for
 /// example ENOSPC), as on a full disk. For tests where mounting a small filesystem is not
 /// permitted; the real case is tested on a size-limited tmpfs where it is.
+#[cfg(feature = "test-hooks")]
 pub fn fail_next_appends(count: u32, errno: i32) {
     FAIL_APPENDS.store(
         (u64::from(count) << 32) | u64::from(errno as u32),
@@ -96,6 +100,7 @@ pub fn fail_next_appends(count: u32, errno: i32) {
     );
 }
 
+#[cfg(feature = "test-hooks")]
 fn injected_failure() -> Option<std::io::Error> {
     let v = FAIL_APPENDS.load(Ordering::Relaxed);
     if v >> 32 == 0 {
@@ -103,6 +108,13 @@ fn injected_failure() -> Option<std::io::Error> {
     }
     FAIL_APPENDS.store(v - (1 << 32), Ordering::SeqCst);
     Some(std::io::Error::from_raw_os_error(v as u32 as i32))
+}
+
+/// Without the test hooks, no append is made to fail (and none pays for a check).
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+fn injected_failure() -> Option<std::io::Error> {
+    None
 }
 
 /// Appends `bytes` with one `write_all` on an `O_APPEND` handle: a kill leaves either

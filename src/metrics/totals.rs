@@ -1,19 +1,19 @@
 //! Running totals shared by every builder of a run: cumulative values and unique scenarios.
 
-use crate::hash::{FastMap, FastSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::scenarios::ScenarioSet;
+use crate::metrics::scenarios::ScenarioSet;
 
-use crate::sum::ExactSum;
+use crate::metrics::sum::ExactSum;
 
 /// Cumulative totals (`<section>/cum/...`) and the set of scenario ids seen so far.
 #[derive(Debug, Default, Clone)]
 pub struct Totals {
-    cum: FastMap<String, ExactSum>,
+    cum: FxHashMap<String, ExactSum>,
     scenarios: ScenarioSet,
     // What changed since the last `take_changes`, so a run directory can persist a delta
     // instead of the whole state on every log.
-    changed_keys: FastSet<String>,
+    changed_keys: FxHashSet<String>,
     /// How many ids (in the set's insertion order) `take_changes` has already reported: the
     /// new ones are the rest, so no second copy of them is kept.
     ids_reported: usize,

@@ -1,11 +1,11 @@
 //! The pending values of one step in one buffer scope.
 
-use crate::hash::FastMap;
+use rustc_hash::FxHashMap;
 
 use crate::error::{CoreError, CoreResult};
-use crate::keys;
-use crate::scenarios::ScenarioSet;
-use crate::sum::ExactSum;
+use crate::metrics::keys;
+use crate::metrics::scenarios::ScenarioSet;
+use crate::metrics::sum::ExactSum;
 
 /// Leaves recorded since the last flush, in the order first recorded, and the scenario ids seen.
 ///
@@ -15,9 +15,9 @@ use crate::sum::ExactSum;
 #[derive(Debug, Default, Clone)]
 pub struct StepBuffer {
     leaves: Vec<(String, ExactSum)>,
-    index: FastMap<String, usize>,
+    index: FxHashMap<String, usize>,
     /// Every proper ancestor of a leaf → the first leaf below it (for error messages).
-    ancestors: FastMap<String, usize>,
+    ancestors: FxHashMap<String, usize>,
     scenario_ids: ScenarioSet,
 }
 

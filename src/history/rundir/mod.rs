@@ -50,7 +50,8 @@ use parking_lot::{Mutex, MutexGuard};
 use serde_json::{Map, Value};
 
 use crate::error::{CoreError, CoreResult};
-use crate::totals::{TotalsChanges, TotalsState};
+use crate::metrics::totals::{TotalsChanges, TotalsState};
+#[cfg(feature = "test-hooks")]
 pub use fsio::fail_next_appends;
 pub use journal::{BUILDER_STATE_KEY, JournalEntry};
 

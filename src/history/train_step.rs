@@ -1,0 +1,156 @@
+//! The automatic train-step metrics a backend adds to `Model.log` (openpipe-art's
+//! `LocalBackend` does): on the first log of each train step, `time/step_wall_s` (the time
+//! since the previous train step's first log) and `costs/gpu` (that interval at the
+//! backend's GPU rate). A value the caller logs under either key wins.
+
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+use crate::pricing::gpu::gpu_cost_usd;
+
+/// The key of the measured interval between train steps.
+pub const STEP_WALL_KEY: &str = "time/step_wall_s";
+/// The key of the interval's GPU cost.
+pub const GPU_COST_KEY: &str = "costs/gpu";
+
+/// Whether logs of `split` get automatic metrics: train only.
+pub fn applies_to(split: &str) -> bool {
+    split == "train"
+}
+
+/// When the previous train step was first logged, and which step it was.
+#[derive(Debug)]
+pub struct TrainStepClock {
+    state: Mutex<ClockState>,
+}
+
+#[derive(Debug)]
+struct ClockState {
+    last_step: Option<i64>,
+    last_log: Instant,
+}
+
+impl TrainStepClock {
+    /// A clock whose first interval starts at `start` (the run's creation).
+    pub fn starting_at(start: Instant) -> Self {
+        TrainStepClock {
+            state: Mutex::new(ClockState {
+                last_step: None,
+                last_log: start,
+            }),
+        }
+    }
+
+    /// The seconds since the previous train step's first log (or since the start) when
+    /// this is the first log of train step `step`; `None` for another split or a step
+    /// logged again. A first log moves the clock on.
+    pub fn tick(&self, split: &str, step: i64, now: Instant) -> Option<f64> {
+        if !applies_to(split) {
+            return None;
+        }
+        let mut state = self.state.lock();
+        if state.last_step == Some(step) {
+            return None;
+        }
+        let interval = now.saturating_duration_since(state.last_log).as_secs_f64();
+        state.last_log = now;
+        state.last_step = Some(step);
+        Some(interval)
+    }
+}
+
+impl Default for TrainStepClock {
+    fn default() -> Self {
+        Self::starting_at(Instant::now())
+    }
+}
+
+/// Whether the backend's GPU rate is needed: not when the caller logs `costs/gpu` itself.
+pub fn needs_gpu_rate(provided: impl Fn(&str) -> bool) -> bool {
+    !provided(GPU_COST_KEY)
+}
+
+/// The automatic metrics of a train step that took `step_wall_s` seconds, at `usd_per_hour`
+/// for all the backend's GPUs (`None`: no price known, no `costs/gpu`). Keys in `provided`
+/// (logged by the caller) are left out; `costs/gpu` uses the measured interval even when
+/// the caller gave `time/step_wall_s`, as the reference does.
+pub fn train_step_metrics(
+    step_wall_s: f64,
+    provided: impl Fn(&str) -> bool,
+    usd_per_hour: Option<f64>,
+) -> Vec<(String, f64)> {
+    let mut out = Vec::with_capacity(2);
+    if !provided(STEP_WALL_KEY) {
+        out.push((STEP_WALL_KEY.to_owned(), step_wall_s));
+    }
+    if let Some(rate) = usd_per_hour
+        && !provided(GPU_COST_KEY)
+    {
+        out.push((GPU_COST_KEY.to_owned(), gpu_cost_usd(step_wall_s, rate)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn once_per_train_step_measuring_from_the_previous_one() {
+        let start = Instant::now();
+        let clock = TrainStepClock::starting_at(start);
+        let at = |s: u64| start + Duration::from_secs(s);
+        assert_eq!(clock.tick("val", 1, at(1)), None, "train only");
+        assert_eq!(clock.tick("train", 1, at(5)), Some(5.0));
+        assert_eq!(clock.tick("train", 1, at(6)), None, "once per step");
+        assert_eq!(clock.tick("test", 2, at(7)), None);
+        assert_eq!(
+            clock.tick("train", 2, at(12)),
+            Some(7.0),
+            "from step 1's first log"
+        );
+        // Going back to an earlier step is a new step too.
+        assert_eq!(clock.tick("train", 1, at(13)), Some(1.0));
+    }
+
+    #[test]
+    fn a_clock_never_runs_backwards() {
+        let start = Instant::now();
+        let clock = TrainStepClock::starting_at(start + Duration::from_secs(10));
+        assert_eq!(clock.tick("train", 1, start), Some(0.0));
+    }
+
+    #[test]
+    fn gpu_cost_is_wall_time_at_the_hourly_rate() {
+        let none = |_: &str| false;
+        assert_eq!(
+            train_step_metrics(90.0, none, Some(6.0)),
+            [(STEP_WALL_KEY.into(), 90.0), (GPU_COST_KEY.into(), 0.15)]
+        );
+        assert_eq!(
+            train_step_metrics(90.0, none, None),
+            [(STEP_WALL_KEY.into(), 90.0)],
+            "no price, no costs/gpu"
+        );
+        assert!(needs_gpu_rate(none));
+    }
+
+    #[test]
+    fn an_explicit_caller_value_wins() {
+        let wall_given = |k: &str| k == STEP_WALL_KEY;
+        // The measured interval still prices the GPUs.
+        assert_eq!(
+            train_step_metrics(36.0, wall_given, Some(100.0)),
+            [(GPU_COST_KEY.into(), 1.0)]
+        );
+        let cost_given = |k: &str| k == GPU_COST_KEY;
+        assert!(!needs_gpu_rate(cost_given));
+        assert_eq!(
+            train_step_metrics(36.0, cost_given, Some(100.0)),
+            [(STEP_WALL_KEY.into(), 36.0)]
+        );
+    }
+}

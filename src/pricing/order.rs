@@ -1,0 +1,331 @@
+//! The resolution order that turns one provider response into US dollars:
+//!
+//! 1. a cost the response reports itself (`usage.cost`, ...);
+//! 2. the provider's cost extractor, when one is registered and returns a number;
+//! 3. the model's registered prices;
+//! 4. the catalog's prices;
+//!
+//! with per-call overrides over 3 and 4 (see [`token_cost`]). The bindings supply the
+//! extractor, the registry and the catalog as closures, so the order and the checks are
+//! tested here without Python; a closure's own error type (a Python exception, say) passes
+//! through untouched.
+
+use std::sync::Arc;
+
+use super::catalog::ModelPrices;
+use super::resolve::{Overrides, token_cost};
+use super::usage::ResponseFields;
+use super::{TokenPricing, is_price, model_name};
+use crate::error::{CoreError, CoreResult};
+
+/// What a provider's cost extractor returned (`None` is handled before: it falls through).
+pub trait ExtractedCost {
+    /// The value as a number, or `None` when it is not a number at all.
+    fn number(&self) -> Option<f64>;
+    /// How to show the value in an error message (`type: repr`); only called on failure.
+    fn describe(&self) -> String;
+}
+
+impl ExtractedCost for f64 {
+    fn number(&self) -> Option<f64> {
+        Some(*self)
+    }
+
+    fn describe(&self) -> String {
+        format!("float: {self:?}")
+    }
+}
+
+/// An extractor's result as a cost: a finite, non-negative number, else an error naming
+/// the provider and showing the value.
+pub fn check_extracted(provider: &str, value: &impl ExtractedCost) -> CoreResult<f64> {
+    match value.number() {
+        Some(v) if is_price(v) => Ok(v),
+        _ => Err(CoreError::value(format!(
+            "The cost extractor for provider '{provider}' must return a finite \
+             non-negative number or None, got {}",
+            value.describe()
+        ))),
+    }
+}
+
+/// One call to price: the normalized provider, the model as given, and per-call prices.
+#[derive(Debug, Clone, Copy)]
+pub struct PriceCall<'a> {
+    pub provider: &'a str,
+    pub model: &'a str,
+    pub overrides: &'a Overrides,
+}
+
+/// Prices a response in the resolution order (module docs).
+///
+/// - `extractor` runs the provider's extractor: `Ok(None)` when there is none or it
+///   returned `None`. It is not called when the response reports its cost.
+/// - `registered` gives the prices registered for the (trimmed) model name.
+/// - `catalog` gives the catalog's prices; not called when the model has registered prices.
+///
+/// The model name is checked (non-empty) only once steps 1 and 2 gave no cost, as in the
+/// reference.
+pub fn response_cost<E, V>(
+    call: PriceCall<'_>,
+    fields: &ResponseFields,
+    extractor: impl FnOnce() -> Result<Option<V>, E>,
+    registered: impl FnOnce(&str) -> Option<TokenPricing>,
+    catalog: impl FnOnce(&str) -> Result<Option<Arc<ModelPrices>>, E>,
+) -> Result<f64, E>
+where
+    E: From<CoreError>,
+    V: ExtractedCost,
+{
+    if let Some(cost) = fields.reported_cost()? {
+        return Ok(cost);
+    }
+    if let Some(value) = extractor()? {
+        return Ok(check_extracted(call.provider, &value)?);
+    }
+    let model = model_name(call.model)?;
+    let registered = registered(model);
+    let prices = match registered {
+        Some(_) => None,
+        None => catalog(model)?,
+    };
+    Ok(token_cost(
+        call.provider,
+        model,
+        registered,
+        prices.as_deref(),
+        call.overrides,
+        fields,
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pricing::Formula;
+    use crate::pricing::catalog::PriceCatalog;
+    use serde_json::{Value, json};
+
+    /// A value an extractor returned that is not a number.
+    struct NotANumber;
+
+    impl ExtractedCost for NotANumber {
+        fn number(&self) -> Option<f64> {
+            None
+        }
+        fn describe(&self) -> String {
+            "str: '3'".into()
+        }
+    }
+
+    const OPENAI: Formula = Formula::OpenAi;
+
+    fn usage(extra: Value) -> ResponseFields {
+        let mut v = json!({"usage": {"prompt_tokens": 1_000_000, "completion_tokens": 1_000_000}});
+        if let (Value::Object(usage), Value::Object(extra)) = (&mut v["usage"], extra) {
+            usage.extend(extra);
+        }
+        ResponseFields::from_json(&v, OPENAI)
+    }
+
+    fn registered_price(prompt: f64, completion: f64) -> TokenPricing {
+        TokenPricing {
+            prompt_per_million: prompt,
+            completion_per_million: completion,
+            cached_prompt_per_million: None,
+            cache_creation_per_million: None,
+            cache_read_per_million: None,
+        }
+    }
+
+    fn catalog(model: &str) -> CoreResult<Option<Arc<ModelPrices>>> {
+        Ok(PriceCatalog::builtin()?.resolve(OPENAI, model))
+    }
+
+    fn call<'a>(model: &'a str, overrides: &'a Overrides) -> PriceCall<'a> {
+        PriceCall {
+            provider: "openai",
+            model,
+            overrides,
+        }
+    }
+
+    fn never_extracted() -> CoreResult<Option<f64>> {
+        panic!("the extractor must not be called")
+    }
+
+    fn never_priced(_: &str) -> CoreResult<Option<Arc<ModelPrices>>> {
+        panic!("the catalog must not be consulted")
+    }
+
+    #[test]
+    fn a_reported_cost_wins_over_everything() {
+        let o = Overrides::default();
+        let cost = response_cost(
+            call("", &o),
+            &usage(json!({"cost": 0.5})),
+            never_extracted,
+            |_| panic!("the registry must not be consulted"),
+            never_priced,
+        );
+        assert_eq!(cost, Ok(0.5));
+    }
+
+    #[test]
+    fn a_bad_reported_cost_is_an_error_before_the_extractor() {
+        let o = Overrides::default();
+        let err = response_cost(
+            call("gpt-4o", &o),
+            &usage(json!({"cost": -1.0})),
+            never_extracted,
+            |_| None,
+            never_priced,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("usage.cost"), "{err}");
+    }
+
+    #[test]
+    fn an_extractor_number_wins_over_prices() {
+        let o = Overrides::default();
+        let cost = response_cost(
+            call("gpt-4o", &o),
+            &usage(json!({})),
+            || Ok::<_, CoreError>(Some(0.25)),
+            |_| panic!("the registry must not be consulted"),
+            never_priced,
+        );
+        assert_eq!(cost, Ok(0.25));
+    }
+
+    #[test]
+    fn an_extractor_returning_none_falls_through_to_prices() {
+        let o = Overrides::default();
+        let cost = response_cost(
+            call(" gpt-4o ", &o),
+            &usage(json!({})),
+            || Ok::<Option<f64>, CoreError>(None),
+            |_| None,
+            catalog,
+        );
+        // gpt-4o: $2.5 and $10 per million tokens.
+        assert_eq!(cost, Ok(12.5));
+    }
+
+    #[test]
+    fn an_extractor_must_return_a_finite_non_negative_number() {
+        let o = Overrides::default();
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            let err = response_cost(
+                call("gpt-4o", &o),
+                &usage(json!({})),
+                || Ok::<_, CoreError>(Some(bad)),
+                |_| None,
+                never_priced,
+            )
+            .unwrap_err();
+            assert!(matches!(err, CoreError::InvalidValue(_)), "{err:?}");
+            let msg = err.to_string();
+            assert!(msg.contains("provider 'openai'"), "{msg}");
+            assert!(msg.contains(&format!("{bad:?}")), "{msg}");
+        }
+        let err = response_cost(
+            call("gpt-4o", &o),
+            &usage(json!({})),
+            || Ok::<_, CoreError>(Some(NotANumber)),
+            |_| None,
+            never_priced,
+        )
+        .unwrap_err();
+        assert!(err.to_string().ends_with("got str: '3'"), "{err}");
+    }
+
+    #[test]
+    fn an_extractor_error_passes_through_unchanged() {
+        #[derive(Debug, PartialEq)]
+        enum Outer {
+            Raised,
+            Core(CoreError),
+        }
+        impl From<CoreError> for Outer {
+            fn from(e: CoreError) -> Self {
+                Outer::Core(e)
+            }
+        }
+        let o = Overrides::default();
+        let err = response_cost(
+            call("gpt-4o", &o),
+            &usage(json!({})),
+            || Err::<Option<f64>, _>(Outer::Raised),
+            |_| None,
+            |_| Ok(None),
+        );
+        assert_eq!(err, Err(Outer::Raised));
+    }
+
+    #[test]
+    fn registered_prices_win_over_the_catalog() {
+        let o = Overrides::default();
+        let cost = response_cost(
+            call("gpt-4o", &o),
+            &usage(json!({})),
+            || Ok::<Option<f64>, CoreError>(None),
+            |m| (m == "gpt-4o").then(|| registered_price(1.0, 2.0)),
+            never_priced,
+        );
+        assert_eq!(cost, Ok(3.0));
+    }
+
+    #[test]
+    fn overrides_apply_over_registered_and_catalog_prices() {
+        let o = Overrides {
+            completion: Some(0.0),
+            ..Overrides::default()
+        };
+        let registered = response_cost(
+            call("mine", &o),
+            &usage(json!({})),
+            || Ok::<Option<f64>, CoreError>(None),
+            |_| Some(registered_price(1.0, 2.0)),
+            never_priced,
+        );
+        assert_eq!(registered, Ok(1.0));
+        let from_catalog = response_cost(
+            call("gpt-4o", &o),
+            &usage(json!({})),
+            || Ok::<Option<f64>, CoreError>(None),
+            |_| None,
+            catalog,
+        );
+        assert_eq!(from_catalog, Ok(2.5));
+    }
+
+    #[test]
+    fn no_price_anywhere_says_how_to_give_one() {
+        let o = Overrides::default();
+        let err = response_cost(
+            call("no-such-model", &o),
+            &usage(json!({})),
+            || Ok::<Option<f64>, CoreError>(None),
+            |_| None,
+            catalog,
+        )
+        .unwrap_err();
+        assert!(matches!(err, CoreError::Pricing(_)), "{err:?}");
+        assert!(err.to_string().contains("'no-such-model'"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_model_is_refused_only_when_prices_are_needed() {
+        let o = Overrides::default();
+        let err = response_cost(
+            call("  ", &o),
+            &usage(json!({})),
+            || Ok::<Option<f64>, CoreError>(None),
+            |_| panic!("the registry must not be consulted"),
+            never_priced,
+        )
+        .unwrap_err();
+        assert_eq!(err, CoreError::value("model_name must be non-empty"));
+    }
+}

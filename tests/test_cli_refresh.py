@@ -1,0 +1,147 @@
+"""``python -m art_metrics refresh [SOURCE]`` against a local HTTP server."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+FIRST = {
+    "sample_spec": {"input_cost_per_token": 0, "litellm_provider": "one of many"},
+    "gpt-4o": {
+        "litellm_provider": "openai",
+        "mode": "chat",
+        "input_cost_per_token": 5e-06,  # the built-in catalog has 2.5e-06
+        "output_cost_per_token": 1e-05,
+    },
+    "claude-new": {
+        "litellm_provider": "anthropic",
+        "mode": "chat",
+        "input_cost_per_token": 1e-06,
+        "output_cost_per_token": 2e-06,
+    },
+}
+SECOND = dict(
+    FIRST,
+    **{
+        "claude-new": dict(FIRST["claude-new"], output_cost_per_token=4e-06),
+        "gpt-newer": {
+            "litellm_provider": "openai",
+            "mode": "chat",
+            "input_cost_per_token": 1e-07,
+            "output_cost_per_token": 2e-07,
+        },
+    },
+)
+ROUTES = {
+    "/first.json": json.dumps(FIRST).encode(),
+    "/second.json": json.dumps(SECOND).encode(),
+    "/not-a-map": b"[1, 2]",
+}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        path = self.path
+        if path.startswith("/slow"):
+            time.sleep(0.6)
+            path = path[len("/slow") :]
+        body = ROUTES.get(path)
+        self.send_response(200 if body is not None else 500)
+        body = body if body is not None else b"broken"
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def refresh(*args: str, cache, stderr=subprocess.PIPE) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "art_metrics", "refresh", *args],
+        env=dict(os.environ, ART_METRICS_CACHE_DIR=str(cache)),
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_refresh_prints_what_changed(server, tmp_path):
+    first = refresh(f"{server}/first.json", cache=tmp_path)
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert lines[:2] == [
+        f"Refreshed the price catalog from {server}/first.json",
+        f"Cached at {tmp_path / 'litellm-prices.json'} (was: builtin litellm 1.82.0)",
+    ]
+    assert "anthropic: 25 -> 1 models (-24)" in lines and "openai: 104 -> 1 models (-103)" in lines
+    assert "1 model added, 1 with changed prices" in lines
+    assert "  + claude-new" in lines
+    # only what changed (the new map has no cache prices: they are gone)
+    assert (
+        "  ~ gpt-4o: prompt $2.5 -> $5, cached_prompt $1.25 -> none, cache_read $1.25 -> none"
+        " per million tokens"
+    ) in lines
+    assert first.stderr == ""  # not a terminal: no progress indicator
+
+    # from the cached map to the next one
+    second = refresh(f"{server}/second.json", cache=tmp_path).stdout.splitlines()
+    assert "(was: cache" in second[1]
+    assert "1 model added, 1 with changed prices" in second
+    assert "  + gpt-newer" in second
+    assert "  ~ claude-new: completion $2 -> $4 per million tokens" in second
+
+
+def test_refresh_failure_keeps_the_catalog(server, tmp_path):
+    for path, why in (("/missing", "500"), ("/not-a-map", "")):
+        proc = refresh(f"{server}{path}", cache=tmp_path)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert proc.stderr.startswith("error: refresh failed, the previous catalog stays: ")
+        assert why in proc.stderr and len(proc.stderr.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refresh_shows_progress_on_a_terminal(server, tmp_path):
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        proc = refresh(f"{server}/slow/first.json", cache=tmp_path, stderr=follower)
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the child side is closed and drained
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        if follower != -1:
+            os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 0
+    shown = b"".join(chunks).decode()
+    assert f"downloading {server}/slow/first.json" in shown and " s" in shown
+    assert shown.endswith("\r\x1b[K")  # the indicator clears its line
+    assert "1 model added" in proc.stdout

@@ -1,0 +1,199 @@
+"""``python -m art_metrics report``: the charts' data, the HTML file, the PNGs (no browser;
+tests/test_report_browser.py opens the page)."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+from art_metrics.history import read_rows
+from art_metrics.report import load_run, render_html
+from report_runs import expected_points, long_run, openpipe_art_run, step_value
+
+DEMO_RUN = pathlib.Path("art-metrics-demo/models/demo")
+
+
+def cli(*args: str, cwd: pathlib.Path, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "art_metrics", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> pathlib.Path:
+    base = tmp_path_factory.mktemp("demo")
+    cli("demo", "--steps", "5", "--base-path", str(base), cwd=base)
+    return base / DEMO_RUN
+
+
+def embedded(html: str) -> list[dict]:
+    match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html)
+    assert match
+    return json.loads(match.group(1).replace("<\\/", "</"))
+
+
+def charts_by_id(run_dir: pathlib.Path) -> dict[str, dict]:
+    return {c["id"]: c for c in embedded(render_html(load_run(run_dir)))}
+
+
+def test_report_cli_writes_one_self_contained_file(demo_run, tmp_path):
+    out = cli("report", str(demo_run.parents[2]), "-o", "r.html", cwd=tmp_path).stdout
+    assert out.startswith("Wrote r.html (") and "8 rows, 5 steps" in out
+    html = (tmp_path / "r.html").read_text()
+    # nothing to fetch: no external script, style, font or image
+    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", html)
+    assert "url(" not in html and "@import" not in html
+    assert html.count("<script") == 2 and "window.artReport" in html
+    assert str(demo_run) in html
+
+
+def test_the_charts_hold_one_point_per_step_with_the_key(demo_run):
+    rows, _ = read_rows(demo_run)
+    charts = charts_by_id(demo_run)
+    assert list(charts) == [
+        "reward",
+        "reward_cost",
+        "cost_step",
+        "cost_total",
+        "throughput",
+        "time",
+        "loss",
+    ]
+    for chart, expected in expected_points(rows).items():
+        got = {s["name"]: sum(v is not None for v in s["y"]) for s in charts[chart]["series"]}
+        assert got == expected, chart
+    reward = {s["name"]: s for s in charts["reward"]["series"]}
+    assert reward["val"]["x"] == [2, 4, 5]
+    assert reward["val"]["y"] == [step_value(rows, s, "val/reward") for s in (2, 4, 5)]
+    # per step and source: the step's rows added up; the layers sum to each step's costs/all
+    stacked = charts["cost_step"]
+    assert stacked["stacked"] and stacked["money"]
+    for i, step in enumerate(stacked["series"][0]["x"]):
+        layers = [s["y"][i] or 0.0 for s in stacked["series"]]
+        assert sum(layers) == pytest.approx(step_value(rows, step, "costs/all", summed=True))
+    times = {s["name"]: s for s in charts["time"]["series"]}
+    assert list(times) == ["wall", "actor", "eval", "trainer"]
+    assert times["eval"]["y"][0] == step_value(rows, 2, "time/step_eval_s", summed=True)
+    # reward against cost: x is the cumulative cost written with (or before) the reward
+    against = {s["name"]: s for s in charts["reward_cost"]["series"]}
+    val_rows = [r for r in rows if "val/reward" in r]
+    assert against["val"]["x"] == [r["costs/cum/all"] for r in val_rows]
+    assert against["val"]["steps"] == [2, 4, 5]
+    assert charts["cost_total"]["budget"] is None
+
+
+def test_the_budget_line_comes_from_state_json(tmp_path):
+    run_dir = long_run(tmp_path / "run", 30)
+    assert charts_by_id(run_dir)["cost_total"]["budget"] is None
+    state = {"_metrics_builder_state": {}, "_art_metrics": {"budget_usd": 0.75}}
+    (run_dir / "state.json").write_text(json.dumps(state))
+    run = load_run(run_dir)
+    assert run.budget == 0.75
+    html = render_html(run)
+    assert {c["id"]: c for c in embedded(html)}["cost_total"]["budget"] == 0.75
+    assert "<span>budget</span><b>$0.75</b>" in html
+    (run_dir / "state.json").write_text("{not json")  # unreadable: no budget, still a report
+    assert load_run(run_dir).budget is None
+
+
+def test_an_openpipe_art_run(tmp_path):
+    run_dir = openpipe_art_run(tmp_path / "ref")
+    rows, _ = read_rows(run_dir)
+    charts = charts_by_id(run_dir)
+    assert [s["name"] for s in charts["reward"]["series"]] == ["train", "val", "test", "holdout"]
+    sources = [s["name"] for s in charts["cost_step"]["series"]]
+    assert "holdout/judge" in sources and "train/judge" in sources and "train" not in sources
+    run = load_run(run_dir)
+    assert run.total_cost == rows[-1]["costs/cum/all"]
+    assert sum(amount for _, amount in run.sources) == pytest.approx(run.total_cost)
+    assert [a for _, a in run.sources] == sorted((a for _, a in run.sources), reverse=True)
+
+
+def test_openpipe_art_0_5_23_names(tmp_path):
+    """0.5.23 calls the actor the rollout: its throughput and time keys are charted."""
+    rows = [
+        {
+            "training_step": s,
+            "train/reward": 0.1 * s,
+            "throughput/avg_rollout_tok_per_s": 900.0 + s,
+            "throughput/avg_trainer_tok_per_s": 3000.0,
+            "time/step_rollout_s": 2.0 * s,
+            "time/step_wall_s": 5.0 * s,
+            "loss/train": 1.0 / s,
+        }
+        for s in (1, 2, 3)
+    ]
+    (tmp_path / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    charts = charts_by_id(tmp_path)
+    throughput = {s["name"]: s["y"] for s in charts["throughput"]["series"]}
+    assert throughput == {"rollout": [901.0, 902.0, 903.0], "trainer": [3000.0] * 3}
+    assert {s["name"] for s in charts["time"]["series"]} == {"wall", "rollout"}
+    assert charts["loss"]["series"][0]["name"] == "train"
+    assert "cost_step" not in charts and "reward_cost" not in charts
+
+
+def test_markup_in_names_and_bad_lines(tmp_path):
+    rows = [
+        {"training_step": 1, "costs/</script><b>x": 0.5, "costs/all": 0.5, "costs/cum/all": 0.5},
+        {"training_step": 2, "costs/</script><b>x": 0.25, "costs/all": 0.25, "costs/cum/all": 0.75},
+    ]
+    lines = [json.dumps(rows[0]), "not json", "[1, 2]", json.dumps(rows[1])]
+    (tmp_path / "history.jsonl").write_text("\n".join(lines) + "\n")
+    run = load_run(tmp_path)
+    assert run.problems == [
+        f"{tmp_path}/history.jsonl line 2: not JSON",
+        f"{tmp_path}/history.jsonl line 3: not a JSON object (list)",
+    ]
+    html = render_html(run)
+    assert html.count("</script>") == 2  # the two script elements' own
+    assert "&lt;/script&gt;&lt;b&gt;x" in html  # the sources table
+    assert {c["id"]: c for c in embedded(html)}["cost_step"]["series"][0]["y"] == [0.5, 0.25]
+    proc = cli("report", str(tmp_path), "-o", "r.html", cwd=tmp_path)
+    assert "line 2: not JSON; skipped it" in proc.stderr and "2 rows, 2 steps" in proc.stdout
+
+
+def test_png_export(demo_run, tmp_path):
+    out = cli("report", str(demo_run), "-o", "r.html", "--png", "png", cwd=tmp_path).stdout
+    names = sorted(p.name for p in (tmp_path / "png").iterdir())
+    assert names == sorted(
+        f"{c}.png"
+        for c in ("reward", "reward_cost", "cost_step", "cost_total", "throughput", "time", "loss")
+    )
+    assert "Wrote png/cost_total.png" in out
+    from PIL import Image
+
+    with Image.open(tmp_path / "png" / "cost_step.png") as image:
+        assert image.size == (800, 400)
+        colors = image.convert("RGB").getcolors(maxcolors=100_000)
+        assert colors is not None and len(colors) > 50  # drawn, not blank
+
+
+def test_png_without_matplotlib_is_one_line(demo_run, tmp_path):
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"
+        "from art_metrics.__main__ import main\n"
+        f"sys.exit(main(['report', {str(demo_run)!r}, '--png', 'png']))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == "error: --png needs matplotlib: pip install 'art-metrics[plot]'\n"
+    assert not (tmp_path / "png").exists() and not (tmp_path / "report.html").exists()
+
+
+def test_report_errors(tmp_path):
+    missing = cli("report", str(tmp_path / "nope"), cwd=tmp_path, check=False)
+    assert missing.returncode == 2 and missing.stderr.startswith("error: ")
+    assert "does not exist" in missing.stderr and "Traceback" not in missing.stderr
