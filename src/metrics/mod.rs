@@ -6,9 +6,11 @@
 pub mod buffer;
 pub mod builder;
 pub mod derive;
+pub mod dialect;
 pub mod keys;
 pub mod scenarios;
 pub mod sum;
 pub mod totals;
 
 pub use builder::{Builder, RunMetrics};
+pub use dialect::{ArtVersion, Dialect};

@@ -20,6 +20,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<builder::BuilderCore>()?;
     m.add_class::<model::RunCore>()?;
+    m.add(
+        "SUPPORTED_ART_VERSIONS",
+        crate::metrics::dialect::SUPPORTED_ART_VERSIONS,
+    )?;
+    m.add_function(wrap_pyfunction!(builder::_wandb_row_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(builder::_wandb_setup, m)?)?;
     m.add_function(wrap_pyfunction!(model::detect_gpus, m)?)?;
     m.add_function(wrap_pyfunction!(model::backend_gpu_cost_per_hour, m)?)?;
     m.add_function(wrap_pyfunction!(model::gpu_cost_usd, m)?)?;
