@@ -5,7 +5,7 @@
 """
 
 from . import pricing
-from ._core import __version__
+from ._core import SUPPORTED_ART_VERSIONS, __version__
 from .art_patch import install, uninstall
 from .backend import LocalBackend
 from .builder import MetricsBuilder
@@ -15,6 +15,7 @@ from .reporting import TrackioReporter, WandbReporter
 from .trajectories import Trajectory, TrajectoryGroup
 
 __all__ = [
+    "SUPPORTED_ART_VERSIONS",
     "CostTrackingError",
     "LocalBackend",
     "MetricsBuilder",

@@ -20,10 +20,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<builder::BuilderCore>()?;
     m.add_class::<model::RunCore>()?;
-    m.add(
-        "SUPPORTED_ART_VERSIONS",
-        crate::metrics::dialect::SUPPORTED_ART_VERSIONS,
-    )?;
+    let [v1, v2] = crate::metrics::dialect::SUPPORTED_ART_VERSIONS;
+    m.add("SUPPORTED_ART_VERSIONS", (v1, v2))?;
     m.add_function(wrap_pyfunction!(builder::_wandb_row_keys, m)?)?;
     m.add_function(wrap_pyfunction!(builder::_wandb_setup, m)?)?;
     m.add_function(wrap_pyfunction!(model::detect_gpus, m)?)?;
