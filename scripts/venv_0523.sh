@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Creates .venv-0523: Python 3.12 with openpipe-art 0.5.23 (which needs Python >= 3.12), the test
-# dependencies, and art_metrics built into it. The differential tests against 0.5.23 run there:
+# Creates .venv-0523: Python 3.12 with openpipe-art 0.5.23 (which needs Python >= 3.12) and what
+# tests/differential_0523 needs (pyproject's dependency group `test-0523`), and builds
+# art_metrics into it. The differential tests against 0.5.23 run there:
 #
 #   scripts/venv_0523.sh                  # or: make venv-0523
 #   .venv-0523/bin/python -m pytest -q -p no:cacheprovider tests/differential_0523
 #
 # PYTHON312 picks the interpreter (default: pyenv's 3.12.1, else python3.12 on PATH).
-# VENV picks the directory (default .venv-0523). Re-running reuses the venv and rebuilds.
+# VENV picks the directory (default .venv-0523). Re-running reuses the venv and rebuilds
+# incrementally (its own cargo target directory, so the 3.11 build in target/ stays valid).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LITELLM_LOCAL_MODEL_COST_MAP=True
@@ -23,19 +25,21 @@ fi
 
 if [ ! -x "$venv/bin/python" ]; then
     "$py312" -m venv "$venv"
-    "$venv/bin/python" -m pip install -q --upgrade pip
+    "$venv/bin/python" -m pip install -q --upgrade pip  # `--group` (PEP 735) needs pip >= 25.1
 fi
-"$venv/bin/python" -m pip install -q maturin ruff "openpipe-art==0.5.23" numpy pyarrow
-# The `test` extra (pytest, pytest-asyncio, hypothesis, openai, anthropic, wandb, ...) comes with
-# the build; maturin only finds a venv named .venv by itself, hence VIRTUAL_ENV.
-VIRTUAL_ENV="$(pwd)/$venv" "$venv/bin/maturin" develop -q --extras test
+"$venv/bin/python" -m pip install -q --group test-0523
+# maturin only finds a venv named .venv by itself, hence VIRTUAL_ENV. `--group test-0523`:
+# without it maturin develop installs the `dev` group, whose openpipe-art is 0.5.18.
+VIRTUAL_ENV="$(pwd)/$venv" CARGO_TARGET_DIR="$(pwd)/target/py312" \
+    "$venv/bin/maturin" develop -q --group test-0523 --features test-hooks
 
 "$venv/bin/python" - <<'PY'
 from importlib.metadata import version
 
 import art  # noqa: F401  (the reference imports cleanly)
-import art_metrics  # noqa: F401
+import art_metrics
 
 assert version("openpipe-art") == "0.5.23", version("openpipe-art")
+assert art_metrics.SUPPORTED_ART_VERSIONS == ("0.5.18", "0.5.23")
 print("venv_0523.sh: openpipe-art", version("openpipe-art"), "and art_metrics ready")
 PY

@@ -99,7 +99,10 @@ def install(*, art_version: str | None = None) -> str:
                     "call uninstall() first"
                 )
             return art_version
-        replacements = {"MetricsBuilder": builder_class(art_version), "track_api_cost": track_api_cost}
+        replacements = {
+            "MetricsBuilder": builder_class(art_version),
+            "track_api_cost": track_api_cost,
+        }
         # Every module first: a missing one is an ImportError with nothing patched.
         modules = {name: importlib.import_module(name) for name, _ in _TARGETS}
         for module_name, attr in _TARGETS:
