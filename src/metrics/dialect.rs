@@ -483,8 +483,13 @@ impl Dialect {
         match self.trainable {
             // `!=` is true for NaN, as in Python's `len(set(rewards)) > 1`.
             Trainable::Distinct => rest.iter().any(|r| r != first),
-            // `!(|r - first| <= tol)`: a NaN is never within the tolerance.
-            Trainable::AwayFromFirst(tol) => rest.iter().any(|r| !((r - first).abs() <= tol)),
+            // A NaN is never within the tolerance (the comparison is not `Less`/`Equal`).
+            Trainable::AwayFromFirst(tol) => rest.iter().any(|r| {
+                !matches!(
+                    (r - first).abs().partial_cmp(&tol),
+                    Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+                )
+            }),
         }
     }
 

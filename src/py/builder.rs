@@ -462,12 +462,12 @@ pub fn _wandb_row_keys(
     Ok((sent, defined))
 }
 
+type WandbSetup = (Vec<&'static str>, Vec<(&'static str, &'static str)>);
+
 /// The W&B run setup of `art_version`: the axes (`define_metric(name)`, defined from the
 /// start) and the `(pattern, step_metric)` globs, in order.
 #[pyfunction]
-pub fn _wandb_setup(
-    art_version: &str,
-) -> PyResult<(Vec<&'static str>, Vec<(&'static str, &'static str)>)> {
+pub fn _wandb_setup(art_version: &str) -> PyResult<WandbSetup> {
     let w = ArtVersion::parse(art_version)?.dialect().wandb;
     Ok((w.axes.to_vec(), w.globs.to_vec()))
 }
