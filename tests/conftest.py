@@ -19,5 +19,15 @@ def _installed_art_version() -> str | None:
 
 
 # tests/differential_0523 compares with openpipe-art 0.5.23, which needs Python >= 3.12 and has
-# its own venv and pytest run (`make test-0523`); the main suite runs with 0.5.18.
+# its own venv and pytest run (`make test-0523`, part of `make test` and CI); the main suite
+# runs with 0.5.18. Said in the report header, so the split is never silent.
 collect_ignore = [] if _installed_art_version() == "0.5.23" else ["differential_0523"]
+
+
+def pytest_report_header(config):
+    if collect_ignore:
+        return (
+            f"openpipe-art {_installed_art_version()}: tests/differential_0523 runs in its own "
+            "venv with openpipe-art 0.5.23 (make test-0523; make test runs both)"
+        )
+    return None
