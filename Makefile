@@ -35,7 +35,8 @@ lint:
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/ruff format --check python tests bench examples
 
-# Release wheels for every CPython 3.9-3.13 found here, each imported in a clean venv.
+# A wheel for every CPython 3.9-3.13 found here, each installed and imported in a clean venv
+# (dev profile; WHEEL_PROFILE=release for release wheels).
 wheel-smoke: venv
 	scripts/wheel_smoke.sh $(VENV)/bin/maturin
 
@@ -48,6 +49,7 @@ bench:
 	$(MAKE) venv VENV=.venv-bench
 	VIRTUAL_ENV=$(abspath .venv-bench) .venv-bench/bin/maturin develop -q --release --features test-hooks
 	.venv-bench/bin/python bench/compare.py
+	.venv-bench/bin/python bench/workers.py
 
 demo: build-dev
 	$(PY) -m art_metrics demo

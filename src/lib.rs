@@ -7,6 +7,7 @@
 pub mod error;
 pub mod history;
 pub mod metrics;
+pub mod notices;
 pub mod pricing;
 
 mod py;

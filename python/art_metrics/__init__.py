@@ -5,9 +5,10 @@
 """
 
 from . import pricing
-from ._core import SUPPORTED_ART_VERSIONS, __version__
+from ._core import SUPPORTED_ART_VERSIONS, PendingMetrics, __version__
 from .art_patch import install, uninstall
 from .backend import LocalBackend
+from .budget import BudgetExceeded, BudgetWarning
 from .builder import MetricsBuilder
 from .costs import CostTrackingError, track_api_cost
 from .model import Model, Reporter
@@ -16,9 +17,12 @@ from .trajectories import Trajectory, TrajectoryGroup
 
 __all__ = [
     "SUPPORTED_ART_VERSIONS",
+    "BudgetExceeded",
+    "BudgetWarning",
     "CostTrackingError",
     "LocalBackend",
     "MetricsBuilder",
+    "PendingMetrics",
     "Model",
     "Reporter",
     "TrackioReporter",

@@ -104,7 +104,15 @@ def install(*, art_version: str | None = None) -> str:
             "track_api_cost": track_api_cost,
         }
         # Every module first: a missing one is an ImportError with nothing patched.
-        modules = {name: importlib.import_module(name) for name, _ in _TARGETS}
+        try:
+            modules = {name: importlib.import_module(name) for name, _ in _TARGETS}
+        except ModuleNotFoundError as err:
+            if err.name is None or err.name.split(".")[0] != "art":
+                raise
+            raise ImportError(
+                "install() patches openpipe-art, which is not installed: pip install openpipe-art",
+                name="art",
+            ) from err
         for module_name, attr in _TARGETS:
             module = modules[module_name]
             _originals[(module_name, attr)] = getattr(module, attr)

@@ -11,6 +11,7 @@ import inspect
 from typing import Any, Callable, TypeVar
 
 from ._core import CostTracker, TrackedFunction
+from .budget import BudgetExceeded
 from .builder import _active_builder
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,7 +33,9 @@ class CostTrackingError(ValueError):
 def _failure(tracker: CostTracker):
     """``on_error(err, result, func)``: the CostTrackingError for a failed recording."""
 
-    def on_error(err: BaseException, result: Any, func: Callable[..., Any]) -> CostTrackingError:
+    def on_error(err: BaseException, result: Any, func: Callable[..., Any]) -> Exception:
+        if isinstance(err, BudgetExceeded):
+            return err  # the cost was recorded; the guard's exception carries `.result`
         name = getattr(func, "__qualname__", repr(func))
         exc = CostTrackingError(
             f"{name} returned, but its cost could not be recorded under "
@@ -102,7 +105,10 @@ def track_api_cost(
                     try:
                         record(builder, result)
                     except Exception as err:
-                        raise on_error(err, result, func) from err
+                        exc = on_error(err, result, func)
+                        if exc is err:
+                            raise
+                        raise exc from err
                 return result
 
             return async_wrapper  # type: ignore[return-value]

@@ -18,13 +18,15 @@ from __future__ import annotations
 import json
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Iterable, Mapping
 from contextvars import Token
 from datetime import datetime
 from typing import Any, Protocol
 
-from ._core import RunCore
+from . import budget as _budget
+from ._core import BuilderCore, RunCore, _split_notice
 from .builder import MetricsBuilder
 from .reporting import WandbReporter, reporters_for
 from .trajectories import normalize_groups
@@ -78,6 +80,7 @@ class Model:
         report_metrics: list[str] | None = None,
         reporters: Iterable[Reporter] = (),
         art_version: str = "0.5.18",
+        efficiency_metrics: bool = False,
     ) -> None:
         # First: an unsupported version is refused before anything else is set up.
         self._builder = MetricsBuilder("train", art_version=art_version)
@@ -92,6 +95,8 @@ class Model:
         self.base_path = base_path
         self.report_metrics = report_metrics
         self.trainable = False
+        # Opt-in `efficiency/` keys on train rows (README: "Spend guard and efficiency").
+        self.efficiency_metrics = efficiency_metrics
         # report_metrics=None means W&B when WANDB_API_KEY is set, as in openpipe-art.
         self.reporters: list[Reporter] = list(reporters) + list(
             reporters_for(
@@ -108,6 +113,7 @@ class Model:
         self._loaded = False
         self._load_lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _compact_quietly, self._run)
+        _budget._register(self._builder, self)
 
     @property
     def art_version(self) -> str:
@@ -129,6 +135,7 @@ class Model:
         with self._load_lock:
             if not self._loaded:
                 self._run.load_into(self._builder)
+                self._restore_budget()
                 self._loaded = True
 
     def metrics_builder(self, cost_context: str | None = None) -> MetricsBuilder:
@@ -141,6 +148,36 @@ class Model:
     def activate_metrics_context(self, cost_context: str) -> Token[MetricsBuilder]:
         """Activate the builder for ``cost_context``; undo with ``token.var.reset(token)``."""
         return self.metrics_builder(cost_context).activate()
+
+    # -- spend guard -----------------------------------------------------------------
+
+    def set_budget(
+        self,
+        usd: float | None,
+        *,
+        on_exceed: str = "warn",
+        warn_at: Iterable[float] = (0.5, 0.8, 1.0),
+    ) -> None:
+        """Guard the run's spend (see `MetricsBuilder.set_budget`); saved in state.json, so
+        a restarted run keeps it. ``None`` removes it."""
+        self._ensure_loaded()
+        self._builder.set_budget(usd, on_exceed=on_exceed, warn_at=warn_at)
+
+    def _save_budget(self) -> None:
+        state = self._builder._budget_state() or {"budget_usd": None}
+        self.merge_state({_budget.STATE_KEY: state})
+
+    def _restore_budget(self) -> None:
+        saved = (self.read_state() or {}).get(_budget.STATE_KEY) or {}
+        if isinstance(saved, dict) and saved.get("budget_usd") is not None:
+            BuilderCore.set_budget(
+                self._builder,
+                saved["budget_usd"],
+                on_exceed=saved.get("budget_on_exceed", "warn"),
+                warn_at=saved.get("budget_warn_at", [0.5, 0.8, 1.0]),
+                _warned_at=saved.get("budget_warned_at", []),
+                _exceeded=bool(saved.get("budget_exceeded", False)),
+            )
 
     def read_state(self) -> dict[str, Any] | None:
         """state.json (the journal folded in first), or None when there is none."""
@@ -199,6 +236,9 @@ class Model:
         self._ensure_loaded()
         if trajectories is None and metrics is None:
             return
+        notice = _split_notice(split)
+        if notice is not None:
+            warnings.warn(notice, UserWarning, stacklevel=2)
         groups = None if trajectories is None else normalize_groups(trajectories)
         if metrics is not None and not isinstance(metrics, dict):
             metrics = dict(metrics)
@@ -214,6 +254,7 @@ class Model:
             datetime.now().isoformat(),
             self._backend,
             self,
+            efficiency=self.efficiency_metrics,
         )
         if logged is not None:
             row, caller_keys = logged
@@ -223,3 +264,5 @@ class Model:
                     reporter.log(row, caller_keys=caller_keys)
                 else:
                     reporter.log(row)
+            # The row's costs (GPU time, `metrics=` costs) count against the budget.
+            self._builder._check_budget()

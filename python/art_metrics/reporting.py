@@ -112,6 +112,11 @@ class WandbReporter:
                 self._defined.add(key)
         run.log({key: row[key] for key in sent})
 
+    def alert(self, *, title: str, text: str, level: str = "WARN") -> None:
+        """A W&B alert on the run (``level``: "INFO", "WARN" or "ERROR"); the spend guard
+        sends one per threshold crossed."""
+        self._current_run().alert(title=title, text=text, level=level)
+
     def finish(self) -> None:
         """Finish the W&B run (its files are complete after this)."""
         if self._run is not None:
@@ -149,6 +154,27 @@ class TrackioReporter:
             )
         step = row.get(_STEP_METRIC)
         self._run.log(dict(row), step=step if isinstance(step, int) else None)
+
+    def alert(self, *, title: str, text: str, level: str = "WARN") -> None:
+        """A Trackio alert (``trackio.alert``, in Trackio versions that have it) for the
+        spend guard; ``level``: "INFO", "WARN" or "ERROR"."""
+        import trackio
+
+        if not callable(getattr(trackio, "alert", None)):
+            return  # a Trackio without alerts
+        if self._run is None:
+            self._run = trackio.init(
+                project=self.project, name=self.name, resume="allow", **self._init_kwargs
+            )
+        levels = getattr(trackio, "AlertLevel", None)
+        value = levels(level.lower()) if levels is not None else level.lower()
+        # The run's own method: trackio.alert() finds the run through a context variable,
+        # which another thread or task may not have.
+        run_alert = getattr(self._run, "alert", None)
+        if callable(run_alert):
+            run_alert(title=title, text=text, level=value)
+        else:
+            trackio.alert(title=title, text=text, level=value)
 
     def finish(self) -> None:
         """Finish the Trackio run (its rows are written to the local database after this)."""

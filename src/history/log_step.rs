@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use super::batch::{BatchSummary, Number, Ordered, set};
+use super::efficiency::efficiency_metrics;
 use super::json;
 use super::routing::{self, Route};
 use super::rundir::RunDir;
@@ -25,6 +26,8 @@ pub struct LogRequest<'a> {
     pub metrics: Option<Vec<(String, f64)>>,
     pub wall_clock_sec: f64,
     pub recorded_at: &'a str,
+    /// `Some(GPU USD/hour or None)`: add the `efficiency/` metrics to a train row.
+    pub efficiency: Option<Option<f64>>,
 }
 
 /// A logged row: prefixed keys in row order, NaN values included (history.jsonl leaves
@@ -122,7 +125,10 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
     }
 
     let mut writer = run.writer();
-    let (flushed, undo) = builder.flush_with(&adds, scenario_ids)?;
+    let efficiency = req.efficiency.filter(|_| req.split == "train");
+    let (flushed, derived, undo) = builder.flush_with_then(&adds, scenario_ids, |m, t| {
+        efficiency.map_or_else(Vec::new, |rate| efficiency_metrics(m, rate, t))
+    })?;
     for (k, v) in flushed.0 {
         set(&mut averages, &k, Number::Float(v));
     }
@@ -133,6 +139,9 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
     let mut row: Ordered<Number> = Ordered::default();
     for (k, v) in averages.iter() {
         set(&mut row, &dialect.row_key(req.split, k), *v);
+    }
+    for (k, v) in derived.0 {
+        set(&mut row, &k, Number::Float(v));
     }
     set(&mut row, STEP_METRIC, Number::Int(req.step));
     if let Some(key) = dialect.wall_clock_key {

@@ -7,26 +7,35 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use crate::error::{CoreError, CoreResult};
+use crate::metrics::budget::{Budget, BudgetEvent};
 use crate::metrics::buffer::StepBuffer;
 use crate::metrics::derive::{StepMetrics, flush_step};
 use crate::metrics::dialect::{ArtVersion, Dialect};
 use crate::metrics::keys;
+use crate::metrics::pending::MergedIds;
+use crate::metrics::sum::ExactSum;
 use crate::metrics::totals::{Totals, TotalsChanges, TotalsState, TotalsUndo};
 use crate::pricing::{PricingRegistry, TokenPricing};
 
 /// Everything the builders of one run share: pending buffers per scope, running totals, prices.
 ///
-/// Lock order, where two are held: `buffers` before `totals`. Each lock is held only for
-/// map operations; a flush derives its metrics with only `totals` held.
+/// Lock order, where two are held: `buffers` before `merged` before `totals`. Each lock is
+/// held only for map operations; a flush derives its metrics with only `totals` held.
 #[derive(Debug, Default)]
 pub struct RunMetrics {
     buffers: Mutex<FxHashMap<String, StepBuffer>>,
+    /// The ids of the `PendingMetrics` merged into this run (see `pending`).
+    merged: Mutex<MergedIds>,
     totals: Mutex<Totals>,
     pricing: RwLock<PricingRegistry>,
     /// The openpipe-art version whose rules the run follows (fixed when the run starts).
     art_version: ArtVersion,
     /// Set once anything is registered: tracked calls skip the lock until then.
     has_pricing: AtomicBool,
+    /// The spend guard (taken after `buffers` and `totals`, never with them).
+    budget: Mutex<Option<Budget>>,
+    /// Set while a budget is set: recorded costs skip the check until then.
+    has_budget: AtomicBool,
 }
 
 /// A builder: a cost context and a buffer scope over a shared [`RunMetrics`].
@@ -102,6 +111,11 @@ impl Builder {
 
     pub fn buffer_scope(&self) -> &str {
         &self.buffer_scope
+    }
+
+    /// An id shared by the builders of one run (and no other live run).
+    pub fn run_id(&self) -> usize {
+        Arc::as_ptr(&self.run) as usize
     }
 
     /// True when both builders record into the same run.
@@ -194,6 +208,74 @@ impl Builder {
         })
     }
 
+    /// Sets (or with `None` removes) the run's budget, for every builder of the run.
+    pub fn set_budget(&self, budget: Option<Budget>) {
+        let active = budget.is_some();
+        *self.run.budget.lock() = budget;
+        self.run.has_budget.store(active, Ordering::Release);
+    }
+
+    /// The run's budget, with the thresholds fired so far.
+    pub fn budget(&self) -> Option<Budget> {
+        self.run.budget.lock().clone()
+    }
+
+    /// Whether a budget is set (a cheap check before [`Builder::check_budget`]).
+    pub fn has_budget(&self) -> bool {
+        self.run.has_budget.load(Ordering::Acquire)
+    }
+
+    /// The run's spend: `costs/cum/all` plus every cost pending in any scope.
+    pub fn spend_usd(&self) -> f64 {
+        let mut spend = ExactSum::default();
+        {
+            let buffers = self.run.buffers.lock();
+            for buffer in buffers.values() {
+                for (_, v) in buffer.leaves().filter(|(k, _)| k.starts_with("costs/")) {
+                    spend.merge(v);
+                }
+            }
+            if let Some(total) = self.run.totals.lock().get("costs/cum/all") {
+                spend.add(total);
+            }
+        }
+        spend.value()
+    }
+
+    /// Checks the run's spend against its budget (see [`Budget::check`]); called after
+    /// each recorded cost. `None` without a budget or when nothing new was crossed.
+    pub fn check_budget(&self) -> Option<BudgetEvent> {
+        if !self.has_budget() {
+            return None;
+        }
+        let spend = self.spend_usd();
+        self.run.budget.lock().as_mut()?.check(spend)
+    }
+
+    /// The running total `key` (`costs/cum/all`, ...), if it was ever recorded.
+    pub fn total(&self, key: &str) -> Option<f64> {
+        self.run.totals.lock().get(key)
+    }
+
+    /// Takes this scope's pending step out of the run.
+    pub(crate) fn take_step(&self) -> Option<StepBuffer> {
+        self.run.buffers.lock().remove(self.buffer_scope.as_str())
+    }
+
+    /// Runs `f` on the pending step of `scope` in this run and on the run's merged ids.
+    pub(crate) fn with_scope_and_merged<T>(
+        &self,
+        scope: &str,
+        f: impl FnOnce(&mut StepBuffer, &mut MergedIds) -> CoreResult<T>,
+    ) -> CoreResult<T> {
+        let mut buffers = self.run.buffers.lock();
+        let step = match buffers.get_mut(scope) {
+            Some(step) => step,
+            None => buffers.entry(scope.to_owned()).or_default(),
+        };
+        f(step, &mut self.run.merged.lock())
+    }
+
     /// Drains this builder's buffer scope and derives the step's metrics.
     pub fn flush(&self) -> StepMetrics {
         let step = self.run.buffers.lock().remove(self.buffer_scope.as_str());
@@ -215,6 +297,18 @@ impl Builder {
         values: &[(&str, f64)],
         scenario_ids: Vec<String>,
     ) -> CoreResult<(StepMetrics, FlushUndo)> {
+        self.flush_with_then(values, scenario_ids, |_, _| Vec::new())
+            .map(|(metrics, _, undo)| (metrics, undo))
+    }
+
+    /// [`Builder::flush_with`], then `derive(step metrics, totals)` with the totals still
+    /// locked: what it adds to them is taken back with the flush. Returns its values second.
+    pub fn flush_with_then(
+        &self,
+        values: &[(&str, f64)],
+        scenario_ids: Vec<String>,
+        derive: impl FnOnce(&StepMetrics, &mut Totals) -> Vec<(String, f64)>,
+    ) -> CoreResult<(StepMetrics, StepMetrics, FlushUndo)> {
         for (key, value) in values {
             check_value(key, *value)?;
         }
@@ -238,11 +332,12 @@ impl Builder {
         } else {
             flush_step(step, &mut totals, self.dialect())
         };
+        let derived = StepMetrics(derive(&metrics, &mut totals));
         let undo = FlushUndo {
             pending,
             totals: totals.end_undo(),
         };
-        Ok((metrics, undo))
+        Ok((metrics, derived, undo))
     }
 
     /// Takes back a [`Builder::flush_with`]: the totals lose what it added, and the step

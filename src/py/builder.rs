@@ -8,6 +8,7 @@ use super::convert::{
     name_arg, number_arg, opt_number_arg, price_arg, required_price_arg, str_arg, type_name,
 };
 use super::extractors::CostExtractors;
+use super::pending::PendingMetrics;
 use crate::error::CoreError;
 use crate::metrics::dialect::Param;
 use crate::metrics::totals::TotalsState;
@@ -149,21 +150,85 @@ impl BuilderCore {
     }
 
     /// Adds `value` to the metric `key` (`section/name`) of the pending step.
-    fn add_metric(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn add_metric(
+        slf: &Bound<'_, Self>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let key = str_arg(key, "Metric key")?;
         let value = number_arg(value, key)?;
-        Ok(self.core.add_metric(key, value)?)
+        let core = &slf.get().core;
+        core.add_metric(key, value)?;
+        if key.starts_with("costs/") {
+            super::budget::after_cost(slf.py(), slf.as_any(), core, None)?;
+        }
+        Ok(())
     }
 
     /// Adds `usd` dollars to `costs/<path>`.
-    fn add_cost(&self, path: &Bound<'_, PyAny>, usd: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn add_cost(
+        slf: &Bound<'_, Self>,
+        path: &Bound<'_, PyAny>,
+        usd: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let path = str_arg(path, "Cost path")?;
         let usd = match usd.cast_exact::<PyFloat>() {
             Ok(f) => f.value(),
             // Only the slower path needs the full key, for its error messages.
             Err(_) => number_arg(usd, &crate::metrics::keys::cost_key(path)?)?,
         };
-        Ok(self.core.add_cost(path, usd)?)
+        let core = &slf.get().core;
+        core.add_cost(path, usd)?;
+        if let Some(message) = crate::notices::doubled_cost_prefix(path) {
+            super::notices::warn(slf.py(), &message)?;
+        }
+        super::budget::after_cost(slf.py(), slf.as_any(), core, None)
+    }
+
+    /// Sets the run's budget in USD, for every builder of the run (`None` removes it).
+    /// `_warned_at` and `_exceeded` restore a saved budget's progress.
+    #[pyo3(signature = (usd, *, on_exceed="warn", warn_at=None, _warned_at=None, _exceeded=false))]
+    fn set_budget(
+        &self,
+        usd: Option<&Bound<'_, PyAny>>,
+        on_exceed: &str,
+        warn_at: Option<Vec<f64>>,
+        _warned_at: Option<Vec<f64>>,
+        _exceeded: bool,
+    ) -> PyResult<()> {
+        let usd = match usd.filter(|u| !u.is_none()) {
+            Some(u) => Some(number_arg(u, "budget usd")?),
+            None => None,
+        };
+        let warn_at = warn_at.unwrap_or_else(|| crate::metrics::budget::DEFAULT_WARN_AT.to_vec());
+        super::budget::set_budget(
+            &self.core,
+            usd,
+            on_exceed,
+            warn_at,
+            _warned_at.unwrap_or_default(),
+            _exceeded,
+        )
+    }
+
+    /// The run's budget as state.json keeps it (`budget_usd`, ...), or None.
+    fn _budget_state<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        super::budget::budget_state(py, &self.core)
+    }
+
+    /// The run's spend in USD: recorded costs plus every pending one.
+    fn spend_usd(&self, py: Python<'_>) -> f64 {
+        py.detach(|| self.core.spend_usd())
+    }
+
+    /// Checks the budget now (after costs recorded outside a builder call, such as a log).
+    fn _check_budget(slf: &Bound<'_, Self>) -> PyResult<()> {
+        super::budget::after_cost(slf.py(), slf.as_any(), &slf.get().core, None)
+    }
+
+    /// An id shared by every builder of the same run.
+    fn _run_id(&self) -> usize {
+        self.core.run_id()
     }
 
     /// `add_data(step_num_scenarios=None, step_actor_tokens=None, scenario_ids=None)` in
@@ -225,6 +290,38 @@ impl BuilderCore {
             out.set_item(k, v)?;
         }
         Ok(out)
+    }
+
+    /// Takes this scope's pending leaves out (no rollups, totals untouched); drops its
+    /// pending scenario ids.
+    fn _drain_pending<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let values = self.core.drain_pending();
+        let out = PyDict::new(py);
+        for (k, v) in values {
+            out.set_item(k, v)?;
+        }
+        Ok(out)
+    }
+
+    /// Takes this scope's pending step (values and scenario ids) out, as a `PendingMetrics`
+    /// to merge into the driver's run with `merge_pending`.
+    fn export_pending(&self) -> PendingMetrics {
+        PendingMetrics {
+            core: self.core.export_pending(),
+        }
+    }
+
+    /// Adds a worker's `PendingMetrics` to its cost context and buffer scope of this run.
+    /// Returns False, adding nothing, when this run already merged it. A refused merge
+    /// (`ValueError`) adds nothing.
+    fn merge_pending(&self, pending: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let pending = pending.cast::<PendingMetrics>().map_err(|_| {
+            CoreError::InvalidType(format!(
+                "merge_pending expects a PendingMetrics (from export_pending()), got {}",
+                type_name(pending)
+            ))
+        })?;
+        Ok(self.core.merge_pending(&pending.get().core)?)
     }
 
     /// The builder for `cost_context` over the same run (this one when nothing changes).
@@ -315,7 +412,7 @@ impl BuilderCore {
         cache_read_price_per_million=None))]
     #[allow(clippy::too_many_arguments)]
     fn add_response_cost(
-        &self,
+        slf: &Bound<'_, Self>,
         source: &Bound<'_, PyAny>,
         response: &Bound<'_, PyAny>,
         provider: &Bound<'_, PyAny>,
@@ -326,8 +423,8 @@ impl BuilderCore {
         cache_creation_price_per_million: Option<&Bound<'_, PyAny>>,
         cache_read_price_per_million: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<f64> {
-        super::pricing::add_response_cost(
-            self,
+        let cost = super::pricing::add_response_cost(
+            slf.get(),
             source,
             response,
             provider,
@@ -339,7 +436,9 @@ impl BuilderCore {
                 cache_creation_price_per_million,
                 cache_read_price_per_million,
             ],
-        )
+        )?;
+        super::budget::after_cost(slf.py(), slf.as_any(), &slf.get().core, None)?;
+        Ok(cost)
     }
 
     /// The extractor registered for `provider`, if any.

@@ -1,11 +1,14 @@
 //! The `art_metrics._core` extension module: thin bindings over the core.
 
+mod budget;
 mod builder;
 mod catalog;
 mod convert;
 mod errors;
 mod extractors;
 mod model;
+mod notices;
+mod pending;
 mod pricing;
 mod response;
 mod tracked;
@@ -24,9 +27,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SUPPORTED_ART_VERSIONS", (v1, v2))?;
     m.add_function(wrap_pyfunction!(builder::_wandb_row_keys, m)?)?;
     m.add_function(wrap_pyfunction!(builder::_wandb_setup, m)?)?;
+    m.add_class::<pending::PendingMetrics>()?;
     m.add_function(wrap_pyfunction!(model::detect_gpus, m)?)?;
     m.add_function(wrap_pyfunction!(model::backend_gpu_cost_per_hour, m)?)?;
     m.add_function(wrap_pyfunction!(model::gpu_cost_usd, m)?)?;
+    m.add_function(wrap_pyfunction!(notices::_split_notice, m)?)?;
     m.add_class::<pricing::CostTracker>()?;
     m.add_class::<tracked::TrackedFunction>()?;
     m.add(

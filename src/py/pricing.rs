@@ -237,18 +237,19 @@ impl CostTracker {
         result: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let py = result.py();
-        let builder = builder.get();
         let cost = match &self.response_getter {
             Some(getter) => {
                 let response = getter.bind(py).call1((result,))?;
-                self.price(builder, &response)?
+                self.price(builder.get(), &response)?
             }
-            None => self.price(builder, result)?,
+            None => self.price(builder.get(), result)?,
         };
+        let core = builder;
+        let builder = core.get();
         builder
             .core
             .add_metric_prevalidated(&self.key_for(builder)?, cost)?;
-        Ok(())
+        super::budget::after_cost(py, core.as_any(), &builder.core, Some(result))
     }
 }
 

@@ -225,9 +225,16 @@ impl RunDir {
         state: &mut Map<String, Value>,
         history_len: u64,
     ) -> CoreResult<String> {
-        let mut coverage = Map::new();
-        coverage.insert("history_bytes".into(), Value::from(history_len));
-        state.insert(COVERAGE_KEY.into(), Value::Object(coverage));
+        // Other keys of ours (the spend guard's budget) are kept.
+        let ours = state
+            .entry(COVERAGE_KEY)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !ours.is_object() {
+            *ours = Value::Object(Map::new());
+        }
+        if let Value::Object(ours) = ours {
+            ours.insert("history_bytes".into(), Value::from(history_len));
+        }
         let text = serde_json::to_string_pretty(&*state)
             .map_err(|e| CoreError::value(format!("cannot serialize state: {e}")))?;
         fsio::atomic_write(&self.file(STATE_FILE), text.as_bytes())?;
