@@ -1,9 +1,11 @@
-# Development tasks. `make test` is what CI runs (.ci/run) and what the README's quick start uses.
+# Development tasks. `make test` is what CI runs (.ci/run) and what the README's quick start uses:
+# cargo test, the Python 3.11 suite (openpipe-art 0.5.18) and the Python 3.12 suite against
+# openpipe-art 0.5.23 (tests/differential_0523, its own venv .venv-0523).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: venv prices-venv build-dev test test-rust test-python lint wheel-smoke ci bench bench-smoke demo fuzz reliability catalog
+.PHONY: venv prices-venv build-dev test test-rust test-python test-0523 venv-0523 lint wheel-smoke ci bench bench-smoke demo fuzz reliability catalog
 
 # The tests need Python >= 3.11 (openpipe-art 0.5.18 requires it); the package itself, 3.9.
 $(PY):
@@ -38,7 +40,7 @@ test-rust:
 test-python: build-dev prices-venv
 	ART_METRICS_PRICES_PYTHON=$(abspath $(PRICES_VENV))/bin/python $(PY) -m pytest -q -p no:cacheprovider
 
-test: test-rust test-python
+test: test-rust test-python test-0523
 
 lint:
 	cargo fmt --check
@@ -73,3 +75,12 @@ reliability: build-dev
 
 fuzz:
 	scripts/fuzz.sh
+
+# openpipe-art 0.5.23 needs Python >= 3.12: its own venv (.venv-0523, pyenv's 3.12 by default;
+# PYTHON312=... to choose) with art_metrics built in, and its own differential suite.
+VENV_0523 ?= .venv-0523
+venv-0523:
+	VENV=$(VENV_0523) scripts/venv_0523.sh
+
+test-0523: venv-0523
+	$(VENV_0523)/bin/python -m pytest -q -p no:cacheprovider tests/differential_0523

@@ -5,7 +5,7 @@
 """
 
 from . import pricing
-from ._core import PendingMetrics, __version__
+from ._core import SUPPORTED_ART_VERSIONS, PendingMetrics, __version__
 from .art_patch import install, uninstall
 from .backend import LocalBackend
 from .budget import BudgetExceeded, BudgetWarning
@@ -16,6 +16,7 @@ from .reporting import TrackioReporter, WandbReporter
 from .trajectories import Trajectory, TrajectoryGroup
 
 __all__ = [
+    "SUPPORTED_ART_VERSIONS",
     "BudgetExceeded",
     "BudgetWarning",
     "CostTrackingError",

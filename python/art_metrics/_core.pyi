@@ -13,6 +13,9 @@ __all__ = [
     "detect_gpus",
     "backend_gpu_cost_per_hour",
     "gpu_cost_usd",
+    "SUPPORTED_ART_VERSIONS",
+    "_wandb_row_keys",
+    "_wandb_setup",
     "_split_notice",
     "TrackedFunction",
     "CatalogCacheWarning",
@@ -40,6 +43,7 @@ class BuilderCore:
         cls,
         cost_context: str,
         *,
+        art_version: str | None = None,
         _share_with: BuilderCore | None = None,
         _buffer_scope: str | None = None,
     ) -> Self: ...
@@ -47,25 +51,20 @@ class BuilderCore:
     def cost_context(self) -> str: ...
     @property
     def _buffer_scope(self) -> str: ...
+    @property
+    def art_version(self) -> str: ...
     def add_metric(self, key: str, value: float) -> None: ...
     def add_cost(self, path: str, usd: float) -> None: ...
+    # The parameter names are the run's art_version's, bound by the core, each defaulting to
+    # None: 0.5.18 add_data(step_num_scenarios, step_actor_tokens, scenario_ids),
+    # add_user_timing(step_wall_s, step_actor_s, step_eval_s),
+    # add_idle_times(step_trainer_idle_s, step_actor_idle_s); 0.5.23 says step_rollout_tokens,
+    # step_rollout_s and step_rollout_idle_s instead.
     def add_data(
-        self,
-        step_num_scenarios: int | None = None,
-        step_actor_tokens: int | None = None,
-        scenario_ids: Iterable[Any] | None = None,
+        self, *args: float | Iterable[Any] | None, **kwargs: float | Iterable[Any] | None
     ) -> None: ...
-    def add_user_timing(
-        self,
-        step_wall_s: float | None = None,
-        step_actor_s: float | None = None,
-        step_eval_s: float | None = None,
-    ) -> None: ...
-    def add_idle_times(
-        self,
-        step_trainer_idle_s: float | None = None,
-        step_actor_idle_s: float | None = None,
-    ) -> None: ...
+    def add_user_timing(self, *args: float | None, **kwargs: float | None) -> None: ...
+    def add_idle_times(self, *args: float | None, **kwargs: float | None) -> None: ...
     def _flush(self) -> dict[str, float]: ...
     def _drain_pending(self) -> dict[str, float]: ...
     def export_pending(self) -> PendingMetrics: ...
@@ -146,6 +145,13 @@ def backend_gpu_cost_per_hour(
 def _split_notice(split: str) -> str | None: ...
 def gpu_cost_usd(wall_s: float, usd_per_hour: float) -> float: ...
 
+SUPPORTED_ART_VERSIONS: tuple[str, ...]
+
+def _wandb_row_keys(
+    art_version: str, keys: list[str], caller_keys: list[str]
+) -> tuple[list[str], list[str]]: ...
+def _wandb_setup(art_version: str) -> tuple[list[str], list[tuple[str, str]]]: ...
+
 @final
 class RunCore:
     def __new__(
@@ -168,7 +174,7 @@ class RunCore:
         backend: Any = None,
         model: Any = None,
         efficiency: bool = False,
-    ) -> dict[str, float | int] | None: ...
+    ) -> tuple[dict[str, float | int], list[str]] | None: ...
 
 @final
 class CostTracker:

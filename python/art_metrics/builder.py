@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
+from typing import Any
 
 from . import budget as _budget
 from ._core import BuilderCore
@@ -95,3 +96,27 @@ class MetricsBuilder(BuilderCore):
 
     def __repr__(self) -> str:
         return f"MetricsBuilder(cost_context={self.cost_context!r}, buffer_scope={self._buffer_scope!r})"
+
+
+_classes: dict[str, type[MetricsBuilder]] = {}
+
+
+def builder_class(art_version: str) -> type[MetricsBuilder]:
+    """`MetricsBuilder` whose root builders follow ``art_version`` by default.
+
+    openpipe-art constructs its builder as ``MetricsBuilder(cost_context="train")``, so the
+    class `install()` puts in place carries the installed version. For 0.5.18, the default,
+    it is `MetricsBuilder` itself.
+    """
+    if art_version == "0.5.18":
+        return MetricsBuilder
+    if art_version not in _classes:
+
+        class Versioned(MetricsBuilder):
+            def __new__(cls, cost_context: str, **kwargs: Any) -> Versioned:
+                kwargs.setdefault("art_version", art_version)
+                return super().__new__(cls, cost_context, **kwargs)
+
+        Versioned.__name__ = Versioned.__qualname__ = "MetricsBuilder"
+        _classes[art_version] = Versioned
+    return _classes[art_version]

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from . import budget as _budget
 from ._core import BuilderCore, RunCore, _split_notice
 from .builder import MetricsBuilder
-from .reporting import reporters_for
+from .reporting import WandbReporter, reporters_for
 from .trajectories import normalize_groups
 
 METRICS_BUILDER_STATE_KEY = "_metrics_builder_state"
@@ -37,8 +37,8 @@ METRICS_BUILDER_STATE_KEY = "_metrics_builder_state"
 class Reporter(Protocol):
     """Anything that wants every logged row (W&B, Trackio, a console printer, ...).
 
-    ``row`` has the prefixed keys, ``training_step`` and ``time/wall_clock_sec``, and keeps
-    NaN values (history.jsonl leaves them out).
+    ``row`` has the prefixed keys, ``training_step`` (and in 0.5.18's dialect
+    ``time/wall_clock_sec``), and keeps NaN values (history.jsonl leaves them out).
     """
 
     def log(self, row: dict[str, float | int]) -> None: ...
@@ -54,6 +54,9 @@ def _compact_quietly(run: RunCore) -> None:
 
 class Model:
     """A run whose metrics go to ``{base_path}/{project}/models/{name}``.
+
+    ``art_version`` ("0.5.18", the default, or "0.5.23") picks the openpipe-art version whose
+    vocabulary, rows and W&B calls the run follows; every builder of the run has it.
 
     Cumulative totals and unique scenarios resume from the run directory on the first
     ``metrics_builder``, ``activate_metrics_context`` or ``log`` call.
@@ -76,8 +79,11 @@ class Model:
         base_path: str = ".art",
         report_metrics: list[str] | None = None,
         reporters: Iterable[Reporter] = (),
+        art_version: str = "0.5.18",
         efficiency_metrics: bool = False,
     ) -> None:
+        # First: an unsupported version is refused before anything else is set up.
+        self._builder = MetricsBuilder("train", art_version=art_version)
         self.name = name
         self.project = project
         self.entity = entity
@@ -93,16 +99,26 @@ class Model:
         self.efficiency_metrics = efficiency_metrics
         # report_metrics=None means W&B when WANDB_API_KEY is set, as in openpipe-art.
         self.reporters: list[Reporter] = list(reporters) + list(
-            reporters_for(report_metrics, project=project, name=name, entity=entity)
+            reporters_for(
+                report_metrics,
+                project=project,
+                name=name,
+                entity=entity,
+                art_version=self._builder.art_version,
+            )
         )
         self._backend: Any = None
         self._run_start_time = time.time()
-        self._builder = MetricsBuilder("train")
         self._run = RunCore(self.run_dir, compact_min_bytes=self._compact_min_bytes)
         self._loaded = False
         self._load_lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _compact_quietly, self._run)
         _budget._register(self._builder, self)
+
+    @property
+    def art_version(self) -> str:
+        """The openpipe-art version whose rules the run follows."""
+        return self._builder.art_version
 
     @property
     def run_dir(self) -> str:
@@ -228,7 +244,7 @@ class Model:
             metrics = dict(metrics)
         # The backend's automatic train-step metrics are decided by the core (train split,
         # once per step, an explicit value wins), which calls the backend for its GPU rate.
-        row = self._run.log(
+        logged = self._run.log(
             self._builder,
             groups,
             split,
@@ -240,8 +256,13 @@ class Model:
             self,
             efficiency=self.efficiency_metrics,
         )
-        if row is not None:
+        if logged is not None:
+            row, caller_keys = logged
             for reporter in self.reporters:
-                reporter.log(row)
+                if isinstance(reporter, WandbReporter):
+                    # 0.5.23 sends W&B the canonical keys and the caller's own.
+                    reporter.log(row, caller_keys=caller_keys)
+                else:
+                    reporter.log(row)
             # The row's costs (GPU time, `metrics=` costs) count against the budget.
             self._builder._check_budget()

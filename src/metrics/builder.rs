@@ -10,9 +10,10 @@ use crate::error::{CoreError, CoreResult};
 use crate::metrics::budget::{Budget, BudgetEvent};
 use crate::metrics::buffer::StepBuffer;
 use crate::metrics::derive::{StepMetrics, flush_step};
+use crate::metrics::dialect::{ArtVersion, Dialect};
 use crate::metrics::keys;
-use crate::metrics::sum::ExactSum;
 use crate::metrics::pending::MergedIds;
+use crate::metrics::sum::ExactSum;
 use crate::metrics::totals::{Totals, TotalsChanges, TotalsState, TotalsUndo};
 use crate::pricing::{PricingRegistry, TokenPricing};
 
@@ -27,6 +28,8 @@ pub struct RunMetrics {
     merged: Mutex<MergedIds>,
     totals: Mutex<Totals>,
     pricing: RwLock<PricingRegistry>,
+    /// The openpipe-art version whose rules the run follows (fixed when the run starts).
+    art_version: ArtVersion,
     /// Set once anything is registered: tracked calls skip the lock until then.
     has_pricing: AtomicBool,
     /// The spend guard (taken after `buffers` and `totals`, never with them).
@@ -72,15 +75,34 @@ fn non_blank<'a>(name: &'a str, what: &str) -> CoreResult<&'a str> {
 }
 
 impl Builder {
-    /// A builder with fresh shared state; its buffer scope is its cost context.
+    /// A builder with fresh shared state (0.5.18's rules); its buffer scope is its cost
+    /// context.
     pub fn new(cost_context: &str) -> CoreResult<Self> {
+        Self::with_version(cost_context, ArtVersion::default())
+    }
+
+    /// A builder with fresh shared state following `art_version`'s rules.
+    pub fn with_version(cost_context: &str, art_version: ArtVersion) -> CoreResult<Self> {
         // Blank is refused too: `for_cost_context` trims, so "  " could never be reached again.
         non_blank(cost_context, "cost_context")?;
         Ok(Builder {
             cost_context: cost_context.to_owned(),
             buffer_scope: cost_context.to_owned(),
-            run: Arc::default(),
+            run: Arc::new(RunMetrics {
+                art_version,
+                ..RunMetrics::default()
+            }),
         })
+    }
+
+    /// The openpipe-art version of the run.
+    pub fn art_version(&self) -> ArtVersion {
+        self.run.art_version
+    }
+
+    /// The rules of the run's openpipe-art version.
+    pub fn dialect(&self) -> &'static Dialect {
+        self.run.art_version.dialect()
     }
 
     pub fn cost_context(&self) -> &str {
@@ -158,16 +180,18 @@ impl Builder {
         keys::with_cost_key(path, |key| self.add_metric(key, usd))
     }
 
-    /// Records data counts and scenario ids, all or nothing.
+    /// Records data counts (scenarios, and the dialect's rollout/actor tokens) and scenario
+    /// ids, all or nothing.
     pub fn add_data(
         &self,
         step_num_scenarios: Option<f64>,
-        step_actor_tokens: Option<f64>,
+        step_tokens: Option<f64>,
         scenario_ids: Option<Vec<String>>,
     ) -> CoreResult<()> {
+        let [scenarios, tokens] = self.dialect().data_params;
         let values: Vec<(&str, f64)> = [
-            ("data/step_num_scenarios", step_num_scenarios),
-            ("data/step_actor_tokens", step_actor_tokens),
+            (scenarios.key, step_num_scenarios),
+            (tokens.key, step_tokens),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -256,7 +280,9 @@ impl Builder {
     pub fn flush(&self) -> StepMetrics {
         let step = self.run.buffers.lock().remove(self.buffer_scope.as_str());
         match step {
-            Some(step) if !step.is_empty() => flush_step(step, &mut self.run.totals.lock()),
+            Some(step) if !step.is_empty() => {
+                flush_step(step, &mut self.run.totals.lock(), self.dialect())
+            }
             _ => StepMetrics::default(),
         }
     }
@@ -304,7 +330,7 @@ impl Builder {
         let metrics = if step.is_empty() {
             StepMetrics::default()
         } else {
-            flush_step(step, &mut totals)
+            flush_step(step, &mut totals, self.dialect())
         };
         let derived = StepMetrics(derive(&metrics, &mut totals));
         let undo = FlushUndo {
@@ -499,6 +525,24 @@ mod tests {
         assert!(b.flush_with(&[("costs/train", 1.0)], vec![]).is_err());
         assert!(b.flush_with(&[("time/x", f64::NAN)], vec![]).is_err());
         assert_eq!(b.flush()["costs/train/judge"], 0.25);
+    }
+
+    #[test]
+    fn every_builder_of_a_run_has_its_version() {
+        let b = Builder::with_version("train", ArtVersion::V0_5_23).unwrap();
+        let eval = b.for_cost_context("eval", Some("x")).unwrap().unwrap();
+        assert_eq!(eval.art_version(), ArtVersion::V0_5_23);
+        assert_eq!(
+            Builder::new("t").unwrap().art_version(),
+            ArtVersion::V0_5_18
+        );
+        eval.add_data(Some(2.0), Some(10.0), None).unwrap();
+        let r = eval.flush();
+        assert_eq!(r["data/step_rollout_tokens"], 10.0);
+        assert_eq!(r["data/cum/rollout_tokens"], 10.0);
+        let old = Builder::new("t").unwrap();
+        old.add_data(None, Some(10.0), None).unwrap();
+        assert_eq!(old.flush()["data/cum/actor_tokens"], 10.0);
     }
 
     #[test]

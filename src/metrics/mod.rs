@@ -7,6 +7,7 @@ pub mod budget;
 pub mod buffer;
 pub mod builder;
 pub mod derive;
+pub mod dialect;
 pub mod keys;
 pub mod pending;
 pub mod scenarios;
@@ -14,4 +15,5 @@ pub mod sum;
 pub mod totals;
 
 pub use builder::{Builder, RunMetrics};
+pub use dialect::{ArtVersion, Dialect};
 pub use pending::PendingMetrics;

@@ -23,6 +23,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<builder::BuilderCore>()?;
     m.add_class::<model::RunCore>()?;
+    let [v1, v2] = crate::metrics::dialect::SUPPORTED_ART_VERSIONS;
+    m.add("SUPPORTED_ART_VERSIONS", (v1, v2))?;
+    m.add_function(wrap_pyfunction!(builder::_wandb_row_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(builder::_wandb_setup, m)?)?;
     m.add_class::<pending::PendingMetrics>()?;
     m.add_function(wrap_pyfunction!(model::detect_gpus, m)?)?;
     m.add_function(wrap_pyfunction!(model::backend_gpu_cost_per_hour, m)?)?;

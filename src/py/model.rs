@@ -13,6 +13,7 @@ use super::convert::{int_arg, number_arg, opt_count_arg, price_arg, type_name};
 use crate::error::CoreError;
 use crate::history::train_step::{self, TrainStepClock};
 use crate::history::{BatchAggregator, LogRequest, Number, RunDir, log_step};
+use crate::metrics::Dialect;
 use crate::pricing::gpu;
 
 #[pyclass(frozen, module = "art_metrics._core")]
@@ -65,7 +66,8 @@ impl RunCore {
         Ok(py.detach(|| self.run.compact())?)
     }
 
-    /// One log call; returns the row as logged (NaN included) or None when nothing was.
+    /// One log call; returns the row as logged (NaN included) and the row keys that are the
+    /// caller's own (W&B's filter in 0.5.23), or None when nothing was logged.
     ///
     /// `backend` (the model's, or None) adds the automatic train-step metrics when it has
     /// `supports_automatic_train_step_metrics()`; its `automatic_gpu_cost_per_hour_usd(model)`
@@ -86,7 +88,7 @@ impl RunCore {
         backend: Option<&Bound<'py, PyAny>>,
         model: Option<&Bound<'py, PyAny>>,
         efficiency: bool,
-    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+    ) -> PyResult<Option<(Bound<'py, PyDict>, Vec<String>)>> {
         let step = int_arg(step, "step")?;
         let metrics = metrics.filter(|m| !m.is_none());
         let automatic = self.automatic_metrics(backend, model, split, step, metrics)?;
@@ -104,7 +106,7 @@ impl RunCore {
             None => None,
         };
         let batch = match groups {
-            Some(groups) => Some(aggregate(groups)?.finish(split)),
+            Some(groups) => Some(aggregate(groups, builder.core.dialect())?.finish(split)),
             None => None,
         };
         let request = LogRequest {
@@ -119,15 +121,15 @@ impl RunCore {
         };
         let core = builder.core.clone();
         let row = py.detach(|| log_step(&core, &self.run, request))?;
-        let Some(row) = row else { return Ok(None) };
+        let Some(logged) = row else { return Ok(None) };
         let out = PyDict::new(py);
-        for (k, v) in row {
+        for (k, v) in logged.row {
             match v {
                 Number::Float(f) => out.set_item(k, f)?,
                 Number::Int(i) => out.set_item(k, i)?,
             }
         }
-        Ok(Some(out))
+        Ok(Some((out, logged.caller_keys)))
     }
 }
 
@@ -262,8 +264,8 @@ pub fn gpu_cost_usd(wall_s: f64, usd_per_hour: f64) -> f64 {
 
 /// Feeds every group (ours or openpipe-art's: any object with `trajectories`, `exceptions`,
 /// `metadata`, `metrics`) to the aggregator.
-fn aggregate(groups: &Bound<'_, PyList>) -> PyResult<BatchAggregator> {
-    let mut agg = BatchAggregator::new();
+fn aggregate(groups: &Bound<'_, PyList>, dialect: &'static Dialect) -> PyResult<BatchAggregator> {
+    let mut agg = BatchAggregator::with_dialect(dialect);
     for group in groups.iter() {
         let trajectories = group.getattr("trajectories")?;
         let trajectories: Vec<Bound<'_, PyAny>> =
