@@ -92,3 +92,24 @@ def test_concurrent_redeliveries_merge_once():
     row = asyncio.run(driver.flush())
     assert row["costs/train/judge_0"] == 200 * 0.125
     assert row["data/cum/num_unique_scenarios"] == 200.0
+
+
+def test_collect_metrics_in_a_0523_run_takes_its_keyword_names():
+    """A 0.5.23 driver's workers record with 0.5.23's names (step_rollout_s), not 0.5.18's."""
+    from art_metrics.workers import collect_metrics
+
+    @collect_metrics(art_version="0.5.23")
+    def rollout():
+        MetricsBuilder.get_active().add_user_timing(step_rollout_s=2.0)
+        return 1
+
+    result, pending = rollout()
+    assert result == 1
+    assert pending.values == {"time/step_rollout_s": 2.0}
+
+    @collect_metrics
+    def old_rollout():
+        MetricsBuilder.get_active().add_user_timing(step_rollout_s=2.0)
+
+    with pytest.raises(TypeError, match="step_rollout_s"):
+        old_rollout()

@@ -20,7 +20,12 @@ __all__ = ["collect_metrics", "merge_result", "run_with_metrics"]
 R = TypeVar("R")
 
 
-def collect_metrics(fn: Callable[..., Any] | None = None, *, cost_context: str = "train") -> Any:
+def collect_metrics(
+    fn: Callable[..., Any] | None = None,
+    *,
+    cost_context: str = "train",
+    art_version: str | None = None,
+) -> Any:
     """Make ``fn`` return ``(result, PendingMetrics)``: what it recorded, ready to merge.
 
     Each call runs ``fn`` with a fresh ``MetricsBuilder(cost_context)`` activated, so
@@ -28,6 +33,8 @@ def collect_metrics(fn: Callable[..., Any] | None = None, *, cost_context: str =
     the builder's pending step. Works on sync and async functions, as ``@collect_metrics`` or
     ``@collect_metrics(cost_context="eval")``. When ``fn`` raises, the exception carries what it
     recorded as ``exc.art_metrics_pending`` (merge it if failed rollouts' spend counts).
+    ``art_version`` is the driver run's (``"0.5.23"`` for 0.5.23's keyword names in the
+    worker, e.g. ``add_user_timing(step_rollout_s=...)``); the default is 0.5.18's.
 
     >>> @collect_metrics
     ... def rollout(x):
@@ -38,14 +45,17 @@ def collect_metrics(fn: Callable[..., Any] | None = None, *, cost_context: str =
     (42, {'costs/train/judge': 0.5})
     """
     if fn is None:
-        return functools.partial(collect_metrics, cost_context=cost_context)
-    MetricsBuilder(cost_context)  # a bad name fails here, not in every worker call
+        return functools.partial(
+            collect_metrics, cost_context=cost_context, art_version=art_version
+        )
+    # A bad name or version fails here, not in every worker call.
+    MetricsBuilder(cost_context, art_version=art_version)
 
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> tuple[Any, PendingMetrics]:
-            builder = MetricsBuilder(cost_context)
+            builder = MetricsBuilder(cost_context, art_version=art_version)
             with builder.activate_context():
                 try:
                     result = await fn(*args, **kwargs)
@@ -58,7 +68,7 @@ def collect_metrics(fn: Callable[..., Any] | None = None, *, cost_context: str =
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> tuple[Any, PendingMetrics]:
-        builder = MetricsBuilder(cost_context)
+        builder = MetricsBuilder(cost_context, art_version=art_version)
         with builder.activate_context():
             try:
                 result = fn(*args, **kwargs)
@@ -71,14 +81,19 @@ def collect_metrics(fn: Callable[..., Any] | None = None, *, cost_context: str =
 
 
 def run_with_metrics(
-    cost_context: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    cost_context: str,
+    fn: Callable[..., Any],
+    /,
+    *args: Any,
+    art_version: str | None = None,
+    **kwargs: Any,
 ) -> Any:
     """Call ``fn(*args, **kwargs)`` as :func:`collect_metrics` would, in ``cost_context``.
 
     For a worker that picks the context per call (an actor serving train and eval rollouts).
     Returns ``(result, PendingMetrics)``, or a coroutine of it for an async ``fn``.
     """
-    return collect_metrics(fn, cost_context=cost_context)(*args, **kwargs)
+    return collect_metrics(fn, cost_context=cost_context, art_version=art_version)(*args, **kwargs)
 
 
 def merge_result(builder: MetricsBuilder, delivered: tuple[R, PendingMetrics]) -> tuple[R, bool]:
