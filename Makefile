@@ -1,9 +1,11 @@
-# Development tasks. `make test` is what CI runs (.ci/run) and what the README's quick start uses.
+# Development tasks. `make test` is what CI runs (.ci/run) and what the README's quick start uses:
+# cargo test, the Python 3.11 suite (openpipe-art 0.5.18) and the Python 3.12 suite against
+# openpipe-art 0.5.23 (tests/differential_0523, its own venv .venv-0523).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: venv build-dev test test-rust test-python lint wheel-smoke ci bench bench-smoke demo fuzz reliability
+.PHONY: venv prices-venv build-dev test test-rust test-python test-0523 venv-0523 lint wheel-smoke ci bench bench-smoke demo fuzz reliability catalog
 
 # The tests need Python >= 3.11 (openpipe-art 0.5.18 requires it); the package itself, 3.9.
 $(PY):
@@ -15,6 +17,19 @@ $(PY):
 venv: $(PY)
 	$(PY) -m pip install -q --group dev
 
+# The price catalog's pinned sources (scripts/gen_catalog.py refuses other versions): the
+# test that regenerates src/pricing/catalog.json and compares runs with this interpreter.
+PRICES_VENV ?= .venv-prices
+$(PRICES_VENV)/bin/python:
+	python3 -m venv $(PRICES_VENV)
+	$(PRICES_VENV)/bin/python -m pip install -q genai-prices==0.2.3 litellm==1.110.2
+
+prices-venv: $(PRICES_VENV)/bin/python
+
+# Regenerates src/pricing/catalog.json from the pinned sources (prints every decision).
+catalog: prices-venv
+	$(PRICES_VENV)/bin/python scripts/gen_catalog.py
+
 # Builds the extension in place.
 build-dev: venv
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop -q --features test-hooks
@@ -22,10 +37,10 @@ build-dev: venv
 test-rust:
 	cargo test -q
 
-test-python: build-dev
-	$(PY) -m pytest -q -p no:cacheprovider
+test-python: build-dev prices-venv
+	ART_METRICS_PRICES_PYTHON=$(abspath $(PRICES_VENV))/bin/python $(PY) -m pytest -q -p no:cacheprovider
 
-test: test-rust test-python
+test: test-rust test-python test-0523
 
 lint:
 	cargo fmt --check
@@ -33,7 +48,8 @@ lint:
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/ruff format --check python tests bench examples
 
-# Release wheels for every CPython 3.9-3.13 found here, each imported in a clean venv.
+# A wheel for every CPython 3.9-3.13 found here, each installed and imported in a clean venv
+# (dev profile; WHEEL_PROFILE=release for release wheels).
 wheel-smoke: venv
 	scripts/wheel_smoke.sh $(VENV)/bin/maturin
 
@@ -46,6 +62,7 @@ bench:
 	$(MAKE) venv VENV=.venv-bench
 	VIRTUAL_ENV=$(abspath .venv-bench) .venv-bench/bin/maturin develop -q --release --features test-hooks
 	.venv-bench/bin/python bench/compare.py
+	.venv-bench/bin/python bench/workers.py
 
 demo: build-dev
 	$(PY) -m art_metrics demo
@@ -58,3 +75,12 @@ reliability: build-dev
 
 fuzz:
 	scripts/fuzz.sh
+
+# openpipe-art 0.5.23 needs Python >= 3.12: its own venv (.venv-0523, pyenv's 3.12 by default;
+# PYTHON312=... to choose) with art_metrics built in, and its own differential suite.
+VENV_0523 ?= .venv-0523
+venv-0523:
+	VENV=$(VENV_0523) scripts/venv_0523.sh
+
+test-0523: venv-0523
+	$(VENV_0523)/bin/python -m pytest -q -p no:cacheprovider tests/differential_0523

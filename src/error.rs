@@ -12,6 +12,9 @@ pub enum CoreError {
     InvalidType(String),
     /// A price could not be found or computed (maps to `ValueError`).
     Pricing(String),
+    /// No price is known for a model at all (maps to `ValueError`); `track_api_cost(...,
+    /// on_unpriced="warn")` counts such calls instead of raising.
+    Unpriced(String),
     /// A file could not be read or written (maps to `OSError`).
     Io(String),
     /// A file exists but its content is not what we wrote (maps to `ValueError`).
@@ -40,6 +43,7 @@ impl fmt::Display for CoreError {
             CoreError::InvalidValue(m)
             | CoreError::InvalidType(m)
             | CoreError::Pricing(m)
+            | CoreError::Unpriced(m)
             | CoreError::Io(m)
             | CoreError::Corrupt(m)
             | CoreError::Network(m)

@@ -8,6 +8,7 @@ pub mod error;
 pub mod fork;
 pub mod history;
 pub mod metrics;
+pub mod notices;
 pub mod pricing;
 
 mod py;

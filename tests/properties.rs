@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
-use art_metrics::metrics::Builder;
 use art_metrics::metrics::buffer::StepBuffer;
 use art_metrics::metrics::derive::flush_step;
 use art_metrics::metrics::totals::Totals;
+use art_metrics::metrics::{ArtVersion, Builder};
 use proptest::prelude::*;
 
 /// Cost paths under a small alphabet, 1 to 4 segments deep, so ancestors collide often.
@@ -30,7 +30,7 @@ proptest! {
                 *leaves.entry(key).or_default() += value;
             }
         }
-        let metrics = flush_step(buffer, &mut Totals::default());
+        let metrics = flush_step(buffer, &mut Totals::default(), ArtVersion::V0_5_18.dialect());
         let total: f64 = leaves.values().sum();
         prop_assert!((metrics["costs/all"] - total).abs() < 1e-9);
         for (key, value) in &metrics.0 {

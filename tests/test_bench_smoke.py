@@ -21,3 +21,19 @@ def test_benchmark_smoke_run_prints_every_workload():
     ]
     assert len(table) == 1 + 7, proc.stdout  # header + seven workloads
     assert "floor: an empty call into the extension" in proc.stdout
+
+
+def test_workers_benchmark_smoke_run():
+    script = SCRIPT.parent / "workers.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = [
+        line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line
+    ]
+    assert len(rows) == 1 + 3, proc.stdout

@@ -238,7 +238,7 @@ def test_a_backend_rate_detects_only_what_is_not_given():
 
     def detect():
         calls.append(1)
-        return (["NVIDIA H200"] * 2, 3.0)
+        return (["NVIDIA H200"] * 2, [3.0, 3.0])
 
     assert backend_gpu_cost_per_hour(2.0, 4, detect) == 8.0 and calls == []
     assert backend_gpu_cost_per_hour(None, None, detect) == 6.0 and len(calls) == 1

@@ -391,3 +391,35 @@ async def test_compensated_sums_do_not_drift():
         b.add_cost("x", 0.001)
     r = await b.flush()
     assert abs(r["costs/x"] - 1000.0) / 1000.0 < 1e-12
+
+
+def test_art_version_belongs_to_the_run():
+    """The default stays 0.5.18; a root builder names the version, its run's builders share it."""
+    from art_metrics import SUPPORTED_ART_VERSIONS
+
+    assert SUPPORTED_ART_VERSIONS == ("0.5.18", "0.5.23")
+    assert MetricsBuilder("train").art_version == "0.5.18"
+    root = MetricsBuilder("train", art_version="0.5.23")
+    assert root.for_cost_context("eval", buffer_scope="x").art_version == "0.5.23"
+    with pytest.raises(ValueError, match=r"0\.5\.18, 0\.5\.23.*'0\.5\.2'"):
+        MetricsBuilder("train", art_version="0.5.2")
+    with pytest.raises(ValueError, match="differs from the run"):
+        MetricsBuilder("eval", art_version="0.5.18", _share_with=root)
+
+
+def test_helper_arguments_bind_like_python_parameters():
+    """The version's names, positional slots, and Python's own TypeErrors for the rest."""
+    b = MetricsBuilder("train", art_version="0.5.23")
+    b.add_data(2, step_rollout_tokens=10, scenario_ids=["a"])
+    with pytest.raises(
+        TypeError, match=r"add_data\(\) got multiple values for argument 'step_num_scenarios'"
+    ):
+        b.add_data(1, step_num_scenarios=1)
+    with pytest.raises(TypeError, match=r"takes from 1 to 3 positional arguments but 4 were given"):
+        b.add_idle_times(1.0, 2.0, 3.0)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'step_actor_idle_s'"):
+        b.add_idle_times(step_actor_idle_s=1.0)
+    with pytest.raises(TypeError, match="data/step_rollout_tokens"):
+        b.add_data(step_rollout_tokens="10")
+    row = asyncio.run(b.flush())
+    assert row["data/cum/rollout_tokens"] == 10.0 and row["data/cum/num_unique_scenarios"] == 1.0

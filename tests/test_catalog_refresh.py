@@ -1,4 +1,4 @@
-"""refresh_catalog against a local HTTP server; the cache file across processes."""
+"""refresh_catalog against a local HTTP server and local files; the cache across processes."""
 
 import http.server
 import json
@@ -33,12 +33,46 @@ PRICE_MAP = {
         "output_cost_per_token": 2e-06,
     },
 }
+# genai-prices' data format: a list of providers with their models.
+GENAI_DATA = [
+    {
+        "id": "openai",
+        "models": [
+            {
+                "id": "gpt-4o",
+                "match": {"starts_with": "gpt-4o"},
+                "prices": {"input_mtok": 5, "cache_read_mtok": 2.5, "output_mtok": 20},
+            },
+            {"id": "gpt-bad", "prices": {"input_mtok": True, "output_mtok": 1}},
+            {"id": "gpt-null", "prices": {"input_mtok": None, "output_mtok": 1}},
+        ],
+    },
+    {"id": "aws", "models": [{"id": "x", "prices": {"input_mtok": 1}}]},
+]
+BAD_ENTRIES = {
+    **PRICE_MAP,
+    "gpt-list": {
+        "litellm_provider": "openai",
+        "mode": "chat",
+        "input_cost_per_token": [1],
+        "output_cost_per_token": 1e-6,
+    },
+    "gpt-negative": {
+        "litellm_provider": "openai",
+        "mode": "chat",
+        "input_cost_per_token": -1e-6,
+        "output_cost_per_token": 1e-6,
+    },
+}
 ROUTES = {
     "/prices.json": (200, json.dumps(PRICE_MAP).encode()),
+    "/genai.json": (200, json.dumps(GENAI_DATA).encode()),
+    "/bad-entries.json": (200, json.dumps(BAD_ENTRIES).encode()),
     "/error": (500, b"internal error"),
     "/bad-json": (200, b"{not json"),
     "/not-a-map": (200, json.dumps({"a": 1}).encode()),
 }
+HUGE = 65 * 2**20 + 1  # announced past the 64 MiB cap
 
 
 # /slow answers only once the test module is done: a client timeout always fires first,
@@ -50,6 +84,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/slow":
             SLOW_RELEASE.wait()
+        if self.path == "/huge":
+            self.send_response(200)
+            self.send_header("Content-Length", str(HUGE))
+            self.end_headers()
+            try:
+                self.wfile.write(b" " * 2**20)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
         status, body = ROUTES.get(self.path, (404, b"missing"))
         try:
             self.send_response(status)
@@ -92,20 +135,71 @@ def gpt4o_cost():
     )
 
 
-def test_refresh_replaces_the_catalog_and_caches_it(server, cache_dir):
+CACHE = "price-list.json"
+
+
+def refresh(url, **kw):
+    return pricing.refresh_catalog(url, allow_insecure=True, **kw)
+
+
+def test_refresh_merges_into_the_catalog_and_caches_it(server, cache_dir):
+    builtin = pricing.catalog_info()
     builtin_cost = gpt4o_cost()
-    info = pricing.refresh_catalog(f"{server}/prices.json", timeout=5)
-    assert info["origin"] == "cache"
+    gpt41 = pricing.lookup("openai", "gpt-4.1")
+    info = refresh(f"{server}/prices.json", timeout=5)
+    assert (info["origin"], info["format"]) == ("cache", "litellm")
     assert info["url"] == f"{server}/prices.json"
-    assert info["path"] == str(cache_dir / "litellm-prices.json") == pricing.cache_path()
-    assert info["models"] == {"anthropic": 1, "openai": 1}
+    assert info["path"] == str(cache_dir / CACHE) == pricing.cache_path()
     assert pricing.catalog_info() == info
     assert pricing.lookup("openai", "openai/gpt-4o").prompt_per_million == 5.0
     assert gpt4o_cost() == 800 * 5.0 / 1e6 + 200 * 2.5 / 1e6 + 100 * 20.0 / 1e6 != builtin_cost
-    # ART's own tables survive a refresh.
-    assert pricing.lookup("openai", "openai/gpt-4.1").table == "art_builtin"
-    cached = json.loads((cache_dir / "litellm-prices.json").read_text())
+    # Merged: a new model is added, nothing built in disappears.
+    assert pricing.lookup("anthropic", "claude-new").table == "litellm"
+    assert pricing.lookup("openai", "gpt-4.1") == gpt41
+    assert info["models"]["anthropic"] == builtin["models"]["anthropic"] + 1
+    assert info["names"] > builtin["names"]
+    cached = json.loads((cache_dir / CACHE).read_text())
     assert cached["prices"] == PRICE_MAP and cached["url"].endswith("/prices.json")
+
+
+def test_genai_prices_format_and_bad_entries_skipped_one_by_one(server, cache_dir):
+    with pytest.warns(pricing.CatalogRefreshWarning) as warned:
+        info = refresh(f"{server}/genai.json")
+    assert info["format"] == "genai-prices"
+    skipped = sorted(str(w.message) for w in warned)
+    assert len(skipped) == 2
+    assert "openai/gpt-bad" in skipped[0] and "openai/gpt-null" in skipped[1]
+    assert pricing.lookup("openai", "gpt-4o").prompt_per_million == 5.0
+    with pytest.raises(ValueError, match="gpt-bad"):
+        pricing.lookup("openai", "gpt-bad")
+    with pytest.warns(pricing.CatalogRefreshWarning) as warned:
+        refresh(f"{server}/bad-entries.json")
+    assert sorted(str(w.message).split(": ")[1] for w in warned) == ["gpt-list", "gpt-negative"]
+
+
+def test_local_paths_and_file_urls(cache_dir, tmp_path):
+    path = tmp_path / "litellm.json"
+    path.write_text(json.dumps(PRICE_MAP))
+    for source in (str(path), path.as_uri()):
+        info = pricing.refresh_catalog(source)
+        assert info["url"] == source
+        assert pricing.lookup("openai", "gpt-4o").prompt_per_million == 5.0
+    with pytest.raises(OSError, match="missing.json"):
+        pricing.refresh_catalog(str(tmp_path / "missing.json"))
+
+
+def test_plain_http_is_refused_unless_allowed(server, cache_dir):
+    with pytest.raises(ValueError, match="allow_insecure"):
+        pricing.refresh_catalog(f"{server}/prices.json")
+    assert pricing.catalog_info()["origin"] == "builtin"
+    assert pricing.DEFAULT_CATALOG_URL.startswith("https://")
+    assert "/refs/tags/v0.2.3/" in pricing.DEFAULT_CATALOG_URL
+
+
+def test_bodies_past_64_mib_are_refused(server, cache_dir):
+    with pytest.raises(ValueError, match="64 MiB"):
+        refresh(f"{server}/huge", timeout=5)
+    assert pricing.catalog_info()["origin"] == "builtin"
 
 
 def test_decorated_functions_see_a_refreshed_catalog(server, cache_dir):
@@ -118,13 +212,13 @@ def test_decorated_functions_see_a_refreshed_catalog(server, cache_dir):
     b = MetricsBuilder("train")
     with b.activate_context():
         judge()
-        pricing.refresh_catalog(f"{server}/prices.json")
+        refresh(f"{server}/prices.json")
         judge()
     assert b._flush()["costs/train/j"] == pytest.approx(0.00325 + 0.0065)
 
 
 def test_a_later_process_uses_the_cached_catalog(server, cache_dir):
-    pricing.refresh_catalog(f"{server}/prices.json")
+    refresh(f"{server}/prices.json")
     code = (
         "from art_metrics import pricing; i = pricing.catalog_info(); "
         "print(i['origin'], pricing.lookup('openai', 'gpt-4o').prompt_per_million)"
@@ -142,24 +236,24 @@ def test_a_later_process_uses_the_cached_catalog(server, cache_dir):
         ("/error", ConnectionError, "HTTP 500"),
         ("/missing", ConnectionError, "HTTP 404"),
         ("/bad-json", ValueError, "not valid JSON"),
-        ("/not-a-map", ValueError, "no openai chat model"),
+        ("/not-a-map", ValueError, "not a price list"),
     ],
 )
 def test_failures_keep_the_previous_catalog(server, cache_dir, path, error, message):
-    pricing.refresh_catalog(f"{server}/prices.json")
+    refresh(f"{server}/prices.json")
     before = pricing.catalog_info()
-    cache_before = (cache_dir / "litellm-prices.json").read_bytes()
+    cache_before = (cache_dir / CACHE).read_bytes()
     with pytest.raises(error, match=message):
-        pricing.refresh_catalog(f"{server}{path}", timeout=5)
+        refresh(f"{server}{path}", timeout=5)
     assert pricing.catalog_info() == before
-    assert (cache_dir / "litellm-prices.json").read_bytes() == cache_before
+    assert (cache_dir / CACHE).read_bytes() == cache_before
 
 
 def test_timeout(server, cache_dir):
     with pytest.raises(TimeoutError, match="timed out"):
-        pricing.refresh_catalog(f"{server}/slow", timeout=0.3)
+        refresh(f"{server}/slow", timeout=0.3)
     assert pricing.catalog_info()["origin"] == "builtin"
-    assert not (cache_dir / "litellm-prices.json").exists()
+    assert not (cache_dir / CACHE).exists()
 
 
 def test_connection_refused(cache_dir):
@@ -167,14 +261,14 @@ def test_connection_refused(cache_dir):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(ConnectionError, match=f"127.0.0.1:{port}"):
-        pricing.refresh_catalog(f"http://127.0.0.1:{port}/prices.json", timeout=5)
+        refresh(f"http://127.0.0.1:{port}/prices.json", timeout=5)
     assert pricing.catalog_info()["origin"] == "builtin"
 
 
 def test_bad_timeout_values(cache_dir):
     for bad in (0, -1, float("nan")):
         with pytest.raises(ValueError, match="timeout"):
-            pricing.refresh_catalog("http://127.0.0.1:1/x", timeout=bad)
+            refresh("http://127.0.0.1:1/x", timeout=bad)
 
 
 @pytest.mark.parametrize(
@@ -186,17 +280,17 @@ def test_bad_timeout_values(cache_dir):
     ],
 )
 def test_corrupted_cache_is_ignored_with_a_warning(cache_dir, content):
-    (cache_dir / "litellm-prices.json").write_bytes(content)
-    with pytest.warns(pricing.CatalogCacheWarning, match="litellm-prices.json"):
+    (cache_dir / CACHE).write_bytes(content)
+    with pytest.warns(pricing.CatalogCacheWarning, match=CACHE):
         info = pricing.reload_catalog()
     assert info["origin"] == "builtin"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert gpt4o_cost() == 0.0032500000000000003
+        assert gpt4o_cost() == 800 * 2.5 / 1e6 + 200 * 1.25 / 1e6 + 100 * 10.0 / 1e6
 
 
 def test_corrupted_cache_never_breaks_import(cache_dir):
-    (cache_dir / "litellm-prices.json").write_bytes(b"garbage")
+    (cache_dir / CACHE).write_bytes(b"garbage")
     code = (
         "import warnings, art_metrics\n"
         "from art_metrics import pricing\n"

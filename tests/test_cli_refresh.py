@@ -74,8 +74,9 @@ def server():
 
 
 def refresh(*args: str, cache, stderr=subprocess.PIPE) -> subprocess.CompletedProcess:
+    # The local server is plain http: allowed explicitly.
     return subprocess.run(
-        [sys.executable, "-m", "art_metrics", "refresh", *args],
+        [sys.executable, "-m", "art_metrics", "refresh", "--allow-insecure", *args],
         env=dict(os.environ, ART_METRICS_CACHE_DIR=str(cache)),
         stdout=subprocess.PIPE,
         stderr=stderr,
@@ -85,14 +86,20 @@ def refresh(*args: str, cache, stderr=subprocess.PIPE) -> subprocess.CompletedPr
 
 
 def test_refresh_prints_what_changed(server, tmp_path):
+    from art_metrics import pricing
+
+    counts = pricing.catalog_info()["models"]
     first = refresh(f"{server}/first.json", cache=tmp_path)
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
     assert lines[:2] == [
         f"Refreshed the price catalog from {server}/first.json",
-        f"Cached at {tmp_path / 'litellm-prices.json'} (was: builtin litellm 1.82.0)",
+        f"Cached at {tmp_path / 'price-list.json'} (was: builtin genai-prices 0.2.3)",
     ]
-    assert "anthropic: 25 -> 1 models (-24)" in lines and "openai: 104 -> 1 models (-103)" in lines
+    # Merged: one model more, none gone.
+    n = counts["anthropic"]
+    assert f"anthropic: {n} -> {n + 1} models (+1)" in lines
+    assert f"openai: {counts['openai']} -> {counts['openai'] + 1} models (+1)" in lines
     assert "1 model added, 1 with changed prices" in lines
     assert "  + claude-new" in lines
     # only what changed (the new map has no cache prices: they are gone)

@@ -27,10 +27,13 @@ def test_docstring_examples(name, tmp_path, monkeypatch):
     module = importlib.import_module("art_metrics" if name == "__init__" else f"art_metrics.{name}")
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     report: list[str] = []
-    for test in doctest.DocTestFinder().find(module, module.__name__):
+    tests = doctest.DocTestFinder().find(module, module.__name__)
+    for test in tests:
         runner.run(test, out=report.append)
     result = runner.summarize(verbose=False)
     assert result.failed == 0, "".join(report)
     # An example the finder cannot reach (a typo in `>>>`, a docstring that is not one) fails.
     if ">>>" in (PACKAGE / f"{name}.py").read_text():
-        assert result.attempted > 0, f"{name}.py shows examples but none ran"
+        # Examples marked `+SKIP` are found but not attempted (history.py has only those).
+        found = sum(len(test.examples) for test in tests)
+        assert found > 0, f"{name}.py shows examples but none were found"

@@ -3,6 +3,7 @@
 import json
 import os
 import stat
+import warnings
 
 import pytest
 from art_metrics import LocalBackend, Model
@@ -34,34 +35,49 @@ def fake_smi(tmp_path, monkeypatch):
 
 def test_two_h200s(fake_smi):
     fake_smi(H200, H200)
-    assert detect_gpus() == ([H200, H200], 3.0)
+    assert detect_gpus() == ([H200, H200], [3.0, 3.0])
     assert LocalBackend().automatic_gpu_cost_per_hour_usd() == 6.0
 
 
-def test_mixed_or_unknown_gpus_give_no_price(fake_smi):
+def test_a_mixed_set_is_priced_per_gpu(fake_smi):
     fake_smi(H200, "NVIDIA A100-SXM4-80GB")
-    assert detect_gpus()[1] is None
-    assert LocalBackend().automatic_gpu_cost_per_hour_usd() is None
+    assert detect_gpus()[1] == [3.0, 2.4984]
+    assert LocalBackend().automatic_gpu_cost_per_hour_usd() == 3.0 + 2.4984
+
+
+def test_an_unknown_gpu_gives_no_price_and_one_warning_naming_it(fake_smi):
+    fake_smi(H200, "NVIDIA Test-Unknown 9000")
+    assert detect_gpus()[1] == [3.0, None]
+    backend = LocalBackend()
+    with pytest.warns(UserWarning, match=r"'NVIDIA Test-Unknown 9000'.*gpu_cost_per_hour_usd="):
+        assert backend.automatic_gpu_cost_per_hour_usd() is None
+    assert backend.automatic_gpu_cost_per_hour_usd() is None  # once: no second warning
 
 
 def test_cuda_visible_devices_subset(fake_smi, monkeypatch):
     fake_smi(H200, "NVIDIA A100-SXM4-80GB", H200)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,0")
-    assert detect_gpus() == ([H200, H200], 3.0)
+    assert detect_gpus() == ([H200, H200], [3.0, 3.0])
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-0002")
     assert LocalBackend().automatic_gpu_cost_per_hour_usd() == 3.0
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
-    assert LocalBackend().automatic_gpu_cost_per_hour_usd() is None
+    assert LocalBackend().automatic_gpu_cost_per_hour_usd() == 2.4984
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    assert detect_gpus() == ([], None)
+    assert detect_gpus() == ([], [])
 
 
 def test_missing_nvidia_smi_gives_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert detect_gpus() == ([], None)
+    assert detect_gpus() == ([], [])
     assert LocalBackend().automatic_gpu_cost_per_hour_usd() is None
-    # An explicit price still needs a GPU count: detected (none here) or given.
-    assert LocalBackend(gpu_cost_per_hour_usd=2.25).automatic_gpu_cost_per_hour_usd() is None
+    # An explicit price still needs a GPU count: detected (none here) or given. Without
+    # either, one warning says so (other tests may have given it already in this process).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert LocalBackend(gpu_cost_per_hour_usd=2.25).automatic_gpu_cost_per_hour_usd() is None
+        assert LocalBackend(gpu_cost_per_hour_usd=2.25).automatic_gpu_cost_per_hour_usd() is None
+    assert len(caught) <= 1
+    assert all("gpu_count=" in str(w.message) for w in caught)
     assert (
         LocalBackend(gpu_cost_per_hour_usd=2.25, gpu_count=2).automatic_gpu_cost_per_hour_usd()
         == 4.5

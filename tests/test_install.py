@@ -130,3 +130,54 @@ def test_install_without_openpipe_art_is_an_import_error_and_changes_nothing(mon
         art_metrics.install()
     assert art.metrics.MetricsBuilder.__module__ == "art.metrics"
     assert not art_metrics.art_patch.is_installed()
+
+
+def test_install_on_0518_returns_the_version_and_builds_0518_builders(tmp_path):
+    assert art_metrics.install() == "0.5.18"
+    try:
+        assert art_metrics.install() == "0.5.18"  # again: nothing changes
+        builder = art.Model(name="m", project="p", base_path=str(tmp_path)).metrics_builder()
+        assert builder.art_version == "0.5.18"
+        builder.add_user_timing(step_actor_s=1.0)
+        with pytest.raises(TypeError, match="step_rollout_s"):
+            builder.add_user_timing(step_rollout_s=1.0)
+        # Another version while installed is a mistake, not a silent switch.
+        with pytest.raises(ValueError, match="uninstall"):
+            art_metrics.install(art_version="0.5.23")
+        assert art.metrics.MetricsBuilder is art_metrics.MetricsBuilder
+    finally:
+        art_metrics.uninstall()
+
+
+def test_the_override_installs_the_named_versions_rules(tmp_path):
+    """On 0.5.18, ``install(art_version="0.5.23")`` serves 0.5.23's vocabulary (the user's risk)."""
+    assert art_metrics.install(art_version="0.5.23") == "0.5.23"
+    try:
+        assert art.metrics.MetricsBuilder is art.model.MetricsBuilder
+        assert issubclass(art.metrics.MetricsBuilder, art_metrics.MetricsBuilder)
+        worker = art.metrics.MetricsBuilder(cost_context="train")  # as ART constructs it
+        assert worker.art_version == "0.5.23"
+        assert worker.for_cost_context("eval").art_version == "0.5.23"
+        worker.add_user_timing(step_rollout_s=1.0)
+        with pytest.raises(TypeError, match="step_actor_s"):
+            worker.add_user_timing(step_actor_s=1.0)
+    finally:
+        art_metrics.uninstall()
+    assert art.metrics.MetricsBuilder.__module__ == "art.metrics"
+
+
+@pytest.mark.parametrize("bad", ["0.4.0", "0.5.2", "", "latest"])
+def test_an_unsupported_override_is_a_value_error_with_nothing_patched(bad):
+    with pytest.raises(ValueError, match=r"0\.5\.18, 0\.5\.23"):
+        art_metrics.install(art_version=bad)
+    assert not art_metrics.art_patch.is_installed()
+    assert art.metrics.MetricsBuilder.__module__ == "art.metrics"
+
+
+def test_an_unsupported_installed_version_is_an_import_error_with_nothing_patched(monkeypatch):
+    monkeypatch.setattr(art_metrics.art_patch.importlib.metadata, "version", lambda name: "0.4.0")
+    with pytest.raises(ImportError, match=r"0\.5\.18 and 0\.5\.23; found 0\.4\.0") as e:
+        art_metrics.install()
+    assert "art_version=" in str(e.value)
+    assert not art_metrics.art_patch.is_installed()
+    assert art.metrics.MetricsBuilder.__module__ == "art.metrics"

@@ -4,7 +4,7 @@ import asyncio
 import inspect
 
 import pytest
-from art_metrics import CostTrackingError, MetricsBuilder, track_api_cost
+from art_metrics import CostTrackingError, CostTrackingWarning, MetricsBuilder, track_api_cost
 from pricing_helpers import anthropic_message, chat_completion, openai_usage
 
 GPT_4O_COST = 0.0032500000000000003
@@ -96,7 +96,10 @@ async def test_async_tasks_keep_their_own_context():
 def test_no_active_builder_records_nothing_and_skips_the_getter():
     calls = []
     judge = judge_fn(response_getter=lambda r: calls.append(r) or r)
-    assert judge() == openai_usage()
+    with pytest.warns(CostTrackingWarning, match="no active MetricsBuilder") as warned:
+        assert judge() == openai_usage()
+        assert judge() == openai_usage()
+    assert len(warned) == 1  # once per decorated function
     assert calls == []
     b = MetricsBuilder("train")
     with b.activate_context():
@@ -252,3 +255,58 @@ def test_base_exceptions_from_the_getter_pass_through():
 
     with MetricsBuilder("train").activate_context(), pytest.raises(KeyboardInterrupt):
         judge()
+
+
+def test_on_unpriced_warn_counts_the_calls_and_names_the_model_once():
+    @track_api_cost(
+        source="judge", provider="openai", model_name="gpt-4.1-nnao", on_unpriced="warn"
+    )
+    def judge():
+        return openai_usage()
+
+    b = MetricsBuilder("train")
+    with b.activate_context():
+        with pytest.warns(CostTrackingWarning, match="gpt-4.1-nnao") as warned:
+            judge()
+            judge()
+    assert len(warned) == 1
+    assert "data/step_unpriced_calls" in str(warned[0].message)
+    flushed = b._flush()
+    assert flushed["data/step_unpriced_calls"] == 2
+    assert flushed["data/cum/unpriced_calls"] == 2
+    assert not any(k.startswith("costs/") for k in flushed)
+
+
+async def test_on_unpriced_warn_async_and_raise_by_default():
+    @track_api_cost(source="judge", provider="openai", model_name="nope", on_unpriced="warn")
+    async def judge():
+        return openai_usage()
+
+    @track_api_cost(source="judge", provider="openai", model_name="nope")
+    def strict():
+        return openai_usage()
+
+    b = MetricsBuilder("train")
+    with b.activate_context():
+        with pytest.warns(CostTrackingWarning, match="'nope'"):
+            await judge()
+        with pytest.raises(CostTrackingError, match="No pricing configured for model 'nope'"):
+            strict()
+    assert b._flush()["data/step_unpriced_calls"] == 1
+    # Other errors still raise under "warn": a malformed usage of a priced model.
+    with b.activate_context():
+        with pytest.raises(CostTrackingError, match="usage.prompt_tokens"):
+            track_api_cost(source="j", provider="openai", model_name="gpt-4o", on_unpriced="warn")(
+                lambda: {"usage": {"prompt_tokens": -1}}
+            )()
+    with pytest.raises(ValueError, match="on_unpriced must be 'raise' or 'warn'"):
+        track_api_cost(source="j", provider="openai", model_name="gpt-4o", on_unpriced="skip")
+
+
+async def test_no_active_builder_warns_for_async_functions_too():
+    @track_api_cost(source="judge", provider="openai", model_name="gpt-4o")
+    async def judge():
+        return openai_usage()
+
+    with pytest.warns(CostTrackingWarning, match="no active MetricsBuilder"):
+        await judge()

@@ -4,10 +4,12 @@
 //! Invariants: no panic on any input; every cost or price the core accepts is a finite,
 //! non-negative number; every refusal has a message; an accepted cost can be recorded.
 
-use art_metrics::pricing::catalog::{PriceCatalog, PriceOrigin};
-use art_metrics::pricing::store;
-use art_metrics::pricing::{Formula, Overrides, ResponseFields, TokenPricing, token_cost};
 use art_metrics::metrics::Builder;
+use art_metrics::pricing::catalog::PriceOrigin;
+use art_metrics::pricing::prices::{PriceKey, RequestContext, RequestTime};
+use art_metrics::pricing::refresh::merge_price_list;
+use art_metrics::pricing::store;
+use art_metrics::pricing::{Overrides, ResponseFields, TokenCall, token_cost};
 use serde_json::Value;
 
 const PROVIDERS: [&str; 5] = ["openai", "anthropic", "google", "gemini", "xyz"];
@@ -20,21 +22,6 @@ const MODELS: [&str; 4] = [
 
 fn assert_price(what: &str, v: f64) {
     assert!(v.is_finite() && v >= 0.0, "{what} = {v}");
-}
-
-fn assert_pricing(p: &TokenPricing) {
-    assert_price("prompt", p.prompt_per_million);
-    assert_price("completion", p.completion_per_million);
-    for v in [
-        p.cached_prompt_per_million,
-        p.cache_creation_per_million,
-        p.cache_read_per_million,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        assert_price("cache price", v);
-    }
 }
 
 /// Records an accepted cost: it must go in.
@@ -63,7 +50,7 @@ pub fn check_response(data: &[u8]) {
         },
     ];
     for provider in PROVIDERS {
-        let formula = Formula::of(provider);
+        let formula = catalog.formula(provider);
         let fields = ResponseFields::from_json(&v, formula);
         match fields.reported_cost() {
             Ok(Some(cost)) => record(cost),
@@ -71,9 +58,17 @@ pub fn check_response(data: &[u8]) {
             Err(e) => assert!(!e.to_string().is_empty()),
         }
         for model in MODELS.iter().copied().chain(own_model) {
-            let prices = catalog.resolve(formula, model);
+            let found = catalog.resolve(provider, model).map(|f| f.model);
             for o in &overrides {
-                match token_cost(provider, model, None, prices.as_deref(), o, &fields) {
+                let call = TokenCall {
+                    provider,
+                    formula,
+                    model,
+                    overrides: o,
+                    batch: false,
+                };
+                let m = found.as_ref().map(|m| &**m).map_err(Clone::clone);
+                match token_cost(call, None, m, &fields) {
                     Ok(cost) => record(cost),
                     Err(e) => assert!(!e.to_string().is_empty()),
                 }
@@ -82,46 +77,57 @@ pub fn check_response(data: &[u8]) {
     }
 }
 
-/// A litellm-format price map (JSON bytes) loaded as `refresh_catalog` loads a download.
+/// A price list (JSON bytes) merged as `refresh_catalog` merges a download.
 pub fn check_catalog(data: &[u8]) {
     let Ok(v) = serde_json::from_slice::<Value>(data) else {
         return;
     };
     let base = store::builtin();
-    let catalog =
-        match PriceCatalog::from_litellm_map(&v, &base, "fuzz".into(), PriceOrigin::Builtin) {
-            Ok(c) => c,
-            Err(e) => {
-                assert!(!e.to_string().is_empty());
-                return;
-            }
-        };
-    let Value::Object(entries) = &v else {
-        panic!("a catalog from a non-object map");
+    let merged = match merge_price_list(&v, &base, PriceOrigin::Builtin, "fuzz".into()) {
+        Ok(m) => m,
+        Err(e) => {
+            assert!(!e.to_string().is_empty());
+            return;
+        }
     };
+    assert!(merged.skipped.iter().all(|s| !s.is_empty()));
+    let catalog = merged.catalog;
     let usage = serde_json::json!({"usage": {
         "prompt_tokens": 300000, "completion_tokens": 1000,
         "input_tokens": 300000, "output_tokens": 1000, "cache_read_input_tokens": 10,
     }, "usage_metadata": {"prompt_token_count": 300000, "candidates_token_count": 10}});
-    for key in entries.keys().take(64) {
-        for provider in ["openai", "anthropic", "google"] {
-            let formula = Formula::of(provider);
-            let Some(prices) = catalog.resolve(formula, key) else {
-                continue;
-            };
-            assert_pricing(&prices.base);
-            for t in &prices.tiers {
-                assert!(t.above_tokens.is_finite() && t.above_tokens >= 0.0, "{t:?}");
+    let now = RequestTime::now();
+    let contexts = [
+        RequestContext::default(),
+        RequestContext {
+            service_tier: Some("flex"),
+            batch: true,
+            fast: true,
+        },
+    ];
+    for (provider, model, names) in catalog.entries().into_iter().take(256) {
+        for ctx in &contexts {
+            let applied = model.applied(now, ctx);
+            for key in PriceKey::ALL {
+                for tokens in [0.0, 1e3, 2.5e5, 1e6, 1e12] {
+                    assert_price(key.name(), applied.price(key, tokens));
+                }
             }
-            for tokens in [0.0, 1e3, 2.5e5, 1e6, 1e12] {
-                assert_pricing(&prices.pricing_for(tokens));
-            }
-            let fields = ResponseFields::from_json(&usage, formula);
-            let o = Overrides::default();
-            match token_cost(provider, key, None, Some(&prices), &o, &fields) {
-                Ok(cost) => record(cost),
-                Err(e) => assert!(!e.to_string().is_empty()),
-            }
+        }
+        let formula = catalog.formula(&provider);
+        let fields = ResponseFields::from_json(&usage, formula);
+        let o = Overrides::default();
+        let name = &names[0];
+        let call = TokenCall {
+            provider: &provider,
+            formula,
+            model: name,
+            overrides: &o,
+            batch: false,
+        };
+        match token_cost(call, None, Ok(&model), &fields) {
+            Ok(cost) => record(cost),
+            Err(e) => assert!(!e.to_string().is_empty()),
         }
     }
 }

@@ -5,19 +5,25 @@
 """
 
 from . import pricing
-from ._core import __version__
+from ._core import SUPPORTED_ART_VERSIONS, PendingMetrics, __version__
 from .art_patch import install, uninstall
 from .backend import LocalBackend
+from .budget import BudgetExceeded, BudgetWarning
 from .builder import MetricsBuilder
-from .costs import CostTrackingError, track_api_cost
+from .costs import CostTrackingError, CostTrackingWarning, track_api_cost
 from .model import Model, Reporter
 from .reporting import TrackioReporter, WandbReporter
 from .trajectories import Trajectory, TrajectoryGroup
 
 __all__ = [
+    "SUPPORTED_ART_VERSIONS",
+    "BudgetExceeded",
+    "BudgetWarning",
     "CostTrackingError",
+    "CostTrackingWarning",
     "LocalBackend",
     "MetricsBuilder",
+    "PendingMetrics",
     "Model",
     "Reporter",
     "TrackioReporter",

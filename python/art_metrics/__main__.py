@@ -105,9 +105,13 @@ def _parser() -> argparse.ArgumentParser:
         "source",
         nargs="?",
         default=None,
-        help="a litellm-format price map URL (default: litellm's)",
+        help="an https URL, a local path or a file:// URL of a price list in genai-prices' or "
+        "litellm's format (default: genai-prices' data at a pinned release)",
     )
     refresh.add_argument("--timeout", type=float, default=30.0, help="seconds (default: 30)")
+    refresh.add_argument(
+        "--allow-insecure", action="store_true", help="accept a plain http:// source"
+    )
 
     compact = commands.add_parser(
         "compact",
@@ -302,21 +306,22 @@ def _refresh(args: argparse.Namespace) -> int:
     try:
 
         def call() -> dict[str, Any]:
-            return pricing.refresh_catalog(url, timeout=args.timeout)
+            return pricing.refresh_catalog(
+                url, timeout=args.timeout, allow_insecure=args.allow_insecure
+            )
 
         try:
             info = _Spinner(f"downloading {url}").run(call) if sys.stderr.isatty() else call()
         except (ConnectionError, TimeoutError, ValueError, OSError) as err:
             print(f"error: refresh failed, the previous catalog stays: {err}", file=sys.stderr)
             return 1
-        with open(info["path"], encoding="utf-8") as f:
-            price_map = json.load(f)["prices"]
-        changes = catalog_changes(previous, price_map)
+        changes = catalog_changes(previous)
     finally:
         previous.close()
     was = previous.info
     print(f"Refreshed the price catalog from {url}")
-    print(f"Cached at {info['path']} (was: {was.get('origin')} {was.get('version') or ''})")
+    was_source = f"{was.get('source') or ''} {was.get('version') or ''}".strip()
+    print(f"Cached at {info['path']} (was: {was.get('origin')} {was_source})")
     for line in changes.lines():
         print(line)
     return 0

@@ -16,9 +16,11 @@ from ._core import backend_gpu_cost_per_hour, detect_gpus
 class LocalBackend:
     """Prices train steps by wall time: seconds x USD per GPU-hour x GPUs / 3600.
 
-    ``gpu_cost_per_hour_usd`` is per GPU; without it the price is detected (every visible
-    GPU an H200: $3.00). The GPU count is ``gpu_count`` or the number of GPUs nvidia-smi
-    shows after ``CUDA_VISIBLE_DEVICES``. An unknown price or no GPU means no ``costs/gpu``.
+    ``gpu_cost_per_hour_usd`` is per GPU; without it each visible GPU is priced from the
+    table in the README (H200 $3.00 as openpipe-art; H100, A100, B200, L40S, L4, A10G), a
+    mixed set as the sum. The GPU count is ``gpu_count`` or the number of GPUs nvidia-smi
+    shows after ``CUDA_VISIBLE_DEVICES``. An unknown GPU, or a price with no GPU visible and
+    no ``gpu_count``, means no ``costs/gpu`` and one ``UserWarning`` naming what to pass.
     """
 
     def __init__(
@@ -31,7 +33,7 @@ class LocalBackend:
     ) -> None:
         self._gpu_cost_per_hour_usd = gpu_cost_per_hour_usd
         self._gpu_count = gpu_count
-        self._detected: tuple[list[str], float | None] | None = None
+        self._detected: tuple[list[str], list[float | None]] | None = None
         self.in_process = in_process
         self.path = path
 
@@ -41,7 +43,7 @@ class LocalBackend:
     def supports_automatic_train_step_metrics(self) -> bool:
         return True
 
-    def _detect(self) -> tuple[list[str], float | None]:
+    def _detect(self) -> tuple[list[str], list[float | None]]:
         # nvidia-smi takes a while; the visible GPUs do not change during a process.
         if self._detected is None:
             self._detected = detect_gpus()

@@ -1,9 +1,9 @@
 """What a price catalog refresh changed: ``python -m art_metrics refresh`` prints it.
 
-The catalog only answers lookups, so the change is found by looking up every model of the
-downloaded price map twice: in this process after the refresh, and in a child process that
-sees the catalog as it was before (the built-in one, or a copy of the previous cache file).
-Both sides resolve names exactly as cost tracking does.
+The core lists every model of the active catalog with the names that resolve to it
+(:func:`art_metrics.pricing.catalog_entries`), so the change is the difference between that
+listing in this process after the refresh and in a child process that sees the catalog as it
+was before (the built-in one, or a copy of the previous cache file).
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import pricing
 
-__all__ = ["CatalogChanges", "PreviousCatalog", "catalog_changes", "prices_of"]
+__all__ = ["CatalogChanges", "PreviousCatalog", "catalog_changes", "prices_by_name"]
 
 _PRICE_FIELDS = (
     "prompt_per_million",
@@ -32,33 +31,13 @@ _PRICE_FIELDS = (
 )
 
 
-def _provider(litellm_provider: object) -> str | None:
-    if not isinstance(litellm_provider, str):
-        return None
-    if litellm_provider == "gemini" or litellm_provider.startswith("vertex_ai"):
-        return "google"
-    return litellm_provider
-
-
-def _models(price_map: Mapping[str, object]) -> list[tuple[str, str]]:
-    """``(provider, name)`` of every entry of a litellm price map."""
-    models = []
-    for name, entry in price_map.items():
-        provider = _provider(entry.get("litellm_provider")) if isinstance(entry, dict) else None
-        if provider is not None:
-            models.append((provider, name))
-    return models
-
-
-def prices_of(models: Iterable[tuple[str, str]]) -> dict[str, dict[str, float | None]]:
-    """The active catalog's prices of each resolvable ``(provider, name)``, by name."""
+def prices_by_name() -> dict[str, dict[str, float | None]]:
+    """Today's prices of every name of the active catalog, keyed ``provider/name``."""
     prices = {}
-    for provider, name in models:
-        try:
-            found = pricing.lookup(provider, name)
-        except ValueError:
-            continue
-        prices[name] = {f: getattr(found, f) for f in _PRICE_FIELDS}
+    for model in pricing.catalog_entries():
+        fields = {f: getattr(model, f) for f in _PRICE_FIELDS}
+        for name in model.names:
+            prices[f"{model.provider}/{name}"] = fields
     return prices
 
 
@@ -73,15 +52,14 @@ class PreviousCatalog:
         if self.info.get("origin") == "cache" and path:
             shutil.copy(path, Path(self._dir) / Path(path).name)
 
-    def prices_of(self, models: list[tuple[str, str]]) -> dict[str, dict[str, float | None]]:
+    def prices_by_name(self) -> dict[str, dict[str, float | None]]:
         code = (
-            "import json, sys\n"
-            "from art_metrics.catalog_changes import prices_of\n"
-            "print(json.dumps(prices_of(json.load(sys.stdin))))\n"
+            "import json\n"
+            "from art_metrics.catalog_changes import prices_by_name\n"
+            "print(json.dumps(prices_by_name()))\n"
         )
         proc = subprocess.run(
             [sys.executable, "-c", code],
-            input=json.dumps(models),
             capture_output=True,
             text=True,
             env=dict(os.environ, ART_METRICS_CACHE_DIR=self._dir),
@@ -95,7 +73,7 @@ class PreviousCatalog:
 
 @dataclass
 class CatalogChanges:
-    """Models priced now and not before, models whose prices changed (field: old, new),
+    """Names priced now and not before, names whose prices changed (field: old, new),
     and the per-provider model counts before and after."""
 
     added: list[str] = field(default_factory=list)
@@ -129,16 +107,16 @@ def _money(value: float | None) -> str:
     return "none" if value is None else f"${value:g}"
 
 
-def catalog_changes(previous: PreviousCatalog, price_map: Mapping[str, object]) -> CatalogChanges:
-    """Compare ``previous`` with the active catalog on every model of ``price_map``."""
-    models = _models(price_map)
-    before, after = previous.prices_of(models), prices_of(models)
+def catalog_changes(previous: PreviousCatalog) -> CatalogChanges:
+    """Compare ``previous`` with the active catalog, name by name (shown without provider)."""
+    before, after = previous.prices_by_name(), prices_by_name()
     changes = CatalogChanges(
         counts_before=dict(previous.info.get("models", {})),
         counts_after=dict(pricing.catalog_info().get("models", {})),
     )
-    for name, new in after.items():
-        old = before.get(name)
+    for key, new in sorted(after.items()):
+        name = key.split("/", 1)[1]
+        old = before.get(key)
         if old is None:
             changes.added.append(name)
             continue

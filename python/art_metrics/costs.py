@@ -10,12 +10,13 @@ import functools
 import inspect
 from typing import Any, Callable, TypeVar
 
-from ._core import CostTracker, TrackedFunction
+from ._core import CostTracker, CostTrackingWarning, TrackedFunction
+from .budget import BudgetExceeded
 from .builder import _active_builder
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["CostTrackingError", "track_api_cost"]
+__all__ = ["CostTrackingError", "CostTrackingWarning", "track_api_cost"]
 
 
 class CostTrackingError(ValueError):
@@ -32,7 +33,9 @@ class CostTrackingError(ValueError):
 def _failure(tracker: CostTracker):
     """``on_error(err, result, func)``: the CostTrackingError for a failed recording."""
 
-    def on_error(err: BaseException, result: Any, func: Callable[..., Any]) -> CostTrackingError:
+    def on_error(err: BaseException, result: Any, func: Callable[..., Any]) -> Exception:
+        if isinstance(err, BudgetExceeded):
+            return err  # the cost was recorded; the guard's exception carries `.result`
         name = getattr(func, "__qualname__", repr(func))
         exc = CostTrackingError(
             f"{name} returned, but its cost could not be recorded under "
@@ -56,12 +59,21 @@ def track_api_cost(
     cached_prompt_price_per_million: float | None = None,
     cache_creation_price_per_million: float | None = None,
     cache_read_price_per_million: float | None = None,
+    batch: bool = False,
+    on_unpriced: str = "raise",
 ) -> Callable[[F], F]:
     """Record the cost of each call's response under ``costs/<context>/<source>``.
 
     The cost goes to the active builder (``MetricsBuilder.activate_context()``) in its
     cost context; with no active builder nothing is recorded (and ``response_getter`` is
-    not called). Works on sync and async functions.
+    not called) and a :class:`CostTrackingWarning` says so, once per decorated function.
+    Works on sync and async functions. A function may return a stream's collected events (a
+    list): the OpenAI chunk with usage, Responses ``response.completed``, Anthropic
+    ``message_start`` + ``message_delta`` and the last Gemini chunk price the call.
+
+    ``batch=True`` prices batch jobs whose responses do not say so. ``on_unpriced="warn"``
+    counts a call whose model has no price in ``data/step_unpriced_calls`` (and warns once
+    naming the model) instead of raising.
 
     >>> from art_metrics import MetricsBuilder
     >>> @track_api_cost(source="judge", provider="openai", model_name="gpt-4o")
@@ -86,8 +98,11 @@ def track_api_cost(
         cached_prompt_price_per_million=cached_prompt_price_per_million,
         cache_creation_price_per_million=cache_creation_price_per_million,
         cache_read_price_per_million=cache_read_price_per_million,
+        batch=batch,
+        on_unpriced=on_unpriced,
     )
     record = tracker.record
+    warn_no_builder = tracker.warn_no_builder
     active = _active_builder.get
     on_error = _failure(tracker)
 
@@ -98,11 +113,16 @@ def track_api_cost(
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 result = await func(*args, **kwargs)
                 builder = active(None)
-                if builder is not None:
-                    try:
-                        record(builder, result)
-                    except Exception as err:
-                        raise on_error(err, result, func) from err
+                if builder is None:
+                    warn_no_builder()
+                    return result
+                try:
+                    record(builder, result)
+                except Exception as err:
+                    exc = on_error(err, result, func)
+                    if exc is err:
+                        raise
+                    raise exc from err
                 return result
 
             return async_wrapper  # type: ignore[return-value]

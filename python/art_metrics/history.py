@@ -27,8 +27,17 @@ class HistoryReader:
     complete (the writer may be in the middle of it). When the file is replaced or shrinks
     (a resumed run rewrites it) the reader starts again from the top and says so.
 
-    >>> reader = HistoryReader("runs/proj/models/m1")   # doctest: +SKIP
-    >>> rows, problems = reader.read_new()               # doctest: +SKIP
+    >>> import pathlib, tempfile
+    >>> run = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (run / "history.jsonl").write_text('{"step": 1}\\nnot json\\n{"step": 2')
+    >>> reader = HistoryReader(run)
+    >>> rows, problems = reader.read_new()
+    >>> rows, len(problems)
+    ([{'step': 1}], 1)
+    >>> with open(run / "history.jsonl", "a") as f:
+    ...     _ = f.write("}\\n")
+    >>> reader.read_new()
+    ([{'step': 2}], [])
     """
 
     def __init__(self, run_dir: str | os.PathLike[str]) -> None:

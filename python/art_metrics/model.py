@@ -27,9 +27,10 @@ from contextvars import Token
 from datetime import datetime
 from typing import Any, Protocol
 
-from ._core import RunCore, _after_fork_in_child
+from . import budget as _budget
+from ._core import BuilderCore, RunCore, _after_fork_in_child, _split_notice
 from .builder import MetricsBuilder
-from .reporting import reporters_for
+from .reporting import WandbReporter, reporters_for
 from .trajectories import normalize_groups
 
 METRICS_BUILDER_STATE_KEY = "_metrics_builder_state"
@@ -38,8 +39,8 @@ METRICS_BUILDER_STATE_KEY = "_metrics_builder_state"
 class Reporter(Protocol):
     """Anything that wants every logged row (W&B, Trackio, a console printer, ...).
 
-    ``row`` has the prefixed keys, ``training_step`` and ``time/wall_clock_sec``, and keeps
-    NaN values (history.jsonl leaves them out).
+    ``row`` has the prefixed keys, ``training_step`` (and in 0.5.18's dialect
+    ``time/wall_clock_sec``), and keeps NaN values (history.jsonl leaves them out).
     """
 
     def log(self, row: dict[str, float | int]) -> None: ...
@@ -98,6 +99,9 @@ if hasattr(os, "register_at_fork"):
 class Model:
     """A run whose metrics go to ``{base_path}/{project}/models/{name}``.
 
+    ``art_version`` ("0.5.18", the default, or "0.5.23") picks the openpipe-art version whose
+    vocabulary, rows and W&B calls the run follows; every builder of the run has it.
+
     Cumulative totals and unique scenarios resume from the run directory on the first
     ``metrics_builder``, ``activate_metrics_context`` or ``log`` call.
     """
@@ -119,9 +123,13 @@ class Model:
         base_path: str = ".art",
         report_metrics: list[str] | None = None,
         reporters: Iterable[Reporter] = (),
+        art_version: str = "0.5.18",
+        efficiency_metrics: bool = False,
     ) -> None:
+        # First: bad names and an unsupported version are refused before anything else.
         self.name = _non_empty_str(name, "name")
         self.project = _non_empty_str(project, "project")
+        self._builder = MetricsBuilder("train", art_version=art_version)
         self.entity = entity
         self.id = id
         self.config = config
@@ -131,20 +139,33 @@ class Model:
         self.base_path = base_path
         self.report_metrics = report_metrics
         self.trainable = False
+        # Opt-in `efficiency/` keys on train rows (README: "Spend guard and efficiency").
+        self.efficiency_metrics = efficiency_metrics
         # report_metrics=None means W&B when WANDB_API_KEY is set, as in openpipe-art.
         self.reporters: list[Reporter] = list(reporters) + list(
-            reporters_for(report_metrics, project=project, name=name, entity=entity)
+            reporters_for(
+                report_metrics,
+                project=project,
+                name=name,
+                entity=entity,
+                art_version=self._builder.art_version,
+            )
         )
         self._backend: Any = None
         self._run_start_time = time.time()
-        self._builder = MetricsBuilder("train")
         self._run = RunCore(self.run_dir, compact_min_bytes=self._compact_min_bytes)
         self._loaded = False
         self._load_lock = threading.Lock()
         # Rows written but not yet given to the reporters (a KeyboardInterrupt in between):
         # delivered on the next log or on close.
-        self._undelivered: list[dict[str, float | int]] = []
+        self._undelivered: list[tuple[dict[str, float | int], Any]] = []
         self._finalizer = weakref.finalize(self, _close_quietly, self._run)
+        _budget._register(self._builder, self)
+
+    @property
+    def art_version(self) -> str:
+        """The openpipe-art version whose rules the run follows."""
+        return self._builder.art_version
 
     @property
     def run_dir(self) -> str:
@@ -161,6 +182,7 @@ class Model:
         with self._load_lock:
             if not self._loaded:
                 self._run.load_into(self._builder)
+                self._restore_budget()
                 self._loaded = True
         _warn_about(self._run)
 
@@ -174,6 +196,36 @@ class Model:
     def activate_metrics_context(self, cost_context: str) -> Token[MetricsBuilder]:
         """Activate the builder for ``cost_context``; undo with ``token.var.reset(token)``."""
         return self.metrics_builder(cost_context).activate()
+
+    # -- spend guard -----------------------------------------------------------------
+
+    def set_budget(
+        self,
+        usd: float | None,
+        *,
+        on_exceed: str = "warn",
+        warn_at: Iterable[float] = (0.5, 0.8, 1.0),
+    ) -> None:
+        """Guard the run's spend (see `MetricsBuilder.set_budget`); saved in state.json, so
+        a restarted run keeps it. ``None`` removes it."""
+        self._ensure_loaded()
+        self._builder.set_budget(usd, on_exceed=on_exceed, warn_at=warn_at)
+
+    def _save_budget(self) -> None:
+        state = self._builder._budget_state() or {"budget_usd": None}
+        self.merge_state({_budget.STATE_KEY: state})
+
+    def _restore_budget(self) -> None:
+        saved = (self.read_state() or {}).get(_budget.STATE_KEY) or {}
+        if isinstance(saved, dict) and saved.get("budget_usd") is not None:
+            BuilderCore.set_budget(
+                self._builder,
+                saved["budget_usd"],
+                on_exceed=saved.get("budget_on_exceed", "warn"),
+                warn_at=saved.get("budget_warn_at", [0.5, 0.8, 1.0]),
+                _warned_at=saved.get("budget_warned_at", []),
+                _exceeded=bool(saved.get("budget_exceeded", False)),
+            )
 
     def read_state(self) -> dict[str, Any] | None:
         """state.json with the journal folded in, or None when there is none.
@@ -240,6 +292,9 @@ class Model:
         self._deliver()
         if trajectories is None and metrics is None:
             return
+        notice = _split_notice(split)
+        if notice is not None:
+            warnings.warn(notice, UserWarning, stacklevel=2)
         groups = None if trajectories is None else normalize_groups(trajectories)
         if metrics is not None and not isinstance(metrics, dict):
             metrics = dict(metrics)
@@ -247,7 +302,7 @@ class Model:
             _check_keys(metrics)
         # The backend's automatic train-step metrics are decided by the core (train split,
         # once per step, an explicit value wins), which calls the backend for its GPU rate.
-        row = self._run.log(
+        logged = self._run.log(
             self._builder,
             groups,
             split,
@@ -257,16 +312,23 @@ class Model:
             datetime.now().isoformat(),
             self._backend,
             self,
+            efficiency=self.efficiency_metrics,
         )
-        if row is not None:
-            self._undelivered.append(row)
+        if logged is not None:
+            self._undelivered.append(logged)
             self._deliver()
+            # The row's costs (GPU time, `metrics=` costs) count against the budget.
+            self._builder._check_budget()
         _warn_about(self._run)
 
     def _deliver(self) -> None:
         """Give the reporters every row written but not yet reported, oldest first."""
         while self._undelivered:
-            row = self._undelivered[0]
+            row, caller_keys = self._undelivered[0]
             for reporter in self.reporters:
-                reporter.log(row)
+                if isinstance(reporter, WandbReporter):
+                    # 0.5.23 sends W&B the canonical keys and the caller's own.
+                    reporter.log(row, caller_keys=caller_keys)
+                else:
+                    reporter.log(row)
             self._undelivered.pop(0)

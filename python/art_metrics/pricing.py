@@ -1,10 +1,12 @@
 """The price catalog: look up model prices, see where they come from, refresh them.
 
-The built-in catalog is generated from litellm's bundled price map (see
-``scripts/gen_catalog.py``) and embedded in the extension; nothing is fetched on import.
-``refresh_catalog()`` downloads a newer litellm-format map, caches it in the user's cache
-directory (``$ART_METRICS_CACHE_DIR``, else ``$XDG_CACHE_HOME/art-metrics``, else
-``~/.cache/art-metrics``) and uses it from then on, in this and later processes.
+The built-in catalog is generated from pydantic's genai-prices (primary) and litellm's
+bundled price map (names genai-prices lacks), see ``scripts/gen_catalog.py``, and embedded in
+the extension; it is parsed on first use and nothing is fetched on import.
+``refresh_catalog()`` reads a newer price list (genai-prices' or litellm's format), merges it
+into the built-in catalog, caches it in the user's cache directory (``$ART_METRICS_CACHE_DIR``,
+else ``$XDG_CACHE_HOME/art-metrics``, else ``~/.cache/art-metrics``) and uses it from then on,
+in this and later processes.
 
 >>> from art_metrics import pricing
 >>> pricing.lookup("openai", "gpt-4o").prompt_per_million
@@ -13,18 +15,20 @@ directory (``$ART_METRICS_CACHE_DIR``, else ``$XDG_CACHE_HOME/art-metrics``, els
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import _core
-from ._core import CatalogCacheWarning
+from ._core import CatalogCacheWarning, CatalogRefreshWarning
 
 __all__ = [
     "DEFAULT_CATALOG_URL",
     "CatalogCacheWarning",
+    "CatalogRefreshWarning",
     "ModelPrices",
     "PriceTier",
     "cache_path",
+    "catalog_entries",
     "catalog_info",
     "lookup",
     "refresh_catalog",
@@ -36,7 +40,7 @@ DEFAULT_CATALOG_URL: str = _core.DEFAULT_CATALOG_URL
 
 @dataclass(frozen=True)
 class PriceTier:
-    """Long-context prices, used once a call's input exceeds ``above_tokens``."""
+    """Long-context prices, used for a whole call once its input exceeds ``above_tokens``."""
 
     above_tokens: int
     prompt_per_million: float | None
@@ -45,16 +49,49 @@ class PriceTier:
     cache_creation_per_million: float | None
 
 
+def _base(price: Any) -> float | None:
+    if price is None:
+        return None
+    return float(price["base"]) if isinstance(price, dict) else float(price)
+
+
+def _tiers(prices: dict[str, Any]) -> tuple[PriceTier, ...]:
+    starts = sorted({int(s) for p in prices.values() if isinstance(p, dict) for s, _ in p["tiers"]})
+
+    def at(key: str, start: int) -> float | None:
+        price = prices.get(key)
+        if not isinstance(price, dict):
+            return None
+        below = [p for s, p in price["tiers"] if s <= start]
+        return below[-1] if below else None
+
+    return tuple(
+        PriceTier(
+            above_tokens=s,
+            prompt_per_million=at("input_mtok", s),
+            completion_per_million=at("output_mtok", s),
+            cache_read_per_million=at("cache_read_mtok", s),
+            cache_creation_per_million=at("cache_write_mtok", s),
+        )
+        for s in starts
+    )
+
+
 @dataclass(frozen=True)
 class ModelPrices:
-    """A catalog model's prices in US dollars per million tokens.
+    """A catalog model's prices today, in US dollars per million tokens.
 
-    ``table`` says which table priced it: ``litellm``, ``art_builtin`` (ART's own two
-    entries) or ``art_tinker`` (ART's Tinker table).
+    ``table`` says which source priced it: ``genai-prices``, ``litellm``, ``art_tinker``
+    (openpipe-art's Tinker table) or a refreshed list. ``prices`` holds every billed term of
+    the period in force today (``input_mtok``, ``cache_write_1h_mtok``,
+    ``web_searches_kcount``..., a number or ``{"base", "tiers"}``); ``periods`` the dated
+    price periods, ``variants`` the service-tier and batch prices.
     """
 
     key: str
     table: str
+    provider: str
+    names: tuple[str, ...]
     prompt_per_million: float
     completion_per_million: float
     cached_prompt_per_million: float | None
@@ -62,41 +99,78 @@ class ModelPrices:
     cache_read_per_million: float | None
     cache_creation_1h_per_million: float | None
     tiers: tuple[PriceTier, ...]
+    prices: dict[str, Any] = field(default_factory=dict, compare=False)
+    periods: tuple[dict[str, Any], ...] = ()
+    variants: tuple[dict[str, Any], ...] = ()
+
+
+def _model_prices(raw: dict[str, Any]) -> ModelPrices:
+    prices = raw["prices"]
+    cache_read = _base(prices.get("cache_read_mtok"))
+    return ModelPrices(
+        key=raw["key"],
+        table=raw["table"],
+        provider=raw["provider"],
+        names=tuple(raw["names"]),
+        prompt_per_million=_base(prices.get("input_mtok")) or 0.0,
+        completion_per_million=_base(prices.get("output_mtok")) or 0.0,
+        cached_prompt_per_million=cache_read,
+        cache_creation_per_million=_base(prices.get("cache_write_mtok")),
+        cache_read_per_million=cache_read,
+        cache_creation_1h_per_million=_base(prices.get("cache_write_1h_mtok")),
+        tiers=_tiers(prices),
+        prices=prices,
+        periods=tuple(raw["periods"]),
+        variants=tuple(raw["variants"]),
+    )
 
 
 def lookup(provider: str, model_name: str) -> ModelPrices:
     """The catalog's prices of ``model_name`` as priced for ``provider``.
 
-    Names resolve as in openpipe-art: ``gpt-4o`` and ``openai/gpt-4o`` both work. Under
-    ``google``/``gemini`` a bare name also tries ``gemini/<name>``. Prices registered on
-    a builder are not consulted. Raises ``ValueError`` for an unknown model.
+    One model, one price: ``gpt-4.1``, ``openai/gpt-4.1``, ``GPT-4.1`` and the dated snapshot
+    ``gpt-4.1-2025-04-14`` are the same entry; provider names are case-insensitive and
+    ``gemini``/``google_genai`` mean ``google``. Prices registered on a builder are not
+    consulted. Raises ``ValueError`` naming up to three nearest names for an unknown model.
     """
-    raw: dict[str, Any] = _core._lookup(provider, model_name)
-    tiers = tuple(PriceTier(**t) for t in raw.pop("tiers"))
-    return ModelPrices(tiers=tiers, **raw)
+    return _model_prices(_core._lookup(provider, model_name))
+
+
+def catalog_entries() -> list[ModelPrices]:
+    """Every model of the active catalog, with the names that resolve to it."""
+    return [_model_prices(raw) for raw in _core._catalog_entries()]
 
 
 def catalog_info() -> dict[str, Any]:
     """Where the active catalog comes from.
 
-    Keys: ``source``, ``version``, ``generated_at``, ``sha256``, ``origin`` (``"builtin"``
-    or ``"cache"``), ``path`` and ``url`` (for a cached map), ``models`` (count per
+    Keys: ``source`` and ``version`` (the primary source), ``sources`` (each with name,
+    version and url), ``sha256``, ``origin`` (``"builtin"`` or ``"cache"``), ``path``,
+    ``url``, ``format`` and ``fetched_at`` (for a refreshed list), ``models`` (count per
     provider) and ``names`` (resolvable model names).
     """
     return _core._catalog_info()
 
 
-def refresh_catalog(url: str = DEFAULT_CATALOG_URL, *, timeout: float = 30.0) -> dict[str, Any]:
-    """Download a litellm-format price map, validate it, cache it and use it from now on.
+def refresh_catalog(
+    source: str = DEFAULT_CATALOG_URL, *, timeout: float = 30.0, allow_insecure: bool = False
+) -> dict[str, Any]:
+    """Read a price list, merge it into the built-in catalog, cache it and use it from now on.
+
+    ``source`` is an https URL (default: genai-prices' data file at a pinned release), a
+    local path or a ``file://`` URL; the list may be genai-prices' data or a litellm price
+    map (detected). Refreshed models override the built-in ones by name; nothing built in
+    disappears. An entry with a bad value is skipped with a :class:`CatalogRefreshWarning`
+    naming it. Plain ``http://`` is refused unless ``allow_insecure=True``; the body is
+    capped at 64 MiB and the whole read at ``timeout`` seconds.
 
     On any failure the previous catalog stays active and the cache file is untouched:
     ``ConnectionError`` (network error or HTTP error status), ``TimeoutError``,
-    ``ValueError`` (not JSON, or not a valid price map) or ``OSError`` (cache not
-    writable). A ``timeout`` that is not a positive number of seconds, at most a day, is a
-    ``ValueError`` (``TypeError`` for a non-number). Returns :func:`catalog_info` of the
-    new catalog.
+    ``ValueError`` (a refused source, not JSON, or not a price list) or ``OSError``. A
+    ``timeout`` that is not a positive number of seconds, at most a day, is a ``ValueError``
+    (``TypeError`` for a non-number). Returns :func:`catalog_info` of the new catalog.
     """
-    return _core._refresh_catalog(url, timeout)
+    return _core._refresh_catalog(source, timeout, allow_insecure)
 
 
 def reload_catalog() -> dict[str, Any]:

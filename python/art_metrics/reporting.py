@@ -13,23 +13,14 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from ._core import _wandb_row_keys, _wandb_setup
+
 __all__ = ["TrackioReporter", "WandbReporter", "reporters_for"]
 
 # The reference's x-axis setup: every group of metrics is plotted against training_step,
-# so validation logged late for an earlier step lands at that step.
+# so validation logged late for an earlier step lands at that step. The axes, the globs and
+# which keys are sent are openpipe-art version's rules, in the core.
 _STEP_METRIC = "training_step"
-_WANDB_STEP_GLOBS = (
-    "reward/*",
-    "loss/*",
-    "throughput/*",
-    "costs/*",
-    "time/*",
-    "data/*",
-    "train/*",
-    "val/*",
-    "test/*",
-    "discarded/*",
-)
 _KNOWN = ("wandb", "trackio")
 
 
@@ -48,12 +39,26 @@ class WandbReporter:
     Defines ``training_step`` as the step metric for ``train/*``, ``val/*``, ``test/*``,
     ``costs/*`` and the other metric sections, as openpipe-art does, and lets W&B keep its
     own monotonic step. The run is created at the first row, and again after `finish`.
+
+    ``art_version="0.5.23"`` follows that version: ``sft/*`` is plotted against
+    ``sft/gradient_step``; ``run.log`` gets only the canonical keys, ``costs/cum/*``,
+    ``sft/*`` and the caller's own keys (``caller_keys`` of `log`); and without the wandb
+    package rows are skipped silently (tried again at the next row) instead of refused.
     """
 
     def __init__(
-        self, *, project: str, name: str, entity: str | None = None, **init_kwargs: Any
+        self,
+        *,
+        project: str,
+        name: str,
+        entity: str | None = None,
+        art_version: str = "0.5.18",
+        **init_kwargs: Any,
     ) -> None:
-        _require("wandb")
+        self._axes, self._globs = _wandb_setup(art_version)
+        self.art_version = art_version
+        if art_version == "0.5.18":
+            _require("wandb")
         self.project = project
         self.name = name
         self.entity = entity
@@ -68,9 +73,14 @@ class WandbReporter:
 
     def _current_run(self) -> Any:
         run = self._run
-        if run is None or getattr(run, "_is_finished", False):
-            import wandb
-
+        if run is None or getattr(run, "_is_finished", getattr(run, "_finished", False)):
+            try:
+                import wandb
+            except ModuleNotFoundError as e:
+                # 0.5.23 skips W&B when the package is missing (0.5.18 refused at Model()).
+                if e.name == "wandb" or (e.name or "").startswith("wandb."):
+                    return None
+                raise
             run = wandb.init(
                 project=self.project,
                 entity=self.entity,
@@ -80,23 +90,32 @@ class WandbReporter:
                 reinit="create_new",
                 **self._init_kwargs,
             )
-            run.define_metric(_STEP_METRIC)
-            run.define_metric("time/wall_clock_sec")
-            for pattern in _WANDB_STEP_GLOBS:
-                run.define_metric(pattern, step_metric=_STEP_METRIC)
-            self._defined = {_STEP_METRIC, "time/wall_clock_sec"}
+            for axis in self._axes:
+                run.define_metric(axis)
+            for pattern, step_metric in self._globs:
+                run.define_metric(pattern, step_metric=step_metric)
+            self._defined = set(self._axes)
             self._run = run
         return run
 
-    def log(self, row: dict[str, float | int]) -> None:
+    def log(self, row: dict[str, float | int], *, caller_keys: Iterable[str] = ()) -> None:
+        """Send ``row``; ``caller_keys``: its keys that are the caller's own metrics."""
         run = self._current_run()
+        if run is None:
+            return
+        sent, to_define = _wandb_row_keys(self.art_version, list(row), list(caller_keys))
         # "costs/*" does not reach nested keys (costs/train/judge) in every W&B version;
-        # the reference defines each cost key once as well.
-        for key in row:
-            if key.startswith("costs/") and key not in self._defined:
+        # the reference defines each cost key (0.5.23: and each caller key) once as well.
+        for key in to_define:
+            if key not in self._defined:
                 run.define_metric(key, step_metric=_STEP_METRIC)
                 self._defined.add(key)
-        run.log(dict(row))
+        run.log({key: row[key] for key in sent})
+
+    def alert(self, *, title: str, text: str, level: str = "WARN") -> None:
+        """A W&B alert on the run (``level``: "INFO", "WARN" or "ERROR"); the spend guard
+        sends one per threshold crossed."""
+        self._current_run().alert(title=title, text=text, level=level)
 
     def finish(self) -> None:
         """Finish the W&B run (its files are complete after this)."""
@@ -136,6 +155,27 @@ class TrackioReporter:
         step = row.get(_STEP_METRIC)
         self._run.log(dict(row), step=step if isinstance(step, int) else None)
 
+    def alert(self, *, title: str, text: str, level: str = "WARN") -> None:
+        """A Trackio alert (``trackio.alert``, in Trackio versions that have it) for the
+        spend guard; ``level``: "INFO", "WARN" or "ERROR"."""
+        import trackio
+
+        if not callable(getattr(trackio, "alert", None)):
+            return  # a Trackio without alerts
+        if self._run is None:
+            self._run = trackio.init(
+                project=self.project, name=self.name, resume="allow", **self._init_kwargs
+            )
+        levels = getattr(trackio, "AlertLevel", None)
+        value = levels(level.lower()) if levels is not None else level.lower()
+        # The run's own method: trackio.alert() finds the run through a context variable,
+        # which another thread or task may not have.
+        run_alert = getattr(self._run, "alert", None)
+        if callable(run_alert):
+            run_alert(title=title, text=text, level=value)
+        else:
+            trackio.alert(title=title, text=text, level=value)
+
     def finish(self) -> None:
         """Finish the Trackio run (its rows are written to the local database after this)."""
         if self._run is not None:
@@ -144,7 +184,12 @@ class TrackioReporter:
 
 
 def reporters_for(
-    report_metrics: Iterable[str] | None, *, project: str, name: str, entity: str | None = None
+    report_metrics: Iterable[str] | None,
+    *,
+    project: str,
+    name: str,
+    entity: str | None = None,
+    art_version: str = "0.5.18",
 ) -> list[WandbReporter | TrackioReporter]:
     """The reporters ``Model(report_metrics=...)`` asks for.
 
@@ -164,7 +209,9 @@ def reporters_for(
         raise ValueError(f"report_metrics: unknown {unknown!r}; known: {list(_KNOWN)!r}")
     reporters: list[WandbReporter | TrackioReporter] = []
     if "wandb" in wanted:
-        reporters.append(WandbReporter(project=project, name=name, entity=entity))
+        reporters.append(
+            WandbReporter(project=project, name=name, entity=entity, art_version=art_version)
+        )
     if "trackio" in wanted:
         reporters.append(TrackioReporter(project=project, name=name))
     return reporters

@@ -1,6 +1,7 @@
 //! One batch of trajectory groups aggregated into a row's averages and builder additions,
-//! in the order openpipe-art 0.5.18 computes them, so rows agree with the reference to the
-//! last bit where the reference is deterministic.
+//! in the order the run's openpipe-art version computes them (its `Dialect`: key shapes,
+//! row order, trainability, where the default data counts go), so rows agree with the
+//! reference to the last bit where the reference is deterministic.
 
 use std::collections::HashSet;
 
@@ -10,6 +11,7 @@ use rustc_hash::FxBuildHasher;
 use super::numpy::numpy_std;
 use super::routing::{Route, STANDARD_SPLITS, route};
 use crate::error::CoreResult;
+use crate::metrics::dialect::{BatchKeys, BatchPart, DefaultData, Dialect};
 
 /// An insertion-ordered map of row values: rows keep the reference's key order, and
 /// re-setting a key keeps its first position.
@@ -66,9 +68,14 @@ impl Mean {
 ///
 /// Feed it with [`begin_group`](Self::begin_group), [`add_trajectory`](Self::add_trajectory)
 /// and [`end_group`](Self::end_group) in batch order, then [`finish`](Self::finish).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct BatchAggregator {
+    dialect: &'static Dialect,
+    /// `reward`, `exception_rate`, then (with bare batch keys) the trajectory metrics: a
+    /// trajectory metric named `reward` is averaged with the rewards, as in 0.5.18.
     means: Ordered<Mean>,
+    /// Trajectory metrics, where the dialect keys them under the split (`{split}/m`).
+    traj_means: Ordered<Mean>,
     group_means: Ordered<Mean>,
     group_plain: Vec<(String, f64)>,
     std_devs: Vec<f64>,
@@ -80,26 +87,68 @@ pub struct BatchAggregator {
     num_groups: usize,
     num_items: usize,
     num_trainable: usize,
+    /// The caller's own metric names (trajectory: false, group: true), first-seen order;
+    /// only collected where the dialect's W&B filter needs them.
+    caller: Ordered<bool>,
 }
 
 /// What a batch contributes to a row.
 #[derive(Debug, Default)]
 pub struct BatchSummary {
-    /// reward, exception_rate, trajectory metrics, `group_*`, reward_std_dev: in row order.
+    /// reward, exception_rate, trajectory metrics, group metrics, reward_std_dev, keyed and
+    /// ordered as the dialect writes them.
     pub averages: Ordered<Number>,
+    /// Where in `averages` the row's data counts (`row_data`) go.
+    pub row_data_at: usize,
+    /// val/test `data/step_*` counts written into the row as `{split}/data/step_*` (dialects
+    /// that do not total them).
+    pub row_data: Vec<(&'static str, f64)>,
+    /// The caller's own trajectory and group metric keys, before qualification (where the
+    /// dialect's W&B filter needs them).
+    pub caller_keys: Vec<String>,
     /// Builder-managed values from groups and trajectories, in the order they were met.
     pub builder_adds: Vec<(String, f64)>,
-    /// `data/step_*` counts of the batch, in the reference's order.
+    /// `data/step_*` counts of the batch for the builder, in the reference's order.
     pub data_metrics: Vec<(&'static str, f64)>,
     /// Distinct scenario ids of the batch, in first-seen order.
     pub scenario_ids: Vec<String>,
 }
 
+impl Default for BatchAggregator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl BatchAggregator {
+    /// An aggregator with 0.5.18's rules.
     pub fn new() -> Self {
+        Self::with_dialect(crate::metrics::ArtVersion::default().dialect())
+    }
+
+    pub fn with_dialect(dialect: &'static Dialect) -> Self {
         Self {
+            dialect,
             means: Self::base_means(),
-            ..Self::default()
+            traj_means: Ordered::default(),
+            group_means: Ordered::default(),
+            group_plain: Vec::new(),
+            std_devs: Vec::new(),
+            rewards: Vec::new(),
+            builder_adds: Vec::new(),
+            scenario_ids: Vec::new(),
+            seen_ids: HashSet::new(),
+            group_scenario: None,
+            num_groups: 0,
+            num_items: 0,
+            num_trainable: 0,
+            caller: Ordered::default(),
+        }
+    }
+
+    fn note_caller(&mut self, key: &str, group: bool) {
+        if self.dialect.wandb.filter.is_some() && !self.caller.contains_key(key) {
+            self.caller.insert(key.to_owned(), group);
         }
     }
 
@@ -121,9 +170,12 @@ impl BatchAggregator {
     ) -> CoreResult<()> {
         self.group_plain.clear();
         for (key, value) in metrics {
-            match route(key)? {
+            match route(key, self.dialect)? {
                 Route::Builder => self.builder_adds.push((key.to_owned(), value)),
-                Route::Plain => self.group_plain.push((key.to_owned(), value)),
+                Route::Plain => {
+                    self.note_caller(key, true);
+                    self.group_plain.push((key.to_owned(), value));
+                }
             }
         }
         if num_trajectories > 0 {
@@ -155,9 +207,16 @@ impl BatchAggregator {
         entry_or_insert(&mut self.means, "reward", Mean::default).push(reward);
         self.rewards.push(reward);
         for (key, value) in metrics {
-            match route(key)? {
+            match route(key, self.dialect)? {
                 Route::Builder => self.builder_adds.push((key.to_owned(), value)),
-                Route::Plain => entry_or_insert(&mut self.means, key, Mean::default).push(value),
+                Route::Plain => {
+                    self.note_caller(key, false);
+                    let means = match self.dialect.batch_keys {
+                        BatchKeys::Bare => &mut self.means,
+                        BatchKeys::SplitFirst => &mut self.traj_means,
+                    };
+                    entry_or_insert(means, key, Mean::default).push(value);
+                }
             }
         }
         if self.group_scenario.is_none() {
@@ -170,11 +229,9 @@ impl BatchAggregator {
     pub fn end_group(&mut self) {
         if self.rewards.len() > 1 {
             self.std_devs.push(numpy_std(&self.rewards));
-            // Python's `len(set(rewards)) > 1`; NaN never equals itself, so it counts as distinct.
-            let first = self.rewards[0];
-            if self.rewards.iter().any(|r| *r != first) {
-                self.num_trainable += 1;
-            }
+        }
+        if self.dialect.is_trainable(&self.rewards) {
+            self.num_trainable += 1;
         }
         if let Some(id) = self.group_scenario.take()
             && self.seen_ids.insert(id.clone())
@@ -185,46 +242,97 @@ impl BatchAggregator {
 
     /// The batch's averages and builder values for a row of `split`.
     pub fn finish(self, split: &str) -> BatchSummary {
+        let d = self.dialect;
         let mut averages: Ordered<Number> = Ordered::default();
-        for (key, mean) in self.means.iter() {
-            if let Some(v) = mean.value() {
-                set(&mut averages, key, Number::Float(v));
+        let mut row_data_at = 0;
+        let stat = |name: &str| d.batch_stat_key(split, name);
+        for part in d.batch_order {
+            match part {
+                BatchPart::Reward | BatchPart::ExceptionRate => {
+                    let name = if *part == BatchPart::Reward {
+                        "reward"
+                    } else {
+                        "exception_rate"
+                    };
+                    if let Some(v) = self.means.get(name).and_then(Mean::value) {
+                        set(&mut averages, &stat(name), Number::Float(v));
+                    }
+                }
+                BatchPart::Trajectory => {
+                    // With bare keys the trajectory metrics follow reward and exception_rate
+                    // in `means`; otherwise they have their own map.
+                    let (means, skip) = match d.batch_keys {
+                        BatchKeys::Bare => (&self.means, 2),
+                        BatchKeys::SplitFirst => (&self.traj_means, 0),
+                    };
+                    for (key, mean) in means.iter().skip(skip) {
+                        if let Some(v) = mean.value() {
+                            set(
+                                &mut averages,
+                                &d.batch_metric_key(split, key, false),
+                                Number::Float(v),
+                            );
+                        }
+                    }
+                }
+                BatchPart::EvalData => row_data_at = averages.len(),
+                BatchPart::Group => {
+                    for (key, mean) in self.group_means.iter() {
+                        if let Some(v) = mean.value() {
+                            set(
+                                &mut averages,
+                                &d.batch_metric_key(split, key, true),
+                                Number::Float(v),
+                            );
+                        }
+                    }
+                }
+                BatchPart::RewardStdDev => {
+                    let std_dev = if self.std_devs.is_empty() {
+                        Number::Int(0)
+                    } else {
+                        let mut sum = 0.0;
+                        for s in &self.std_devs {
+                            sum += s;
+                        }
+                        Number::Float(sum / self.std_devs.len() as f64)
+                    };
+                    set(&mut averages, &stat("reward_std_dev"), std_dev);
+                }
             }
         }
-        for (key, mean) in self.group_means.iter() {
-            if let Some(v) = mean.value() {
-                set(&mut averages, &format!("group_{key}"), Number::Float(v));
-            }
-        }
-        let std_dev = if self.std_devs.is_empty() {
-            Number::Int(0)
-        } else {
-            let mut sum = 0.0;
-            for s in &self.std_devs {
-                sum += s;
-            }
-            Number::Float(sum / self.std_devs.len() as f64)
-        };
-        set(&mut averages, "reward_std_dev", std_dev);
 
-        let mut data_metrics = Vec::new();
+        let mut counts = Vec::new();
         if STANDARD_SPLITS.contains(&split) {
-            data_metrics.push(("data/step_num_scenarios", self.num_groups as f64));
-            data_metrics.push(("data/step_num_trajectories", self.num_items as f64));
-            data_metrics.push(("data/step_num_groups_submitted", self.num_groups as f64));
+            counts.push(("data/step_num_scenarios", self.num_groups as f64));
+            counts.push(("data/step_num_trajectories", self.num_items as f64));
+            counts.push(("data/step_num_groups_submitted", self.num_groups as f64));
             if split == "train" {
-                data_metrics.push(("data/step_num_groups_trainable", self.num_trainable as f64));
+                counts.push(("data/step_num_groups_trainable", self.num_trainable as f64));
             }
         }
+        let to_builder = match d.default_data {
+            DefaultData::AllToBuilder => STANDARD_SPLITS.contains(&split),
+            DefaultData::TrainToBuilderEvalToRow => split == "train",
+        };
+        let (data_metrics, row_data, scenario_ids) = if to_builder {
+            (counts, Vec::new(), self.scenario_ids)
+        } else {
+            (Vec::new(), counts, Vec::new())
+        };
+        let caller_keys = self
+            .caller
+            .iter()
+            .map(|(key, group)| d.batch_metric_key(split, key, *group))
+            .collect();
         BatchSummary {
             averages,
+            row_data_at,
+            row_data,
+            caller_keys,
             builder_adds: self.builder_adds,
             data_metrics,
-            scenario_ids: if STANDARD_SPLITS.contains(&split) {
-                self.scenario_ids
-            } else {
-                Vec::new()
-            },
+            scenario_ids,
         }
     }
 }
@@ -295,5 +403,62 @@ mod tests {
         assert!(s.averages.get("group_solved").is_none());
         assert!(s.averages.get("reward").is_none());
         assert!(s.data_metrics.is_empty());
+    }
+
+    fn batch_0523() -> BatchAggregator {
+        let mut a = BatchAggregator::with_dialect(crate::metrics::ArtVersion::V0_5_23.dialect());
+        a.begin_group(
+            [("difficulty", 0.25), ("throughput/step_x", 3.0)],
+            Some("s1".into()),
+            3,
+            1,
+        )
+        .unwrap();
+        for r in [1e-12, 0.0, 2e-12] {
+            a.add_trajectory(r, [("reward", 5.0), ("loss/kl", 1.0)], None)
+                .unwrap();
+        }
+        a.end_group();
+        a.begin_group([("only_exceptions", 1.0)], None, 0, 1)
+            .unwrap();
+        a.end_group();
+        a
+    }
+
+    #[test]
+    fn batch_rows_in_0523_order_and_shape() {
+        let s = batch_0523().finish("val");
+        let keys: Vec<&str> = s.averages.iter().map(|(k, _)| k.as_str()).collect();
+        // A trajectory metric named reward keeps its place and takes the reward mean.
+        assert_eq!(
+            keys,
+            [
+                "val/reward",
+                "val/loss/kl",
+                "val/group/difficulty",
+                "val/group/throughput/step_x",
+                "val/reward_std_dev",
+                "val/exception_rate"
+            ]
+        );
+        assert_eq!(s.averages.get("val/reward"), Some(&Number::Float(1e-12)));
+        assert_eq!(s.row_data_at, 2);
+        assert!(s.data_metrics.is_empty() && s.scenario_ids.is_empty());
+        assert_eq!(s.row_data[0], ("data/step_num_scenarios", 2.0));
+        assert_eq!(
+            s.caller_keys,
+            [
+                "val/group/difficulty",
+                "val/group/throughput/step_x",
+                "val/reward",
+                "val/loss/kl",
+                "val/group/only_exceptions"
+            ]
+        );
+        let s = batch_0523().finish("train");
+        assert!(s.row_data.is_empty());
+        // Rewards within 1e-12 of the first one: not trainable.
+        assert_eq!(s.data_metrics[3], ("data/step_num_groups_trainable", 0.0));
+        assert_eq!(s.scenario_ids, ["s1"]);
     }
 }

@@ -4,11 +4,13 @@
 use std::collections::HashSet;
 
 use super::batch::{BatchSummary, Number, Ordered, set};
+use super::efficiency::efficiency_metrics;
 use super::json;
 use super::routing::{self, Route};
 use super::rundir::RunDir;
 use crate::error::CoreResult;
 use crate::metrics::builder::Builder;
+use crate::metrics::dialect::{DefaultData, STEP_METRIC};
 use crate::metrics::totals::TotalsChanges;
 
 /// Everything one log call brings.
@@ -24,20 +26,32 @@ pub struct LogRequest<'a> {
     pub metrics: Option<Vec<(String, f64)>>,
     pub wall_clock_sec: f64,
     pub recorded_at: &'a str,
+    /// `Some(GPU USD/hour or None)`: add the `efficiency/` metrics to a train row.
+    pub efficiency: Option<Option<f64>>,
 }
 
 /// A logged row: prefixed keys in row order, NaN values included (history.jsonl leaves
-/// them out; reporters may want them), with `training_step` and `time/wall_clock_sec`.
+/// them out; reporters may want them), with `training_step` (and, in 0.5.18,
+/// `time/wall_clock_sec`).
 pub type Row = Vec<(String, Number)>;
+
+/// What one log call wrote: the row, and which of its keys are the caller's own (trajectory,
+/// group and `metrics=` keys, qualified; collected where the dialect's W&B filter needs them).
+#[derive(Debug)]
+pub struct Logged {
+    pub row: Row,
+    pub caller_keys: Vec<String>,
+}
 
 /// Logs one row. Returns `None` when there was nothing to log (no row, no state change).
 ///
 /// Every value is checked before the builder is touched, so a refused log (a legacy
 /// `costs_*` key, a NaN cost, ...) leaves no pending values behind.
-pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult<Option<Row>> {
+pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult<Option<Logged>> {
     if req.batch.is_none() && req.metrics.is_none() {
         return Ok(None);
     }
+    let dialect = root.dialect();
     let scope = routing::split_scope(req.split);
     let builder = root
         .for_cost_context(scope, Some(scope))?
@@ -48,13 +62,13 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
     let mut plain: Vec<(&str, f64)> = Vec::new();
     let mut metric_adds: Vec<(&str, f64)> = Vec::new();
     for (key, value) in &metrics {
-        match routing::route(key)? {
+        match routing::route(key, dialect)? {
             Route::Builder => metric_adds.push((key, *value)),
             Route::Plain => plain.push((key, *value)),
         }
     }
     for (key, _) in &req.automatic {
-        routing::route(key)?;
+        routing::route(key, dialect)?;
     }
 
     // Builder values in the reference's order: automatic, data counts, groups and
@@ -66,27 +80,55 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
         .collect();
     let mut averages: Ordered<Number> = Ordered::default();
     let mut scenario_ids = Vec::new();
+    let mut caller_keys: Vec<&str> = Vec::new();
     if let Some(batch) = &req.batch {
+        // The caller's own value of a default count wins (0.5.23: also `{split}/key`).
+        let provided_count = |k: &str| {
+            provided.contains(k)
+                || (dialect.default_data == DefaultData::TrainToBuilderEvalToRow
+                    && provided.contains(format!("{}/{k}", req.split).as_str()))
+        };
         adds.extend(
             batch
                 .data_metrics
                 .iter()
-                .filter(|(k, _)| !provided.contains(k))
+                .filter(|(k, _)| !provided_count(k))
                 .copied(),
         );
         adds.extend(batch.builder_adds.iter().map(|(k, v)| (k.as_str(), *v)));
-        for (k, v) in batch.averages.iter() {
+        for (i, (k, v)) in batch.averages.iter().enumerate() {
+            if i == batch.row_data_at {
+                for (k, v) in batch.row_data.iter().filter(|(k, _)| !provided_count(k)) {
+                    set(
+                        &mut averages,
+                        &format!("{}/{k}", req.split),
+                        Number::Float(*v),
+                    );
+                }
+            }
             set(&mut averages, k, *v);
         }
         scenario_ids.clone_from(&batch.scenario_ids);
+        caller_keys.extend(batch.caller_keys.iter().map(String::as_str));
     }
     adds.extend(metric_adds);
     for (k, v) in plain {
         set(&mut averages, k, Number::Float(v));
     }
+    if dialect.wandb.filter.is_some() {
+        caller_keys.extend(
+            metrics
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .filter(|k| matches!(routing::route(k, dialect), Ok(Route::Plain))),
+        );
+    }
 
     let mut writer = run.writer()?;
-    let (flushed, undo) = builder.flush_with(&adds, scenario_ids)?;
+    let efficiency = req.efficiency.filter(|_| req.split == "train");
+    let (flushed, derived, undo) = builder.flush_with_then(&adds, scenario_ids, |m, t| {
+        efficiency.map_or_else(Vec::new, |rate| efficiency_metrics(m, rate, t))
+    })?;
     for (k, v) in flushed.0 {
         set(&mut averages, &k, Number::Float(v));
     }
@@ -96,15 +138,20 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
 
     let mut row: Ordered<Number> = Ordered::default();
     for (k, v) in averages.iter() {
-        set(&mut row, &routing::row_key(req.split, k), *v);
+        set(&mut row, &dialect.row_key(req.split, k), *v);
     }
-    set(&mut row, "training_step", Number::Int(req.step));
-    set(
-        &mut row,
-        "time/wall_clock_sec",
-        Number::Float(req.wall_clock_sec),
-    );
+    for (k, v) in derived.0 {
+        set(&mut row, &k, Number::Float(v));
+    }
+    set(&mut row, STEP_METRIC, Number::Int(req.step));
+    if let Some(key) = dialect.wall_clock_key {
+        set(&mut row, key, Number::Float(req.wall_clock_sec));
+    }
     let row: Row = row.into_iter().collect();
+    let mut qualified: Ordered<()> = Ordered::default();
+    for k in caller_keys {
+        set(&mut qualified, &dialect.row_key(req.split, k), ());
+    }
     let line = history_line(&row, req.step, req.recorded_at);
 
     // After `load_state_dict` (or `overwrite_state`) the totals are saved whole.
@@ -131,7 +178,10 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
         builder.undo_flush(undo)?;
         return Err(e);
     }
-    Ok(Some(row))
+    Ok(Some(Logged {
+        row,
+        caller_keys: qualified.into_keys().collect(),
+    }))
 }
 
 /// The history.jsonl line of a row, as the reference's `json.dumps` writes it: NaN values
@@ -210,7 +260,8 @@ mod tests {
         ];
         let row = log_step(&root, &run, request("train", Some(metrics)))
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .row;
         let keys: Vec<&str> = row.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(&keys[..2], ["loss/kl", "train/custom"]);
         assert!(keys.contains(&"costs/cum/all"));
@@ -270,9 +321,69 @@ mod tests {
         agg.end_group();
         let mut req = request("holdout", None);
         req.batch = Some(agg.finish("holdout"));
-        let row = log_step(&root, &run, req).unwrap().unwrap();
+        let row = log_step(&root, &run, req).unwrap().unwrap().row;
         let keys: Vec<&str> = row.iter().map(|(k, _)| k.as_str()).collect();
         assert!(keys.contains(&"holdout/costs/cum/all"), "{keys:?}");
         assert!(!keys.iter().any(|k| k.contains("data/")), "{keys:?}");
+    }
+
+    #[test]
+    fn a_0523_val_row() {
+        use crate::metrics::ArtVersion;
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let root = Builder::with_version("train", ArtVersion::V0_5_23).unwrap();
+        let mut agg = BatchAggregator::with_dialect(root.dialect());
+        agg.begin_group([("difficulty", 0.5)], Some("s".into()), 2, 0)
+            .unwrap();
+        agg.add_trajectory(1.0, [("correct", 1.0), ("costs/eval/judge", 0.5)], None)
+            .unwrap();
+        agg.add_trajectory(0.0, [("correct", 0.0)], None).unwrap();
+        agg.end_group();
+        let metrics = vec![
+            ("val/data/step_num_trajectories".to_string(), 7.0),
+            ("entropy".to_string(), 1.0),
+            ("loss/x".to_string(), 2.0),
+        ];
+        let mut req = request("val", Some(metrics));
+        req.batch = Some(agg.finish("val"));
+        let logged = log_step(&root, &run, req).unwrap().unwrap();
+        let keys: Vec<&str> = logged.row.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "val/correct",
+                "val/data/step_num_scenarios",
+                "val/data/step_num_groups_submitted",
+                "val/group/difficulty",
+                "val/reward",
+                "val/reward_std_dev",
+                "val/exception_rate",
+                "val/data/step_num_trajectories",
+                "val/entropy",
+                "loss/x",
+                "costs/eval/judge",
+                "costs/eval",
+                "costs/all",
+                "costs/cum/eval/judge",
+                "costs/cum/eval",
+                "costs/cum/all",
+                "training_step",
+            ]
+        );
+        assert_eq!(
+            logged.caller_keys,
+            [
+                "val/group/difficulty",
+                "val/correct",
+                "val/data/step_num_trajectories",
+                "val/entropy",
+                "loss/x"
+            ]
+        );
+        // val counts are not totalled, and val scenario ids are not counted.
+        let state = root.state();
+        assert!(state.cum_state.iter().all(|(k, _)| !k.starts_with("data/")));
+        assert!(state.unique_scenario_ids.is_empty());
     }
 }

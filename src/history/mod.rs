@@ -2,6 +2,7 @@
 //! train-step metrics), the history.jsonl line format, and the crash-safe run directory.
 
 pub mod batch;
+pub mod efficiency;
 pub mod json;
 pub mod log_step;
 pub mod numpy;

@@ -8,29 +8,44 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::error::{CoreError, CoreResult};
 use crate::fork::{self, ForkLocks};
+use crate::metrics::budget::{Budget, BudgetEvent};
 use crate::metrics::buffer::StepBuffer;
 use crate::metrics::derive::{StepMetrics, flush_step};
+use crate::metrics::dialect::{ArtVersion, Dialect};
 use crate::metrics::keys;
+use crate::metrics::pending::MergedIds;
+use crate::metrics::sum::ExactSum;
 use crate::metrics::totals::{Totals, TotalsChanges, TotalsState, TotalsUndo};
 use crate::pricing::{PricingRegistry, TokenPricing};
 
 /// Everything the builders of one run share: pending buffers per scope, running totals, prices.
 ///
-/// Lock order, where two are held: `buffers` before `totals`. Each lock is held only for
-/// map operations; a flush derives its metrics with only `totals` held.
+/// Lock order, where two are held: `buffers` before `merged` before `totals`. Each lock is
+/// held only for map operations; a flush derives its metrics with only `totals` held.
 #[derive(Debug, Default)]
 pub struct RunMetrics {
     buffers: Mutex<FxHashMap<String, StepBuffer>>,
+    /// The ids of the `PendingMetrics` merged into this run (see `pending`).
+    merged: Mutex<MergedIds>,
     totals: Mutex<Totals>,
     pricing: RwLock<PricingRegistry>,
+    /// The openpipe-art version whose rules the run follows (fixed when the run starts).
+    art_version: ArtVersion,
     /// Set once anything is registered: tracked calls skip the lock until then.
     has_pricing: AtomicBool,
+    /// The spend guard (taken after `buffers` and `totals`, never with them).
+    budget: Mutex<Option<Budget>>,
+    /// Set while a budget is set: recorded costs skip the check until then.
+    has_budget: AtomicBool,
 }
 
 impl RunMetrics {
     /// A fresh run, registered for locking around `fork()` (see [`crate::fork`]).
-    fn new_registered() -> Arc<Self> {
-        let run = Arc::new(RunMetrics::default());
+    fn new_registered(art_version: ArtVersion) -> Arc<Self> {
+        let run = Arc::new(RunMetrics {
+            art_version,
+            ..RunMetrics::default()
+        });
         fork::register(&(Arc::clone(&run) as Arc<dyn ForkLocks>));
         run
     }
@@ -84,15 +99,31 @@ fn non_blank<'a>(name: &'a str, what: &str) -> CoreResult<&'a str> {
 }
 
 impl Builder {
-    /// A builder with fresh shared state; its buffer scope is its cost context.
+    /// A builder with fresh shared state (0.5.18's rules); its buffer scope is its cost
+    /// context.
     pub fn new(cost_context: &str) -> CoreResult<Self> {
+        Self::with_version(cost_context, ArtVersion::default())
+    }
+
+    /// A builder with fresh shared state following `art_version`'s rules.
+    pub fn with_version(cost_context: &str, art_version: ArtVersion) -> CoreResult<Self> {
         // Blank is refused too: `for_cost_context` trims, so "  " could never be reached again.
         non_blank(cost_context, "cost_context")?;
         Ok(Builder {
             cost_context: cost_context.to_owned(),
             buffer_scope: cost_context.to_owned(),
-            run: RunMetrics::new_registered(),
+            run: RunMetrics::new_registered(art_version),
         })
+    }
+
+    /// The openpipe-art version of the run.
+    pub fn art_version(&self) -> ArtVersion {
+        self.run.art_version
+    }
+
+    /// The rules of the run's openpipe-art version.
+    pub fn dialect(&self) -> &'static Dialect {
+        self.run.art_version.dialect()
     }
 
     pub fn cost_context(&self) -> &str {
@@ -101,6 +132,11 @@ impl Builder {
 
     pub fn buffer_scope(&self) -> &str {
         &self.buffer_scope
+    }
+
+    /// An id shared by the builders of one run (and no other live run).
+    pub fn run_id(&self) -> usize {
+        Arc::as_ptr(&self.run) as usize
     }
 
     /// True when both builders record into the same run.
@@ -174,16 +210,18 @@ impl Builder {
         keys::with_cost_key(path, |key| self.add_metric(key, usd))
     }
 
-    /// Records data counts and scenario ids, all or nothing.
+    /// Records data counts (scenarios, and the dialect's rollout/actor tokens) and scenario
+    /// ids, all or nothing.
     pub fn add_data(
         &self,
         step_num_scenarios: Option<f64>,
-        step_actor_tokens: Option<f64>,
+        step_tokens: Option<f64>,
         scenario_ids: Option<Vec<String>>,
     ) -> CoreResult<()> {
+        let [scenarios, tokens] = self.dialect().data_params;
         let values: Vec<(&str, f64)> = [
-            ("data/step_num_scenarios", step_num_scenarios),
-            ("data/step_actor_tokens", step_actor_tokens),
+            (scenarios.key, step_num_scenarios),
+            (tokens.key, step_tokens),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -201,11 +239,81 @@ impl Builder {
         })
     }
 
+    /// Sets (or with `None` removes) the run's budget, for every builder of the run.
+    pub fn set_budget(&self, budget: Option<Budget>) {
+        let active = budget.is_some();
+        *self.run.budget.lock() = budget;
+        self.run.has_budget.store(active, Ordering::Release);
+    }
+
+    /// The run's budget, with the thresholds fired so far.
+    pub fn budget(&self) -> Option<Budget> {
+        self.run.budget.lock().clone()
+    }
+
+    /// Whether a budget is set (a cheap check before [`Builder::check_budget`]).
+    pub fn has_budget(&self) -> bool {
+        self.run.has_budget.load(Ordering::Acquire)
+    }
+
+    /// The run's spend: `costs/cum/all` plus every cost pending in any scope.
+    pub fn spend_usd(&self) -> f64 {
+        let mut spend = ExactSum::default();
+        {
+            let buffers = self.run.buffers.lock();
+            for buffer in buffers.values() {
+                for (_, v) in buffer.leaves().filter(|(k, _)| k.starts_with("costs/")) {
+                    spend.merge(v);
+                }
+            }
+            if let Some(total) = self.run.totals.lock().get("costs/cum/all") {
+                spend.add(total);
+            }
+        }
+        spend.value()
+    }
+
+    /// Checks the run's spend against its budget (see [`Budget::check`]); called after
+    /// each recorded cost. `None` without a budget or when nothing new was crossed.
+    pub fn check_budget(&self) -> Option<BudgetEvent> {
+        if !self.has_budget() {
+            return None;
+        }
+        let spend = self.spend_usd();
+        self.run.budget.lock().as_mut()?.check(spend)
+    }
+
+    /// The running total `key` (`costs/cum/all`, ...), if it was ever recorded.
+    pub fn total(&self, key: &str) -> Option<f64> {
+        self.run.totals.lock().get(key)
+    }
+
+    /// Takes this scope's pending step out of the run.
+    pub(crate) fn take_step(&self) -> Option<StepBuffer> {
+        self.run.buffers.lock().remove(self.buffer_scope.as_str())
+    }
+
+    /// Runs `f` on the pending step of `scope` in this run and on the run's merged ids.
+    pub(crate) fn with_scope_and_merged<T>(
+        &self,
+        scope: &str,
+        f: impl FnOnce(&mut StepBuffer, &mut MergedIds) -> CoreResult<T>,
+    ) -> CoreResult<T> {
+        let mut buffers = self.run.buffers.lock();
+        let step = match buffers.get_mut(scope) {
+            Some(step) => step,
+            None => buffers.entry(scope.to_owned()).or_default(),
+        };
+        f(step, &mut self.run.merged.lock())
+    }
+
     /// Drains this builder's buffer scope and derives the step's metrics.
     pub fn flush(&self) -> StepMetrics {
         let step = self.run.buffers.lock().remove(self.buffer_scope.as_str());
         match step {
-            Some(step) if !step.is_empty() => flush_step(step, &mut self.run.totals.lock()),
+            Some(step) if !step.is_empty() => {
+                flush_step(step, &mut self.run.totals.lock(), self.dialect())
+            }
             _ => StepMetrics::default(),
         }
     }
@@ -220,6 +328,18 @@ impl Builder {
         values: &[(&str, f64)],
         scenario_ids: Vec<String>,
     ) -> CoreResult<(StepMetrics, FlushUndo)> {
+        self.flush_with_then(values, scenario_ids, |_, _| Vec::new())
+            .map(|(metrics, _, undo)| (metrics, undo))
+    }
+
+    /// [`Builder::flush_with`], then `derive(step metrics, totals)` with the totals still
+    /// locked: what it adds to them is taken back with the flush. Returns its values second.
+    pub fn flush_with_then(
+        &self,
+        values: &[(&str, f64)],
+        scenario_ids: Vec<String>,
+        derive: impl FnOnce(&StepMetrics, &mut Totals) -> Vec<(String, f64)>,
+    ) -> CoreResult<(StepMetrics, StepMetrics, FlushUndo)> {
         for (key, value) in values {
             check_value(key, *value)?;
         }
@@ -242,13 +362,14 @@ impl Builder {
         let metrics = if step.is_empty() {
             StepMetrics::default()
         } else {
-            flush_step(step, &mut totals)
+            flush_step(step, &mut totals, self.dialect())
         };
+        let derived = StepMetrics(derive(&metrics, &mut totals));
         let undo = FlushUndo {
             pending,
             totals: totals.end_undo(),
         };
-        Ok((metrics, undo))
+        Ok((metrics, derived, undo))
     }
 
     /// Takes back a [`Builder::flush_with`]: the totals lose what it added, and the step
@@ -456,6 +577,24 @@ mod tests {
         assert!(b.flush_with(&[("costs/train", 1.0)], vec![]).is_err());
         assert!(b.flush_with(&[("time/x", f64::NAN)], vec![]).is_err());
         assert_eq!(b.flush()["costs/train/judge"], 0.25);
+    }
+
+    #[test]
+    fn every_builder_of_a_run_has_its_version() {
+        let b = Builder::with_version("train", ArtVersion::V0_5_23).unwrap();
+        let eval = b.for_cost_context("eval", Some("x")).unwrap().unwrap();
+        assert_eq!(eval.art_version(), ArtVersion::V0_5_23);
+        assert_eq!(
+            Builder::new("t").unwrap().art_version(),
+            ArtVersion::V0_5_18
+        );
+        eval.add_data(Some(2.0), Some(10.0), None).unwrap();
+        let r = eval.flush();
+        assert_eq!(r["data/step_rollout_tokens"], 10.0);
+        assert_eq!(r["data/cum/rollout_tokens"], 10.0);
+        let old = Builder::new("t").unwrap();
+        old.add_data(None, Some(10.0), None).unwrap();
+        assert_eq!(old.flush()["data/cum/actor_tokens"], 10.0);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::metrics::buffer::StepBuffer;
+use crate::metrics::dialect::Dialect;
 use crate::metrics::keys::{self, CUMULATIVE_SECTIONS};
 use crate::metrics::sum::ExactSum;
 use crate::metrics::totals::Totals;
@@ -48,33 +49,6 @@ impl std::ops::Index<&str> for StepMetrics {
     }
 }
 
-const IDLE_TOTALS: [(&str, &str); 2] = [
-    (
-        "throughput/step_trainer_idle_s",
-        "throughput/cum/trainer_idle_s",
-    ),
-    (
-        "throughput/step_actor_idle_s",
-        "throughput/cum/actor_idle_s",
-    ),
-];
-
-/// (step keys that trigger it, cumulative tokens, cumulative seconds, emitted key)
-const THROUGHPUTS: [([&str; 2], &str, &str, &str); 2] = [
-    (
-        ["data/step_trainer_tokens", "time/step_trainer_s"],
-        "data/cum/trainer_tokens",
-        "time/cum/trainer_s",
-        "throughput/avg_trainer_tok_per_s",
-    ),
-    (
-        ["data/step_actor_tokens", "time/step_actor_s"],
-        "data/cum/actor_tokens",
-        "time/cum/actor_s",
-        "throughput/avg_actor_tok_per_s",
-    ),
-];
-
 /// Sums of the cost leaves below each ancestor at depth two or more, plus `costs/all`.
 ///
 /// Linear in leaves × depth: each leaf adds itself to each of its ancestors once.
@@ -101,8 +75,9 @@ pub fn rollup_costs<'a>(
     out
 }
 
-/// Turns one drained step into its metrics, updating the shared running totals.
-pub fn flush_step(step: StepBuffer, totals: &mut Totals) -> StepMetrics {
+/// Turns one drained step into its metrics, updating the shared running totals, by the rules
+/// of `dialect` (idle totals, the recomputed ratio, throughput inputs).
+pub fn flush_step(step: StepBuffer, totals: &mut Totals, dialect: &Dialect) -> StepMetrics {
     let rollups = rollup_costs(step.leaves());
     let mut out = StepMetrics(Vec::with_capacity(3 * (step.len() + rollups.len()) + 4));
 
@@ -115,7 +90,8 @@ pub fn flush_step(step: StepBuffer, totals: &mut Totals) -> StepMetrics {
     let mut cumulative: Vec<(String, f64)> = Vec::with_capacity(out.0.capacity() / 2);
     for (key, value) in values {
         out.push(key, value.value());
-        if CUMULATIVE_SECTIONS.contains(&keys::section(key)) {
+        let recomputed = dialect.ratio.is_some_and(|r| r.step_key == key);
+        if CUMULATIVE_SECTIONS.contains(&keys::section(key)) && !recomputed {
             let cum_key = keys::cumulative_key(key);
             let total = totals.add(&cum_key, value);
             cumulative.push((cum_key, total));
@@ -123,27 +99,44 @@ pub fn flush_step(step: StepBuffer, totals: &mut Totals) -> StepMetrics {
     }
     out.0.append(&mut cumulative);
 
+    // A ratio of totals is not summed: recomputed from the totals after this step's, and
+    // stored over whatever the total held.
+    if let Some(ratio) = dialect.ratio
+        && step.get(ratio.step_key).is_some()
+    {
+        let total = |k: &str| totals.get(k).unwrap_or(0.0);
+        let numerator = total(ratio.numerators[0]) + total(ratio.numerators[1]);
+        let denominator = total(ratio.denominator);
+        let value = if denominator == 0.0 {
+            0.0
+        } else {
+            numerator / denominator
+        };
+        totals.set(ratio.total_key, value);
+        out.push(ratio.total_key, value);
+    }
+
     let ids = step.scenario_ids();
     if !ids.is_empty() {
         let unique = totals.add_scenarios(ids.iter());
         out.push("data/cum/num_unique_scenarios", unique as f64);
     }
 
-    for (step_key, cum_key) in IDLE_TOTALS {
+    for &(step_key, cum_key) in dialect.idle_totals {
         if let Some(value) = step.get(step_key) {
             let total = totals.add(cum_key, value);
             out.push(cum_key, total);
         }
     }
 
-    for (triggers, tokens_key, seconds_key, out_key) in THROUGHPUTS {
-        if !triggers.iter().any(|k| step.get(k).is_some()) {
+    for t in dialect.throughputs {
+        if !t.triggers.iter().any(|k| step.get(k).is_some()) {
             continue;
         }
-        if let (Some(tokens), Some(seconds)) = (totals.get(tokens_key), totals.get(seconds_key))
+        if let (Some(tokens), Some(seconds)) = (totals.get(t.tokens), totals.get(t.seconds))
             && seconds > 0.0
         {
-            out.push(out_key, tokens / seconds);
+            out.push(t.out, tokens / seconds);
         }
     }
     out
@@ -152,6 +145,15 @@ pub fn flush_step(step: StepBuffer, totals: &mut Totals) -> StepMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::ArtVersion;
+
+    fn flush_step(step: StepBuffer, totals: &mut Totals) -> StepMetrics {
+        super::flush_step(step, totals, ArtVersion::V0_5_18.dialect())
+    }
+
+    fn flush_0523(step: StepBuffer, totals: &mut Totals) -> StepMetrics {
+        super::flush_step(step, totals, ArtVersion::V0_5_23.dialect())
+    }
 
     fn step(pairs: &[(&str, f64)]) -> StepBuffer {
         let mut b = StepBuffer::default();
@@ -268,5 +270,67 @@ mod tests {
             &mut t,
         );
         assert!(!r.contains_key("throughput/avg_trainer_tok_per_s"));
+    }
+
+    #[test]
+    fn idle_times_are_time_keys_in_0523() {
+        let mut t = Totals::default();
+        let r = flush_0523(
+            step(&[
+                ("time/step_rollout_idle_s", 1.5),
+                ("throughput/step_actor_idle_s", 2.0),
+                ("data/step_rollout_tokens", 100.0),
+                ("time/step_rollout_s", 4.0),
+                ("data/step_trainer_tokens", 10.0),
+                ("time/step_trainer_s", 1.0),
+            ]),
+            &mut t,
+        );
+        assert_eq!(r["time/cum/rollout_idle_s"], 1.5);
+        assert!(!r.contains_key("throughput/cum/actor_idle_s"));
+        assert_eq!(r["throughput/avg_rollout_tok_per_s"], 25.0);
+        // 0.5.18's trainer inputs are ordinary keys now.
+        assert!(!r.contains_key("throughput/avg_trainer_tok_per_s"));
+        assert!(!r.contains_key("throughput/avg_actor_tok_per_s"));
+        let r = flush_0523(
+            step(&[
+                ("data/step_trainable_assistant_tokens", 300.0),
+                ("time/step_backend_train_s", 2.0),
+            ]),
+            &mut t,
+        );
+        assert_eq!(r["throughput/avg_trainer_tok_per_s"], 150.0);
+    }
+
+    #[test]
+    fn the_0523_ratio_is_recomputed_not_summed() {
+        let mut t = Totals::default();
+        let r = flush_0523(
+            step(&[
+                ("data/step_unused_and_dummy_ratio", 0.5),
+                ("data/step_unused_packed_capacity_tokens", 10.0),
+                ("data/step_dummy_schedule_capacity_tokens", 30.0),
+                ("data/step_nominal_schedule_capacity_tokens", 160.0),
+            ]),
+            &mut t,
+        );
+        assert_eq!(r["data/step_unused_and_dummy_ratio"], 0.5);
+        assert_eq!(r["data/cum/unused_and_dummy_ratio"], 0.25);
+        let keys: Vec<&str> = r.0.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys.last(), Some(&"data/cum/unused_and_dummy_ratio"));
+        // Stored: a later ratio-less total adds to it; a flush with the step key overwrites it.
+        let r = flush_0523(step(&[("data/unused_and_dummy_ratio", 1.0)]), &mut t);
+        assert_eq!(r["data/cum/unused_and_dummy_ratio"], 1.25);
+        let r = flush_0523(step(&[("data/step_unused_and_dummy_ratio", 9.0)]), &mut t);
+        assert_eq!(r["data/cum/unused_and_dummy_ratio"], 0.25);
+        // A zero denominator gives 0.0; missing totals count as 0.0.
+        let mut t = Totals::default();
+        let r = flush_0523(step(&[("data/step_unused_and_dummy_ratio", 0.3)]), &mut t);
+        assert_eq!(r["data/cum/unused_and_dummy_ratio"], 0.0);
+        // 0.5.18 sums it like any data key.
+        let mut t = Totals::default();
+        flush_step(step(&[("data/step_unused_and_dummy_ratio", 0.5)]), &mut t);
+        let r = flush_step(step(&[("data/step_unused_and_dummy_ratio", 0.5)]), &mut t);
+        assert_eq!(r["data/cum/unused_and_dummy_ratio"], 1.0);
     }
 }

@@ -5,20 +5,11 @@ use crate::error::{CoreError, CoreResult};
 /// Sections whose every key gets a running total under `<section>/cum/...`.
 pub const CUMULATIVE_SECTIONS: [&str; 3] = ["costs", "time", "data"];
 
-/// Builder-managed key prefixes: values under these go through a `MetricsBuilder`.
-pub const BUILDER_MANAGED_PREFIXES: [&str; 4] =
-    ["costs/", "time/step_", "data/step_", "throughput/step_"];
-
 /// True when the second segment of `key` is `cum` (`costs/cum/all`, `time/cum`).
 pub fn is_cumulative(key: &str) -> bool {
     let mut parts = key.split('/');
     parts.next();
     parts.next() == Some("cum")
-}
-
-/// True for keys whose values a `MetricsBuilder` owns (`costs/...`, `time/step_...`, ...).
-pub fn is_builder_managed(key: &str) -> bool {
-    BUILDER_MANAGED_PREFIXES.iter().any(|p| key.starts_with(p))
 }
 
 /// The section of a key: everything before the first `/`.
@@ -174,13 +165,5 @@ mod tests {
             ["costs/train", "costs/train/judge"]
         );
         assert_eq!(rollup_ancestors("costs/gpu").count(), 0);
-    }
-
-    #[test]
-    fn builder_managed() {
-        assert!(is_builder_managed("costs/x"));
-        assert!(is_builder_managed("time/step_actor_s"));
-        assert!(!is_builder_managed("time/wall_clock_sec"));
-        assert!(!is_builder_managed("train/reward"));
     }
 }

@@ -27,10 +27,19 @@ pub struct Totals {
 /// What one flush added to the totals, so that a failed save can take it back exactly.
 #[derive(Debug, Default, Clone)]
 pub struct TotalsUndo {
-    /// Each addition: the key, the sum merged into it, and whether the key was new.
-    added: Vec<(String, ExactSum, bool)>,
+    /// Each change, in order: the key and what was done to it.
+    added: Vec<(String, Change)>,
     /// How many scenario ids were known before the flush (the set keeps insertion order).
     scenarios_before: usize,
+}
+
+/// One change to a total, as an undo needs it.
+#[derive(Debug, Clone)]
+enum Change {
+    /// This sum was merged in; `true` when the total was created by it.
+    Added(ExactSum, bool),
+    /// The total was overwritten; it was this before (`None`: it did not exist).
+    Replaced(Option<ExactSum>),
 }
 
 /// What changed in [`Totals`] since the last [`Totals::take_changes`]: the new values of the
@@ -74,12 +83,27 @@ impl Totals {
         total.merge(value);
         let v = total.value();
         if let Some(undo) = self.undo.as_mut() {
-            undo.added.push((key.to_owned(), *value, created));
+            undo.added
+                .push((key.to_owned(), Change::Added(*value, created)));
         }
+        self.mark_changed(key);
+        v
+    }
+
+    /// Overwrites the running total `key` with `value` (a ratio recomputed from other totals).
+    pub fn set(&mut self, key: &str, value: f64) {
+        let previous = self.cum.insert(key.to_owned(), ExactSum::new(value));
+        if let Some(undo) = self.undo.as_mut() {
+            undo.added
+                .push((key.to_owned(), Change::Replaced(previous)));
+        }
+        self.mark_changed(key);
+    }
+
+    fn mark_changed(&mut self, key: &str) {
         if !self.changed_keys.contains(key) {
             self.changed_keys.insert(key.to_owned());
         }
-        v
     }
 
     /// Whether a total would stop being finite if `value` were added to `key` (a total that
@@ -123,10 +147,20 @@ impl Totals {
     /// total the flush created, and that nothing else touched since, disappears), and the
     /// scenario ids it saw first are forgotten.
     pub fn undo(&mut self, undo: TotalsUndo) {
-        for (key, value, created) in undo.added.into_iter().rev() {
-            if let Some(total) = self.cum.get_mut(&key) {
-                total.merge(&value.negated());
-                if created && total.value() == 0.0 {
+        for (key, change) in undo.added.into_iter().rev() {
+            match change {
+                Change::Added(value, created) => {
+                    if let Some(total) = self.cum.get_mut(&key) {
+                        total.merge(&value.negated());
+                        if created && total.value() == 0.0 {
+                            self.cum.remove(&key);
+                        }
+                    }
+                }
+                Change::Replaced(Some(previous)) => {
+                    self.cum.insert(key, previous);
+                }
+                Change::Replaced(None) => {
                     self.cum.remove(&key);
                 }
             }
@@ -282,6 +316,21 @@ mod tests {
         let c = t.take_changes();
         assert_eq!(c.cum_state, [("costs/cum/all".to_string(), 1.0)]);
         assert!(c.new_scenario_ids.is_empty());
+    }
+
+    #[test]
+    fn an_overwrite_is_taken_back_too() {
+        let mut t = Totals::default();
+        t.add("data/cum/r", &ExactSum::new(0.25));
+        let before = t.to_state();
+        t.begin_undo();
+        t.add("data/cum/r", &ExactSum::new(0.5));
+        t.set("data/cum/r", 0.125);
+        t.set("data/cum/new", 2.0);
+        assert_eq!(t.get("data/cum/r"), Some(0.125));
+        let undo = t.end_undo();
+        t.undo(undo);
+        assert_eq!(t.to_state(), before);
     }
 
     #[test]

@@ -1,259 +1,555 @@
-//! The price catalog: model names to token prices, built into the extension or loaded from a
-//! litellm-format price map (both read by [`super::litellm`]), resolved the way
-//! openpipe-art (through litellm) resolves names.
+//! The price catalog: providers, their models and the names that resolve to them.
+//!
+//! Built from `catalog.json` (format 2, written by `scripts/gen_catalog.py` from genai-prices
+//! and litellm; see `notes/catalog-format.md` and the README's pricing section), parsed lazily
+//! on first use. `refresh_catalog` merges models read by [`super::genai`] or
+//! [`super::litellm`] into it ([`PriceCatalog::merged`]): refreshed names override, nothing
+//! embedded disappears.
+//!
+//! Name resolution (provider, model), one model one price:
+//!
+//! 1. the model name trimmed and lowercased, under the provider (its aliases map to it:
+//!    `Gemini`, `google_genai` mean `google`);
+//! 2. ART's Tinker table (openpipe-art's fallback, matched under any provider);
+//! 3. `<p>/<rest>` with `<p>` a provider alias: `<rest>` under that provider;
+//! 4. the name under every other provider (first-party ones first), priced with the
+//!    requested provider's usage shape, as openpipe-art does;
+//! 5. the same with one trailing snapshot date removed (`-YYYYMMDD`, `-YYYY-MM-DD`, `@YYYYMMDD`);
+//!
+//! else an error naming up to three nearest names; never $0.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::{Formula, TokenPricing, litellm};
+use super::prices::{
+    Condition, Model, Period, Price, PriceKey, PriceSet, Variant, parse_date, parse_hhmm,
+};
+use super::{Formula, is_price};
 use crate::error::{CoreError, CoreResult};
 
-/// The catalog written by `scripts/gen_catalog.py`: litellm's entries verbatim (USD per
-/// token), the names litellm resolves beyond the parser's rules, and ART's own tables.
+/// The catalog built into the extension.
 pub const BUILTIN_CATALOG_JSON: &str = include_str!("catalog.json");
 
-/// A long-context tier: prices per million tokens once the input exceeds `above_tokens`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Tier {
-    pub above_tokens: f64,
-    pub prompt: Option<f64>,
-    pub completion: Option<f64>,
-    pub cache_read: Option<f64>,
-    pub cache_creation: Option<f64>,
-}
-
-/// The prices of one catalog model, per million tokens.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelPrices {
-    /// The catalog's own name for the model (the litellm key, or ART's key).
-    pub key: String,
-    /// `litellm`, `art_builtin` or `art_tinker`: which table priced it.
-    pub table: &'static str,
-    pub base: TokenPricing,
-    /// What the catalog lists for 1-hour cache writes (informational; see the formula).
-    pub cache_creation_1h_per_million: Option<f64>,
-    /// Ordered by `above_tokens`.
-    pub tiers: Vec<Tier>,
-}
-
-impl ModelPrices {
-    /// The prices for a call with `input_tokens` input tokens: the highest tier exceeded,
-    /// over the base prices (a tier's missing price keeps the base one).
-    pub fn pricing_for(&self, input_tokens: f64) -> TokenPricing {
-        let Some(t) = self
-            .tiers
-            .iter()
-            .rev()
-            .find(|t| input_tokens > t.above_tokens)
-        else {
-            return self.base;
-        };
-        let b = self.base;
-        TokenPricing {
-            prompt_per_million: t.prompt.unwrap_or(b.prompt_per_million),
-            completion_per_million: t.completion.unwrap_or(b.completion_per_million),
-            cached_prompt_per_million: t.cache_read.or(b.cached_prompt_per_million),
-            cache_creation_per_million: t.cache_creation.or(b.cache_creation_per_million),
-            cache_read_per_million: t.cache_read.or(b.cache_read_per_million),
-        }
-    }
-}
+/// The `format` of `catalog.json` this parser reads.
+pub const CATALOG_FORMAT: u64 = 2;
 
 /// Where the active catalog came from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PriceOrigin {
     /// The catalog built into the extension.
     Builtin,
-    /// A price map downloaded by `refresh_catalog` and cached at `path`.
+    /// The built-in catalog with a refreshed price list (cached at `path`) merged in.
     Cache {
         path: String,
         url: String,
         fetched_at: String,
+        /// `genai-prices` or `litellm`: the format detected.
+        format: String,
     },
 }
 
-/// Model names to prices, plus where they come from.
+/// A catalog provider: its aliases, pricing pages and litellm provider names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderInfo {
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub pricing_urls: Vec<String>,
+    /// The `litellm_provider` values whose entries are this provider's.
+    pub litellm: Vec<String>,
+}
+
+impl ProviderInfo {
+    /// The usage shape (and formula) of this provider's responses.
+    pub fn formula(&self) -> Formula {
+        match self.name.as_str() {
+            "anthropic" => Formula::Anthropic,
+            "google" => Formula::Gemini,
+            _ => Formula::OpenAi,
+        }
+    }
+}
+
+/// A source of the catalog's prices, with its version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceInfo {
+    pub name: String,
+    pub version: String,
+    pub url: String,
+}
+
+/// Providers, models, and the names that resolve to them.
 #[derive(Debug, Clone)]
 pub struct PriceCatalog {
-    pub source: String,
-    pub source_version: String,
-    pub generated_at: String,
+    pub sources: Vec<SourceInfo>,
     pub sha256: String,
     pub origin: PriceOrigin,
-    /// Every resolvable name (`gpt-4o`, `openai/gpt-4o`) to its prices.
-    names: HashMap<String, Arc<ModelPrices>>,
-    /// ART's own entries, matched exactly before the litellm names.
-    builtin: HashMap<String, Arc<ModelPrices>>,
-    /// ART's Tinker table, matched exactly after them.
-    tinker: HashMap<String, Arc<ModelPrices>>,
-    /// Models per provider (`openai`, `anthropic`, `google`).
-    pub counts: Vec<(String, usize)>,
+    providers: Vec<ProviderInfo>,
+    /// Provider alias (lowercase) -> index in `providers`.
+    aliases: HashMap<String, usize>,
+    /// Per provider: its models (refreshed ones appended) and name -> index in it.
+    models: Vec<Vec<Arc<Model>>>,
+    names: Vec<HashMap<String, usize>>,
+    /// Provider search order for names not found under the requested provider.
+    order: Vec<usize>,
+    /// The index of ART's Tinker table (provider `tinker`), if any.
+    tinker: Option<usize>,
 }
 
-/// Provider prefixes litellm parses case-sensitively before a case-insensitive model key.
-const PREFIXES: [&str; 3] = ["openai/", "anthropic/", "gemini/"];
+/// A model found for a (provider, name): the model and the provider it was found under.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub model: Arc<Model>,
+    pub provider: String,
+}
 
 impl PriceCatalog {
-    /// Prices of `model` (already trimmed) for `formula`'s provider, in the reference's
-    /// order: ART's entries, the litellm names, then ART's Tinker table. A bare name
-    /// priced under google/gemini also tries `gemini/<name>`.
-    pub fn resolve(&self, formula: Formula, model: &str) -> Option<Arc<ModelPrices>> {
-        if let Some(p) = self.builtin.get(model) {
-            return Some(Arc::clone(p));
-        }
-        let found = self.litellm_name(model).or_else(|| {
-            (formula == Formula::Gemini && !model.contains('/'))
-                .then(|| self.litellm_name(&format!("gemini/{model}")))
-                .flatten()
-        });
-        found.or_else(|| self.tinker.get(model)).map(Arc::clone)
-    }
-
-    fn litellm_name(&self, name: &str) -> Option<&Arc<ModelPrices>> {
-        if let Some(p) = self.names.get(name) {
-            return Some(p);
-        }
-        // litellm matches keys case-insensitively, but parses the provider prefix as written.
-        let lowered = match PREFIXES.iter().find(|p| name.starts_with(*p)) {
-            Some(prefix) => format!("{prefix}{}", name[prefix.len()..].to_lowercase()),
-            None if !name.contains('/') => name.to_lowercase(),
-            None => return None,
-        };
-        self.names.get(&lowered)
-    }
-
-    /// Number of resolvable litellm names.
-    pub fn name_count(&self) -> usize {
-        self.names.len()
-    }
-
-    /// Parses the built-in catalog: litellm's entries through the one parser
-    /// ([`super::litellm`]), the names litellm resolves beyond its rules, ART's tables.
+    /// Parses the built-in catalog.
     pub fn builtin() -> CoreResult<PriceCatalog> {
-        Self::from_embedded(BUILTIN_CATALOG_JSON)
+        Self::from_format2(BUILTIN_CATALOG_JSON)
     }
 
-    /// Parses a catalog in the format `scripts/gen_catalog.py` writes.
-    pub fn from_embedded(json: &str) -> CoreResult<PriceCatalog> {
+    /// Parses a catalog in format 2 (`notes/catalog-format.md`); any bad entry refuses it.
+    pub fn from_format2(json: &str) -> CoreResult<PriceCatalog> {
         let corrupt = |e: String| CoreError::Corrupt(format!("built-in price catalog: {e}"));
-        let raw: EmbeddedCatalog =
-            serde_json::from_str(json).map_err(|e| corrupt(e.to_string()))?;
-        if raw.schema_version != EMBEDDED_SCHEMA_VERSION {
-            return Err(corrupt(format!(
-                "schema_version {} is not {EMBEDDED_SCHEMA_VERSION}",
-                raw.schema_version
-            )));
+        let raw: Value = serde_json::from_str(json).map_err(|e| corrupt(e.to_string()))?;
+        if raw.get("format").and_then(Value::as_u64) != Some(CATALOG_FORMAT) {
+            return Err(corrupt(format!("format is not {CATALOG_FORMAT}")));
         }
-        let mut litellm = litellm::parse_map(&raw.litellm).map_err(|e| corrupt(e.to_string()))?;
-        for (name, key) in &raw.aliases {
-            litellm
-                .add_alias(name, key)
-                .map_err(|e| corrupt(e.to_string()))?;
-        }
-        Ok(PriceCatalog {
-            source: raw.source,
-            source_version: raw.source_version,
-            generated_at: raw.generated_at,
-            sha256: raw.sha256,
-            origin: PriceOrigin::Builtin,
-            names: litellm.names,
-            builtin: art_table("art_builtin", raw.art_builtin),
-            tinker: art_table("art_tinker", raw.art_tinker.models),
-            counts: litellm.counts,
-        })
-    }
-
-    /// A catalog from a litellm price map (`{"gpt-4o": {"input_cost_per_token": ...,
-    /// "litellm_provider": "openai", "mode": "chat"}, ...}`, read by [`litellm::parse_map`]),
-    /// keeping ART's own tables from `base`.
-    pub fn from_litellm_map(
-        map: &Value,
-        base: &PriceCatalog,
-        sha256: String,
-        origin: PriceOrigin,
-    ) -> CoreResult<PriceCatalog> {
-        let litellm = litellm::parse_map(map)?;
-        Ok(PriceCatalog {
-            source: "litellm model_prices_and_context_window.json".into(),
-            source_version: match &origin {
-                PriceOrigin::Cache { url, .. } => format!("downloaded from {url}"),
-                PriceOrigin::Builtin => "unknown".into(),
-            },
-            generated_at: match &origin {
-                PriceOrigin::Cache { fetched_at, .. } => fetched_at.clone(),
-                PriceOrigin::Builtin => String::new(),
-            },
-            sha256,
-            origin,
-            names: litellm.names,
-            builtin: base.builtin.clone(),
-            tinker: base.tinker.clone(),
-            counts: litellm.counts,
-        })
-    }
-}
-
-/// The `schema_version` of `catalog.json` this parser reads.
-pub const EMBEDDED_SCHEMA_VERSION: u32 = 2;
-
-/// `catalog.json`: provenance, ART's tables, and litellm's entries verbatim.
-#[derive(Deserialize)]
-struct EmbeddedCatalog {
-    schema_version: u32,
-    source: String,
-    source_version: String,
-    generated_at: String,
-    sha256: String,
-    art_builtin: HashMap<String, ArtPrices>,
-    art_tinker: ArtTinker,
-    /// Names litellm resolves beyond the parser's rules, to the litellm key they price as.
-    aliases: HashMap<String, String>,
-    /// litellm's entries, as in its price map.
-    litellm: Value,
-}
-
-#[derive(Deserialize)]
-struct ArtTinker {
-    models: HashMap<String, ArtPrices>,
-}
-
-/// An entry of ART's own tables, already per million tokens.
-#[derive(Deserialize)]
-struct ArtPrices {
-    prompt: f64,
-    completion: f64,
-    #[serde(default)]
-    cached_prompt: Option<f64>,
-    #[serde(default)]
-    cache_creation: Option<f64>,
-    #[serde(default)]
-    cache_read: Option<f64>,
-}
-
-fn art_table(
-    table: &'static str,
-    entries: HashMap<String, ArtPrices>,
-) -> HashMap<String, Arc<ModelPrices>> {
-    entries
-        .into_iter()
-        .map(|(key, e)| {
-            let prices = ModelPrices {
-                key: key.clone(),
-                table,
-                base: TokenPricing {
-                    prompt_per_million: e.prompt,
-                    completion_per_million: e.completion,
-                    cached_prompt_per_million: e.cached_prompt,
-                    cache_creation_per_million: e.cache_creation,
-                    cache_read_per_million: e.cache_read,
-                },
-                cache_creation_1h_per_million: None,
-                tiers: Vec::new(),
+        let obj = |k: &str| {
+            raw.get(k)
+                .and_then(Value::as_object)
+                .ok_or_else(|| corrupt(format!("no '{k}' object")))
+        };
+        let mut sources: Vec<SourceInfo> = obj("sources")?
+            .iter()
+            .map(|(name, s)| SourceInfo {
+                name: name.clone(),
+                version: text(s, "version"),
+                url: text(s, "url"),
+            })
+            .collect();
+        sources.sort_by_key(|s| s.name != "genai-prices");
+        let mut providers = Vec::new();
+        for (name, p) in obj("providers")? {
+            let list = |k: &str| -> Vec<String> {
+                p.get(k)
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default()
             };
-            (key, Arc::new(prices))
+            providers.push(ProviderInfo {
+                name: name.clone(),
+                aliases: list("aliases"),
+                pricing_urls: list("pricing_urls"),
+                litellm: list("litellm"),
+            });
+        }
+        let mut catalog = PriceCatalog::empty(providers, sources, text(&raw, "sha256"));
+        for (provider, models) in obj("models")? {
+            let idx = catalog
+                .provider_index(provider)
+                .ok_or_else(|| corrupt(format!("models of unknown provider '{provider}'")))?;
+            let models = models
+                .as_array()
+                .ok_or_else(|| corrupt(format!("models of '{provider}' are not a list")))?;
+            for m in models {
+                let model = format2_model(m).map_err(|e| corrupt(format!("{provider}: {e}")))?;
+                catalog
+                    .add(idx, model, false)
+                    .map_err(|e| corrupt(format!("{provider}: {e}")))?;
+            }
+        }
+        Ok(catalog)
+    }
+
+    fn empty(
+        mut providers: Vec<ProviderInfo>,
+        sources: Vec<SourceInfo>,
+        sha256: String,
+    ) -> PriceCatalog {
+        // First-party providers first, then ART's Tinker table, then the rest by name.
+        let rank = |n: &str| {
+            ["openai", "anthropic", "google", "tinker"]
+                .iter()
+                .position(|x| *x == n)
+                .unwrap_or(4)
+        };
+        providers.sort_by(|a, b| (rank(&a.name), &a.name).cmp(&(rank(&b.name), &b.name)));
+        let mut aliases = HashMap::new();
+        for (i, p) in providers.iter().enumerate() {
+            aliases.insert(p.name.clone(), i);
+            for a in &p.aliases {
+                aliases.entry(a.to_lowercase()).or_insert(i);
+            }
+        }
+        let n = providers.len();
+        let tinker = providers.iter().position(|p| p.name == "tinker");
+        PriceCatalog {
+            tinker,
+            sources,
+            sha256,
+            origin: PriceOrigin::Builtin,
+            order: (0..n).collect(),
+            providers,
+            aliases,
+            models: vec![Vec::new(); n],
+            names: vec![HashMap::new(); n],
+        }
+    }
+
+    /// Adds a model under provider `idx`. With `overriding`, its names take over from the
+    /// models that had them; otherwise a name already taken is an error.
+    fn add(&mut self, idx: usize, model: Model, overriding: bool) -> Result<(), String> {
+        let at = self.models[idx].len();
+        let names: Vec<String> = model.all_names().collect();
+        for name in names {
+            if self.names[idx].insert(name.clone(), at).is_some() && !overriding {
+                return Err(format!("the name '{name}' is given twice"));
+            }
+        }
+        self.models[idx].push(Arc::new(model));
+        Ok(())
+    }
+
+    /// This catalog with `refreshed` models merged in: each overrides, by name, the model
+    /// that had the name; nothing else changes.
+    pub fn merged(
+        &self,
+        refreshed: Vec<(usize, Model)>,
+        origin: PriceOrigin,
+        source: SourceInfo,
+        sha256: String,
+    ) -> PriceCatalog {
+        let mut out = self.clone();
+        for (idx, model) in refreshed {
+            // Overriding never fails.
+            let _ = out.add(idx, model, true);
+        }
+        out.origin = origin;
+        out.sources.insert(0, source);
+        out.sha256 = sha256;
+        out
+    }
+
+    /// The index of the provider `name` (any alias, any case) names.
+    pub fn provider_index(&self, name: &str) -> Option<usize> {
+        self.aliases
+            .get(name.trim().to_lowercase().as_str())
+            .copied()
+    }
+
+    /// The providers, in search order.
+    pub fn providers(&self) -> &[ProviderInfo] {
+        &self.providers
+    }
+
+    /// The usage shape of responses of `provider` (`None` for a provider the catalog does not know).
+    pub fn formula(&self, provider: &str) -> Formula {
+        self.provider_index(provider)
+            .map_or(Formula::None, |i| self.providers[i].formula())
+    }
+
+    fn get(&self, idx: usize, name: &str) -> Option<Found> {
+        let at = *self.names[idx].get(name)?;
+        Some(Found {
+            model: Arc::clone(&self.models[idx][at]),
+            provider: self.providers[idx].name.clone(),
+        })
+    }
+
+    fn find(&self, want: Option<usize>, name: &str) -> Option<Found> {
+        if let Some(found) = want.and_then(|p| self.get(p, name)) {
+            return Some(found);
+        }
+        // ART's Tinker names (`moonshotai/Kimi-K2.5`) before the prefix rule.
+        if let Some(found) = self.tinker.and_then(|p| self.get(p, name)) {
+            return Some(found);
+        }
+        if let Some((prefix, rest)) = name.split_once('/')
+            && let Some(&p) = self.aliases.get(prefix)
+            && let Some(found) = self.get(p, rest)
+        {
+            return Some(found);
+        }
+        self.order
+            .iter()
+            .filter(|&&p| Some(p) != want)
+            .find_map(|&p| self.get(p, name))
+    }
+
+    /// The model `model` names under `provider` (module docs for the order).
+    pub fn resolve(&self, provider: &str, model: &str) -> CoreResult<Found> {
+        let want = self.provider_index(provider);
+        let name = model.trim().to_lowercase();
+        if let Some(found) = self.find(want, &name) {
+            return Ok(found);
+        }
+        if let Some(undated) = strip_snapshot_date(&name)
+            && let Some(found) = self.find(want, undated)
+        {
+            return Ok(found);
+        }
+        Err(self.unknown(want, model.trim()))
+    }
+
+    fn unknown(&self, want: Option<usize>, model: &str) -> CoreError {
+        let name = model.to_lowercase();
+        let pool: Vec<usize> = match want {
+            Some(p) => vec![p],
+            None => self.order.clone(),
+        };
+        let mut scored: Vec<(usize, &str)> = pool
+            .iter()
+            .flat_map(|&p| self.names[p].keys())
+            .map(|n| (edit_distance(&name, n), n.as_str()))
+            .collect();
+        scored.sort();
+        scored.dedup_by_key(|(_, n)| *n);
+        let nearest: Vec<String> = scored
+            .iter()
+            .take(3)
+            .map(|(_, n)| format!("'{n}'"))
+            .collect();
+        let mut msg = super::no_pricing_error(model).to_string();
+        if !nearest.is_empty() {
+            msg.push_str(&format!(" Nearest catalog names: {}.", nearest.join(", ")));
+        }
+        CoreError::Unpriced(msg)
+    }
+
+    /// Models per provider, by provider name.
+    pub fn counts(&self) -> Vec<(String, usize)> {
+        let mut out: Vec<(String, usize)> = self
+            .providers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let live: std::collections::HashSet<usize> =
+                    self.names[i].values().copied().collect();
+                (p.name.clone(), live.len())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Number of resolvable (provider, name) pairs.
+    pub fn name_count(&self) -> usize {
+        self.names.iter().map(HashMap::len).sum()
+    }
+
+    /// Every model that some name resolves to, with its provider and the names that do
+    /// (sorted by provider, then id).
+    pub fn entries(&self) -> Vec<(String, Arc<Model>, Vec<String>)> {
+        let mut out = Vec::new();
+        for (i, p) in self.providers.iter().enumerate() {
+            let mut by_model: HashMap<usize, Vec<String>> = HashMap::new();
+            for (name, &at) in &self.names[i] {
+                by_model.entry(at).or_default().push(name.clone());
+            }
+            for (at, mut names) in by_model {
+                names.sort();
+                out.push((p.name.clone(), Arc::clone(&self.models[i][at]), names));
+            }
+        }
+        out.sort_by(|a, b| (&a.0, &a.1.id).cmp(&(&b.0, &b.1.id)));
+        out
+    }
+}
+
+fn text(v: &Value, k: &str) -> String {
+    v.get(k).and_then(Value::as_str).unwrap_or("").to_owned()
+}
+
+/// `name` without one trailing snapshot date, if it has one.
+pub fn strip_snapshot_date(name: &str) -> Option<&str> {
+    let b = name.as_bytes();
+    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    let n = b.len();
+    if n > 9 && (b[n - 9] == b'-' || b[n - 9] == b'@') && digits(&b[n - 8..]) {
+        return Some(&name[..n - 9]);
+    }
+    if n > 11
+        && b[n - 11] == b'-'
+        && digits(&b[n - 10..n - 6])
+        && b[n - 6] == b'-'
+        && digits(&b[n - 5..n - 3])
+        && b[n - 3] == b'-'
+        && digits(&b[n - 2..])
+    {
+        return Some(&name[..n - 11]);
+    }
+    None
+}
+
+/// Levenshtein distance (for the nearest names of an unknown model).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// One price value: a number, or `{"base": b, "tiers": [[start, price], ...]}` (catalog) or
+/// `[{"start": s, "price": p}, ...]` (genai-prices). Finite, non-negative, starts ascending.
+pub fn price_value(v: &Value) -> Result<Price, String> {
+    let number = |v: &Value| {
+        v.as_f64()
+            .filter(|x| is_price(*x) && !v.is_boolean())
+            .ok_or_else(|| format!("{v} is not a finite non-negative number"))
+    };
+    match v {
+        Value::Number(_) => Ok(Price::Flat(number(v)?)),
+        Value::Object(o) => {
+            let base = number(o.get("base").unwrap_or(&Value::Null))?;
+            let mut tiers = Vec::new();
+            for t in o
+                .get("tiers")
+                .and_then(Value::as_array)
+                .ok_or("tiers must be a list")?
+            {
+                let (s, p) = match t {
+                    Value::Array(a) if a.len() == 2 => (&a[0], &a[1]),
+                    Value::Object(t) => (
+                        t.get("start").unwrap_or(&Value::Null),
+                        t.get("price").unwrap_or(&Value::Null),
+                    ),
+                    _ => return Err(format!("bad tier {t}")),
+                };
+                tiers.push((number(s)?, number(p)?));
+            }
+            if tiers.windows(2).any(|w| w[0].0 >= w[1].0) {
+                return Err("tier starts must ascend".into());
+            }
+            Ok(Price::Tiered {
+                base,
+                tiers: tiers.into(),
+            })
+        }
+        other => Err(format!("{other} is not a price")),
+    }
+}
+
+/// The price keys of a JSON object (other fields ignored).
+pub fn price_set(o: &Map<String, Value>) -> Result<PriceSet, String> {
+    let mut set = PriceSet::default();
+    for (k, v) in o {
+        if let Some(key) = PriceKey::from_name(k) {
+            set.set(key, price_value(v).map_err(|e| format!("{k}: {e}"))?);
+        }
+    }
+    Ok(set)
+}
+
+fn date(v: &Value) -> Result<i64, String> {
+    v.as_str()
+        .and_then(parse_date)
+        .ok_or_else(|| format!("{v} is not a YYYY-MM-DD date"))
+}
+
+fn format2_model(v: &Value) -> Result<Model, String> {
+    let o = v.as_object().ok_or("a model is not an object")?;
+    let id = o
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or("a model has no id")?
+        .to_owned();
+    let fail = |e: String| format!("model '{id}': {e}");
+    let mut periods = Vec::new();
+    for p in o
+        .get("prices")
+        .and_then(Value::as_array)
+        .ok_or_else(|| fail("no prices".into()))?
+    {
+        let p = p
+            .as_object()
+            .ok_or_else(|| fail("a period is not an object".into()))?;
+        let when = match (p.get("from"), p.get("utc")) {
+            (Some(d), _) => Condition::From(date(d).map_err(fail)?),
+            (None, Some(Value::Array(h))) if h.len() == 2 => {
+                let hm = |x: &Value| {
+                    x.as_str()
+                        .and_then(parse_hhmm)
+                        .ok_or_else(|| fail(format!("bad utc {x}")))
+                };
+                Condition::Hours(hm(&h[0])?, hm(&h[1])?)
+            }
+            (None, Some(x)) => return Err(fail(format!("bad utc {x}"))),
+            (None, None) => Condition::Always,
+        };
+        periods.push(Period {
+            when,
+            prices: price_set(p).map_err(fail)?,
+        });
+    }
+    if periods.is_empty() {
+        return Err(fail("no prices".into()));
+    }
+    let mut variants = Vec::new();
+    for x in o
+        .get("variants")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let x = x
+            .as_object()
+            .ok_or_else(|| fail("a variant is not an object".into()))?;
+        variants.push(Variant {
+            when: when_pairs(x.get("when")).map_err(fail)?,
+            from: x.get("from").map(date).transpose().map_err(fail)?,
+            prices: price_set(x).map_err(fail)?,
+        });
+    }
+    let names = o
+        .get("names")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_lowercase)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Model {
+        src: o
+            .get("src")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        id,
+        names,
+        periods,
+        variants,
+    })
+}
+
+/// A variant's `when` object as (key, value) pairs; non-empty, string values.
+pub fn when_pairs(v: Option<&Value>) -> Result<Vec<(String, String)>, String> {
+    let o = v
+        .and_then(Value::as_object)
+        .filter(|o| !o.is_empty())
+        .ok_or("a variant has no 'when'")?;
+    o.iter()
+        .map(|(k, x)| {
+            x.as_str()
+                .map(|x| (k.clone(), x.to_owned()))
+                .ok_or_else(|| format!("when.{k} is not a string"))
         })
         .collect()
 }

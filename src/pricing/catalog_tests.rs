@@ -1,194 +1,153 @@
-//! The catalog's own rules: the embedded format, name resolution, tiers.
+//! The built-in catalog and name resolution.
 
 use super::*;
-use serde_json::json;
+use crate::pricing::prices::{RequestContext, RequestTime};
 
-fn chat(provider: &str, input: f64, output: f64) -> Value {
-    json!({"litellm_provider": provider, "mode": "chat",
-        "input_cost_per_token": input, "output_cost_per_token": output})
+fn cat() -> PriceCatalog {
+    PriceCatalog::builtin().unwrap()
 }
 
-/// An embedded catalog with one model per table and `aliases`.
-fn embedded(aliases: Value) -> String {
-    json!({
-        "schema_version": EMBEDDED_SCHEMA_VERSION,
-        "source": "test", "source_version": "1", "generated_at": "now", "sha256": "abc",
-        "art_builtin": {"openai/gpt-x": {"prompt": 9.0, "completion": 9.0}},
-        "art_tinker": {"models": {"tinker/m": {"prompt": 0.5, "completion": 0.25},
-                                  "gpt-x": {"prompt": 7.0, "completion": 7.0}}},
-        "aliases": aliases,
-        "litellm": {
-            "gpt-x": chat("openai", 1e-6, 2e-6),
-            "claude-x": chat("anthropic", 3e-6, 1.5e-5),
-            "gemini/gem": chat("gemini", 1e-7, 4e-7),
-        },
-    })
-    .to_string()
-}
-
-fn catalog() -> PriceCatalog {
-    PriceCatalog::from_embedded(&embedded(json!({"gem": "gemini/gem"}))).unwrap()
-}
-
-fn key(c: &PriceCatalog, formula: Formula, name: &str) -> Option<(String, &'static str)> {
-    c.resolve(formula, name).map(|p| (p.key.clone(), p.table))
+fn id(provider: &str, model: &str) -> Option<String> {
+    cat()
+        .resolve(provider, model)
+        .ok()
+        .map(|f| f.model.id.clone())
 }
 
 #[test]
-fn the_embedded_format_reads_provenance_and_counts() {
-    let c = catalog();
-    assert_eq!(
-        (
-            c.source.as_str(),
-            c.source_version.as_str(),
-            c.sha256.as_str()
-        ),
-        ("test", "1", "abc")
-    );
+fn builtin_catalog_parses_with_its_sources() {
+    let c = cat();
     assert_eq!(c.origin, PriceOrigin::Builtin);
-    // gpt-x, openai/gpt-x, claude-x, anthropic/claude-x, gemini/gem, and the alias gem.
-    assert_eq!(c.name_count(), 6);
-    assert_eq!(
-        c.counts,
-        [
-            ("anthropic".to_owned(), 1),
-            ("google".to_owned(), 1),
-            ("openai".to_owned(), 1)
-        ]
+    assert_eq!(c.sources[0].name, "genai-prices");
+    assert_eq!(c.sources[0].version, "0.2.3");
+    assert!(
+        c.sources
+            .iter()
+            .any(|s| s.name == "litellm" && s.version == "1.110.2")
     );
+    let counts: HashMap<_, _> = c.counts().into_iter().collect();
+    assert!(
+        counts["openai"] > 100 && counts["anthropic"] > 20 && counts["google"] > 30,
+        "{counts:?}"
+    );
+    assert_eq!(c.formula("Gemini"), Formula::Gemini);
+    assert_eq!(c.formula("google_genai"), Formula::Gemini);
+    assert_eq!(c.formula("ANTHROPIC"), Formula::Anthropic);
+    assert_eq!(c.formula("groq"), Formula::OpenAi);
+    assert_eq!(c.formula("xyz"), Formula::None);
 }
 
 #[test]
-fn art_entries_first_then_litellm_names_then_tinker() {
-    let c = catalog();
-    let openai = Formula::OpenAi;
-    assert_eq!(
-        key(&c, openai, "openai/gpt-x"),
-        Some(("openai/gpt-x".into(), "art_builtin"))
-    );
-    assert_eq!(key(&c, openai, "gpt-x"), Some(("gpt-x".into(), "litellm")));
-    assert_eq!(
-        key(&c, openai, "tinker/m"),
-        Some(("tinker/m".into(), "art_tinker"))
-    );
-    assert_eq!(
-        c.resolve(openai, "tinker/m")
-            .unwrap()
-            .base
-            .prompt_per_million,
-        0.5
-    );
-    assert_eq!(key(&c, openai, "nothing"), None);
-}
-
-#[test]
-fn litellm_names_match_case_insensitively_after_a_case_sensitive_prefix() {
-    let c = catalog();
-    let f = Formula::Anthropic;
-    assert!(c.resolve(f, "CLAUDE-X").is_some());
-    assert!(c.resolve(f, "anthropic/Claude-X").is_some());
-    assert!(c.resolve(f, "ANTHROPIC/claude-x").is_none());
-    assert!(c.resolve(f, "openai/claude-x").is_none());
-}
-
-#[test]
-fn aliases_resolve_and_gemini_tries_its_prefix() {
-    let c = catalog();
-    assert_eq!(
-        key(&c, Formula::OpenAi, "gem"),
-        Some(("gemini/gem".into(), "litellm"))
-    );
-    let without = PriceCatalog::from_embedded(&embedded(json!({}))).unwrap();
-    assert_eq!(key(&without, Formula::OpenAi, "gem"), None);
-    assert_eq!(
-        key(&without, Formula::Gemini, "gem"),
-        Some(("gemini/gem".into(), "litellm"))
-    );
-}
-
-#[test]
-fn a_bad_embedded_catalog_is_corrupt_and_says_why() {
-    let mut wrong_version: Value = serde_json::from_str(&embedded(json!({}))).unwrap();
-    wrong_version["schema_version"] = json!(1);
-    let mut negative: Value = serde_json::from_str(&embedded(json!({}))).unwrap();
-    negative["litellm"]["gpt-x"]["input_cost_per_token"] = json!(-1.0);
-    let cases = [
-        (embedded(json!({"x": "no-such-key"})), "no-such-key"),
-        (embedded(json!({"gpt-x": "claude-x"})), "already a name"),
-        (wrong_version.to_string(), "schema_version 1"),
-        (negative.to_string(), "'gpt-x'.input_cost_per_token"),
-        ("[]".to_owned(), "built-in price catalog"),
-    ];
-    for (json, why) in cases {
-        let err = PriceCatalog::from_embedded(&json).unwrap_err();
-        assert!(matches!(err, CoreError::Corrupt(_)), "{err:?}");
-        assert!(err.to_string().contains(why), "{why}: {err}");
+fn one_model_one_price() {
+    let gpt41 = id("openai", "gpt-4.1");
+    assert!(gpt41.is_some());
+    for name in [
+        "openai/gpt-4.1",
+        "GPT-4.1",
+        "OpenAI/GPT-4.1",
+        " gpt-4.1-2025-04-14 ",
+        "gpt-4.1-20990101",
+    ] {
+        assert_eq!(id("openai", name), gpt41, "{name}");
     }
-}
-
-#[test]
-fn a_refreshed_map_keeps_arts_tables_and_records_its_origin() {
-    let base = catalog();
-    let map =
-        json!({"gpt-z": chat("openai", 1e-6, 1e-6), "claude-z": chat("anthropic", 1e-6, 1e-6)});
-    let origin = PriceOrigin::Cache {
-        path: "/p".into(),
-        url: "http://u".into(),
-        fetched_at: "t".into(),
-    };
-    let c = PriceCatalog::from_litellm_map(&map, &base, "sha".into(), origin).unwrap();
-    assert_eq!(c.source_version, "downloaded from http://u");
-    assert_eq!(c.generated_at, "t");
-    assert!(c.resolve(Formula::OpenAi, "gpt-z").is_some());
-    // The old map's gpt-x is gone; ART's Tinker table still prices that name.
+    assert_eq!(id("OpenAI", "gpt-4.1"), gpt41);
     assert_eq!(
-        key(&c, Formula::OpenAi, "gpt-x"),
-        Some(("gpt-x".into(), "art_tinker"))
+        id("google", "gemini/gemini-2.5-pro"),
+        id("Gemini", "gemini-2.5-pro")
     );
     assert_eq!(
-        key(&c, Formula::OpenAi, "tinker/m"),
-        Some(("tinker/m".into(), "art_tinker"))
+        id("anthropic", "anthropic/claude-sonnet-4-6"),
+        id("anthropic", "claude-sonnet-4-6")
     );
+    // Under another provider, a first-party name still resolves (OpenAI-compatible endpoints).
     assert_eq!(
-        key(&c, Formula::OpenAi, "openai/gpt-x"),
-        Some(("openai/gpt-x".into(), "art_builtin"))
+        id("openai", "claude-sonnet-4-6"),
+        id("anthropic", "claude-sonnet-4-6")
+    );
+    // ART's Tinker table, for any provider.
+    assert_eq!(
+        id("openai", "Qwen/Qwen3-8B").as_deref(),
+        Some("Qwen/Qwen3-8B")
     );
 }
 
 #[test]
-fn the_highest_tier_exceeded_prices_a_call() {
-    let base = TokenPricing {
-        prompt_per_million: 1.0,
-        completion_per_million: 2.0,
-        cached_prompt_per_million: Some(0.1),
-        cache_creation_per_million: None,
-        cache_read_per_million: Some(0.1),
-    };
-    let tier = |above_tokens: f64, prompt: f64| Tier {
-        above_tokens,
-        prompt: Some(prompt),
-        completion: None,
-        cache_read: Some(0.5),
-        cache_creation: None,
-    };
-    let m = ModelPrices {
-        key: "m".into(),
-        table: "litellm",
-        base,
-        cache_creation_1h_per_million: None,
-        tiers: vec![tier(128_000.0, 3.0), tier(200_000.0, 4.0)],
-    };
-    assert_eq!(m.pricing_for(128_000.0), base);
-    let above = m.pricing_for(128_001.0);
-    assert_eq!(above.prompt_per_million, 3.0);
-    assert_eq!(above.completion_per_million, 2.0);
-    assert_eq!(above.cached_prompt_per_million, Some(0.5));
-    assert_eq!(m.pricing_for(1e9).prompt_per_million, 4.0);
+fn unknown_models_name_the_nearest() {
+    let err = cat().resolve("openai", "gpt-4.1-nnao").unwrap_err();
+    assert!(matches!(err, CoreError::Unpriced(_)));
+    let msg = err.to_string();
+    assert!(
+        msg.contains("'gpt-4.1-nnao'") && msg.contains("'gpt-4.1-nano'"),
+        "{msg}"
+    );
 }
 
 #[test]
-fn the_builtin_catalog_parses() {
-    let c = PriceCatalog::builtin().unwrap();
-    assert!(c.source_version.starts_with("litellm "));
-    assert!(c.resolve(Formula::OpenAi, "gpt-4o").is_some());
+fn snapshot_dates_are_stripped_once() {
+    assert_eq!(strip_snapshot_date("gpt-4o-2024-08-06"), Some("gpt-4o"));
+    assert_eq!(strip_snapshot_date("claude-x-20250929"), Some("claude-x"));
+    assert_eq!(strip_snapshot_date("claude-x@20250929"), Some("claude-x"));
+    assert_eq!(strip_snapshot_date("gpt-4o"), None);
+}
+
+#[test]
+fn refreshed_models_override_by_name_and_nothing_disappears() {
+    let c = cat();
+    let openai = c.provider_index("openai").unwrap();
+    let mut set = PriceSet::default();
+    set.set(PriceKey::Input, Price::Flat(99.0));
+    set.set(PriceKey::Output, Price::Flat(99.0));
+    let model = Model {
+        id: "gpt-4o".into(),
+        names: vec![],
+        src: "test".into(),
+        periods: vec![Period {
+            when: Condition::Always,
+            prices: set,
+        }],
+        variants: vec![],
+    };
+    let source = SourceInfo {
+        name: "test".into(),
+        version: "1".into(),
+        url: String::new(),
+    };
+    let merged = c.merged(
+        vec![(openai, model)],
+        PriceOrigin::Builtin,
+        source,
+        String::new(),
+    );
+    let now = RequestTime::now();
+    let ctx = RequestContext::default();
+    let price = |cat: &PriceCatalog, m: &str| {
+        cat.resolve("openai", m)
+            .unwrap()
+            .model
+            .applied(now, &ctx)
+            .price(PriceKey::Input, 0.0)
+    };
+    assert_eq!(price(&merged, "gpt-4o"), 99.0);
+    assert_eq!(price(&merged, "gpt-4.1"), price(&c, "gpt-4.1"));
+    // gpt-4o's snapshot names still price as before: the old model keeps them.
+    assert_eq!(
+        price(&merged, "gpt-4o-2024-08-06"),
+        price(&c, "gpt-4o-2024-08-06")
+    );
+    assert_eq!(merged.name_count(), c.name_count());
+}
+
+#[test]
+fn bad_catalogs_are_refused() {
+    for bad in [
+        r#"{"format": 1}"#,
+        r#"{"format": 2, "sources": {}, "providers": {"openai": {"aliases": ["openai"]}}, "models": {"openai": [{"id": "x", "prices": [{"input_mtok": -1}]}]}}"#,
+        r#"{"format": 2, "sources": {}, "providers": {"openai": {"aliases": ["openai"]}}, "models": {"openai": [{"id": "x", "prices": [{"from": "2025-13-01", "input_mtok": 1}]}]}}"#,
+        r#"{"format": 2, "sources": {}, "providers": {"openai": {"aliases": ["openai"]}}, "models": {"openai": [{"id": "x", "prices": [{"input_mtok": 1}]}, {"id": "X", "prices": [{"input_mtok": 1}]}]}}"#,
+    ] {
+        assert!(
+            matches!(PriceCatalog::from_format2(bad), Err(CoreError::Corrupt(_))),
+            "{bad}"
+        );
+    }
 }

@@ -1,43 +1,52 @@
-//! Token usage per provider and the formulas that price it.
+//! Token usage per provider shape, split into billed units per [`PriceKey`], and its cost.
 //!
-//! Sums are evaluated left to right as `tokens * price_per_million / 1e6`, term by term, the
-//! order openpipe-art uses, so that the same prices give bit-identical costs. New terms
-//! (1-hour cache writes, Gemini thoughts) are added where they are exactly `+ 0.0` whenever
-//! the usage does not have them.
+//! Each token is billed once, at the most specific key the model prices (genai-prices' leaf
+//! rule): the units of a sub-class (cached input, cache writes, audio, reasoning...) are
+//! taken out of their parent's count and billed at their own key, which falls back to the
+//! parent's price when the model has none ([`PriceKey::fallback`]).
+//!
+//! - OpenAI (chat and Responses; every OpenAI-shaped provider): the prompt includes cached
+//!   tokens, cache writes (`cache_write_tokens`, its `ttl_12h_tokens` at the 12-hour price)
+//!   and audio/image tokens; the completion includes reasoning and audio tokens.
+//! - Anthropic: input, cache writes (the 1-hour part of `cache_creation` at the 1-hour
+//!   price), cache reads and output are disjoint; web search requests are billed per 1,000.
+//! - Gemini: `prompt_token_count` includes the cached tokens and the per-modality counts;
+//!   `tool_use_prompt_token_count` is added to the input, thoughts to the output.
+//!
+//! A long-context tier is chosen by the request's whole input (every input-side unit).
 
+use super::Formula;
+use super::prices::{Applied, KEY_COUNT, PriceKey, RequestContext};
 use super::usage::{Field, ResponseFields};
-use super::{Formula, TokenPricing};
 use crate::error::{CoreError, CoreResult};
 
-/// Token counts of one response, in the shape of its provider.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum TokenUsage {
-    /// Chat completions (`prompt_tokens`...) or Responses API (`input_tokens`...) usage.
-    OpenAi {
-        prompt: f64,
-        cached: f64,
-        completion: f64,
-    },
-    /// Messages usage. `cache_write_1h` is split out of `cache_creation_input_tokens` when
-    /// the response has `cache_creation.ephemeral_1h_input_tokens`.
-    Anthropic {
-        input: f64,
-        cache_write_5m: f64,
-        cache_write_1h: f64,
-        cache_read: f64,
-        output: f64,
-    },
-    /// Gemini `usage_metadata`: the prompt includes its cached part; thoughts bill as output.
-    Gemini {
-        prompt: f64,
-        cached: f64,
-        candidates: f64,
-        thoughts: f64,
-    },
-}
+/// The order terms are added in: openpipe-art's (input, cache writes, cache reads, output),
+/// so that the same prices give bit-identical costs; the other terms after their group.
+const SUM_ORDER: [PriceKey; KEY_COUNT] = [
+    PriceKey::Input,
+    PriceKey::CacheWrite,
+    PriceKey::CacheWrite1h,
+    PriceKey::CacheWrite12h,
+    PriceKey::CacheRead,
+    PriceKey::InputAudio,
+    PriceKey::CacheAudioRead,
+    PriceKey::InputImage,
+    PriceKey::CacheImageRead,
+    PriceKey::InputVideo,
+    PriceKey::InputTool,
+    PriceKey::Output,
+    PriceKey::OutputReasoning,
+    PriceKey::OutputAudio,
+    PriceKey::OutputImage,
+    PriceKey::OutputVideo,
+    PriceKey::WebSearches,
+];
 
-fn t2c(tokens: f64, per_million: f64) -> f64 {
-    tokens * per_million / 1_000_000.0
+/// Billed units of one response, per key, and the input size that selects a tier.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Units {
+    pub counts: [f64; KEY_COUNT],
+    pub input_tokens: f64,
 }
 
 /// The error for a usage without any of the provider's fields.
@@ -48,9 +57,20 @@ pub fn mismatch_error(provider: &str) -> CoreError {
     ))
 }
 
-impl TokenUsage {
+impl Units {
+    fn new() -> Units {
+        Units {
+            counts: [0.0; KEY_COUNT],
+            input_tokens: 0.0,
+        }
+    }
+
+    fn put(&mut self, key: PriceKey, n: f64) {
+        self.counts[key as usize] += n.max(0.0);
+    }
+
     /// Reads the usage of `formula`'s shape; `None` when the response has none of its fields.
-    pub fn read(formula: Formula, f: &ResponseFields) -> CoreResult<Option<TokenUsage>> {
+    pub fn read(formula: Formula, f: &ResponseFields) -> CoreResult<Option<Units>> {
         match formula {
             Formula::OpenAi => read_openai(f),
             Formula::Anthropic => read_anthropic(f),
@@ -59,327 +79,304 @@ impl TokenUsage {
         }
     }
 
-    /// The input size that selects a long-context tier: every input token, cached or not.
-    pub fn tier_tokens(&self) -> f64 {
-        match *self {
-            TokenUsage::OpenAi { prompt, .. } => prompt,
-            TokenUsage::Anthropic {
-                input,
-                cache_write_5m,
-                cache_write_1h,
-                cache_read,
-                ..
-            } => input + cache_write_5m + cache_write_1h + cache_read,
-            TokenUsage::Gemini { prompt, .. } => prompt,
-        }
-    }
-
-    /// The cost in US dollars at `p` (prices per million tokens).
-    pub fn cost(&self, p: &TokenPricing) -> f64 {
-        let prompt = p.prompt_per_million;
-        match *self {
-            TokenUsage::OpenAi {
-                prompt: n,
-                cached,
-                completion,
-            } => {
-                let uncached = (n - cached).max(0.0);
-                t2c(uncached, prompt)
-                    + t2c(cached, p.cached_prompt_per_million.unwrap_or(prompt))
-                    + t2c(completion, p.completion_per_million)
-            }
-            TokenUsage::Anthropic {
-                input,
-                cache_write_5m,
-                cache_write_1h,
-                cache_read,
-                output,
-            } => {
-                t2c(input, prompt)
-                    + t2c(cache_write_5m, p.cache_creation_per_million.unwrap_or(prompt))
-                    // Anthropic bills 1-hour cache writes at twice the base input price.
-                    + t2c(cache_write_1h, 2.0 * prompt)
-                    + t2c(cache_read, p.cache_read_per_million.unwrap_or(prompt))
-                    + t2c(output, p.completion_per_million)
-            }
-            TokenUsage::Gemini {
-                prompt: n,
-                cached,
-                candidates,
-                thoughts,
-            } => {
-                let uncached = (n - cached).max(0.0);
-                t2c(uncached, prompt)
-                    + t2c(cached, p.cached_prompt_per_million.unwrap_or(prompt))
-                    + t2c(candidates, p.completion_per_million)
-                    + t2c(thoughts, p.completion_per_million)
-            }
-        }
+    /// The cost in US dollars at `prices`, summed key by key in [`SUM_ORDER`].
+    pub fn cost(&self, prices: &Applied<'_>) -> f64 {
+        SUM_ORDER
+            .iter()
+            .filter(|k| self.counts[**k as usize] != 0.0)
+            .map(|k| self.counts[*k as usize] * prices.price(*k, self.input_tokens) / k.per())
+            .sum()
     }
 }
 
-fn read_openai(f: &ResponseFields) -> CoreResult<Option<TokenUsage>> {
+/// The request context a response states: OpenAI's `service_tier`, Anthropic's
+/// `usage.service_tier` (`batch`) and `usage.speed` (`fast`); `batch` from the caller.
+pub fn request_context(f: &ResponseFields, batch: bool) -> RequestContext<'_> {
+    let standard = |t: &&str| !matches!(*t, "default" | "auto" | "standard" | "standard_only");
+    let usage_tier = f.text(Field::UsageServiceTier);
+    RequestContext {
+        service_tier: f.text(Field::ServiceTier).filter(standard),
+        batch: batch || usage_tier == Some("batch"),
+        fast: f.text(Field::UsageSpeed) == Some("fast"),
+    }
+}
+
+fn read_openai(f: &ResponseFields) -> CoreResult<Option<Units>> {
+    let t = |field| f.tokens_or_zero(field);
     let chat = (
         f.tokens(Field::PromptTokens)?,
         f.tokens(Field::CompletionTokens)?,
-        f.tokens_or_zero(Field::PromptCachedTokens)?,
+        t(Field::PromptCachedTokens)?,
     );
-    let (prompt, completion, cached) = match chat {
-        (None, None, 0.0) => {
-            // No chat-completions fields: try the Responses API's names.
-            let responses = (
-                f.tokens(Field::InputTokens)?,
-                f.tokens(Field::OutputTokens)?,
-                f.tokens_or_zero(Field::InputCachedTokens)?,
-            );
-            match responses {
-                (None, None, 0.0) => return Ok(None),
-                other => other,
-            }
+    let responses = chat == (None, None, 0.0);
+    let (prompt, completion, cached) = if responses {
+        let r = (
+            f.tokens(Field::InputTokens)?,
+            f.tokens(Field::OutputTokens)?,
+            t(Field::InputCachedTokens)?,
+        );
+        if r == (None, None, 0.0) {
+            return Ok(None);
         }
-        other => other,
+        r
+    } else {
+        chat
     };
+    let (writes, writes_12h, reasoning) = if responses {
+        (
+            t(Field::InputCacheWriteTokens)?,
+            t(Field::InputCacheWrite12hTokens)?,
+            t(Field::OutputReasoningTokens)?,
+        )
+    } else {
+        (
+            t(Field::PromptCacheWriteTokens)?,
+            t(Field::PromptCacheWrite12hTokens)?,
+            t(Field::CompletionReasoningTokens)?,
+        )
+    };
+    let (audio_in, image_in) = (t(Field::PromptAudioTokens)?, t(Field::PromptImageTokens)?);
+    let (audio_out, image_out) = (
+        t(Field::CompletionAudioTokens)?,
+        t(Field::CompletionImageTokens)?,
+    );
     let prompt = prompt.unwrap_or(0.0);
-    Ok(Some(TokenUsage::OpenAi {
-        prompt,
-        cached: cached.min(prompt),
-        completion: completion.unwrap_or(0.0),
-    }))
+    let completion = completion.unwrap_or(0.0);
+    let mut u = Units::new();
+    let cached = cached.min(prompt);
+    let writes = writes.min(prompt - cached);
+    let writes_12h = writes_12h.min(writes);
+    u.put(PriceKey::CacheRead, cached);
+    u.put(PriceKey::CacheWrite12h, writes_12h);
+    u.put(PriceKey::CacheWrite, writes - writes_12h);
+    let rest = prompt - cached - writes;
+    let audio_in = audio_in.min(rest);
+    let image_in = image_in.min(rest - audio_in);
+    u.put(PriceKey::InputAudio, audio_in);
+    u.put(PriceKey::InputImage, image_in);
+    u.put(PriceKey::Input, rest - audio_in - image_in);
+    let audio_out = audio_out.min(completion);
+    let image_out = image_out.min(completion - audio_out);
+    let reasoning = reasoning.min(completion - audio_out - image_out);
+    u.put(PriceKey::OutputAudio, audio_out);
+    u.put(PriceKey::OutputImage, image_out);
+    u.put(PriceKey::OutputReasoning, reasoning);
+    u.put(
+        PriceKey::Output,
+        completion - audio_out - image_out - reasoning,
+    );
+    u.input_tokens = prompt;
+    Ok(Some(u))
 }
 
-fn read_anthropic(f: &ResponseFields) -> CoreResult<Option<TokenUsage>> {
+fn read_anthropic(f: &ResponseFields) -> CoreResult<Option<Units>> {
     let input = f.tokens(Field::InputTokens)?;
     let output = f.tokens(Field::OutputTokens)?;
     let creation = f.tokens_or_zero(Field::CacheCreationTokens)?;
     let read = f.tokens_or_zero(Field::CacheReadTokens)?;
     let split_5m = f.tokens(Field::Ephemeral5mTokens)?;
     let split_1h = f.tokens(Field::Ephemeral1hTokens)?;
+    let searches = f.tokens_or_zero(Field::WebSearchRequests)?;
     let split = split_5m.unwrap_or(0.0) + split_1h.unwrap_or(0.0);
     if input.is_none() && output.is_none() && creation == 0.0 && read == 0.0 && split == 0.0 {
         return Ok(None);
     }
-    // Without a split every write bills at the 5-minute price, as the reference does. With
-    // one, the 1-hour part is taken out of the total (which the API reports as the sum).
-    let write_1h = split_1h.unwrap_or(0.0);
-    let write_5m = if split_1h.is_some() || split_5m.is_some() {
-        creation.max(split) - write_1h
-    } else {
-        creation
-    };
-    Ok(Some(TokenUsage::Anthropic {
-        input: input.unwrap_or(0.0),
-        cache_write_5m: write_5m,
-        cache_write_1h: write_1h,
-        cache_read: read,
-        output: output.unwrap_or(0.0),
-    }))
+    // The API reports the total writes and, separately, their split by TTL.
+    let writes = creation.max(split);
+    let writes_1h = split_1h.unwrap_or(0.0).min(writes);
+    let input = input.unwrap_or(0.0);
+    let mut u = Units::new();
+    u.put(PriceKey::Input, input);
+    u.put(PriceKey::CacheWrite, writes - writes_1h);
+    u.put(PriceKey::CacheWrite1h, writes_1h);
+    u.put(PriceKey::CacheRead, read);
+    u.put(PriceKey::Output, output.unwrap_or(0.0));
+    u.put(PriceKey::WebSearches, searches);
+    u.input_tokens = input + writes + read;
+    Ok(Some(u))
 }
 
-fn read_gemini(f: &ResponseFields) -> CoreResult<Option<TokenUsage>> {
+fn read_gemini(f: &ResponseFields) -> CoreResult<Option<Units>> {
+    let t = |field| f.tokens_or_zero(field);
     let prompt = f.tokens(Field::GeminiPromptTokens)?;
     let candidates = f.tokens(Field::GeminiCandidatesTokens)?;
-    let cached = f.tokens_or_zero(Field::GeminiCachedTokens)?;
-    let thoughts = f.tokens_or_zero(Field::GeminiThoughtsTokens)?;
-    if prompt.is_none() && candidates.is_none() && cached == 0.0 && thoughts == 0.0 {
+    let cached = t(Field::GeminiCachedTokens)?;
+    let thoughts = t(Field::GeminiThoughtsTokens)?;
+    let tool = t(Field::GeminiToolUseTokens)?;
+    if prompt.is_none() && candidates.is_none() && cached == 0.0 && thoughts == 0.0 && tool == 0.0 {
         return Ok(None);
     }
     let prompt = prompt.unwrap_or(0.0);
-    Ok(Some(TokenUsage::Gemini {
-        prompt,
-        cached: cached.min(prompt),
-        candidates: candidates.unwrap_or(0.0),
-        thoughts,
-    }))
+    let cached = cached.min(prompt);
+    let cached_audio = t(Field::GeminiCachedAudio)?.min(cached);
+    let cached_image = t(Field::GeminiCachedImage)?.min(cached - cached_audio);
+    let audio = (t(Field::GeminiPromptAudio)? - cached_audio).max(0.0);
+    let image = (t(Field::GeminiPromptImage)? - cached_image).max(0.0);
+    let video = t(Field::GeminiPromptVideo)?;
+    let uncached = prompt - cached;
+    let audio = audio.min(uncached);
+    let image = image.min(uncached - audio);
+    let video = video.min(uncached - audio - image);
+    let mut u = Units::new();
+    u.put(PriceKey::CacheAudioRead, cached_audio);
+    u.put(PriceKey::CacheImageRead, cached_image);
+    u.put(PriceKey::CacheRead, cached - cached_audio - cached_image);
+    u.put(PriceKey::InputAudio, audio);
+    u.put(PriceKey::InputImage, image);
+    u.put(PriceKey::InputVideo, video);
+    u.put(PriceKey::Input, uncached - audio - image - video);
+    u.put(PriceKey::InputTool, tool);
+    u.put(PriceKey::Output, candidates.unwrap_or(0.0));
+    u.put(PriceKey::OutputReasoning, thoughts);
+    u.input_tokens = prompt + tool;
+    Ok(Some(u))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pricing::prices::{Condition, Model, Period, Price, PriceSet, RequestTime};
     use serde_json::{Value, json};
 
-    const GPT_4O: TokenPricing = TokenPricing {
-        prompt_per_million: 2.5,
-        completion_per_million: 10.0,
-        cached_prompt_per_million: Some(1.25),
-        cache_creation_per_million: None,
-        cache_read_per_million: Some(1.25),
-    };
-    const SONNET: TokenPricing = TokenPricing {
-        prompt_per_million: 3.0,
-        completion_per_million: 15.0,
-        cached_prompt_per_million: None,
-        cache_creation_per_million: Some(3.75),
-        cache_read_per_million: Some(0.3),
-    };
-
-    fn usage(formula: Formula, v: Value) -> Option<TokenUsage> {
-        let f = ResponseFields::from_json(&v, formula);
-        TokenUsage::read(formula, &f).unwrap()
-    }
-
-    #[test]
-    fn openai_chat_formula_matches_the_reference() {
-        let u = usage(
-            Formula::OpenAi,
-            json!({"usage": {"prompt_tokens": 1000, "completion_tokens": 100,
-                "prompt_tokens_details": {"cached_tokens": 200}}}),
-        )
-        .unwrap();
-        // 800 * 2.5 / 1e6 + 200 * 1.25 / 1e6 + 100 * 10 / 1e6, in that order.
-        let expected: f64 = 800.0 * 2.5 / 1e6 + 200.0 * 1.25 / 1e6 + 100.0 * 10.0 / 1e6;
-        assert_eq!(u.cost(&GPT_4O).to_bits(), expected.to_bits());
-    }
-
-    #[test]
-    fn openai_cached_is_clamped_and_falls_back_to_prompt_price() {
-        let u = usage(
-            Formula::OpenAi,
-            json!({"usage": {"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 500}}}),
-        )
-        .unwrap();
-        assert_eq!(u.cost(&GPT_4O), 100.0 * 1.25 / 1e6);
-        let only_cached = json!({"usage": {"prompt_tokens_details": {"cached_tokens": 5}}});
-        assert_eq!(
-            usage(Formula::OpenAi, only_cached).unwrap().cost(&GPT_4O),
-            0.0
-        );
-        let no_cache_price = TokenPricing {
-            cached_prompt_per_million: None,
-            ..GPT_4O
-        };
-        assert_eq!(u.cost(&no_cache_price), 100.0 * 2.5 / 1e6);
-    }
-
-    #[test]
-    fn openai_responses_api_usage() {
-        let u = usage(
-            Formula::OpenAi,
-            json!({"usage": {"input_tokens": 1000, "output_tokens": 100,
-                "input_tokens_details": {"cached_tokens": 200},
-                "output_tokens_details": {"reasoning_tokens": 50}}}),
-        )
-        .unwrap();
-        assert_eq!(
-            u,
-            TokenUsage::OpenAi {
-                prompt: 1000.0,
-                cached: 200.0,
-                completion: 100.0
-            }
-        );
-        assert_eq!(usage(Formula::OpenAi, json!({"usage": {}})), None);
-        assert_eq!(usage(Formula::OpenAi, json!({})), None);
-    }
-
-    #[test]
-    fn anthropic_formula_adds_every_term() {
-        let u = usage(
-            Formula::Anthropic,
-            json!({"usage": {"input_tokens": 100, "output_tokens": 50,
-                "cache_creation_input_tokens": 300, "cache_read_input_tokens": 400}}),
-        )
-        .unwrap();
-        let expected: f64 =
-            100.0 * 3.0 / 1e6 + 300.0 * 3.75 / 1e6 + 400.0 * 0.3 / 1e6 + 50.0 * 15.0 / 1e6;
-        assert_eq!(u.cost(&SONNET).to_bits(), expected.to_bits());
-        assert_eq!(u.tier_tokens(), 800.0);
-    }
-
-    #[test]
-    fn anthropic_cache_write_split() {
-        let v = |h1: u64| {
-            json!({"usage": {"input_tokens": 100, "output_tokens": 50,
-            "cache_creation_input_tokens": 300, "cache_read_input_tokens": 400,
-            "cache_creation": {"ephemeral_5m_input_tokens": 300 - h1, "ephemeral_1h_input_tokens": h1}}})
-        };
-        let plain = usage(
-            Formula::Anthropic,
-            json!({"usage": {"input_tokens": 100, "output_tokens": 50,
-                "cache_creation_input_tokens": 300, "cache_read_input_tokens": 400}}),
-        )
-        .unwrap();
-        // No 1-hour writes: bit-identical to the unsplit formula.
-        let zero = usage(Formula::Anthropic, v(0)).unwrap();
-        assert_eq!(zero.cost(&SONNET).to_bits(), plain.cost(&SONNET).to_bits());
-        let split = usage(Formula::Anthropic, v(100)).unwrap();
-        let expected = 100.0 * 3.0 / 1e6
-            + 200.0 * 3.75 / 1e6
-            + 100.0 * 6.0 / 1e6
-            + 400.0 * 0.3 / 1e6
-            + 50.0 * 15.0 / 1e6;
-        assert_eq!(split.cost(&SONNET), expected);
-        // A split without the total still counts every write.
-        let only_split = usage(
-            Formula::Anthropic,
-            json!({"usage": {"cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 5}}}),
-        )
-        .unwrap();
-        assert_eq!(
-            only_split.cost(&SONNET),
-            10.0 * 3.75 / 1e6 + 5.0 * 6.0 / 1e6
-        );
-    }
-
-    #[test]
-    fn gemini_usage_metadata() {
-        let u = usage(
-            Formula::Gemini,
-            json!({"usage_metadata": {"prompt_token_count": 1000, "candidates_token_count": 100,
-                "cached_content_token_count": 400, "thoughts_token_count": 50}}),
-        )
-        .unwrap();
-        let p = TokenPricing {
-            prompt_per_million: 1.25,
-            completion_per_million: 10.0,
-            cached_prompt_per_million: Some(0.125),
-            cache_creation_per_million: None,
-            cache_read_per_million: Some(0.125),
-        };
-        let expected: f64 =
-            600.0 * 1.25 / 1e6 + 400.0 * 0.125 / 1e6 + 100.0 * 10.0 / 1e6 + 50.0 * 10.0 / 1e6;
-        assert_eq!(u.cost(&p), expected);
-        assert_eq!(
-            usage(Formula::Gemini, json!({"usage": {"prompt_tokens": 5}})),
-            None
-        );
-    }
-
-    #[test]
-    fn shapes_are_chosen_by_provider() {
-        let both = json!({"usage": {"prompt_tokens": 1000, "input_tokens": 5, "output_tokens": 5}});
-        let a = usage(Formula::Anthropic, both.clone()).unwrap();
-        assert_eq!(a.cost(&SONNET), 5.0 * 3.0 / 1e6 + 5.0 * 15.0 / 1e6);
-        let o = usage(Formula::OpenAi, both).unwrap();
-        assert_eq!(o.tier_tokens(), 1000.0);
-        assert_eq!(
-            usage(Formula::None, json!({"usage": {"prompt_tokens": 1}})),
-            None
-        );
-    }
-
-    proptest::proptest! {
-        // The new shapes never change a cost the reference could compute.
-        #[test]
-        fn additions_keep_reference_costs_bit_identical(
-            input in 0u32..2_000_000, output in 0u32..200_000,
-            creation in 0u32..100_000, read in 0u32..100_000,
-        ) {
-            let anthropic = |extra: Value| {
-                let mut u = json!({"input_tokens": input, "output_tokens": output,
-                    "cache_creation_input_tokens": creation, "cache_read_input_tokens": read});
-                u["cache_creation"] = extra;
-                usage(Formula::Anthropic, json!({"usage": u})).unwrap().cost(&SONNET).to_bits()
-            };
-            let split = json!({"ephemeral_5m_input_tokens": creation, "ephemeral_1h_input_tokens": 0});
-            proptest::prop_assert_eq!(anthropic(Value::Null), anthropic(split));
-            let chat = usage(Formula::OpenAi, json!({"usage": {"prompt_tokens": input,
-                "completion_tokens": output, "prompt_tokens_details": {"cached_tokens": read}}}));
-            let responses = usage(Formula::OpenAi, json!({"usage": {"input_tokens": input,
-                "output_tokens": output, "input_tokens_details": {"cached_tokens": read}}}));
-            proptest::prop_assert_eq!(
-                chat.unwrap().cost(&GPT_4O).to_bits(),
-                responses.unwrap().cost(&GPT_4O).to_bits()
-            );
+    fn model(pairs: &[(PriceKey, f64)]) -> Model {
+        let mut s = PriceSet::default();
+        for (k, p) in pairs {
+            s.set(*k, Price::Flat(*p));
         }
+        Model {
+            id: "m".into(),
+            names: vec![],
+            src: "test".into(),
+            periods: vec![Period {
+                when: Condition::Always,
+                prices: s,
+            }],
+            variants: vec![],
+        }
+    }
+
+    fn cost(formula: Formula, m: &Model, v: Value) -> f64 {
+        let f = ResponseFields::from_json(&v, formula);
+        let u = Units::read(formula, &f).unwrap().unwrap();
+        u.cost(&m.applied(RequestTime(0.0), &request_context(&f, false)))
+    }
+
+    fn close(a: f64, b: f64) {
+        assert!((a - b).abs() <= 1e-12 * b.abs().max(1e-12), "{a} != {b}");
+    }
+
+    #[test]
+    fn openai_cached_writes_audio_and_reasoning() {
+        let m = model(&[
+            (PriceKey::Input, 2.0),
+            (PriceKey::CacheRead, 0.2),
+            (PriceKey::CacheWrite, 2.5),
+            (PriceKey::CacheWrite12h, 5.0),
+            (PriceKey::InputAudio, 40.0),
+            (PriceKey::Output, 10.0),
+        ]);
+        let v = json!({"usage": {"input_tokens": 50_000, "output_tokens": 1_000,
+            "input_tokens_details": {"cached_tokens": 10_000, "cache_write_tokens": 30_000,
+                "cache_write_tokens_details": {"ttl_30m_tokens": 10_000, "ttl_12h_tokens": 20_000}},
+            "output_tokens_details": {"reasoning_tokens": 600}}});
+        close(
+            cost(Formula::OpenAi, &m, v),
+            (10_000.0 * 2.0 + 10_000.0 * 0.2 + 10_000.0 * 2.5 + 20_000.0 * 5.0 + 1_000.0 * 10.0)
+                / 1e6,
+        );
+        let audio = json!({"usage": {"prompt_tokens": 3_000, "completion_tokens": 100,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 1_000}}});
+        close(
+            cost(Formula::OpenAi, &m, audio),
+            (2_000.0 * 2.0 + 1_000.0 * 40.0 + 100.0 * 10.0) / 1e6,
+        );
+        // Cached tokens beyond the prompt are clamped.
+        let clamped = json!({"usage": {"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 500}}});
+        close(cost(Formula::OpenAi, &m, clamped), 100.0 * 0.2 / 1e6);
+    }
+
+    #[test]
+    fn anthropic_terms_and_web_search() {
+        let m = model(&[
+            (PriceKey::Input, 3.0),
+            (PriceKey::CacheWrite, 3.75),
+            (PriceKey::CacheWrite1h, 6.0),
+            (PriceKey::CacheRead, 0.3),
+            (PriceKey::Output, 15.0),
+            (PriceKey::WebSearches, 10.0),
+        ]);
+        let v = json!({"usage": {"input_tokens": 1_000, "output_tokens": 500,
+            "cache_creation_input_tokens": 3_000, "cache_read_input_tokens": 400,
+            "cache_creation": {"ephemeral_5m_input_tokens": 1_000, "ephemeral_1h_input_tokens": 2_000},
+            "server_tool_use": {"web_search_requests": 3}}});
+        close(
+            cost(Formula::Anthropic, &m, v),
+            (1_000.0 * 3.0 + 1_000.0 * 3.75 + 2_000.0 * 6.0 + 400.0 * 0.3 + 500.0 * 15.0) / 1e6
+                + 0.03,
+        );
+    }
+
+    #[test]
+    fn gemini_modalities_tools_thoughts_and_camel_case() {
+        let m = model(&[
+            (PriceKey::Input, 0.3),
+            (PriceKey::CacheRead, 0.03),
+            (PriceKey::InputAudio, 1.0),
+            (PriceKey::Output, 2.5),
+        ]);
+        let v = json!({"usage_metadata": {"prompt_token_count": 10_000, "candidates_token_count": 500,
+            "cached_content_token_count": 2_000, "thoughts_token_count": 100, "tool_use_prompt_token_count": 300,
+            "prompt_tokens_details": [{"modality": "TEXT", "token_count": 4_000}, {"modality": "AUDIO", "token_count": 6_000}]}});
+        close(
+            cost(Formula::Gemini, &m, v),
+            (2_000.0 * 0.03 + 6_000.0 * 1.0 + 2_000.0 * 0.3 + 300.0 * 0.3 + 600.0 * 2.5) / 1e6,
+        );
+        let rest = json!({"usageMetadata": {"promptTokenCount": 1_000, "candidatesTokenCount": 10,
+            "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 400}]}});
+        close(
+            cost(Formula::Gemini, &m, rest),
+            (600.0 * 0.3 + 400.0 + 10.0 * 2.5) / 1e6,
+        );
+    }
+
+    #[test]
+    fn streams_take_the_last_usage_never_the_sum() {
+        let m = model(&[(PriceKey::Input, 1.0), (PriceKey::Output, 2.0)]);
+        let chunk = |n: u32| json!({"usage_metadata": {"prompt_token_count": 100, "candidates_token_count": n}});
+        let stream = json!([chunk(1), chunk(5), chunk(9)]);
+        close(cost(Formula::Gemini, &m, stream), (100.0 + 9.0 * 2.0) / 1e6);
+        let anthropic = json!([
+            {"type": "message_start", "message": {"usage": {"input_tokens": 100, "output_tokens": 1}}},
+            {"type": "content_block_delta"},
+            {"type": "message_delta", "usage": {"output_tokens": 40}}
+        ]);
+        close(
+            cost(Formula::Anthropic, &m, anthropic),
+            (100.0 + 40.0 * 2.0) / 1e6,
+        );
+        let completed = json!({"type": "response.completed", "response": {"created_at": 1, "usage": {"input_tokens": 10, "output_tokens": 2}}});
+        close(cost(Formula::OpenAi, &m, completed), (10.0 + 4.0) / 1e6);
+    }
+
+    #[test]
+    fn context_from_the_response() {
+        let f = ResponseFields::from_json(
+            &json!({"service_tier": "default", "usage": {"prompt_tokens": 1}}),
+            Formula::OpenAi,
+        );
+        assert_eq!(request_context(&f, false), RequestContext::default());
+        let f = ResponseFields::from_json(
+            &json!({"service_tier": "flex", "created": 1_700_000_000}),
+            Formula::OpenAi,
+        );
+        assert_eq!(request_context(&f, true).service_tier, Some("flex"));
+        assert!(request_context(&f, true).batch);
+        assert_eq!(f.timestamp(), Some(1_700_000_000.0));
+        let f = ResponseFields::from_json(
+            &json!({"usage": {"service_tier": "batch", "speed": "fast"}}),
+            Formula::Anthropic,
+        );
+        let ctx = request_context(&f, false);
+        assert!(ctx.batch && ctx.fast);
     }
 }

@@ -1,14 +1,96 @@
 //! GPU prices for automatic `costs/gpu`: which GPUs this process can see, their price, the
 //! hourly rate of a backend's GPUs and the cost formula.
 //!
-//! We ask `nvidia-smi` (no torch needed) and apply `CUDA_VISIBLE_DEVICES` as CUDA does. A
-//! price is known only when every visible GPU is a model in [`GPU_PRICES`]: an unknown or
-//! mixed set gives no price rather than a guess.
+//! We ask `nvidia-smi` (no torch needed) and apply `CUDA_VISIBLE_DEVICES` as CUDA does.
+//! Each visible GPU is priced from [`GPU_PRICES`]; a mixed set costs the sum of its GPUs.
+//! A GPU the table does not know gives no price (and one warning), rather than a guess.
 
 use std::process::Command;
 
-/// USD per GPU-hour, by a name fragment matched against the upper-cased device name.
-pub const GPU_PRICES: [(&str, f64); 1] = [("H200", 3.0)];
+use crate::notices;
+
+/// One row of [`GPU_PRICES`]: a GPU model, the tokens of its nvidia-smi name that identify
+/// it, and its on-demand price per GPU-hour.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GpuPrice {
+    pub model: &'static str,
+    /// Every one must be a token of the upper-cased name (split at spaces, `-`, `_`).
+    pub tokens: &'static [&'static str],
+    pub usd_per_hour: f64,
+}
+
+/// When [`GPU_PRICES`] was read from its source.
+pub const GPU_PRICES_AS_OF: &str = "2026-05-07";
+/// Where [`GPU_PRICES`] comes from: openpipe-art's own value for the H200 (kept for parity:
+/// ART logs `costs/gpu` at $3/h on H200s), and Modal's per-second on-demand GPU prices ×
+/// 3600 (modal.com/pricing) for the others.
+pub const GPU_PRICES_SOURCE: &str = "H200: openpipe-art 0.5.18 (_AUTO_GPU_HOURLY_PRICING_USD); \
+    others: Modal on-demand per-second prices x 3600 (https://modal.com/pricing)";
+
+/// USD per GPU-hour by model, matched against nvidia-smi names ([`gpu_price`]). More
+/// specific rows first: an A100's memory size picks its row.
+pub const GPU_PRICES: [GpuPrice; 8] = [
+    GpuPrice {
+        model: "H200",
+        tokens: &["H200"],
+        usd_per_hour: 3.0,
+    },
+    GpuPrice {
+        model: "B200",
+        tokens: &["B200"],
+        usd_per_hour: 6.2496,
+    },
+    GpuPrice {
+        model: "H100",
+        tokens: &["H100"],
+        usd_per_hour: 3.9492,
+    },
+    GpuPrice {
+        model: "A100 80GB",
+        tokens: &["A100", "80GB"],
+        usd_per_hour: 2.4984,
+    },
+    GpuPrice {
+        model: "A100 40GB",
+        tokens: &["A100", "40GB"],
+        usd_per_hour: 2.0988,
+    },
+    GpuPrice {
+        model: "L40S",
+        tokens: &["L40S"],
+        usd_per_hour: 1.9512,
+    },
+    GpuPrice {
+        model: "L4",
+        tokens: &["L4"],
+        usd_per_hour: 0.7992,
+    },
+    GpuPrice {
+        model: "A10G",
+        tokens: &["A10G"],
+        usd_per_hour: 1.1016,
+    },
+];
+
+/// The price per hour of the GPU nvidia-smi calls `name` (`NVIDIA H100 80GB HBM3`,
+/// `NVIDIA A100-SXM4-40GB`, ...), if [`GPU_PRICES`] knows it.
+///
+/// Names are matched by whole tokens, so an `L40S` is not an `L4`; the H200 row also
+/// matches anywhere in the name, as openpipe-art matches it.
+pub fn gpu_price(name: &str) -> Option<f64> {
+    let upper = name.to_uppercase();
+    let tokens: Vec<&str> = upper
+        .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
+        .filter(|t| !t.is_empty())
+        .collect();
+    if upper.contains("H200") {
+        return Some(GPU_PRICES[0].usd_per_hour);
+    }
+    GPU_PRICES
+        .iter()
+        .find(|row| row.tokens.iter().all(|t| tokens.contains(t)))
+        .map(|row| row.usd_per_hour)
+}
 
 /// One GPU as `nvidia-smi` lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,11 +100,11 @@ pub struct GpuInfo {
     pub name: String,
 }
 
-/// The GPUs this process can see and the price per GPU-hour, when every one is known.
+/// The GPUs this process can see, each with its price per hour when [`GPU_PRICES`] knows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GpuPricing {
     pub visible: Vec<GpuInfo>,
-    pub usd_per_gpu_hour: Option<f64>,
+    pub usd_per_hour: Vec<Option<f64>>,
 }
 
 /// Parses `nvidia-smi --query-gpu=index,uuid,name --format=csv,noheader` output.
@@ -68,53 +150,89 @@ pub fn visible_gpus(all: &[GpuInfo], cuda_visible_devices: Option<&str>) -> Vec<
     out
 }
 
-/// The price per GPU-hour of a set of GPUs: known only if all share one known price.
-pub fn price_per_gpu_hour(gpus: &[GpuInfo]) -> Option<f64> {
-    let mut price = None;
-    for gpu in gpus {
-        let name = gpu.name.to_uppercase();
-        let p = GPU_PRICES
-            .iter()
-            .find(|(fragment, _)| name.contains(fragment))
-            .map(|(_, p)| *p)?;
-        match price {
-            None => price = Some(p),
-            Some(q) if q == p => {}
-            Some(_) => return None,
-        }
-    }
-    price
-}
-
 /// USD for `wall_s` seconds of GPU time at `usd_per_hour` (the rate of all the GPUs
 /// together): wall × rate / 3600. The one formula for `costs/gpu`.
 pub fn gpu_cost_usd(wall_s: f64, usd_per_hour: f64) -> f64 {
     wall_s * usd_per_hour / 3600.0
 }
 
-/// USD per hour for all the GPUs of a backend: the per-GPU price times the GPU count.
+/// A backend's GPU rate, and the warning to give when it cannot be known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendRate {
+    /// USD per hour for all the backend's GPUs; `None`: no `costs/gpu`.
+    pub usd_per_hour: Option<f64>,
+    /// Why there is no rate, the first time that cause is seen in this process.
+    pub warning: Option<String>,
+}
+
+/// USD per hour for all the GPUs of a backend.
 ///
-/// Each is the given value, or detected when not given (`detect` runs only then, and
-/// returns the number of visible GPUs and their common price). No known price, or no GPU,
-/// means no rate: `costs/gpu` is then left out rather than guessed.
+/// * A given per-GPU price times the given GPU count, or times the number of visible GPUs.
+/// * Otherwise each visible GPU at its [`GPU_PRICES`] price (a mixed set is the sum); a
+///   given `gpu_count` scales their mean price.
+///
+/// `detect` runs only when something is not given, and returns each visible GPU's name and
+/// price. No rate when a visible GPU has no known price (warning once, naming it and
+/// `gpu_cost_per_hour_usd`), when a price is given but no GPU is visible and no count
+/// given (warning once, naming `gpu_count`), or when there is no GPU at all.
 pub fn backend_usd_per_hour(
     usd_per_gpu_hour: Option<f64>,
     gpu_count: Option<u64>,
-    detect: impl FnOnce() -> (u64, Option<f64>),
-) -> Option<f64> {
-    let (per_gpu, count) = match (usd_per_gpu_hour, gpu_count) {
-        (Some(p), Some(c)) => (Some(p), c),
-        _ => {
-            let (detected_count, detected_price) = detect();
-            (
-                usd_per_gpu_hour.or(detected_price),
-                gpu_count.unwrap_or(detected_count),
-            )
-        }
+    detect: impl FnOnce() -> Vec<(String, Option<f64>)>,
+) -> BackendRate {
+    let rate = |usd: f64| BackendRate {
+        usd_per_hour: Some(usd),
+        warning: None,
     };
-    match per_gpu {
-        Some(p) if count > 0 => Some(p * count as f64),
-        _ => None,
+    let none = |warning: Option<String>| BackendRate {
+        usd_per_hour: None,
+        warning,
+    };
+    if let (Some(p), Some(c)) = (usd_per_gpu_hour, gpu_count) {
+        return if c > 0 {
+            rate(p * c as f64)
+        } else {
+            none(None)
+        };
+    }
+    let gpus = detect();
+    if let Some(p) = usd_per_gpu_hour {
+        if gpus.is_empty() {
+            let warning = notices::first_time("gpu-price-without-gpus").then(|| {
+                format!(
+                    "gpu_cost_per_hour_usd={p} is set, but no GPU is visible (nvidia-smi, \
+                     CUDA_VISIBLE_DEVICES) and gpu_count is not given: no costs/gpu is \
+                     logged. Pass gpu_count=<number of GPUs> to the backend."
+                )
+            });
+            return none(warning);
+        }
+        return rate(p * gpus.len() as f64);
+    }
+    if gpus.is_empty() {
+        return none(None);
+    }
+    let mut total = 0.0;
+    for (name, price) in &gpus {
+        match price {
+            Some(p) => total += p,
+            None => {
+                let warning = notices::first_time(&format!("gpu-unknown\0{name}")).then(|| {
+                    let known: Vec<&str> = GPU_PRICES.iter().map(|r| r.model).collect();
+                    format!(
+                        "No price is known for GPU '{name}' (known: {}): no costs/gpu is \
+                         logged. Pass gpu_cost_per_hour_usd=<USD per GPU-hour> to the backend.",
+                        known.join(", ")
+                    )
+                });
+                return none(warning);
+            }
+        }
+    }
+    match gpu_count {
+        Some(0) => none(None),
+        Some(c) => rate(total / gpus.len() as f64 * c as f64),
+        None => rate(total),
     }
 }
 
@@ -131,7 +249,7 @@ pub fn detect() -> GpuPricing {
     let env = std::env::var("CUDA_VISIBLE_DEVICES").ok();
     let visible = visible_gpus(&all, env.as_deref());
     GpuPricing {
-        usd_per_gpu_hour: price_per_gpu_hour(&visible),
+        usd_per_hour: visible.iter().map(|g| gpu_price(&g.name)).collect(),
         visible,
     }
 }
@@ -144,16 +262,37 @@ mod tests {
                        2, GPU-cccc-3333, NVIDIA A100-SXM4-80GB\n";
 
     #[test]
-    fn parses_and_prices() {
+    fn parses() {
         let all = parse_nvidia_smi(SMI);
         assert_eq!(all.len(), 3);
         assert_eq!(all[2].name, "NVIDIA A100-SXM4-80GB");
-        assert_eq!(price_per_gpu_hour(&all[..2]), Some(3.0));
-        assert_eq!(price_per_gpu_hour(&all), None, "mixed");
-        assert_eq!(price_per_gpu_hour(&all[2..]), None, "unknown");
-        assert_eq!(price_per_gpu_hour(&[]), None, "none");
     }
 
+    #[test]
+    fn the_table_matches_nvidia_smi_names() {
+        let cases = [
+            ("NVIDIA H200", Some(3.0)),
+            ("NVIDIA H200 NVL", Some(3.0)),
+            ("NVIDIA GH200 480GB", Some(3.0)),
+            ("NVIDIA B200", Some(6.2496)),
+            ("NVIDIA H100 80GB HBM3", Some(3.9492)),
+            ("NVIDIA H100 PCIe", Some(3.9492)),
+            ("NVIDIA A100-SXM4-80GB", Some(2.4984)),
+            ("NVIDIA A100 80GB PCIe", Some(2.4984)),
+            ("NVIDIA A100-SXM4-40GB", Some(2.0988)),
+            ("NVIDIA A100-PCIE-40GB", Some(2.0988)),
+            ("NVIDIA L40S", Some(1.9512)),
+            ("NVIDIA L4", Some(0.7992)),
+            ("NVIDIA A10G", Some(1.1016)),
+            ("NVIDIA L40", None),
+            ("NVIDIA A10", None),
+            ("Tesla T4", None),
+            ("NVIDIA A100", None),
+        ];
+        for (name, price) in cases {
+            assert_eq!(gpu_price(name), price, "{name}");
+        }
+    }
     #[test]
     fn cuda_visible_devices() {
         let all = parse_nvidia_smi(SMI);
@@ -177,17 +316,77 @@ mod tests {
         assert_eq!(gpu_cost_usd(0.0, 3.0), 0.0);
     }
 
+    fn rates(r: BackendRate) -> Option<f64> {
+        r.usd_per_hour
+    }
+
     #[test]
     fn backend_rate_is_price_times_count_each_given_or_detected() {
-        let two_h200s = || (2, Some(3.0));
-        let never = || -> (u64, Option<f64>) { panic!("detection not needed") };
-        assert_eq!(backend_usd_per_hour(Some(2.25), Some(2), never), Some(4.5));
-        assert_eq!(backend_usd_per_hour(None, None, two_h200s), Some(6.0));
-        assert_eq!(backend_usd_per_hour(Some(1.5), None, two_h200s), Some(3.0));
-        assert_eq!(backend_usd_per_hour(None, Some(4), two_h200s), Some(12.0));
-        // Unknown price, or no GPU: no rate.
-        assert_eq!(backend_usd_per_hour(None, None, || (2, None)), None);
-        assert_eq!(backend_usd_per_hour(Some(2.25), None, || (0, None)), None);
-        assert_eq!(backend_usd_per_hour(Some(2.25), Some(0), never), None);
+        let h200 = || ("NVIDIA H200".to_string(), Some(3.0));
+        let two_h200s = || vec![h200(), h200()];
+        let never = || -> Vec<(String, Option<f64>)> { panic!("detection not needed") };
+        assert_eq!(
+            rates(backend_usd_per_hour(Some(2.25), Some(2), never)),
+            Some(4.5)
+        );
+        assert_eq!(
+            rates(backend_usd_per_hour(None, None, two_h200s)),
+            Some(6.0)
+        );
+        assert_eq!(
+            rates(backend_usd_per_hour(Some(1.5), None, two_h200s)),
+            Some(3.0)
+        );
+        assert_eq!(
+            rates(backend_usd_per_hour(None, Some(4), two_h200s)),
+            Some(12.0)
+        );
+        assert_eq!(
+            rates(backend_usd_per_hour(Some(2.25), Some(0), never)),
+            None
+        );
+        assert_eq!(rates(backend_usd_per_hour(None, None, Vec::new)), None);
+    }
+
+    #[test]
+    fn a_mixed_set_is_priced_per_gpu() {
+        let mixed = || {
+            vec![
+                ("NVIDIA H200".to_string(), Some(3.0)),
+                ("NVIDIA L4".to_string(), Some(0.75)),
+            ]
+        };
+        assert_eq!(rates(backend_usd_per_hour(None, None, mixed)), Some(3.75));
+        // A given count scales the mean price.
+        assert_eq!(rates(backend_usd_per_hour(None, Some(4), mixed)), Some(7.5));
+    }
+
+    #[test]
+    fn no_rate_warns_once_naming_the_fix() {
+        let unknown = || vec![("Test GPU gpu.rs".to_string(), None)];
+        let r = backend_usd_per_hour(None, None, unknown);
+        assert_eq!(r.usd_per_hour, None);
+        let w = r.warning.unwrap();
+        assert!(
+            w.contains("'Test GPU gpu.rs'") && w.contains("gpu_cost_per_hour_usd="),
+            "{w}"
+        );
+        assert_eq!(
+            backend_usd_per_hour(None, None, unknown).warning,
+            None,
+            "once"
+        );
+
+        // The no-GPU cause may have fired already in this process (the Python tests share
+        // it); when it fires, it names gpu_count.
+        let r = backend_usd_per_hour(Some(2.25), None, Vec::new);
+        assert_eq!(r.usd_per_hour, None);
+        if let Some(w) = r.warning {
+            assert!(w.contains("gpu_count="), "{w}");
+        }
+        assert_eq!(
+            backend_usd_per_hour(Some(2.25), None, Vec::new).warning,
+            None
+        );
     }
 }

@@ -1,206 +1,234 @@
-//! The one reader of litellm's price map (`model_prices_and_context_window.json`): which
-//! entries we price, under which names, at which prices.
+//! The reader of litellm's price map (`model_prices_and_context_window.json`), for
+//! `refresh_catalog`; `scripts/gen_catalog.py` applies the same rules when it takes the names
+//! genai-prices lacks from litellm's bundled map. The rules:
 //!
-//! Both catalogs go through it: the built-in one (`catalog.json` holds litellm's entries
-//! verbatim, selected and copied by `scripts/gen_catalog.py`) and the map `refresh_catalog`
-//! downloads. The rules, in the order they apply:
-//!
-//! - an entry is priced when it is a JSON object, its `litellm_provider` is `openai`,
-//!   `anthropic` or `gemini` (catalog provider `google`), and its `mode` is `chat`;
-//! - prices are USD per token, read as `per_token * 1e6` per million (the product the
-//!   reference computes, float noise included); a missing input or output price is 0, as
-//!   litellm's `get_model_info` makes it; null and bool prices are absent;
-//! - a price that is negative, not finite, or a string that is not a number refuses the
-//!   whole map, naming the model and field (a wrong price must not be used, nor silently
-//!   leave a model unpriced; `refresh_catalog` then keeps the previous catalog);
-//! - `<field>_above_<N>k_tokens` prices form long-context tiers;
-//! - names: `openai/x` and `anthropic/x` keys resolve as written; bare OpenAI and
-//!   Anthropic keys also with their provider prefix; `gemini/x` keys as written and own
-//!   the model `x`, so a bare Gemini key `x` is only another name for it when its prices
-//!   agree;
-//! - a map without an OpenAI or an Anthropic chat model is not a litellm price map.
+//! - an entry is read when it is a JSON object whose `litellm_provider` is one of a catalog
+//!   provider's (`gemini` is `google`, `together_ai` is `together`...) and whose `mode` is
+//!   `chat`, `responses` or `completion` (Responses-only models included);
+//! - its name is the key without its provider prefix (`gemini/x` is `x`), lowercased; a
+//!   prefixed key wins over a bare one; `vendor/model` names only for the routers
+//!   (openrouter, fireworks, together);
+//! - per-token prices become per-million ones exactly (`2.5e-06` is `2.5`, as a decimal);
+//!   `<field>_above_<N>k_tokens` are long-context tiers; `_flex`, `_priority` and `_batches`
+//!   suffixes are service-tier and batch variants; `search_context_cost_per_query` (medium)
+//!   prices web searches;
+//! - `null` is no price; an entry without both an input and an output price is not a token
+//!   price and is left out; a bad value (negative, not finite, a bool, a list, a string that
+//!   is not a number) skips its entry with a warning naming it.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::catalog::{ModelPrices, Tier};
-use super::{TokenPricing, is_price};
-use crate::error::{CoreError, CoreResult};
+use super::catalog::PriceCatalog;
+use super::genai::Parsed;
+use super::is_price;
+use super::prices::{Condition, Model, Period, Price, PriceKey, PriceSet, Variant};
 
-/// The priced entries of a litellm map.
-#[derive(Debug, Clone, Default)]
-pub struct LitellmPrices {
-    /// Every resolvable name (`gpt-4o`, `openai/gpt-4o`) to its prices.
-    pub names: HashMap<String, Arc<ModelPrices>>,
-    /// Models per catalog provider (`anthropic`, `google`, `openai`), sorted.
-    pub counts: Vec<(String, usize)>,
+/// litellm field -> catalog key (USD per token, read per million).
+const FIELDS: [(&str, PriceKey); 14] = [
+    ("input_cost_per_token", PriceKey::Input),
+    ("output_cost_per_token", PriceKey::Output),
+    ("cache_read_input_token_cost", PriceKey::CacheRead),
+    ("cache_creation_input_token_cost", PriceKey::CacheWrite),
+    (
+        "cache_creation_input_token_cost_above_1hr",
+        PriceKey::CacheWrite1h,
+    ),
+    (
+        "cache_creation_input_token_cost_above_12hr",
+        PriceKey::CacheWrite12h,
+    ),
+    ("input_cost_per_audio_token", PriceKey::InputAudio),
+    (
+        "cache_read_input_audio_token_cost",
+        PriceKey::CacheAudioRead,
+    ),
+    ("output_cost_per_audio_token", PriceKey::OutputAudio),
+    ("input_cost_per_image_token", PriceKey::InputImage),
+    (
+        "cache_read_input_image_token_cost",
+        PriceKey::CacheImageRead,
+    ),
+    ("output_cost_per_image_token", PriceKey::OutputImage),
+    ("input_cost_per_video_token", PriceKey::InputVideo),
+    ("output_cost_per_reasoning_token", PriceKey::OutputReasoning),
+];
+
+const VARIANTS: [(&str, &str, &str); 3] = [
+    ("_flex", "service_tier", "flex"),
+    ("_priority", "service_tier", "priority"),
+    ("_batches", "processing", "batch"),
+];
+
+/// The entry kept for a name: whether its key was prefixed, the key, the entry.
+type Chosen<'a> = (bool, &'a String, &'a Map<String, Value>);
+
+const MODES: [&str; 3] = ["chat", "responses", "completion"];
+const ROUTERS: [&str; 3] = ["openrouter", "fireworks", "together"];
+
+/// True when `data` looks like a litellm price map: an object with an entry that has a
+/// `litellm_provider`.
+pub fn is_litellm(data: &Value) -> bool {
+    matches!(data, Value::Object(m) if m.values().any(|e| e.get("litellm_provider").is_some()))
 }
 
-impl LitellmPrices {
-    /// Adds `name` as another name of the model litellm keys `key` (names litellm itself
-    /// resolves that the rules above do not give, recorded by the catalog generator).
-    pub fn add_alias(&mut self, name: &str, key: &str) -> CoreResult<()> {
-        let Some(target) = self.names.get(key).map(Arc::clone) else {
-            return Err(CoreError::Corrupt(format!(
-                "alias '{name}' points to '{key}', which is not a priced model"
-            )));
-        };
-        if self.names.contains_key(name) {
-            return Err(CoreError::Corrupt(format!(
-                "alias '{name}' is already a name of a priced model"
-            )));
+/// Reads a litellm price map (module docs).
+pub fn parse(data: &Value, catalog: &PriceCatalog) -> Parsed {
+    let mut owner: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, p) in catalog.providers().iter().enumerate() {
+        for l in &p.litellm {
+            owner.insert(l.clone(), i);
         }
-        self.names.insert(name.to_owned(), target);
-        Ok(())
     }
-}
-
-/// Reads a litellm price map (module docs for the rules).
-pub fn parse_map(map: &Value) -> CoreResult<LitellmPrices> {
-    let Value::Object(entries) = map else {
-        return Err(CoreError::Corrupt(
-            "price map must be a JSON object of model names to prices".into(),
-        ));
+    let mut out = Parsed::default();
+    let Value::Object(entries) = data else {
+        return out;
     };
-    let mut keys: Vec<&String> = entries.keys().collect();
-    // Prefixed keys first, so that `gemini/x` owns the model `x`.
-    keys.sort_by_key(|k| (!k.contains('/'), k.as_str()));
-    let mut names: HashMap<String, Arc<ModelPrices>> = HashMap::new();
-    let mut bare_models: HashMap<String, Arc<ModelPrices>> = HashMap::new();
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for key in keys {
-        let Value::Object(info) = &entries[key] else {
+    // (provider index, name) -> (prefixed key?, key, entry)
+    let mut chosen: BTreeMap<(usize, String), Chosen<'_>> = BTreeMap::new();
+    for (key, info) in entries {
+        let Value::Object(info) = info else { continue };
+        let Some(lp) = info.get("litellm_provider").and_then(Value::as_str) else {
             continue;
         };
-        let Some((provider, prefix)) = provider_of(info) else {
-            continue;
-        };
-        if info.get("mode").and_then(Value::as_str) != Some("chat") {
+        let Some(&idx) = owner.get(lp) else { continue };
+        if !info
+            .get("mode")
+            .and_then(Value::as_str)
+            .is_some_and(|m| MODES.contains(&m))
+        {
             continue;
         }
-        let prices = Arc::new(entry_prices(key, info)?);
-        let (bare, aliases) = match key.strip_prefix(prefix).and_then(|r| r.strip_prefix('/')) {
-            Some(bare) => (bare.to_owned(), vec![key.clone()]),
-            None if provider == "google" => (key.clone(), vec![key.clone()]),
-            None => (key.clone(), vec![key.clone(), format!("{prefix}/{key}")]),
-        };
-        if let Some(existing) = bare_models.get(&bare) {
-            // litellm has both `gemini/x` and `x`: the bare one is kept only if it agrees.
-            if existing.base == prices.base && !names.contains_key(key) {
-                names.insert(key.clone(), Arc::clone(existing));
-            }
+        let (name, prefixed) = strip_prefix(key, lp);
+        let name = name.to_lowercase();
+        if name.is_empty()
+            || (name.contains('/') && !ROUTERS.contains(&catalog.providers()[idx].name.as_str()))
+        {
             continue;
         }
-        bare_models.insert(bare, Arc::clone(&prices));
-        *counts.entry(provider).or_default() += 1;
-        for alias in aliases {
-            names.entry(alias).or_insert_with(|| Arc::clone(&prices));
+        let slot = chosen.entry((idx, name)).or_insert((prefixed, key, info));
+        if prefixed && !slot.0 {
+            *slot = (prefixed, key, info);
         }
     }
-    for needed in ["openai", "anthropic"] {
-        if !counts.contains_key(needed) {
-            return Err(CoreError::Corrupt(format!(
-                "price map has no {needed} chat model; is it a litellm \
-                 model_prices_and_context_window.json?"
-            )));
+    for ((idx, name), (_, key, info)) in chosen {
+        match entry_model(&name, info) {
+            Ok(Some(model)) => out.models.push((idx, model)),
+            Ok(None) => {}
+            Err(e) => out.skipped.push(format!("{key}: {e}")),
         }
     }
-    let mut counts: Vec<(String, usize)> =
-        counts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    counts.sort();
-    Ok(LitellmPrices { names, counts })
+    out
 }
 
-/// The catalog provider and lookup prefix of a litellm entry we price, if any.
-fn provider_of(info: &Map<String, Value>) -> Option<(&'static str, &'static str)> {
-    match info.get("litellm_provider")?.as_str()? {
-        "openai" => Some(("openai", "openai")),
-        "anthropic" => Some(("anthropic", "anthropic")),
-        "gemini" => Some(("google", "gemini")),
-        _ => None,
+fn strip_prefix<'a>(key: &'a str, litellm_provider: &str) -> (&'a str, bool) {
+    for prefix in [litellm_provider, "gemini", "openai", "anthropic"] {
+        if let Some(rest) = key.strip_prefix(prefix).and_then(|r| r.strip_prefix('/')) {
+            return (rest, true);
+        }
     }
+    (key, false)
 }
 
-/// One price as USD per million tokens (module docs for what is absent or refused).
-fn per_million(key: &str, info: &Map<String, Value>, field: &str) -> CoreResult<Option<f64>> {
-    // Checked per million: a finite price per token can still overflow (1e305 * 1e6).
-    let usable = |v: f64| (is_price(v) && (v * 1e6).is_finite()).then_some(v * 1e6);
-    let refused = |shown: String| {
-        CoreError::Corrupt(format!(
-            "price map: '{key}'.{field} must be a finite non-negative number, got {shown}"
-        ))
-    };
-    match info.get(field) {
-        Some(Value::Number(n)) => usable(n.as_f64().unwrap_or(f64::NAN))
-            .map(Some)
-            .ok_or_else(|| refused(n.to_string())),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse::<f64>()
+/// A per-unit price as a per-million one, exactly as decimals (`2.5e-06` -> `2.5`).
+pub fn per_million(x: f64) -> f64 {
+    let s = format!("{x:e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => exp
+            .parse::<i32>()
             .ok()
-            .and_then(usable)
-            .map(Some)
-            .ok_or_else(|| refused(format!("'{s}'"))),
-        _ => Ok(None),
+            .and_then(|e| format!("{mantissa}e{}", e + 6).parse().ok())
+            .unwrap_or(x * 1e6),
+        None => x * 1e6,
     }
 }
 
-/// The long-context thresholds (in thousands of tokens) an entry prices, ascending.
-fn tier_thresholds(info: &Map<String, Value>) -> Vec<u64> {
-    let mut thresholds: Vec<u64> = info
-        .keys()
-        .filter_map(|f| {
-            let rest = f.strip_suffix("k_tokens")?;
-            let (head, k) = rest.rsplit_once("_above_")?;
-            matches!(
-                head,
-                "input_cost_per_token"
-                    | "output_cost_per_token"
-                    | "cache_read_input_token_cost"
-                    | "cache_creation_input_token_cost"
-            )
-            .then(|| k.parse::<u64>().ok())
-            .flatten()
-            // A threshold past u64 tokens is no threshold (and must not overflow).
-            .filter(|k| k.checked_mul(1000).is_some())
-        })
-        .collect();
-    thresholds.sort_unstable();
-    thresholds.dedup();
-    thresholds
+/// A field's value per million: `Ok(None)` when absent or null; an error for a bad value.
+fn field(info: &Map<String, Value>, f: &str) -> Result<Option<f64>, String> {
+    let bad = || format!("{f} must be a finite non-negative number, got {}", info[f]);
+    let v = match info.get(f) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_f64().ok_or_else(bad)?,
+        Some(Value::String(s)) => s.trim().parse::<f64>().map_err(|_| bad())?,
+        Some(_) => return Err(bad()),
+    };
+    let m = per_million(v);
+    if is_price(v) && m.is_finite() {
+        Ok(Some(m))
+    } else {
+        Err(bad())
+    }
 }
 
-fn entry_prices(key: &str, info: &Map<String, Value>) -> CoreResult<ModelPrices> {
-    let get = |field: &str| per_million(key, info, field);
-    let cache_read = get("cache_read_input_token_cost")?;
-    let mut tiers = Vec::new();
-    for k in tier_thresholds(info) {
-        tiers.push(Tier {
-            above_tokens: (k * 1000) as f64,
-            prompt: get(&format!("input_cost_per_token_above_{k}k_tokens"))?,
-            completion: get(&format!("output_cost_per_token_above_{k}k_tokens"))?,
-            cache_read: get(&format!("cache_read_input_token_cost_above_{k}k_tokens"))?,
-            cache_creation: get(&format!(
-                "cache_creation_input_token_cost_above_{k}k_tokens"
-            ))?,
-        });
+fn prices_for(info: &Map<String, Value>, suffix: &str) -> Result<PriceSet, String> {
+    let mut set = PriceSet::default();
+    for (f, key) in FIELDS {
+        let Some(base) = field(info, &format!("{f}{suffix}"))? else {
+            continue;
+        };
+        let mut tiers = Vec::new();
+        for k in info.keys() {
+            let Some(n) = k
+                .strip_prefix(f)
+                .and_then(|r| r.strip_prefix("_above_"))
+                .and_then(|r| r.strip_suffix(suffix))
+                .and_then(|r| r.strip_suffix("k_tokens"))
+                .and_then(|n| n.parse::<u64>().ok())
+                .and_then(|n| n.checked_mul(1000))
+            else {
+                continue;
+            };
+            if let Some(p) = field(info, k)? {
+                tiers.push((n as f64, p));
+            }
+        }
+        tiers.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let price = if tiers.is_empty() {
+            Price::Flat(base)
+        } else {
+            Price::Tiered {
+                base,
+                tiers: tiers.into(),
+            }
+        };
+        set.set(key, price);
     }
-    Ok(ModelPrices {
-        key: key.to_owned(),
-        table: "litellm",
-        base: TokenPricing {
-            prompt_per_million: get("input_cost_per_token")?.unwrap_or(0.0),
-            completion_per_million: get("output_cost_per_token")?.unwrap_or(0.0),
-            // The reference prices OpenAI cached prompts at the cache-read price too.
-            cached_prompt_per_million: cache_read,
-            cache_creation_per_million: get("cache_creation_input_token_cost")?,
-            cache_read_per_million: cache_read,
-        },
-        cache_creation_1h_per_million: get("cache_creation_input_token_cost_above_1hr")?,
-        tiers,
-    })
+    if suffix.is_empty()
+        && let Some(Value::Object(sc)) = info.get("search_context_cost_per_query")
+        && let Some(p) = field(sc, "search_context_size_medium")?
+    {
+        set.set(PriceKey::WebSearches, Price::Flat(p / 1000.0));
+    }
+    Ok(set)
+}
+
+fn entry_model(name: &str, info: &Map<String, Value>) -> Result<Option<Model>, String> {
+    let base = prices_for(info, "")?;
+    if base.get(PriceKey::Input).is_none() || base.get(PriceKey::Output).is_none() {
+        return Ok(None);
+    }
+    let mut variants = Vec::new();
+    for (suffix, k, v) in VARIANTS {
+        let prices = prices_for(info, suffix)?;
+        if !prices.is_empty() {
+            variants.push(Variant {
+                when: vec![(k.into(), v.into())],
+                from: None,
+                prices,
+            });
+        }
+    }
+    Ok(Some(Model {
+        id: name.to_owned(),
+        names: Vec::new(),
+        src: "litellm".into(),
+        periods: vec![Period {
+            when: Condition::Always,
+            prices: base,
+        }],
+        variants,
+    }))
 }
 
 #[cfg(test)]

@@ -5,9 +5,11 @@
 
 pub mod catalog;
 pub mod formula;
+pub mod genai;
 pub mod gpu;
 pub mod litellm;
 pub mod order;
+pub mod prices;
 pub mod refresh;
 pub mod resolve;
 pub mod store;
@@ -17,9 +19,10 @@ use std::collections::HashMap;
 
 use crate::error::{CoreError, CoreResult};
 
-pub use catalog::{ModelPrices, PriceCatalog, PriceOrigin, Tier};
+pub use catalog::{Found, PriceCatalog, PriceOrigin};
 pub use order::{ExtractedCost, PriceCall, check_extracted, response_cost};
-pub use resolve::{Overrides, no_pricing_error, token_cost};
+pub use prices::{Model, PriceKey};
+pub use resolve::{Overrides, TokenCall, no_pricing_error, token_cost};
 pub use usage::{Field, ResponseFields, Scalar};
 
 /// Token prices of one model, in US dollars per million tokens.
@@ -75,29 +78,19 @@ pub(crate) fn check_prices(
     Ok(())
 }
 
-/// The usage shape and formula a provider name selects.
+/// The usage shape and formula of a provider's responses (the catalog says which provider
+/// has which: [`catalog::ProviderInfo::formula`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Formula {
-    /// `openai`: chat completions usage, or Responses API usage.
+    /// OpenAI chat completions or Responses API usage; every OpenAI-compatible provider.
     OpenAi,
-    /// `anthropic`: messages usage, with the optional 5m/1h cache-write split.
+    /// `anthropic`: messages usage, with the 5m/1h cache-write split and web searches.
     Anthropic,
-    /// `google` or `gemini`: Gemini `usage_metadata`.
+    /// `google` (`gemini`...): Gemini `usage_metadata` (or REST `usageMetadata`).
     Gemini,
-    /// Any other provider: only a reported cost or a custom extractor can price it.
+    /// A provider the catalog does not know: only a reported cost or a custom extractor
+    /// can price it.
     None,
-}
-
-impl Formula {
-    /// The formula of a normalized provider name.
-    pub fn of(provider: &str) -> Formula {
-        match provider {
-            "openai" => Formula::OpenAi,
-            "anthropic" => Formula::Anthropic,
-            "google" | "gemini" => Formula::Gemini,
-            _ => Formula::None,
-        }
-    }
 }
 
 /// A provider name as every entry point takes it: trimmed and lower-cased; an error

@@ -12,10 +12,10 @@
 
 use std::sync::Arc;
 
-use super::catalog::ModelPrices;
-use super::resolve::{Overrides, token_cost};
+use super::prices::Model;
+use super::resolve::{Overrides, TokenCall, token_cost};
 use super::usage::ResponseFields;
-use super::{TokenPricing, is_price, model_name};
+use super::{Formula, TokenPricing, is_price, model_name};
 use crate::error::{CoreError, CoreResult};
 
 /// What a provider's cost extractor returned (`None` is handled before: it falls through).
@@ -49,12 +49,40 @@ pub fn check_extracted(provider: &str, value: &impl ExtractedCost) -> CoreResult
     }
 }
 
-/// One call to price: the normalized provider, the model as given, and per-call prices.
+/// What `track_api_cost` does with a call whose model has no price anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnUnpriced {
+    /// Raise (`CostTrackingError`), as openpipe-art does.
+    Raise,
+    /// Count the call in `data/step_unpriced_calls` and warn once naming the model.
+    Warn,
+}
+
+/// The metric an unpriced call counts in (`data/cum/unpriced_calls` is its running total).
+pub const UNPRICED_CALLS_KEY: &str = "data/step_unpriced_calls";
+
+impl OnUnpriced {
+    /// Reads `on_unpriced`: `"raise"` or `"warn"`; an error naming it otherwise.
+    pub fn parse(value: &str) -> CoreResult<OnUnpriced> {
+        match value {
+            "raise" => Ok(OnUnpriced::Raise),
+            "warn" => Ok(OnUnpriced::Warn),
+            other => Err(CoreError::value(format!(
+                "on_unpriced must be 'raise' or 'warn', got '{other}'"
+            ))),
+        }
+    }
+}
+
+/// One call to price: the normalized provider and its usage shape, the model as given,
+/// per-call prices, and whether it was a batch job.
 #[derive(Debug, Clone, Copy)]
 pub struct PriceCall<'a> {
     pub provider: &'a str,
+    pub formula: Formula,
     pub model: &'a str,
     pub overrides: &'a Overrides,
+    pub batch: bool,
 }
 
 /// Prices a response in the resolution order (module docs).
@@ -62,7 +90,8 @@ pub struct PriceCall<'a> {
 /// - `extractor` runs the provider's extractor: `Ok(None)` when there is none or it
 ///   returned `None`. It is not called when the response reports its cost.
 /// - `registered` gives the prices registered for the (trimmed) model name.
-/// - `catalog` gives the catalog's prices; not called when the model has registered prices.
+/// - `catalog` gives the catalog's model, or the error naming the nearest names; not called
+///   when the model has registered prices.
 ///
 /// The model name is checked (non-empty) only once steps 1 and 2 gave no cost, as in the
 /// reference.
@@ -71,7 +100,7 @@ pub fn response_cost<E, V>(
     fields: &ResponseFields,
     extractor: impl FnOnce() -> Result<Option<V>, E>,
     registered: impl FnOnce(&str) -> Option<TokenPricing>,
-    catalog: impl FnOnce(&str) -> Result<Option<Arc<ModelPrices>>, E>,
+    catalog: impl FnOnce(&str) -> Result<CoreResult<Arc<Model>>, E>,
 ) -> Result<f64, E>
 where
     E: From<CoreError>,
@@ -86,15 +115,20 @@ where
     let model = model_name(call.model)?;
     let registered = registered(model);
     let prices = match registered {
-        Some(_) => None,
+        Some(_) => Err(CoreError::Pricing(String::new())),
         None => catalog(model)?,
     };
-    Ok(token_cost(
-        call.provider,
+    let token_call = TokenCall {
+        provider: call.provider,
+        formula: call.formula,
         model,
+        overrides: call.overrides,
+        batch: call.batch,
+    };
+    Ok(token_cost(
+        token_call,
         registered,
-        prices.as_deref(),
-        call.overrides,
+        prices.as_ref().map(|m| &**m).map_err(Clone::clone),
         fields,
     )?)
 }
@@ -102,7 +136,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pricing::Formula;
     use crate::pricing::catalog::PriceCatalog;
     use serde_json::{Value, json};
 
@@ -138,15 +171,19 @@ mod tests {
         }
     }
 
-    fn catalog(model: &str) -> CoreResult<Option<Arc<ModelPrices>>> {
-        Ok(PriceCatalog::builtin()?.resolve(OPENAI, model))
+    fn catalog(model: &str) -> CoreResult<CoreResult<Arc<Model>>> {
+        Ok(PriceCatalog::builtin()?
+            .resolve("openai", model)
+            .map(|f| f.model))
     }
 
     fn call<'a>(model: &'a str, overrides: &'a Overrides) -> PriceCall<'a> {
         PriceCall {
             provider: "openai",
+            formula: OPENAI,
             model,
             overrides,
+            batch: false,
         }
     }
 
@@ -154,7 +191,7 @@ mod tests {
         panic!("the extractor must not be called")
     }
 
-    fn never_priced(_: &str) -> CoreResult<Option<Arc<ModelPrices>>> {
+    fn never_priced(_: &str) -> CoreResult<CoreResult<Arc<Model>>> {
         panic!("the catalog must not be consulted")
     }
 
@@ -258,7 +295,7 @@ mod tests {
             &usage(json!({})),
             || Err::<Option<f64>, _>(Outer::Raised),
             |_| None,
-            |_| Ok(None),
+            |_| Ok(Err(CoreError::Pricing("unknown".into()))),
         );
         assert_eq!(err, Err(Outer::Raised));
     }
@@ -311,7 +348,7 @@ mod tests {
             catalog,
         )
         .unwrap_err();
-        assert!(matches!(err, CoreError::Pricing(_)), "{err:?}");
+        assert!(matches!(err, CoreError::Unpriced(_)), "{err:?}");
         assert!(err.to_string().contains("'no-such-model'"), "{err}");
     }
 

@@ -1,26 +1,33 @@
-//! `refresh_catalog`: download a litellm-format price map, validate it, cache it and make it
-//! the active catalog. Any failure leaves the previous catalog (and cache file) in place.
+//! `refresh_catalog`: read a price list (an https URL, a local path or a `file://` URL), in
+//! genai-prices' or litellm's format (detected), merge it into the built-in catalog, cache it
+//! and make it the active catalog. Bad entries are skipped one by one (each named for a
+//! warning); any failure leaves the previous catalog (and cache file) in place.
 
+use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::catalog::{PriceCatalog, PriceOrigin};
-use super::store;
+use super::catalog::{PriceCatalog, PriceOrigin, SourceInfo};
+use super::{genai, litellm, store};
 use crate::error::{CoreError, CoreResult};
 
-/// litellm's maintained price map.
+/// genai-prices' data file at its 0.2.3 release (the embedded catalog's primary source): a
+/// pinned release, not a moving branch.
 pub const DEFAULT_URL: &str =
-    "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json";
+    "https://raw.githubusercontent.com/pydantic/genai-prices/refs/tags/v0.2.3/prices/data.json";
 
-/// The longest download `refresh_catalog` waits for: a day (a longer wait is a mistake,
-/// and an unbounded one overflows the clock's arithmetic).
+/// The longest wait `refresh_catalog` allows: a day (a longer wait is a mistake, and an
+/// unbounded one overflows the clock's arithmetic).
 pub const MAX_TIMEOUT_SECS: f64 = 86_400.0;
 
-/// A download timeout from a number of seconds: positive, finite and at most a day; an
-/// error naming `timeout` otherwise.
+/// The largest price list read: litellm's map is ~1.5 MiB, genai-prices' data ~1 MiB.
+pub const MAX_BODY_BYTES: u64 = 64 << 20;
+
+/// A timeout from a number of seconds: positive, finite and at most a day; an error naming
+/// `timeout` otherwise.
 pub fn timeout_from_secs(secs: f64) -> CoreResult<Duration> {
     if secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_SECS {
         return Ok(Duration::from_secs_f64(secs));
@@ -30,7 +37,64 @@ pub fn timeout_from_secs(secs: f64) -> CoreResult<Duration> {
     )))
 }
 
-/// Downloads `url` with a whole-request `timeout`.
+/// Where a price list comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Url(String),
+    File(std::path::PathBuf),
+}
+
+impl Source {
+    /// Reads a `source` argument: `https://` (or `http://` with `allow_insecure`), `file://`,
+    /// or a local path.
+    pub fn parse(source: &str, allow_insecure: bool) -> CoreResult<Source> {
+        let s = source.trim();
+        let lower = s.to_ascii_lowercase();
+        if let Some(path) = s.get(7..).filter(|_| lower.starts_with("file://")) {
+            return Ok(Source::File(path.into()));
+        }
+        if lower.starts_with("https://") {
+            return Ok(Source::Url(s.to_owned()));
+        }
+        if lower.starts_with("http://") {
+            if allow_insecure {
+                return Ok(Source::Url(s.to_owned()));
+            }
+            return Err(CoreError::value(format!(
+                "source {s} is plain http: prices could be altered in transit; use https, or \
+                 pass allow_insecure=True"
+            )));
+        }
+        if lower.contains("://") {
+            return Err(CoreError::value(format!(
+                "source {s} must be an https URL, a file:// URL or a local path"
+            )));
+        }
+        if s.is_empty() {
+            return Err(CoreError::empty("source"));
+        }
+        Ok(Source::File(s.into()))
+    }
+}
+
+fn too_large(what: &str) -> CoreError {
+    CoreError::value(format!(
+        "The price list at {what} is larger than {} MiB; refused",
+        MAX_BODY_BYTES >> 20
+    ))
+}
+
+/// Reads at most [`MAX_BODY_BYTES`] from `r`; an error when there is more.
+fn read_capped(mut r: impl Read, what: &str) -> std::io::Result<Result<Vec<u8>, CoreError>> {
+    let mut body = Vec::new();
+    (&mut r).take(MAX_BODY_BYTES + 1).read_to_end(&mut body)?;
+    if body.len() as u64 > MAX_BODY_BYTES {
+        return Ok(Err(too_large(what)));
+    }
+    Ok(Ok(body))
+}
+
+/// Downloads `url` within `timeout` (connecting and reading the body together), capped.
 pub fn download(url: &str, timeout: Duration) -> CoreResult<Vec<u8>> {
     let fail = |e: reqwest::Error| {
         if e.is_timeout() {
@@ -56,7 +120,36 @@ pub fn download(url: &str, timeout: Duration) -> CoreResult<Vec<u8>> {
             "Could not download the price catalog from {url}: HTTP {status}"
         )));
     }
-    Ok(response.bytes().map_err(fail)?.to_vec())
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY_BYTES)
+    {
+        return Err(too_large(url));
+    }
+    read_capped(response, url).map_err(|e| {
+        let timed_out = e
+            .get_ref()
+            .and_then(|r| r.downcast_ref::<reqwest::Error>())
+            .is_some_and(reqwest::Error::is_timeout)
+            || e.kind() == std::io::ErrorKind::TimedOut;
+        if timed_out {
+            CoreError::Timeout(format!(
+                "Downloading the price catalog from {url} timed out after {:.3}s",
+                timeout.as_secs_f64()
+            ))
+        } else {
+            CoreError::Network(format!(
+                "Could not download the price catalog from {url}: {e}"
+            ))
+        }
+    })?
+}
+
+fn read_file(path: &std::path::Path) -> CoreResult<Vec<u8>> {
+    let shown = path.display().to_string();
+    let io = |e: std::io::Error| CoreError::Io(format!("cannot read the price list {shown}: {e}"));
+    let file = std::fs::File::open(path).map_err(io)?;
+    read_capped(file, &shown).map_err(io)?
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -70,30 +163,110 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// Downloads, validates, caches and installs the price map at `url`.
-pub fn refresh(url: &str, timeout: Duration) -> CoreResult<Arc<PriceCatalog>> {
+/// A price list merged into `base`: the models it prices (bad ones named in `skipped`).
+pub struct Merged {
+    pub catalog: PriceCatalog,
+    pub skipped: Vec<String>,
+}
+
+/// Parses a price list in either format (detected) and merges it into `base`.
+pub fn merge_price_list(
+    data: &Value,
+    base: &PriceCatalog,
+    origin: PriceOrigin,
+    sha256: String,
+) -> CoreResult<Merged> {
+    let (format, parsed) = if genai::is_genai_prices(data) {
+        ("genai-prices", genai::parse(data, base))
+    } else if litellm::is_litellm(data) {
+        ("litellm", litellm::parse(data, base))
+    } else {
+        return Err(CoreError::Corrupt(
+            "not a price list: expected genai-prices' data (a list of providers with \
+             'models') or a litellm price map (model names to entries with 'litellm_provider')"
+                .into(),
+        ));
+    };
+    if parsed.models.is_empty() {
+        let mut msg =
+            format!("the {format} price list prices no model of a provider the catalog covers");
+        if !parsed.skipped.is_empty() {
+            msg.push_str(&format!("; skipped: {}", parsed.skipped.join("; ")));
+        }
+        return Err(CoreError::Corrupt(msg));
+    }
+    let (url, fetched_at) = match &origin {
+        PriceOrigin::Cache {
+            url, fetched_at, ..
+        } => (url.clone(), fetched_at.clone()),
+        PriceOrigin::Builtin => (String::new(), String::new()),
+    };
+    let origin = match origin {
+        PriceOrigin::Cache {
+            path,
+            url,
+            fetched_at,
+            ..
+        } => PriceOrigin::Cache {
+            path,
+            url,
+            fetched_at,
+            format: format.into(),
+        },
+        o => o,
+    };
+    let source = SourceInfo {
+        name: format!("{format} (refreshed {fetched_at})"),
+        version: "refreshed".into(),
+        url,
+    };
+    Ok(Merged {
+        catalog: base.merged(parsed.models, origin, source, sha256),
+        skipped: parsed.skipped,
+    })
+}
+
+/// Reads, validates, merges, caches and installs the price list at `source`. Returns the new
+/// catalog and the entries skipped.
+pub fn refresh(
+    source: &str,
+    timeout: Duration,
+    allow_insecure: bool,
+) -> CoreResult<(Arc<PriceCatalog>, Vec<String>)> {
+    let parsed_source = Source::parse(source, allow_insecure)?;
     let path = store::cache_file().ok_or_else(|| {
         CoreError::Io(
             "No cache directory: set ART_METRICS_CACHE_DIR, XDG_CACHE_HOME or HOME".into(),
         )
     })?;
-    let raw = download(url, timeout)?;
+    let started = std::time::Instant::now();
+    let raw = match &parsed_source {
+        Source::Url(url) => download(url, timeout)?,
+        Source::File(p) => read_file(p)?,
+    };
     let value: Value = serde_json::from_slice(&raw).map_err(|e| {
-        CoreError::Corrupt(format!("The price catalog at {url} is not valid JSON: {e}"))
+        CoreError::Corrupt(format!("The price list at {source} is not valid JSON: {e}"))
     })?;
     let sha256 = sha256_hex(&raw);
     let fetched_at = utc_now();
     let origin = PriceOrigin::Cache {
         path: path.display().to_string(),
-        url: url.to_owned(),
+        url: source.trim().to_owned(),
         fetched_at: fetched_at.clone(),
+        format: String::new(),
     };
-    let catalog = PriceCatalog::from_litellm_map(&value, &store::builtin(), sha256.clone(), origin)
-        .map_err(|e| CoreError::Corrupt(format!("The price catalog at {url} was refused: {e}")))?;
-    store::write_cached(&path, &raw, url, &fetched_at, &sha256)?;
-    let catalog = Arc::new(catalog);
+    let merged = merge_price_list(&value, &store::builtin(), origin, sha256.clone())
+        .map_err(|e| CoreError::Corrupt(format!("The price list at {source} was refused: {e}")))?;
+    if started.elapsed() > timeout {
+        return Err(CoreError::Timeout(format!(
+            "Refreshing the price catalog from {source} took longer than {:.3}s",
+            timeout.as_secs_f64()
+        )));
+    }
+    store::write_cached(&path, &raw, source.trim(), &fetched_at, &sha256)?;
+    let catalog = Arc::new(merged.catalog);
     store::install(Arc::clone(&catalog));
-    Ok(catalog)
+    Ok((catalog, merged.skipped))
 }
 
 /// Now as `YYYY-MM-DDTHH:MM:SS+00:00`.
@@ -167,6 +340,37 @@ mod tests {
     fn utc_format() {
         assert_eq!(format_utc(0), "1970-01-01T00:00:00+00:00");
         assert_eq!(format_utc(1_709_210_096), "2024-02-29T12:34:56+00:00");
+    }
+
+    #[test]
+    fn sources() {
+        assert_eq!(
+            Source::parse("https://x/p.json", false),
+            Ok(Source::Url("https://x/p.json".into()))
+        );
+        assert_eq!(
+            Source::parse(" /tmp/p.json ", false),
+            Ok(Source::File("/tmp/p.json".into()))
+        );
+        assert_eq!(
+            Source::parse("file:///tmp/p.json", false),
+            Ok(Source::File("/tmp/p.json".into()))
+        );
+        assert!(
+            Source::parse("http://x/p.json", false)
+                .unwrap_err()
+                .to_string()
+                .contains("allow_insecure")
+        );
+        assert!(Source::parse("http://x/p.json", true).is_ok());
+        assert!(Source::parse("ftp://x/p.json", true).is_err());
+    }
+
+    #[test]
+    fn large_bodies_are_refused() {
+        let endless = std::io::repeat(b' ');
+        let err = read_capped(endless, "endless").unwrap().unwrap_err();
+        assert!(err.to_string().contains("64 MiB"), "{err}");
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! The full order (reported cost, then a custom extractor, then this) is driven by the
 //! bindings, because an extractor is a Python callable.
 
-use super::catalog::ModelPrices;
-use super::formula::{TokenUsage, mismatch_error};
+use super::formula::{Units, mismatch_error, request_context};
+use super::prices::{Applied, KEY_COUNT, Model, Price, PriceKey, PriceSet, RequestTime};
 use super::usage::ResponseFields;
 use super::{Formula, TokenPricing, check_prices};
 use crate::error::{CoreError, CoreResult};
@@ -60,7 +60,7 @@ impl Overrides {
 
 /// The error for a model nobody has a price for; it says how to give one.
 pub fn no_pricing_error(model: &str) -> CoreError {
-    CoreError::Pricing(format!(
+    CoreError::Unpriced(format!(
         "No pricing configured for model '{model}'. Register it with \
          MetricsBuilder.register_model_pricing(), pass prompt_price_per_million and \
          completion_price_per_million, or refresh the catalog with \
@@ -68,46 +68,101 @@ pub fn no_pricing_error(model: &str) -> CoreError {
     ))
 }
 
+/// One call's token-price inputs beyond the response: who priced it and how it was made.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenCall<'a> {
+    /// The provider as given (normalized), for messages.
+    pub provider: &'a str,
+    /// The usage shape of the provider's responses.
+    pub formula: Formula,
+    pub model: &'a str,
+    pub overrides: &'a Overrides,
+    /// `batch=True`: a batch job whose responses do not say so.
+    pub batch: bool,
+}
+
+fn flat(v: Option<f64>) -> Option<Price> {
+    v.map(Price::Flat)
+}
+
 /// Prices a response from its token usage.
 ///
-/// `registered` is the builder's price for `model`, `catalog` the catalog's. Errors come in
-/// the reference's order: no price at all, then a provider without a formula, then a usage
-/// without the provider's fields.
+/// `registered` is the builder's price for `model`; `catalog` the catalog's model, or the
+/// error naming the nearest names. Errors come in the reference's order: no price at all,
+/// then a provider without a formula, then a usage without the provider's fields. Per-call
+/// overrides replace the keys they name (`cached_prompt` is the cached-input price of OpenAI-
+/// and Gemini-shaped usage, `cache_read` Anthropic's).
 pub fn token_cost(
-    provider: &str,
-    model: &str,
+    call: TokenCall<'_>,
     registered: Option<TokenPricing>,
-    catalog: Option<&ModelPrices>,
-    overrides: &Overrides,
+    catalog: CoreResult<&Model>,
     fields: &ResponseFields,
 ) -> CoreResult<f64> {
-    if registered.is_none() && catalog.is_none() && overrides.complete().is_none() {
-        return Err(no_pricing_error(model));
-    }
-    let formula = Formula::of(provider);
-    if formula == Formula::None {
+    let o = call.overrides;
+    let catalog = match (registered, catalog, o.complete()) {
+        (None, Err(e), None) => return Err(e),
+        (_, c, _) => c.ok(),
+    };
+    if call.formula == Formula::None {
         return Err(CoreError::Pricing(format!(
-            "No cost extractor registered for provider '{provider}'."
+            "No cost extractor registered for provider '{}'.",
+            call.provider
         )));
     }
-    let usage = TokenUsage::read(formula, fields)?.ok_or_else(|| mismatch_error(provider))?;
-    let base = match (registered, catalog) {
-        (Some(r), _) => r,
-        (None, Some(c)) => c.pricing_for(usage.tier_tokens()),
-        (None, None) => TokenPricing {
-            prompt_per_million: 0.0,
-            completion_per_million: 0.0,
-            cached_prompt_per_million: None,
-            cache_creation_per_million: None,
-            cache_read_per_million: None,
-        },
+    let units = Units::read(call.formula, fields)?.ok_or_else(|| mismatch_error(call.provider))?;
+    let anthropic = call.formula == Formula::Anthropic;
+    let cached_key = |p: &TokenPricing| {
+        if anthropic {
+            p.cache_read_per_million
+        } else {
+            p.cached_prompt_per_million
+        }
     };
-    let cost = usage.cost(&overrides.apply(base));
+    let own: PriceSet;
+    let ctx = request_context(fields, call.batch);
+    let mut applied = match (registered, catalog) {
+        (Some(r), _) => {
+            let mut s = PriceSet::default();
+            s.0[PriceKey::Input as usize] = flat(Some(r.prompt_per_million));
+            s.0[PriceKey::Output as usize] = flat(Some(r.completion_per_million));
+            s.0[PriceKey::CacheRead as usize] = flat(cached_key(&r));
+            s.0[PriceKey::CacheWrite as usize] = flat(r.cache_creation_per_million);
+            own = s;
+            Applied(std::array::from_fn(|i| own.0[i].as_ref()))
+        }
+        (None, Some(m)) => {
+            let at = fields
+                .timestamp()
+                .map_or_else(RequestTime::now, RequestTime);
+            m.applied(at, &ctx)
+        }
+        (None, None) => Applied([None; KEY_COUNT]),
+    };
+    let given = [
+        (PriceKey::Input, flat(o.prompt)),
+        (PriceKey::Output, flat(o.completion)),
+        (
+            PriceKey::CacheRead,
+            flat(if anthropic {
+                o.cache_read
+            } else {
+                o.cached_prompt
+            }),
+        ),
+        (PriceKey::CacheWrite, flat(o.cache_creation)),
+    ];
+    for (k, p) in &given {
+        if let Some(p) = p {
+            applied.0[*k as usize] = Some(p);
+        }
+    }
+    let cost = units.cost(&applied);
     if !cost.is_finite() {
         // Finite counts and prices can still overflow: say why rather than "inf".
         return Err(CoreError::Pricing(format!(
-            "The cost of this response under model '{model}' is not a finite number ({cost}): \
-             its token counts are too large to price"
+            "The cost of this response under model '{}' is not a finite number ({cost}): \
+             its token counts are too large to price",
+            call.model
         )));
     }
     Ok(cost)

@@ -1,289 +1,176 @@
-//! Resolution and catalog rules.
+//! The token-price path: overrides over registered prices over the catalog, errors in the
+//! reference's order, dated prices, tiers and variants through the built-in catalog.
 
 use super::*;
-use crate::pricing::catalog::{PriceCatalog, PriceOrigin};
+use crate::pricing::catalog::PriceCatalog;
 use crate::pricing::usage::Field;
 use serde_json::{Value, json};
 
-fn fields(formula: Formula, v: Value) -> ResponseFields {
-    ResponseFields::from_json(&v, formula)
-}
+const NOV_2026: u64 = 1_795_176_000; // 2026-11-20T12:00:00Z
+const MAY_2025: u64 = 1_746_057_600; // 2025-05-01T00:00:00Z
 
-fn openai_usage(prompt: u64, cached: u64, completion: u64) -> Value {
-    json!({"usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+fn openai(prompt: u64, cached: u64, completion: u64, created: u64) -> Value {
+    json!({"created": created, "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
         "prompt_tokens_details": {"cached_tokens": cached}}})
 }
 
-fn catalog_cost(provider: &str, model: &str, v: Value) -> CoreResult<f64> {
+fn cost_with(provider: &str, model: &str, v: Value, o: &Overrides, batch: bool) -> CoreResult<f64> {
     let cat = PriceCatalog::builtin().unwrap();
-    let formula = Formula::of(provider);
-    let prices = cat.resolve(formula, model);
-    token_cost(
+    let formula = cat.formula(provider);
+    let found = cat.resolve(provider, model).map(|f| f.model);
+    let call = TokenCall {
         provider,
+        formula,
         model,
+        overrides: o,
+        batch,
+    };
+    token_cost(
+        call,
         None,
-        prices.as_deref(),
-        &Overrides::default(),
-        &fields(formula, v),
+        found.as_ref().map(|m| &**m).map_err(Clone::clone),
+        &ResponseFields::from_json(&v, formula),
     )
 }
 
-#[test]
-fn builtin_catalog_parses_and_counts() {
-    let cat = PriceCatalog::builtin().unwrap();
-    assert_eq!(cat.origin, PriceOrigin::Builtin);
-    assert!(cat.source_version.starts_with("litellm "));
-    assert_eq!(cat.name_count(), 346);
-    let counts: std::collections::HashMap<_, _> = cat.counts.iter().cloned().collect();
-    assert_eq!(counts["openai"], 104);
-    assert_eq!(counts["anthropic"], 25);
+fn cost(provider: &str, model: &str, v: Value) -> CoreResult<f64> {
+    cost_with(provider, model, v, &Overrides::default(), false)
+}
+
+fn close(a: f64, b: f64) {
+    assert!((a - b).abs() <= 1e-12 * b.abs(), "{a} != {b}");
 }
 
 #[test]
-fn names_resolve_like_the_reference() {
-    let cat = PriceCatalog::builtin().unwrap();
-    let r = |m: &str| cat.resolve(Formula::OpenAi, m).map(|p| p.key.clone());
-    assert_eq!(r("gpt-4o").as_deref(), Some("gpt-4o"));
-    assert_eq!(r("openai/gpt-4o").as_deref(), Some("gpt-4o"));
-    assert_eq!(r("GPT-4o").as_deref(), Some("gpt-4o"));
-    assert_eq!(r("openai/GPT-4O").as_deref(), Some("gpt-4o"));
-    assert_eq!(r("OPENAI/gpt-4o"), None);
-    assert_eq!(r("OpenAI/gpt-4.1"), None);
-    assert_eq!(r("anthropic/gpt-4o"), None);
-    assert_eq!(r("container"), None);
-    assert_eq!(r("openai/container").as_deref(), Some("openai/container"));
-    // ART's own entries win, exactly and case-sensitively.
-    let p = cat.resolve(Formula::OpenAi, "openai/gpt-4.1").unwrap();
-    assert_eq!((p.table, p.base.prompt_per_million), ("art_builtin", 2.0));
-    assert_eq!(
-        cat.resolve(Formula::OpenAi, "openai/GPT-4.1")
-            .unwrap()
-            .table,
-        "litellm"
+fn catalog_prices_by_the_response_date() {
+    // gpt-4o: $2.50 / $1.25 cached / $10.
+    close(
+        cost("openai", "gpt-4o", openai(1_000, 200, 100, NOV_2026)).unwrap(),
+        (800.0 * 2.5 + 200.0 * 1.25 + 100.0 * 10.0) / 1e6,
     );
-    assert_eq!(
-        cat.resolve(Formula::OpenAi, "Qwen/Qwen3-8B").unwrap().table,
-        "art_tinker"
+    // o3 before its 2025-06-10 cut: $10 / $40; after: $2 / $8.
+    close(
+        cost("openai", "o3", openai(1_000, 0, 500, MAY_2025)).unwrap(),
+        (10_000.0 + 20_000.0) / 1e6,
+    );
+    close(
+        cost("openai", "o3", openai(1_000, 0, 500, NOV_2026)).unwrap(),
+        (2_000.0 + 4_000.0) / 1e6,
     );
 }
 
 #[test]
-fn google_bare_names_try_the_gemini_prefix() {
-    let cat = PriceCatalog::builtin().unwrap();
-    assert!(cat.resolve(Formula::OpenAi, "gemini-1.5-pro").is_none());
-    let p = cat.resolve(Formula::Gemini, "gemini-1.5-pro").unwrap();
-    assert_eq!(p.key, "gemini/gemini-1.5-pro");
-}
-
-#[test]
-fn per_million_prices_carry_the_references_float_noise() {
-    // 4e-7 USD/token * 1e6 is 0.39999999999999997 in f64, as in the reference.
-    let cat = PriceCatalog::builtin().unwrap();
-    let p = cat.resolve(Formula::OpenAi, "gpt-4.1-mini").unwrap();
-    assert_eq!(p.base.prompt_per_million, 4e-7 * 1e6);
-    assert_ne!(p.base.prompt_per_million, 0.4);
-}
-
-#[test]
-fn catalog_costs_match_reference_values() {
-    // Values printed by openpipe-art 0.5.18 (litellm 1.82.0).
-    let gpt4o = catalog_cost("openai", "gpt-4o", openai_usage(1000, 200, 100)).unwrap();
-    assert_eq!(gpt4o, 0.0032500000000000003);
-    let q = catalog_cost("openai", "Qwen/Qwen3-8B", openai_usage(1000, 200, 100)).unwrap();
-    assert_eq!(q, 0.00016999999999999999);
+fn service_tiers_and_batch() {
+    let flex = json!({"created": NOV_2026, "service_tier": "flex",
+        "usage": {"prompt_tokens": 1_000_000, "completion_tokens": 0}});
+    close(cost("openai", "gpt-5", flex).unwrap(), 0.625);
+    let o = Overrides::default();
+    close(
+        cost_with(
+            "openai",
+            "gpt-5",
+            openai(1_000_000, 0, 0, NOV_2026),
+            &o,
+            true,
+        )
+        .unwrap(),
+        0.625,
+    );
+    let default = json!({"created": NOV_2026, "service_tier": "default",
+        "usage": {"prompt_tokens": 1_000_000, "completion_tokens": 0}});
+    close(cost("openai", "gpt-5", default).unwrap(), 1.25);
 }
 
 #[test]
 fn errors_in_the_reference_order() {
-    let unknown = catalog_cost("google", "x", openai_usage(1, 0, 1)).unwrap_err();
+    let u = openai(10, 0, 1, NOV_2026);
+    let err = cost("openai", "no-such-model", u.clone()).unwrap_err();
+    assert!(matches!(err, CoreError::Unpriced(_)), "{err:?}");
+    assert!(err.to_string().contains("'no-such-model'"), "{err}");
+    let err = cost("xyz", "gpt-4o", u.clone()).unwrap_err();
     assert!(
-        unknown
-            .to_string()
-            .contains("No pricing configured for model 'x'")
+        err.to_string()
+            .contains("No cost extractor registered for provider 'xyz'"),
+        "{err}"
     );
-    assert!(unknown.to_string().contains("register_model_pricing"));
-    let other = catalog_cost("xyz", "gpt-4o", openai_usage(1, 0, 1)).unwrap_err();
-    assert_eq!(
-        other.to_string(),
-        "No cost extractor registered for provider 'xyz'."
-    );
-    let mismatch = catalog_cost("anthropic", "gpt-4o", openai_usage(1, 0, 1)).unwrap_err();
+    let err = cost("anthropic", "gpt-4o", u).unwrap_err();
     assert!(
-        mismatch
-            .to_string()
-            .starts_with("Response usage does not match provider 'anthropic'")
+        err.to_string()
+            .contains("does not match provider 'anthropic'"),
+        "{err}"
     );
-    let bad = catalog_cost(
-        "openai",
-        "gpt-4o",
-        json!({"usage": {"prompt_tokens": true}}),
+    // Complete overrides price an unknown model.
+    let o = Overrides {
+        prompt: Some(1.0),
+        completion: Some(2.0),
+        ..Overrides::default()
+    };
+    close(
+        cost_with(
+            "openai",
+            "no-such-model",
+            openai(1_000_000, 0, 1_000_000, NOV_2026),
+            &o,
+            false,
+        )
+        .unwrap(),
+        3.0,
     );
-    assert!(matches!(bad, Err(CoreError::InvalidValue(_))));
 }
 
 #[test]
-fn overrides_registered_and_catalog_in_order() {
-    let cat = PriceCatalog::builtin().unwrap();
-    let f = fields(Formula::OpenAi, openai_usage(1000, 200, 0));
-    let catalog = cat.resolve(Formula::OpenAi, "gpt-4o");
+fn overrides_and_registered_prices() {
+    let o = Overrides {
+        prompt: Some(1.0),
+        ..Overrides::default()
+    };
+    // The override replaces the input price; the cached price stays the catalog's.
+    close(
+        cost_with(
+            "openai",
+            "gpt-4o",
+            openai(1_000_000, 500_000, 0, NOV_2026),
+            &o,
+            false,
+        )
+        .unwrap(),
+        0.5 + 0.625,
+    );
     let registered = TokenPricing {
         prompt_per_million: 1.0,
         completion_per_million: 2.0,
         cached_prompt_per_million: None,
-        cache_creation_per_million: None,
-        cache_read_per_million: None,
+        cache_creation_per_million: Some(1.5),
+        cache_read_per_million: Some(0.1),
     };
-    let none = Overrides::default();
-    let cost =
-        |reg, ov: &Overrides| token_cost("openai", "gpt-4o", reg, catalog.as_deref(), ov, &f);
-    assert_eq!(cost(Some(registered), &none).unwrap(), 1000.0 * 1.0 / 1e6);
-    let zero_cached = Overrides {
-        cached_prompt: Some(0.0),
-        ..none
+    let call = TokenCall {
+        provider: "anthropic",
+        formula: Formula::Anthropic,
+        model: "mine",
+        overrides: &Overrides::default(),
+        batch: false,
     };
-    assert_eq!(cost(Some(registered), &zero_cached).unwrap(), 800.0 / 1e6);
-    assert_eq!(cost(None, &zero_cached).unwrap(), 800.0 * 2.5 / 1e6);
-    // Complete overrides price a model nobody else knows.
-    let full = Overrides {
-        prompt: Some(1.0),
-        completion: Some(1.0),
-        ..none
-    };
-    assert_eq!(
-        token_cost("openai", "nope", None, None, &full, &f).unwrap(),
-        1000.0 / 1e6
-    );
-    assert!(
-        Overrides {
-            prompt: Some(-1.0),
-            ..none
-        }
-        .validate()
-        .is_err()
-    );
-    assert!(
-        Overrides {
-            cache_read: Some(f64::NAN),
-            ..none
-        }
-        .validate()
-        .is_err()
-    );
-}
-
-#[test]
-fn long_context_tiers_apply_above_the_threshold() {
-    let cat = PriceCatalog::builtin().unwrap();
-    let opus = cat.resolve(Formula::Anthropic, "claude-opus-4-6").unwrap();
-    assert_eq!(opus.tiers[0].above_tokens, 200_000.0);
-    let at = |input: u64| {
-        let v = json!({"usage": {"input_tokens": input, "output_tokens": 0}});
-        token_cost(
-            "anthropic",
-            "claude-opus-4-6",
-            None,
-            Some(&opus),
-            &Overrides::default(),
-            &fields(Formula::Anthropic, v),
-        )
-        .unwrap()
-    };
-    assert_eq!(at(200_000), 200_000.0 * opus.base.prompt_per_million / 1e6);
-    assert_eq!(at(300_000), 300_000.0 * opus.tiers[0].prompt.unwrap() / 1e6);
-    // Cached input counts toward the threshold.
-    let v = json!({"usage": {"input_tokens": 150_000, "cache_read_input_tokens": 100_000}});
-    let c = token_cost(
-        "anthropic",
-        "claude-opus-4-6",
-        None,
-        Some(&opus),
-        &Overrides::default(),
-        &fields(Formula::Anthropic, v),
+    let v = json!({"usage": {"input_tokens": 1_000_000, "output_tokens": 1_000_000,
+        "cache_creation_input_tokens": 1_000_000, "cache_read_input_tokens": 1_000_000}});
+    let f = ResponseFields::from_json(&v, Formula::Anthropic);
+    let got = token_cost(
+        call,
+        Some(registered),
+        Err(CoreError::Unpriced(String::new())),
+        &f,
     )
     .unwrap();
-    let t = opus.tiers[0];
-    assert_eq!(
-        c,
-        150_000.0 * t.prompt.unwrap() / 1e6 + 100_000.0 * t.cache_read.unwrap() / 1e6
-    );
-}
-
-fn litellm_map() -> Value {
-    json!({
-        "sample_spec": {"input_cost_per_token": 0},
-        "gpt-x": {"litellm_provider": "openai", "mode": "chat",
-            "input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
-            "cache_read_input_token_cost": 5e-7},
-        "text-embedding-x": {"litellm_provider": "openai", "mode": "embedding",
-            "input_cost_per_token": 1e-6},
-        "claude-x": {"litellm_provider": "anthropic", "mode": "chat",
-            "input_cost_per_token": 3e-6, "output_cost_per_token": 1.5e-5,
-            "input_cost_per_token_above_200k_tokens": 6e-6},
-        "gemini/gem-x": {"litellm_provider": "gemini", "mode": "chat",
-            "input_cost_per_token": 1e-7, "output_cost_per_token": 4e-7},
-        "azure/gpt-x": {"litellm_provider": "azure", "mode": "chat",
-            "input_cost_per_token": 9e-6, "output_cost_per_token": 9e-6}
-    })
+    close(got, 1.0 + 2.0 + 1.5 + 0.1);
 }
 
 #[test]
-fn litellm_map_becomes_a_catalog() {
-    let base = PriceCatalog::builtin().unwrap();
-    let cat =
-        PriceCatalog::from_litellm_map(&litellm_map(), &base, "s".into(), PriceOrigin::Builtin)
-            .unwrap();
-    let r = |f, m: &str| cat.resolve(f, m).map(|p| p.key.clone());
-    assert_eq!(r(Formula::OpenAi, "openai/gpt-x").as_deref(), Some("gpt-x"));
-    assert_eq!(r(Formula::OpenAi, "GPT-X").as_deref(), Some("gpt-x"));
-    assert_eq!(r(Formula::OpenAi, "text-embedding-x"), None);
-    assert_eq!(r(Formula::OpenAi, "azure/gpt-x"), None);
-    assert_eq!(
-        r(Formula::OpenAi, "gpt-4o"),
-        None,
-        "the refreshed map replaces litellm names"
+fn long_context_tiers_use_the_whole_input() {
+    // claude-sonnet-4-5 above 200k total input: $6 in, $22.50 out.
+    let v = json!({"usage": {"input_tokens": 150_000, "output_tokens": 1_000, "cache_read_input_tokens": 60_000}});
+    close(
+        cost("anthropic", "claude-sonnet-4-5", v).unwrap(),
+        (150_000.0 * 6.0 + 60_000.0 * 0.6 + 1_000.0 * 22.5) / 1e6,
     );
-    assert_eq!(r(Formula::Gemini, "gem-x").as_deref(), Some("gemini/gem-x"));
-    assert_eq!(
-        cat.resolve(Formula::OpenAi, "openai/gpt-4.1")
-            .unwrap()
-            .table,
-        "art_builtin"
-    );
-    let claude = cat.resolve(Formula::Anthropic, "claude-x").unwrap();
-    assert_eq!(claude.tiers.len(), 1);
-    assert_eq!(claude.base.prompt_per_million, 3e-6 * 1e6);
-}
-
-#[test]
-fn bad_litellm_maps_are_refused_with_reasons() {
-    let base = PriceCatalog::builtin().unwrap();
-    let refuse = |v: Value| {
-        PriceCatalog::from_litellm_map(&v, &base, String::new(), PriceOrigin::Builtin)
-            .unwrap_err()
-            .to_string()
-    };
-    assert!(refuse(json!([1, 2])).contains("JSON object"));
-    assert!(refuse(json!({"a": 1})).contains("no openai chat model"));
-    let mut negative = litellm_map();
-    negative["gpt-x"]["output_cost_per_token"] = json!(-1);
-    let msg = refuse(negative);
-    assert!(msg.contains("'gpt-x'.output_cost_per_token"), "{msg}");
-    // Finite per token, infinite per million.
-    let mut huge = litellm_map();
-    huge["gpt-x"]["input_cost_per_token"] = json!(1e305);
-    let msg = refuse(huge);
-    assert!(msg.contains("'gpt-x'.input_cost_per_token"), "{msg}");
-}
-
-#[test]
-fn tier_thresholds_past_u64_tokens_are_ignored() {
-    let base = PriceCatalog::builtin().unwrap();
-    let mut map = litellm_map();
-    map["gpt-x"]["input_cost_per_token_above_18446744073709552k_tokens"] = json!(1e-6);
-    let cat =
-        PriceCatalog::from_litellm_map(&map, &base, String::new(), PriceOrigin::Builtin).unwrap();
-    let prices = cat.resolve(Formula::OpenAi, "gpt-x").unwrap();
-    assert!(prices.tiers.is_empty());
 }
 
 #[test]
@@ -292,16 +179,18 @@ fn field_paths_name_their_location() {
         Field::PromptCachedTokens.path(),
         "usage.prompt_tokens_details.cached_tokens"
     );
+    let err = cost(
+        "openai",
+        "gpt-4o",
+        json!({"usage": {"prompt_tokens": true}}),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("usage.prompt_tokens"), "{err}");
 }
 
 #[test]
 fn token_counts_too_large_to_price_are_refused() {
-    let huge = json!({"usage": {"prompt_tokens": 1e308, "completion_tokens": 1e308}});
-    let e = catalog_cost("openai", "gpt-4o", huge)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("not a finite number") && e.contains("'gpt-4o'"),
-        "{e}"
-    );
+    let v = json!({"usage": {"prompt_tokens": 1e308, "completion_tokens": 1e308}});
+    let err = cost("openai", "gpt-4o", v).unwrap_err();
+    assert!(err.to_string().contains("not a finite number"), "{err}");
 }

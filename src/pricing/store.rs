@@ -1,5 +1,5 @@
-//! The process-wide active catalog: the built-in one, or the price map cached by the last
-//! `refresh_catalog` (in this or an earlier process).
+//! The process-wide active catalog: the built-in one, or the built-in one with the price list
+//! cached by the last `refresh_catalog` (in this or an earlier process) merged in.
 //!
 //! The cache lives in `$ART_METRICS_CACHE_DIR`, else `$XDG_CACHE_HOME/art-metrics`, else
 //! `~/.cache/art-metrics`. A cached file that cannot be read is ignored: the built-in catalog
@@ -16,8 +16,8 @@ use serde_json::Value;
 use super::catalog::{PriceCatalog, PriceOrigin};
 use crate::error::{CoreError, CoreResult};
 
-/// File name of the cached price map inside the cache directory.
-pub const CACHE_FILE: &str = "litellm-prices.json";
+/// File name of the cached price list inside the cache directory.
+pub const CACHE_FILE: &str = "price-list.json";
 /// Marks a file as ours: `{"format": CACHE_FORMAT, "url": ..., "fetched_at": ..., "prices": {...}}`.
 pub const CACHE_FORMAT: &str = "art-metrics-price-cache/1";
 
@@ -144,9 +144,11 @@ pub fn load_cached(path: &Path) -> CoreResult<Option<PriceCatalog>> {
         path: path.display().to_string(),
         url: text("url"),
         fetched_at: text("fetched_at"),
+        format: String::new(),
     };
-    PriceCatalog::from_litellm_map(prices, &builtin(), text("sha256"), origin)
-        .map(Some)
+    // Entries skipped here were reported when the list was refreshed.
+    super::refresh::merge_price_list(prices, &builtin(), origin, text("sha256"))
+        .map(|m| Some(m.catalog))
         .map_err(|e| corrupt(e.to_string()))
 }
 
@@ -215,10 +217,10 @@ mod tests {
         let cat = load_cached(&path).unwrap().unwrap();
         assert_eq!(cat.sha256, "abc");
         assert!(matches!(&cat.origin, PriceOrigin::Cache { url, .. } if url == "http://x/p.json"));
-        let p = cat
-            .resolve(super::super::Formula::OpenAi, "openai/gpt-x")
-            .unwrap();
-        assert_eq!(p.base.completion_per_million, 2e-6 * 1e6);
+        let p = cat.resolve("openai", "openai/gpt-x").unwrap();
+        assert_eq!(p.model.src, "litellm");
+        // Merged: the built-in models are all still there.
+        assert!(cat.resolve("openai", "gpt-4o").is_ok());
         // No temporary file is left behind.
         let files = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
         assert_eq!(files, 1);

@@ -34,39 +34,99 @@ pub enum Field {
     GeminiCandidatesTokens,
     GeminiCachedTokens,
     GeminiThoughtsTokens,
+    /// OpenAI chat `created` / Responses `created_at`: the request's time.
+    Created,
+    CreatedAt,
+    /// OpenAI's `service_tier` on the response.
+    ServiceTier,
+    PromptAudioTokens,
+    PromptImageTokens,
+    PromptCacheWriteTokens,
+    PromptCacheWrite12hTokens,
+    CompletionReasoningTokens,
+    CompletionAudioTokens,
+    CompletionImageTokens,
+    InputCacheWriteTokens,
+    InputCacheWrite12hTokens,
+    OutputReasoningTokens,
+    WebSearchRequests,
+    UsageServiceTier,
+    UsageSpeed,
+    GeminiToolUseTokens,
+    GeminiPromptAudio,
+    GeminiPromptImage,
+    GeminiPromptVideo,
+    GeminiCachedAudio,
+    GeminiCachedImage,
 }
 
 /// Number of [`Field`] variants.
-pub const FIELD_COUNT: usize = 20;
+pub const FIELD_COUNT: usize = 42;
 
-const fn bit(f: Field) -> u32 {
-    1 << f as u32
+const fn bit(f: Field) -> u64 {
+    1 << f as u64
 }
 
-const REPORTED: u32 = bit(Field::UsageCost)
+const REPORTED: u64 = bit(Field::UsageCost)
     | bit(Field::UsageCostTotal)
     | bit(Field::ExtraCost)
     | bit(Field::ExtraCostTotal)
     | bit(Field::HeaderCost)
     | bit(Field::HeaderCostTotal);
-const OPENAI: u32 =
+const OPENAI_CHAT: u64 =
     bit(Field::PromptTokens) | bit(Field::CompletionTokens) | bit(Field::PromptCachedTokens);
-const OPENAI_RESPONSES: u32 =
-    bit(Field::InputTokens) | bit(Field::OutputTokens) | bit(Field::InputCachedTokens);
-const ANTHROPIC: u32 = bit(Field::InputTokens)
+const OPENAI: u64 = OPENAI_CHAT
+    | bit(Field::Created)
+    | bit(Field::ServiceTier)
+    | bit(Field::PromptAudioTokens)
+    | bit(Field::PromptImageTokens)
+    | bit(Field::PromptCacheWriteTokens)
+    | bit(Field::PromptCacheWrite12hTokens)
+    | bit(Field::CompletionReasoningTokens)
+    | bit(Field::CompletionAudioTokens)
+    | bit(Field::CompletionImageTokens);
+const OPENAI_RESPONSES: u64 = bit(Field::InputTokens)
+    | bit(Field::OutputTokens)
+    | bit(Field::InputCachedTokens)
+    | bit(Field::CreatedAt)
+    | bit(Field::InputCacheWriteTokens)
+    | bit(Field::InputCacheWrite12hTokens)
+    | bit(Field::OutputReasoningTokens);
+const ANTHROPIC: u64 = bit(Field::InputTokens)
     | bit(Field::OutputTokens)
     | bit(Field::CacheCreationTokens)
     | bit(Field::CacheReadTokens)
     | bit(Field::Ephemeral5mTokens)
-    | bit(Field::Ephemeral1hTokens);
-const GEMINI: u32 = bit(Field::GeminiPromptTokens)
+    | bit(Field::Ephemeral1hTokens)
+    | bit(Field::WebSearchRequests)
+    | bit(Field::UsageServiceTier)
+    | bit(Field::UsageSpeed);
+const GEMINI: u64 = bit(Field::GeminiPromptTokens)
     | bit(Field::GeminiCandidatesTokens)
     | bit(Field::GeminiCachedTokens)
-    | bit(Field::GeminiThoughtsTokens);
+    | bit(Field::GeminiThoughtsTokens)
+    | bit(Field::GeminiToolUseTokens)
+    | bit(Field::GeminiPromptAudio)
+    | bit(Field::GeminiPromptImage)
+    | bit(Field::GeminiPromptVideo)
+    | bit(Field::GeminiCachedAudio)
+    | bit(Field::GeminiCachedImage);
+
+/// The fields that say a response (or stream event) carries usage or a cost.
+const CARRIES_USAGE: u64 = REPORTED
+    | OPENAI_CHAT
+    | bit(Field::InputTokens)
+    | bit(Field::OutputTokens)
+    | bit(Field::GeminiPromptTokens)
+    | bit(Field::GeminiCandidatesTokens);
+
+/// Where a stream event keeps the response it wraps: Responses `response.completed` events
+/// (`event.response`) and Anthropic `message_start` (`event.message`).
+pub const WRAPPER_KEYS: [&str; 2] = ["response", "message"];
 
 impl Field {
     /// The fields read for a provider's formula, plus the reported-cost fields.
-    pub fn mask_for(formula: Formula) -> u32 {
+    pub fn mask_for(formula: Formula) -> u64 {
         REPORTED
             | match formula {
                 Formula::OpenAi => OPENAI,
@@ -78,7 +138,7 @@ impl Field {
 
     /// Fields to read in a second pass when the first found none of the provider's usual
     /// ones: the Responses API's names under `openai`. Keeps the common case to one pass.
-    pub fn fallback_mask(formula: Formula, first: &ResponseFields) -> Option<u32> {
+    pub fn fallback_mask(formula: Formula, first: &ResponseFields) -> Option<u64> {
         let chat = [
             Field::PromptTokens,
             Field::CompletionTokens,
@@ -115,18 +175,47 @@ impl Field {
             Field::GeminiCandidatesTokens => "usage_metadata.candidates_token_count",
             Field::GeminiCachedTokens => "usage_metadata.cached_content_token_count",
             Field::GeminiThoughtsTokens => "usage_metadata.thoughts_token_count",
+            Field::Created => "created",
+            Field::CreatedAt => "created_at",
+            Field::ServiceTier => "service_tier",
+            Field::PromptAudioTokens => "usage.prompt_tokens_details.audio_tokens",
+            Field::PromptImageTokens => "usage.prompt_tokens_details.image_tokens",
+            Field::PromptCacheWriteTokens => "usage.prompt_tokens_details.cache_write_tokens",
+            Field::PromptCacheWrite12hTokens => {
+                "usage.prompt_tokens_details.cache_write_tokens_details.ttl_12h_tokens"
+            }
+            Field::CompletionReasoningTokens => "usage.completion_tokens_details.reasoning_tokens",
+            Field::CompletionAudioTokens => "usage.completion_tokens_details.audio_tokens",
+            Field::CompletionImageTokens => "usage.completion_tokens_details.image_tokens",
+            Field::InputCacheWriteTokens => "usage.input_tokens_details.cache_write_tokens",
+            Field::InputCacheWrite12hTokens => {
+                "usage.input_tokens_details.cache_write_tokens_details.ttl_12h_tokens"
+            }
+            Field::OutputReasoningTokens => "usage.output_tokens_details.reasoning_tokens",
+            Field::WebSearchRequests => "usage.server_tool_use.web_search_requests",
+            Field::UsageServiceTier => "usage.service_tier",
+            Field::UsageSpeed => "usage.speed",
+            Field::GeminiToolUseTokens => "usage_metadata.tool_use_prompt_token_count",
+            Field::GeminiPromptAudio => "usage_metadata.prompt_tokens_details[AUDIO]",
+            Field::GeminiPromptImage => "usage_metadata.prompt_tokens_details[IMAGE]",
+            Field::GeminiPromptVideo => "usage_metadata.prompt_tokens_details[VIDEO]",
+            Field::GeminiCachedAudio => "usage_metadata.cache_tokens_details[AUDIO]",
+            Field::GeminiCachedImage => "usage_metadata.cache_tokens_details[IMAGE]",
         }
     }
 }
 
 /// A node of the response schema: a key (dict key or attribute), the field stored there,
-/// and the keys read below it. `mask` is every field bit in the subtree.
+/// and the keys read below it. `mask` is every field bit in the subtree. A node with
+/// `modalities` holds a list of `{modality, token_count}` items (Gemini's per-modality
+/// counts): each item's count is added to the field of its modality.
 #[derive(Debug)]
 pub struct SchemaNode {
     pub key: &'static str,
     pub field: Option<Field>,
     pub children: &'static [SchemaNode],
-    pub mask: u32,
+    pub modalities: &'static [(&'static str, Field)],
+    pub mask: u64,
 }
 
 const fn node(
@@ -147,6 +236,7 @@ const fn node(
         key,
         field,
         children,
+        modalities: &[],
         mask,
     }
 }
@@ -155,10 +245,50 @@ const fn leaf(key: &'static str, f: Field) -> SchemaNode {
     node(key, Some(f), &[])
 }
 
+const fn modality_list(
+    key: &'static str,
+    modalities: &'static [(&'static str, Field)],
+) -> SchemaNode {
+    let mut mask = 0;
+    let mut i = 0;
+    while i < modalities.len() {
+        mask |= bit(modalities[i].1);
+        i += 1;
+    }
+    SchemaNode {
+        key,
+        field: None,
+        children: &[],
+        modalities,
+        mask,
+    }
+}
+
+/// The keys of a modality item (snake_case from the SDK, camelCase from REST).
+pub const MODALITY_KEYS: [&str; 3] = ["modality", "token_count", "tokenCount"];
+
+const PROMPT_MODALITIES: &[(&str, Field)] = &[
+    ("AUDIO", Field::GeminiPromptAudio),
+    ("IMAGE", Field::GeminiPromptImage),
+    ("DOCUMENT", Field::GeminiPromptImage),
+    ("VIDEO", Field::GeminiPromptVideo),
+];
+const CACHE_MODALITIES: &[(&str, Field)] = &[
+    ("AUDIO", Field::GeminiCachedAudio),
+    ("IMAGE", Field::GeminiCachedImage),
+    ("DOCUMENT", Field::GeminiCachedImage),
+];
+
+const TTL_PROMPT: &[SchemaNode] = &[leaf("ttl_12h_tokens", Field::PromptCacheWrite12hTokens)];
+const TTL_INPUT: &[SchemaNode] = &[leaf("ttl_12h_tokens", Field::InputCacheWrite12hTokens)];
+
 // A reported cost is a number, or an object with `total_cost`: cost leaves have a child.
 
 /// Every path the pricing rules read, from the response down.
 pub static RESPONSE_SCHEMA: &[SchemaNode] = &[
+    leaf("created", Field::Created),
+    leaf("created_at", Field::CreatedAt),
+    leaf("service_tier", Field::ServiceTier),
     node(
         "usage",
         None,
@@ -182,14 +312,38 @@ pub static RESPONSE_SCHEMA: &[SchemaNode] = &[
             node(
                 "prompt_tokens_details",
                 None,
-                &[leaf("cached_tokens", Field::PromptCachedTokens)],
+                &[
+                    leaf("cached_tokens", Field::PromptCachedTokens),
+                    leaf("audio_tokens", Field::PromptAudioTokens),
+                    leaf("image_tokens", Field::PromptImageTokens),
+                    leaf("cache_write_tokens", Field::PromptCacheWriteTokens),
+                    node("cache_write_tokens_details", None, TTL_PROMPT),
+                ],
+            ),
+            node(
+                "completion_tokens_details",
+                None,
+                &[
+                    leaf("reasoning_tokens", Field::CompletionReasoningTokens),
+                    leaf("audio_tokens", Field::CompletionAudioTokens),
+                    leaf("image_tokens", Field::CompletionImageTokens),
+                ],
             ),
             leaf("input_tokens", Field::InputTokens),
             leaf("output_tokens", Field::OutputTokens),
             node(
                 "input_tokens_details",
                 None,
-                &[leaf("cached_tokens", Field::InputCachedTokens)],
+                &[
+                    leaf("cached_tokens", Field::InputCachedTokens),
+                    leaf("cache_write_tokens", Field::InputCacheWriteTokens),
+                    node("cache_write_tokens_details", None, TTL_INPUT),
+                ],
+            ),
+            node(
+                "output_tokens_details",
+                None,
+                &[leaf("reasoning_tokens", Field::OutputReasoningTokens)],
             ),
             leaf("cache_creation_input_tokens", Field::CacheCreationTokens),
             leaf("cache_read_input_tokens", Field::CacheReadTokens),
@@ -201,6 +355,13 @@ pub static RESPONSE_SCHEMA: &[SchemaNode] = &[
                     leaf("ephemeral_1h_input_tokens", Field::Ephemeral1hTokens),
                 ],
             ),
+            node(
+                "server_tool_use",
+                None,
+                &[leaf("web_search_requests", Field::WebSearchRequests)],
+            ),
+            leaf("service_tier", Field::UsageServiceTier),
+            leaf("speed", Field::UsageSpeed),
         ],
     ),
     node(
@@ -224,6 +385,23 @@ pub static RESPONSE_SCHEMA: &[SchemaNode] = &[
             leaf("candidates_token_count", Field::GeminiCandidatesTokens),
             leaf("cached_content_token_count", Field::GeminiCachedTokens),
             leaf("thoughts_token_count", Field::GeminiThoughtsTokens),
+            leaf("tool_use_prompt_token_count", Field::GeminiToolUseTokens),
+            modality_list("prompt_tokens_details", PROMPT_MODALITIES),
+            modality_list("cache_tokens_details", CACHE_MODALITIES),
+        ],
+    ),
+    // The Gemini REST API's camelCase names (`requests`/`httpx` bodies).
+    node(
+        "usageMetadata",
+        None,
+        &[
+            leaf("promptTokenCount", Field::GeminiPromptTokens),
+            leaf("candidatesTokenCount", Field::GeminiCandidatesTokens),
+            leaf("cachedContentTokenCount", Field::GeminiCachedTokens),
+            leaf("thoughtsTokenCount", Field::GeminiThoughtsTokens),
+            leaf("toolUsePromptTokenCount", Field::GeminiToolUseTokens),
+            modality_list("promptTokensDetails", PROMPT_MODALITIES),
+            modality_list("cacheTokensDetails", CACHE_MODALITIES),
         ],
     ),
 ];
@@ -255,31 +433,87 @@ impl Scalar {
 }
 
 /// The leaves of one response that the pricing rules read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ResponseFields {
     values: [Option<Scalar>; FIELD_COUNT],
+    /// A bit per field set.
+    set: u64,
+}
+
+impl Default for ResponseFields {
+    fn default() -> Self {
+        ResponseFields {
+            values: std::array::from_fn(|_| None),
+            set: 0,
+        }
+    }
 }
 
 impl ResponseFields {
     pub fn set(&mut self, field: Field, value: Scalar) {
         self.values[field as usize] = Some(value);
+        self.set |= bit(field);
     }
 
     pub fn get(&self, field: Field) -> Option<&Scalar> {
         self.values[field as usize].as_ref()
     }
 
-    /// Reads the fields `formula` needs from a JSON response (both passes).
+    /// Adds `tokens` to a per-modality count (a modality may be listed more than once).
+    pub fn add_tokens(&mut self, field: Field, tokens: Scalar) {
+        let sum = match (self.get(field), &tokens) {
+            (Some(Scalar::Number(a)), Scalar::Number(b)) => Scalar::Number(a + b),
+            _ => tokens,
+        };
+        self.set(field, sum);
+    }
+
+    /// True when a usage or cost field was found (a stream event without one is skipped).
+    pub fn carries_usage(&self) -> bool {
+        self.set & CARRIES_USAGE != 0
+    }
+
+    /// Takes every field `later` has: a stream's later events override earlier ones (OpenAI's
+    /// last chunk has the usage; Anthropic's `message_delta` the final output count; Gemini
+    /// chunks are cumulative, so the last one is the call's usage, never the sum).
+    pub fn merge_later(&mut self, later: ResponseFields) {
+        self.set |= later.set;
+        for (mine, theirs) in self.values.iter_mut().zip(later.values) {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
+    }
+
+    /// A string field (`service_tier`), if it is one.
+    pub fn text(&self, field: Field) -> Option<&str> {
+        match self.get(field) {
+            Some(Scalar::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The response's own timestamp (`created`, `created_at`: seconds since the epoch).
+    pub fn timestamp(&self) -> Option<f64> {
+        [Field::Created, Field::CreatedAt]
+            .into_iter()
+            .find_map(|f| match self.get(f) {
+                Some(Scalar::Number(v)) if v.is_finite() && *v > 0.0 => Some(*v),
+                _ => None,
+            })
+    }
+
+    /// Reads the fields `formula` needs from a JSON response, stream event, or list of
+    /// stream events (both passes).
     pub fn from_json(response: &Value, formula: Formula) -> ResponseFields {
         let mut out = ResponseFields::default();
-        walk_json(
-            response,
-            RESPONSE_SCHEMA,
-            Field::mask_for(formula),
-            &mut out,
-        );
-        if let Some(mask) = Field::fallback_mask(formula, &out) {
-            walk_json(response, RESPONSE_SCHEMA, mask, &mut out);
+        match response {
+            Value::Array(events) => {
+                for e in events {
+                    out.merge_later(read_json_event(e, formula));
+                }
+            }
+            one => out = read_json_event(one, formula),
         }
         out
     }
@@ -340,7 +574,28 @@ fn coerce_cost(value: Option<&Scalar>) -> Option<f64> {
     }
 }
 
-fn walk_json(value: &Value, nodes: &[SchemaNode], mask: u32, out: &mut ResponseFields) {
+fn read_json_event(event: &Value, formula: Formula) -> ResponseFields {
+    let read = |v: &Value| {
+        let mut out = ResponseFields::default();
+        walk_json(v, RESPONSE_SCHEMA, Field::mask_for(formula), &mut out);
+        if let Some(mask) = Field::fallback_mask(formula, &out) {
+            walk_json(v, RESPONSE_SCHEMA, mask, &mut out);
+        }
+        out
+    };
+    let out = read(event);
+    if out.carries_usage() {
+        return out;
+    }
+    WRAPPER_KEYS
+        .iter()
+        .filter_map(|k| event.get(k))
+        .map(read)
+        .find(ResponseFields::carries_usage)
+        .unwrap_or(out)
+}
+
+fn walk_json(value: &Value, nodes: &[SchemaNode], mask: u64, out: &mut ResponseFields) {
     let Value::Object(map) = value else { return };
     for node in nodes {
         if node.mask & mask == 0 {
@@ -349,6 +604,23 @@ fn walk_json(value: &Value, nodes: &[SchemaNode], mask: u32, out: &mut ResponseF
         let Some(child) = map.get(node.key) else {
             continue;
         };
+        if !node.modalities.is_empty() {
+            for item in child.as_array().into_iter().flatten() {
+                let modality = item.get(MODALITY_KEYS[0]).and_then(Value::as_str);
+                let count = item
+                    .get(MODALITY_KEYS[1])
+                    .or_else(|| item.get(MODALITY_KEYS[2]));
+                if let (Some(m), Some(Value::Number(n))) = (modality, count)
+                    && let Some((_, f)) = node
+                        .modalities
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(m))
+                {
+                    out.add_tokens(*f, Scalar::Number(n.as_f64().unwrap_or(f64::NAN)));
+                }
+            }
+            continue;
+        }
         if let Some(field) = node.field {
             let scalar = match child {
                 Value::Null => continue,
@@ -381,7 +653,7 @@ mod tests {
     fn schema_masks_cover_every_field() {
         let all = RESPONSE_SCHEMA.iter().fold(0, |m, n| m | n.mask);
         assert_eq!(all & OPENAI_RESPONSES, OPENAI_RESPONSES);
-        assert_eq!(all, (1u32 << FIELD_COUNT) - 1);
+        assert_eq!(all, (1u64 << FIELD_COUNT) - 1);
     }
 
     #[test]

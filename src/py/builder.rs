@@ -1,16 +1,18 @@
 //! `BuilderCore`: the Rust half of `art_metrics.MetricsBuilder`.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyMapping, PyString};
+use pyo3::types::{PyDict, PyFloat, PyMapping, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use super::convert::{
     name_arg, number_arg, opt_number_arg, price_arg, required_price_arg, str_arg, type_name,
 };
 use super::extractors::CostExtractors;
+use super::pending::PendingMetrics;
 use crate::error::CoreError;
-use crate::metrics::Builder;
+use crate::metrics::dialect::Param;
 use crate::metrics::totals::TotalsState;
+use crate::metrics::{ArtVersion, Builder};
 use crate::pricing::{TokenPricing, normalize_provider};
 
 #[pyclass(subclass, frozen, module = "art_metrics._core")]
@@ -26,34 +28,98 @@ impl BuilderCore {
         self.extractors.get().get(py, provider)
     }
 
-    fn add_optional(&self, values: &[(&str, Option<&Bound<'_, PyAny>>)]) -> PyResult<()> {
-        let mut parsed: Vec<(&str, f64)> = Vec::with_capacity(values.len());
-        for (key, obj) in values {
-            if let Some(v) = opt_number_arg(*obj, key)? {
-                parsed.push((key, v));
+    /// Records the numbers bound to `params` (each under its key), all or nothing.
+    fn add_params(
+        &self,
+        method: &str,
+        params: &[Param],
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let names: Vec<&str> = params.iter().map(|p| p.name).collect();
+        let bound = bind_args(method, &names, args, kwargs)?;
+        let mut parsed: Vec<(&str, f64)> = Vec::with_capacity(params.len());
+        for (param, obj) in params.iter().zip(&bound) {
+            if let Some(v) = opt_number_arg(obj.as_ref(), param.key)? {
+                parsed.push((param.key, v));
             }
         }
         Ok(self.core.add_metrics(&parsed)?)
     }
 }
 
+/// Binds `args` and `kwargs` to the keyword-or-positional parameters `names` (each defaulting
+/// to None), as Python binds a `def method(self, a=None, b=None)`: the parameter names are
+/// the run's openpipe-art version's, so the other version's names are refused the same way.
+fn bind_args<'py>(
+    method: &str,
+    names: &[&str],
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
+    let refuse = |msg: String| -> PyErr {
+        CoreError::InvalidType(format!("MetricsBuilder.{method}() {msg}")).into()
+    };
+    if args.len() > names.len() {
+        return Err(refuse(format!(
+            "takes from 1 to {} positional arguments but {} were given",
+            names.len() + 1,
+            args.len() + 1
+        )));
+    }
+    let mut bound: Vec<Option<Bound<'py, PyAny>>> = args.iter().map(Some).collect();
+    bound.resize(names.len(), None);
+    if let Some(kwargs) = kwargs {
+        for (key, value) in kwargs.iter() {
+            let key = key.cast_into::<PyString>()?;
+            let key = key.to_str()?;
+            match names.iter().position(|n| *n == key) {
+                None => {
+                    return Err(refuse(format!(
+                        "got an unexpected keyword argument '{key}'"
+                    )));
+                }
+                Some(i) if i < args.len() => {
+                    return Err(refuse(format!("got multiple values for argument '{key}'")));
+                }
+                Some(i) => bound[i] = Some(value),
+            }
+        }
+    }
+    Ok(bound)
+}
+
 #[pymethods]
 impl BuilderCore {
     #[new]
-    #[pyo3(signature = (cost_context, *, _share_with=None, _buffer_scope=None))]
+    #[pyo3(signature = (cost_context, *, art_version=None, _share_with=None, _buffer_scope=None))]
     fn new(
         cost_context: &Bound<'_, PyAny>,
+        art_version: Option<&Bound<'_, PyAny>>,
         _share_with: Option<PyRef<'_, BuilderCore>>,
         _buffer_scope: Option<&str>,
     ) -> PyResult<Self> {
         let py = cost_context.py();
         let cost_context = str_arg(cost_context, "cost_context")?;
+        let art_version = match art_version {
+            Some(v) if !v.is_none() => Some(ArtVersion::parse(str_arg(v, "art_version")?)?),
+            _ => None,
+        };
         match _share_with {
             None => Ok(BuilderCore {
-                core: Builder::new(cost_context)?,
+                core: Builder::with_version(cost_context, art_version.unwrap_or_default())?,
                 extractors: Py::new(py, CostExtractors::default())?,
             }),
             Some(parent) => {
+                // A builder of a run has the run's version; asking for another is a mistake.
+                if let Some(v) = art_version.filter(|v| *v != parent.core.art_version()) {
+                    return Err(CoreError::value(format!(
+                        "art_version '{}' differs from the run's '{}'",
+                        v.as_str(),
+                        parent.core.art_version().as_str()
+                    ))
+                    .into());
+                }
                 let core = parent
                     .core
                     .for_cost_context(cost_context, _buffer_scope)?
@@ -77,67 +143,143 @@ impl BuilderCore {
         self.core.buffer_scope()
     }
 
+    /// The openpipe-art version whose vocabulary and rules the run follows.
+    #[getter]
+    fn art_version(&self) -> &'static str {
+        self.core.art_version().as_str()
+    }
+
     /// Adds `value` to the metric `key` (`section/name`) of the pending step.
-    fn add_metric(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn add_metric(
+        slf: &Bound<'_, Self>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let key = str_arg(key, "Metric key")?;
         let value = number_arg(value, key)?;
-        Ok(self.core.add_metric(key, value)?)
+        let core = &slf.get().core;
+        core.add_metric(key, value)?;
+        if key.starts_with("costs/") {
+            super::budget::after_cost(slf.py(), slf.as_any(), core, None)?;
+        }
+        Ok(())
     }
 
     /// Adds `usd` dollars to `costs/<path>`.
-    fn add_cost(&self, path: &Bound<'_, PyAny>, usd: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn add_cost(
+        slf: &Bound<'_, Self>,
+        path: &Bound<'_, PyAny>,
+        usd: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let path = str_arg(path, "Cost path")?;
         let usd = match usd.cast_exact::<PyFloat>() {
             Ok(f) => f.value(),
             // Only the slower path needs the full key, for its error messages.
             Err(_) => number_arg(usd, &crate::metrics::keys::cost_key(path)?)?,
         };
-        Ok(self.core.add_cost(path, usd)?)
+        let core = &slf.get().core;
+        core.add_cost(path, usd)?;
+        if let Some(message) = crate::notices::doubled_cost_prefix(path) {
+            super::notices::warn(slf.py(), &message)?;
+        }
+        super::budget::after_cost(slf.py(), slf.as_any(), core, None)
     }
 
-    /// Records `data/step_num_scenarios`, `data/step_actor_tokens` and scenario ids.
-    #[pyo3(signature = (step_num_scenarios=None, step_actor_tokens=None, scenario_ids=None))]
+    /// Sets the run's budget in USD, for every builder of the run (`None` removes it).
+    /// `_warned_at` and `_exceeded` restore a saved budget's progress.
+    #[pyo3(signature = (usd, *, on_exceed="warn", warn_at=None, _warned_at=None, _exceeded=false))]
+    fn set_budget(
+        &self,
+        usd: Option<&Bound<'_, PyAny>>,
+        on_exceed: &str,
+        warn_at: Option<Vec<f64>>,
+        _warned_at: Option<Vec<f64>>,
+        _exceeded: bool,
+    ) -> PyResult<()> {
+        let usd = match usd.filter(|u| !u.is_none()) {
+            Some(u) => Some(number_arg(u, "budget usd")?),
+            None => None,
+        };
+        let warn_at = warn_at.unwrap_or_else(|| crate::metrics::budget::DEFAULT_WARN_AT.to_vec());
+        super::budget::set_budget(
+            &self.core,
+            usd,
+            on_exceed,
+            warn_at,
+            _warned_at.unwrap_or_default(),
+            _exceeded,
+        )
+    }
+
+    /// The run's budget as state.json keeps it (`budget_usd`, ...), or None.
+    fn _budget_state<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        super::budget::budget_state(py, &self.core)
+    }
+
+    /// The run's spend in USD: recorded costs plus every pending one.
+    fn spend_usd(&self, py: Python<'_>) -> f64 {
+        py.detach(|| self.core.spend_usd())
+    }
+
+    /// Checks the budget now (after costs recorded outside a builder call, such as a log).
+    fn _check_budget(slf: &Bound<'_, Self>) -> PyResult<()> {
+        super::budget::after_cost(slf.py(), slf.as_any(), &slf.get().core, None)
+    }
+
+    /// An id shared by every builder of the same run.
+    fn _run_id(&self) -> usize {
+        self.core.run_id()
+    }
+
+    /// `add_data(step_num_scenarios=None, step_actor_tokens=None, scenario_ids=None)` in
+    /// 0.5.18, `step_rollout_tokens` in 0.5.23: records `data/step_num_scenarios`, the
+    /// tokens (`data/step_actor_tokens` / `data/step_rollout_tokens`) and scenario ids.
+    #[pyo3(signature = (*args, **kwargs))]
     fn add_data(
         &self,
-        step_num_scenarios: Option<&Bound<'_, PyAny>>,
-        step_actor_tokens: Option<&Bound<'_, PyAny>>,
-        scenario_ids: Option<&Bound<'_, PyAny>>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
-        let num = opt_number_arg(step_num_scenarios, "data/step_num_scenarios")?;
-        let tokens = opt_number_arg(step_actor_tokens, "data/step_actor_tokens")?;
-        let ids = match scenario_ids {
-            Some(ids) if !ids.is_none() => Some(scenario_id_list(ids)?),
+        let [scenarios, tokens] = self.core.dialect().data_params;
+        let [num, tok, ids] = <[_; 3]>::try_from(bind_args(
+            "add_data",
+            &[scenarios.name, tokens.name, "scenario_ids"],
+            args,
+            kwargs,
+        )?)
+        .expect("three parameters");
+        let num = opt_number_arg(num.as_ref(), scenarios.key)?;
+        let tok = opt_number_arg(tok.as_ref(), tokens.key)?;
+        let ids = match ids {
+            Some(ids) if !ids.is_none() => Some(scenario_id_list(&ids)?),
             _ => None,
         };
-        Ok(self.core.add_data(num, tokens, ids)?)
+        Ok(self.core.add_data(num, tok, ids)?)
     }
 
-    /// Records `time/step_wall_s`, `time/step_actor_s` and `time/step_eval_s`.
-    #[pyo3(signature = (step_wall_s=None, step_actor_s=None, step_eval_s=None))]
+    /// `add_user_timing(step_wall_s=None, step_actor_s=None, step_eval_s=None)` in 0.5.18,
+    /// `step_rollout_s` in 0.5.23: records `time/step_wall_s`, `time/step_actor_s` /
+    /// `time/step_rollout_s` and `time/step_eval_s`.
+    #[pyo3(signature = (*args, **kwargs))]
     fn add_user_timing(
         &self,
-        step_wall_s: Option<&Bound<'_, PyAny>>,
-        step_actor_s: Option<&Bound<'_, PyAny>>,
-        step_eval_s: Option<&Bound<'_, PyAny>>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
-        self.add_optional(&[
-            ("time/step_wall_s", step_wall_s),
-            ("time/step_actor_s", step_actor_s),
-            ("time/step_eval_s", step_eval_s),
-        ])
+        let params = &self.core.dialect().timing_params;
+        self.add_params("add_user_timing", params, args, kwargs)
     }
 
-    /// Records `throughput/step_trainer_idle_s` and `throughput/step_actor_idle_s`.
-    #[pyo3(signature = (step_trainer_idle_s=None, step_actor_idle_s=None))]
+    /// `add_idle_times(step_trainer_idle_s=None, step_actor_idle_s=None)` in 0.5.18 (keys
+    /// under `throughput/`), `step_rollout_idle_s` in 0.5.23 (keys under `time/`).
+    #[pyo3(signature = (*args, **kwargs))]
     fn add_idle_times(
         &self,
-        step_trainer_idle_s: Option<&Bound<'_, PyAny>>,
-        step_actor_idle_s: Option<&Bound<'_, PyAny>>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
-        self.add_optional(&[
-            ("throughput/step_trainer_idle_s", step_trainer_idle_s),
-            ("throughput/step_actor_idle_s", step_actor_idle_s),
-        ])
+        let params = &self.core.dialect().idle_params;
+        self.add_params("add_idle_times", params, args, kwargs)
     }
 
     /// Drains this builder's buffer scope and returns the step's metrics (GIL released).
@@ -148,6 +290,38 @@ impl BuilderCore {
             out.set_item(k, v)?;
         }
         Ok(out)
+    }
+
+    /// Takes this scope's pending leaves out (no rollups, totals untouched); drops its
+    /// pending scenario ids.
+    fn _drain_pending<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let values = self.core.drain_pending();
+        let out = PyDict::new(py);
+        for (k, v) in values {
+            out.set_item(k, v)?;
+        }
+        Ok(out)
+    }
+
+    /// Takes this scope's pending step (values and scenario ids) out, as a `PendingMetrics`
+    /// to merge into the driver's run with `merge_pending`.
+    fn export_pending(&self) -> PendingMetrics {
+        PendingMetrics {
+            core: self.core.export_pending(),
+        }
+    }
+
+    /// Adds a worker's `PendingMetrics` to its cost context and buffer scope of this run.
+    /// Returns False, adding nothing, when this run already merged it. A refused merge
+    /// (`ValueError`) adds nothing.
+    fn merge_pending(&self, pending: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let pending = pending.cast::<PendingMetrics>().map_err(|_| {
+            CoreError::InvalidType(format!(
+                "merge_pending expects a PendingMetrics (from export_pending()), got {}",
+                type_name(pending)
+            ))
+        })?;
+        Ok(self.core.merge_pending(&pending.get().core)?)
     }
 
     /// The builder for `cost_context` over the same run (this one when nothing changes).
@@ -235,10 +409,10 @@ impl BuilderCore {
     #[pyo3(signature = (source, response, *, provider, model_name,
         prompt_price_per_million=None, completion_price_per_million=None,
         cached_prompt_price_per_million=None, cache_creation_price_per_million=None,
-        cache_read_price_per_million=None))]
+        cache_read_price_per_million=None, batch=false))]
     #[allow(clippy::too_many_arguments)]
     fn add_response_cost(
-        &self,
+        slf: &Bound<'_, Self>,
         source: &Bound<'_, PyAny>,
         response: &Bound<'_, PyAny>,
         provider: &Bound<'_, PyAny>,
@@ -248,9 +422,10 @@ impl BuilderCore {
         cached_prompt_price_per_million: Option<&Bound<'_, PyAny>>,
         cache_creation_price_per_million: Option<&Bound<'_, PyAny>>,
         cache_read_price_per_million: Option<&Bound<'_, PyAny>>,
+        batch: bool,
     ) -> PyResult<f64> {
-        super::pricing::add_response_cost(
-            self,
+        let cost = super::pricing::add_response_cost(
+            slf.get(),
             source,
             response,
             provider,
@@ -262,7 +437,10 @@ impl BuilderCore {
                 cache_creation_price_per_million,
                 cache_read_price_per_million,
             ],
-        )
+            batch,
+        )?;
+        super::budget::after_cost(slf.py(), slf.as_any(), &slf.get().core, None)?;
+        Ok(cost)
     }
 
     /// The extractor registered for `provider`, if any.
@@ -360,4 +538,37 @@ fn mapping_get<'py>(m: &Bound<'py, PyMapping>, key: &str) -> PyResult<Option<Bou
     } else {
         Ok(None)
     }
+}
+
+/// What goes to W&B for a row, by the rules of `art_version`: `(keys sent to run.log, of
+/// those the keys that get their own define_metric against training_step)`.
+#[pyfunction]
+pub fn _wandb_row_keys(
+    art_version: &str,
+    keys: Vec<String>,
+    caller_keys: Vec<String>,
+) -> PyResult<(Vec<String>, Vec<String>)> {
+    let d = ArtVersion::parse(art_version)?.dialect();
+    let caller: std::collections::HashSet<&str> = caller_keys.iter().map(String::as_str).collect();
+    let is_caller = |k: &str| caller.contains(k);
+    let sent: Vec<String> = keys
+        .into_iter()
+        .filter(|k| d.wandb_sends(k, is_caller))
+        .collect();
+    let defined = sent
+        .iter()
+        .filter(|k| d.wandb_defines(k, is_caller))
+        .cloned()
+        .collect();
+    Ok((sent, defined))
+}
+
+type WandbSetup = (Vec<&'static str>, Vec<(&'static str, &'static str)>);
+
+/// The W&B run setup of `art_version`: the axes (`define_metric(name)`, defined from the
+/// start) and the `(pattern, step_metric)` globs, in order.
+#[pyfunction]
+pub fn _wandb_setup(art_version: &str) -> PyResult<WandbSetup> {
+    let w = ArtVersion::parse(art_version)?.dialect().wandb;
+    Ok((w.axes.to_vec(), w.globs.to_vec()))
 }

@@ -8,14 +8,22 @@ use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyString};
 
 use super::convert::{short_repr, str_arg, type_name};
 use crate::error::CoreError;
-use crate::pricing::catalog::{ModelPrices, PriceCatalog, PriceOrigin};
-use crate::pricing::{Formula, no_pricing_error, provider_name, refresh, store};
+use crate::pricing::catalog::{PriceCatalog, PriceOrigin};
+use crate::pricing::prices::{Condition, Model, Price, PriceSet, RequestTime};
+use crate::pricing::{provider_name, refresh, store};
 
 pyo3::create_exception!(
     art_metrics._core,
     CatalogCacheWarning,
     pyo3::exceptions::PyRuntimeWarning,
     "The cached price catalog could not be used; the built-in one is used instead."
+);
+
+pyo3::create_exception!(
+    art_metrics._core,
+    CatalogRefreshWarning,
+    pyo3::exceptions::PyRuntimeWarning,
+    "An entry of a refreshed price list was skipped (its name and why are in the message)."
 );
 
 /// Emits the warning a bad cache file queued when the catalog was loaded.
@@ -38,40 +46,74 @@ pub fn active_catalog(py: Python<'_>) -> PyResult<Arc<PriceCatalog>> {
     Ok(catalog)
 }
 
-fn prices_dict<'py>(py: Python<'py>, p: &ModelPrices) -> PyResult<Bound<'py, PyDict>> {
+fn price_obj(py: Python<'_>, p: &Price) -> PyResult<Py<PyAny>> {
+    Ok(match p {
+        Price::Flat(v) => v.into_pyobject(py)?.into_any().unbind(),
+        Price::Tiered { base, tiers } => {
+            let d = PyDict::new(py);
+            d.set_item("base", base)?;
+            d.set_item("tiers", tiers.to_vec())?;
+            d.into_any().unbind()
+        }
+    })
+}
+
+fn price_set_dict<'py>(py: Python<'py>, set: &PriceSet) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("key", &p.key)?;
-    d.set_item("table", p.table)?;
-    d.set_item("prompt_per_million", p.base.prompt_per_million)?;
-    d.set_item("completion_per_million", p.base.completion_per_million)?;
-    d.set_item(
-        "cached_prompt_per_million",
-        p.base.cached_prompt_per_million,
-    )?;
-    d.set_item(
-        "cache_creation_per_million",
-        p.base.cache_creation_per_million,
-    )?;
-    d.set_item("cache_read_per_million", p.base.cache_read_per_million)?;
-    d.set_item(
-        "cache_creation_1h_per_million",
-        p.cache_creation_1h_per_million,
-    )?;
-    let tiers = PyList::empty(py);
-    for t in &p.tiers {
-        let td = PyDict::new(py);
-        td.set_item("above_tokens", t.above_tokens as u64)?;
-        td.set_item("prompt_per_million", t.prompt)?;
-        td.set_item("completion_per_million", t.completion)?;
-        td.set_item("cache_read_per_million", t.cache_read)?;
-        td.set_item("cache_creation_per_million", t.cache_creation)?;
-        tiers.append(td)?;
+    for (k, p) in set.iter() {
+        d.set_item(k.name(), price_obj(py, p)?)?;
     }
-    d.set_item("tiers", tiers)?;
     Ok(d)
 }
 
-/// The catalog's prices of `model` for `provider`, as a dict; `ValueError` when unknown.
+fn model_dict<'py>(
+    py: Python<'py>,
+    provider: &str,
+    m: &Model,
+    names: &[String],
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("provider", provider)?;
+    d.set_item("key", &m.id)?;
+    d.set_item("table", &m.src)?;
+    d.set_item("names", names.to_vec())?;
+    let current = m.period_at(RequestTime::now());
+    d.set_item("prices", price_set_dict(py, &current.prices)?)?;
+    let periods = PyList::empty(py);
+    for p in &m.periods {
+        let pd = price_set_dict(py, &p.prices)?;
+        match p.when {
+            Condition::Always => {}
+            Condition::From(day) => pd.set_item(
+                "from",
+                refresh::format_utc(day as u64 * 86_400)[..10].to_owned(),
+            )?,
+            Condition::Hours(a, b) => pd.set_item(
+                "utc",
+                (
+                    format!("{:02}:{:02}", a / 60, a % 60),
+                    format!("{:02}:{:02}", b / 60, b % 60),
+                ),
+            )?,
+        }
+        periods.append(pd)?;
+    }
+    d.set_item("periods", periods)?;
+    let variants = PyList::empty(py);
+    for v in &m.variants {
+        let vd = price_set_dict(py, &v.prices)?;
+        vd.set_item(
+            "when",
+            PyDict::from_sequence(&v.when.clone().into_pyobject(py)?)?,
+        )?;
+        variants.append(vd)?;
+    }
+    d.set_item("variants", variants)?;
+    Ok(d)
+}
+
+/// The catalog's model for `model` under `provider`, as a dict; `ValueError` (naming the
+/// nearest names) when unknown.
 #[pyfunction]
 pub fn _lookup<'py>(
     py: Python<'py>,
@@ -81,28 +123,60 @@ pub fn _lookup<'py>(
     let provider = provider_name(str_arg(provider, "provider")?)?;
     let model = crate::pricing::model_name(str_arg(model_name, "model_name")?)?;
     let catalog = active_catalog(py)?;
-    match catalog.resolve(Formula::of(&provider), model) {
-        Some(p) => prices_dict(py, &p),
-        None => Err(no_pricing_error(model).into()),
+    let found = catalog.resolve(&provider, model)?;
+    let names: Vec<String> = found.model.all_names().collect();
+    model_dict(py, &found.provider, &found.model, &names)
+}
+
+/// Every model of the active catalog with the names that resolve to it (for "what changed").
+#[pyfunction]
+pub fn _catalog_entries(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    let catalog = active_catalog(py)?;
+    let out = PyList::empty(py);
+    for (provider, model, names) in catalog.entries() {
+        out.append(model_dict(py, &provider, &model, &names)?)?;
     }
+    Ok(out)
 }
 
 fn info_dict<'py>(py: Python<'py>, c: &PriceCatalog) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("source", &c.source)?;
-    d.set_item("version", &c.source_version)?;
-    d.set_item("generated_at", &c.generated_at)?;
+    let primary = c.sources.first();
+    d.set_item("source", primary.map(|s| s.name.as_str()))?;
+    d.set_item("version", primary.map(|s| s.version.as_str()))?;
+    let sources = PyList::empty(py);
+    for s in &c.sources {
+        let sd = PyDict::new(py);
+        sd.set_item("name", &s.name)?;
+        sd.set_item("version", &s.version)?;
+        sd.set_item("url", &s.url)?;
+        sources.append(sd)?;
+    }
+    d.set_item("sources", sources)?;
     d.set_item("sha256", &c.sha256)?;
-    let (origin, path, url) = match &c.origin {
-        PriceOrigin::Builtin => ("builtin", None, None),
-        PriceOrigin::Cache { path, url, .. } => ("cache", Some(path.as_str()), Some(url.as_str())),
+    let (origin, path, url, format, fetched_at) = match &c.origin {
+        PriceOrigin::Builtin => ("builtin", None, None, None, None),
+        PriceOrigin::Cache {
+            path,
+            url,
+            format,
+            fetched_at,
+        } => (
+            "cache",
+            Some(path.as_str()),
+            Some(url.as_str()),
+            Some(format.as_str()),
+            Some(fetched_at.as_str()),
+        ),
     };
     d.set_item("origin", origin)?;
     d.set_item("path", path)?;
     d.set_item("url", url)?;
+    d.set_item("format", format)?;
+    d.set_item("fetched_at", fetched_at)?;
     d.set_item(
         "models",
-        PyDict::from_sequence(&c.counts.clone().into_pyobject(py)?)?,
+        PyDict::from_sequence(&c.counts().into_pyobject(py)?)?,
     )?;
     d.set_item("names", c.name_count())?;
     Ok(d)
@@ -115,17 +189,33 @@ pub fn _catalog_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     info_dict(py, &catalog)
 }
 
-/// Downloads, validates, caches and activates a litellm price map (GIL released meanwhile).
+/// Reads, validates, merges, caches and activates a price list (GIL released meanwhile);
+/// warns once per entry skipped.
 #[pyfunction]
-#[pyo3(signature = (url, timeout))]
+#[pyo3(signature = (source, timeout, allow_insecure))]
 pub fn _refresh_catalog<'py>(
     py: Python<'py>,
-    url: &Bound<'py, PyAny>,
+    source: &Bound<'py, PyAny>,
     timeout: &Bound<'py, PyAny>,
+    allow_insecure: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let url = str_arg(url, "url")?.to_owned();
+    let source = str_arg(source, "source")?.to_owned();
     let timeout = refresh::timeout_from_secs(seconds_arg(timeout, "timeout")?)?;
-    let catalog = py.detach(|| refresh::refresh(&url, timeout))?;
+    let (catalog, skipped) = py.detach(|| refresh::refresh(&source, timeout, allow_insecure))?;
+    const SHOWN: usize = 20;
+    for entry in skipped.iter().take(SHOWN) {
+        let msg = CString::new(format!("Price list entry skipped: {entry}").replace('\0', " "))
+            .unwrap_or_default();
+        PyErr::warn(py, &py.get_type::<CatalogRefreshWarning>(), &msg, 2)?;
+    }
+    if skipped.len() > SHOWN {
+        let msg = CString::new(format!(
+            "... and {} more price list entries skipped",
+            skipped.len() - SHOWN
+        ))
+        .unwrap_or_default();
+        PyErr::warn(py, &py.get_type::<CatalogRefreshWarning>(), &msg, 2)?;
+    }
     info_dict(py, &catalog)
 }
 
@@ -165,5 +255,5 @@ pub fn _catalog_cache_path() -> Option<String> {
     store::cache_file().map(|p| p.display().to_string())
 }
 
-/// litellm's maintained price map, the default of `refresh_catalog`.
+/// genai-prices' data file at a pinned release, the default of `refresh_catalog`.
 pub const DEFAULT_URL: &str = refresh::DEFAULT_URL;

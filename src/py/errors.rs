@@ -9,9 +9,10 @@ impl From<CoreError> for PyErr {
     fn from(err: CoreError) -> PyErr {
         let msg = err.to_string();
         match err {
-            CoreError::InvalidValue(_) | CoreError::Pricing(_) | CoreError::Corrupt(_) => {
-                PyValueError::new_err(msg)
-            }
+            CoreError::InvalidValue(_)
+            | CoreError::Pricing(_)
+            | CoreError::Unpriced(_)
+            | CoreError::Corrupt(_) => PyValueError::new_err(msg),
             CoreError::InvalidType(_) => PyTypeError::new_err(msg),
             CoreError::Io(_) => PyOSError::new_err(msg),
             CoreError::Network(_) => PyConnectionError::new_err(msg),

@@ -1,11 +1,14 @@
 //! The `art_metrics._core` extension module: thin bindings over the core.
 
+mod budget;
 mod builder;
 mod catalog;
 mod convert;
 mod errors;
 mod extractors;
 mod model;
+mod notices;
+mod pending;
 mod pricing;
 mod response;
 mod tracked;
@@ -20,17 +23,32 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<builder::BuilderCore>()?;
     m.add_class::<model::RunCore>()?;
+    let [v1, v2] = crate::metrics::dialect::SUPPORTED_ART_VERSIONS;
+    m.add("SUPPORTED_ART_VERSIONS", (v1, v2))?;
+    m.add_function(wrap_pyfunction!(builder::_wandb_row_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(builder::_wandb_setup, m)?)?;
+    m.add_class::<pending::PendingMetrics>()?;
     m.add_function(wrap_pyfunction!(model::detect_gpus, m)?)?;
     m.add_function(wrap_pyfunction!(model::backend_gpu_cost_per_hour, m)?)?;
     m.add_function(wrap_pyfunction!(model::gpu_cost_usd, m)?)?;
     m.add_function(wrap_pyfunction!(model::_after_fork_in_child, m)?)?;
+    m.add_function(wrap_pyfunction!(notices::_split_notice, m)?)?;
     m.add_class::<pricing::CostTracker>()?;
     m.add_class::<tracked::TrackedFunction>()?;
     m.add(
         "CatalogCacheWarning",
         m.py().get_type::<catalog::CatalogCacheWarning>(),
     )?;
+    m.add(
+        "CatalogRefreshWarning",
+        m.py().get_type::<catalog::CatalogRefreshWarning>(),
+    )?;
+    m.add(
+        "CostTrackingWarning",
+        m.py().get_type::<pricing::CostTrackingWarning>(),
+    )?;
     m.add("DEFAULT_CATALOG_URL", catalog::DEFAULT_URL)?;
+    m.add_function(wrap_pyfunction!(catalog::_catalog_entries, m)?)?;
     m.add_function(wrap_pyfunction!(catalog::_lookup, m)?)?;
     m.add_function(wrap_pyfunction!(catalog::_catalog_info, m)?)?;
     m.add_function(wrap_pyfunction!(catalog::_refresh_catalog, m)?)?;

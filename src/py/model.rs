@@ -15,6 +15,7 @@ use crate::error::CoreError;
 use crate::fork::{self, ForkLocks};
 use crate::history::train_step::{self, TrainStepClock};
 use crate::history::{BatchAggregator, LogRequest, Number, RunDir, log_step};
+use crate::metrics::Dialect;
 use crate::pricing::gpu;
 
 #[pyclass(frozen, module = "art_metrics._core")]
@@ -81,13 +82,14 @@ impl RunCore {
         self.run.is_writer()
     }
 
-    /// One log call; returns the row as logged (NaN included) or None when nothing was.
+    /// One log call; returns the row as logged (NaN included) and the row keys that are the
+    /// caller's own (W&B's filter in 0.5.23), or None when nothing was logged.
     ///
     /// `backend` (the model's, or None) adds the automatic train-step metrics when it has
     /// `supports_automatic_train_step_metrics()`; its `automatic_gpu_cost_per_hour_usd(model)`
     /// prices them.
     #[pyo3(signature = (builder, groups, split, step, metrics, wall_clock_sec, recorded_at,
-        backend=None, model=None))]
+        backend=None, model=None, efficiency=false))]
     #[allow(clippy::too_many_arguments)]
     fn log<'py>(
         &self,
@@ -101,10 +103,15 @@ impl RunCore {
         recorded_at: &str,
         backend: Option<&Bound<'py, PyAny>>,
         model: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        efficiency: bool,
+    ) -> PyResult<Option<(Bound<'py, PyDict>, Vec<String>)>> {
         let step = int_arg(step, "step")?;
         let metrics = metrics.filter(|m| !m.is_none());
         let (automatic, now) = self.automatic_metrics(backend, model, split, step, metrics)?;
+        let efficiency = match efficiency && train_step::applies_to(split) {
+            true => Some(gpu_rate(backend, model)?),
+            false => None,
+        };
         let metrics = match metrics {
             Some(m) => Some(
                 metric_items(m, "metrics")?
@@ -115,7 +122,7 @@ impl RunCore {
             None => None,
         };
         let batch = match groups {
-            Some(groups) => Some(aggregate(groups)?.finish(split)),
+            Some(groups) => Some(aggregate(groups, builder.core.dialect())?.finish(split)),
             None => None,
         };
         let request = LogRequest {
@@ -126,22 +133,23 @@ impl RunCore {
             metrics,
             wall_clock_sec,
             recorded_at,
+            efficiency,
         };
         let core = builder.core.clone();
         let row = py.detach(|| log_step(&core, &self.run, request))?;
-        let Some(row) = row else { return Ok(None) };
+        let Some(logged) = row else { return Ok(None) };
         if let Some(now) = now {
             // Only a written row moves the train-step clock (a retried log counts once).
             self.clock.commit(split, step, now);
         }
         let out = PyDict::new(py);
-        for (k, v) in row {
+        for (k, v) in logged.row {
             match v {
                 Number::Float(f) => out.set_item(k, f)?,
                 Number::Int(i) => out.set_item(k, i)?,
             }
         }
-        Ok(Some(out))
+        Ok(Some((out, logged.caller_keys)))
     }
 }
 
@@ -162,11 +170,8 @@ impl RunCore {
         if !train_step::applies_to(split) {
             return Ok((Vec::new(), None));
         }
-        let py = backend.py();
-        let supports = backend.getattr_opt(intern!(py, "supports_automatic_train_step_metrics"))?;
-        match supports {
-            Some(f) if f.is_callable() && f.call0()?.is_truthy()? => {}
-            _ => return Ok((Vec::new(), None)),
+        if !supports_automatic(backend)? {
+            return Ok((Vec::new(), None));
         }
         let now = Instant::now();
         let Some(step_wall_s) = self.clock.interval(split, step, now) else {
@@ -174,15 +179,10 @@ impl RunCore {
         };
         let provided = provided_keys(metrics)?;
         let provided = |key: &str| provided.contains(&key);
-        let mut rate = None;
-        if train_step::needs_gpu_rate(provided) {
-            let getter = backend.getattr_opt(intern!(py, "automatic_gpu_cost_per_hour_usd"))?;
-            if let Some(getter) = getter.filter(|g| g.is_callable()) {
-                let model = model.map_or_else(|| py.None().into_bound(py), |m| m.clone());
-                let result = getter.call1((model,))?;
-                rate = price_arg(Some(&result), "automatic_gpu_cost_per_hour_usd()")?;
-            }
-        }
+        let rate = match train_step::needs_gpu_rate(provided) {
+            true => gpu_rate(Some(backend), model)?,
+            false => None,
+        };
         let metrics = train_step::train_step_metrics(step_wall_s, provided, rate);
         Ok((metrics, Some(now)))
     }
@@ -190,6 +190,37 @@ impl RunCore {
 
 /// The automatic train-step metrics of a log, and when they were measured (`None`: none).
 type Automatic = (Vec<(String, f64)>, Option<Instant>);
+
+/// Whether `backend` has a true `supports_automatic_train_step_metrics()`.
+fn supports_automatic(backend: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = backend.py();
+    let supports = backend.getattr_opt(intern!(py, "supports_automatic_train_step_metrics"))?;
+    match supports {
+        Some(f) if f.is_callable() => f.call0()?.is_truthy(),
+        _ => Ok(false),
+    }
+}
+
+/// The backend's `automatic_gpu_cost_per_hour_usd(model)`, when it has automatic metrics.
+fn gpu_rate(
+    backend: Option<&Bound<'_, PyAny>>,
+    model: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<f64>> {
+    let Some(backend) = backend.filter(|b| !b.is_none()) else {
+        return Ok(None);
+    };
+    if !supports_automatic(backend)? {
+        return Ok(None);
+    }
+    let py = backend.py();
+    let getter = backend.getattr_opt(intern!(py, "automatic_gpu_cost_per_hour_usd"))?;
+    let Some(getter) = getter.filter(|g| g.is_callable()) else {
+        return Ok(None);
+    };
+    let model = model.map_or_else(|| py.None().into_bound(py), |m| m.clone());
+    let result = getter.call1((model,))?;
+    price_arg(Some(&result), "automatic_gpu_cost_per_hour_usd()")
+}
 
 /// The automatic metric keys the caller's `metrics` dict gives itself.
 fn provided_keys(metrics: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<&'static str>> {
@@ -218,37 +249,49 @@ pub fn _after_fork_in_child() -> usize {
     unsafe { fork::after_fork_in_child(&[&registry]) }
 }
 
-/// `(visible GPU names, USD per GPU-hour or None)` from nvidia-smi and CUDA_VISIBLE_DEVICES.
+/// `(visible GPU names, USD per hour of each or None)` from nvidia-smi and
+/// CUDA_VISIBLE_DEVICES.
 #[pyfunction]
-pub fn detect_gpus(py: Python<'_>) -> (Vec<String>, Option<f64>) {
+pub fn detect_gpus(py: Python<'_>) -> (Vec<String>, Vec<Option<f64>>) {
     let found = py.detach(gpu::detect);
     (
         found.visible.into_iter().map(|g| g.name).collect(),
-        found.usd_per_gpu_hour,
+        found.usd_per_hour,
     )
 }
 
-/// USD per hour for all of a backend's GPUs: the per-GPU price times the GPU count, each
-/// given or (only then) taken from `detect()`, which returns `detect_gpus()`'s pair.
+/// USD per hour for all of a backend's GPUs (rules in `gpu::backend_usd_per_hour`); the
+/// per-GPU price and the GPU count are each given or (only then) taken from `detect()`,
+/// which returns `detect_gpus()`'s pair. Warns (UserWarning, once per cause) when no rate
+/// can be known.
 #[pyfunction]
 #[pyo3(signature = (usd_per_gpu_hour, gpu_count, detect))]
 pub fn backend_gpu_cost_per_hour(
+    py: Python<'_>,
     usd_per_gpu_hour: Option<&Bound<'_, PyAny>>,
     gpu_count: Option<&Bound<'_, PyAny>>,
     detect: &Bound<'_, PyAny>,
 ) -> PyResult<Option<f64>> {
     let per_gpu = price_arg(usd_per_gpu_hour, "gpu_cost_per_hour_usd")?;
     let count = opt_count_arg(gpu_count, "gpu_count")?;
-    let mut detected = Ok((0, None));
+    let mut detected = Ok(());
     let rate = gpu::backend_usd_per_hour(per_gpu, count, || {
-        detected = detect
+        match detect
             .call0()
-            .and_then(|found| found.extract::<(Vec<String>, Option<f64>)>())
-            .map(|(names, price)| (names.len() as u64, price));
-        *detected.as_ref().unwrap_or(&(0, None))
+            .and_then(|found| found.extract::<(Vec<String>, Vec<Option<f64>>)>())
+        {
+            Ok((names, prices)) => names.into_iter().zip(prices).collect(),
+            Err(e) => {
+                detected = Err(e);
+                Vec::new()
+            }
+        }
     });
     detected?;
-    Ok(rate)
+    if let Some(message) = rate.warning {
+        super::notices::warn(py, &message)?;
+    }
+    Ok(rate.usd_per_hour)
 }
 
 /// USD for `wall_s` seconds of GPU time at `usd_per_hour`: the one formula for `costs/gpu`.
@@ -259,8 +302,8 @@ pub fn gpu_cost_usd(wall_s: f64, usd_per_hour: f64) -> f64 {
 
 /// Feeds every group (ours or openpipe-art's: any object with `trajectories`, `exceptions`,
 /// `metadata`, `metrics`) to the aggregator.
-fn aggregate(groups: &Bound<'_, PyList>) -> PyResult<BatchAggregator> {
-    let mut agg = BatchAggregator::new();
+fn aggregate(groups: &Bound<'_, PyList>, dialect: &'static Dialect) -> PyResult<BatchAggregator> {
+    let mut agg = BatchAggregator::with_dialect(dialect);
     for group in groups.iter() {
         let trajectories = group.getattr("trajectories")?;
         let trajectories: Vec<Bound<'_, PyAny>> =

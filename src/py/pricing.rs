@@ -3,7 +3,9 @@
 //! call the core's resolution order (`crate::pricing::order`), handing it the extractor,
 //! the registry and the catalog as closures.
 
+use std::ffi::CString;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 use pyo3::PyTraverseError;
@@ -14,12 +16,24 @@ use super::builder::BuilderCore;
 use super::catalog::active_catalog;
 use super::convert::{price_arg, price_number, short_repr, str_arg, type_name};
 use super::response::read_response;
-use crate::error::CoreError;
-use crate::pricing::catalog::ModelPrices;
+use crate::error::{CoreError, CoreResult};
+use crate::pricing::order::{OnUnpriced, UNPRICED_CALLS_KEY};
 use crate::pricing::{
-    ExtractedCost, Formula, Overrides, PriceCall, ResponseFields, cost_source, provider_name,
-    response_cost, store,
+    ExtractedCost, Formula, Model, Overrides, PriceCall, ResponseFields, cost_source,
+    provider_name, response_cost, store,
 };
+
+pyo3::create_exception!(
+    art_metrics._core,
+    CostTrackingWarning,
+    pyo3::exceptions::PyRuntimeWarning,
+    "A tracked call's cost was not recorded: no active builder, or no price for its model."
+);
+
+fn warn(py: Python<'_>, msg: &str) -> PyResult<()> {
+    let msg = CString::new(msg.replace('\0', " ")).unwrap_or_default();
+    PyErr::warn(py, &py.get_type::<CostTrackingWarning>(), &msg, 2)
+}
 
 fn overrides_arg(args: [Option<&Bound<'_, PyAny>>; 5]) -> PyResult<Overrides> {
     let [
@@ -59,20 +73,33 @@ impl ExtractedCost for Extracted<'_> {
     }
 }
 
+/// One call's pricing arguments, as checked.
+struct Call<'a> {
+    provider: &'a str,
+    formula: Formula,
+    model: &'a str,
+    overrides: &'a Overrides,
+    batch: bool,
+}
+
 /// Reads `response` and prices it in the core's resolution order.
 fn price_response(
     builder: &BuilderCore,
     response: &Bound<'_, PyAny>,
-    provider: &str,
-    model: &str,
-    overrides: &Overrides,
+    call: Call<'_>,
     catalog: CatalogPrices<'_>,
-) -> PyResult<f64> {
+) -> Result<f64, Failure> {
     let py = response.py();
-    let formula = Formula::of(provider);
+    let Call {
+        provider,
+        formula,
+        model,
+        overrides,
+        batch,
+    } = call;
     let mut fields = ResponseFields::default();
     read_response(response, formula, &mut fields)?;
-    let extractor = || -> PyResult<Option<Extracted<'_>>> {
+    let extractor = || -> Result<Option<Extracted<'_>>, Failure> {
         let Some(extractor) = builder.cost_extractor(py, provider) else {
             return Ok(None);
         };
@@ -82,15 +109,19 @@ fn price_response(
     response_cost(
         PriceCall {
             provider,
+            formula,
             model,
             overrides,
+            batch,
         },
         &fields,
         extractor,
         |model| builder.core.registered_pricing(model),
         |model| match catalog {
-            CatalogPrices::Resolve => Ok(active_catalog(py)?.resolve(formula, model)),
-            CatalogPrices::Cached(t) => t.catalog_prices(py),
+            CatalogPrices::Resolve => Ok(active_catalog(py)?
+                .resolve(provider, model)
+                .map(|f| f.model)),
+            CatalogPrices::Cached(t) => Ok(t.catalog_prices(py)?),
         },
     )
 }
@@ -111,21 +142,52 @@ pub fn add_response_cost(
     provider: &Bound<'_, PyAny>,
     model_name: &Bound<'_, PyAny>,
     prices: [Option<&Bound<'_, PyAny>>; 5],
+    batch: bool,
 ) -> PyResult<f64> {
+    let py = response.py();
     let source = cost_source(str_arg(source, "source")?)?;
     let provider = provider_name(str_arg(provider, "provider")?)?;
     let model = str_arg(model_name, "model_name")?;
     let overrides = overrides_arg(prices)?;
-    let cost = price_response(
-        builder,
-        response,
-        &provider,
+    let formula = active_catalog(py)?.formula(&provider);
+    let call = Call {
+        provider: &provider,
+        formula,
         model,
-        &overrides,
-        CatalogPrices::Resolve,
-    )?;
+        overrides: &overrides,
+        batch,
+    };
+    let cost = price_response(builder, response, call, CatalogPrices::Resolve)?;
     builder.core.add_metric(&cost_key(builder, source)?, cost)?;
     Ok(cost)
+}
+
+/// Why a call was not priced: the core's error (kept, to tell an unpriced model apart), or
+/// one raised by Python code (an extractor, a response getter).
+pub enum Failure {
+    Core(CoreError),
+    Py(PyErr),
+}
+
+impl From<CoreError> for Failure {
+    fn from(e: CoreError) -> Self {
+        Failure::Core(e)
+    }
+}
+
+impl From<PyErr> for Failure {
+    fn from(e: PyErr) -> Self {
+        Failure::Py(e)
+    }
+}
+
+impl From<Failure> for PyErr {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Core(e) => e.into(),
+            Failure::Py(e) => e,
+        }
+    }
 }
 
 /// Everything `@track_api_cost` checked and resolved when it was applied.
@@ -136,22 +198,30 @@ pub struct CostTracker {
     model: String,
     formula: Formula,
     overrides: Overrides,
+    batch: bool,
+    on_unpriced: OnUnpriced,
     response_getter: Option<Py<PyAny>>,
-    /// The catalog's prices for `model`, with the catalog generation they came from.
-    cached: Mutex<Option<(u64, Option<Arc<ModelPrices>>)>>,
+    /// The catalog's model for `model` (or why there is none), with the catalog generation
+    /// it came from.
+    cached: Mutex<Option<(u64, CoreResult<Arc<Model>>)>>,
+    /// Warned once already: no active builder; no price for the model.
+    warned_no_builder: AtomicBool,
+    warned_unpriced: AtomicBool,
     /// The last cost context recorded into, and its key (most trackers see one or two).
     last_key: Mutex<Option<(String, Arc<str>)>>,
 }
 
 impl CostTracker {
-    fn catalog_prices(&self, py: Python<'_>) -> PyResult<Option<Arc<ModelPrices>>> {
+    fn catalog_prices(&self, py: Python<'_>) -> PyResult<CoreResult<Arc<Model>>> {
         let generation = store::generation();
         if let Some((g, prices)) = self.cached.lock().as_ref()
             && *g == generation
         {
             return Ok(prices.clone());
         }
-        let prices = active_catalog(py)?.resolve(self.formula, &self.model);
+        let prices = active_catalog(py)?
+            .resolve(&self.provider, &self.model)
+            .map(|f| f.model);
         *self.cached.lock() = Some((generation, prices.clone()));
         Ok(prices)
     }
@@ -163,9 +233,10 @@ impl CostTracker {
     #[pyo3(signature = (*, source, provider, model_name, response_getter=None,
         prompt_price_per_million=None, completion_price_per_million=None,
         cached_prompt_price_per_million=None, cache_creation_price_per_million=None,
-        cache_read_price_per_million=None))]
+        cache_read_price_per_million=None, batch=false, on_unpriced=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         source: &Bound<'_, PyAny>,
         provider: &Bound<'_, PyAny>,
         model_name: &Bound<'_, PyAny>,
@@ -175,6 +246,8 @@ impl CostTracker {
         cached_prompt_price_per_million: Option<&Bound<'_, PyAny>>,
         cache_creation_price_per_million: Option<&Bound<'_, PyAny>>,
         cache_read_price_per_million: Option<&Bound<'_, PyAny>>,
+        batch: bool,
+        on_unpriced: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         // Checked in the reference's order, with its messages.
         let source = cost_source(str_arg(source, "source")?)?;
@@ -197,14 +270,22 @@ impl CostTracker {
             }
             g => g.map(Bound::unbind),
         };
+        let on_unpriced = match on_unpriced {
+            Some(v) => OnUnpriced::parse(str_arg(v, "on_unpriced")?)?,
+            None => OnUnpriced::Raise,
+        };
         Ok(CostTracker {
             source: source.to_owned(),
-            formula: Formula::of(&provider),
+            formula: active_catalog(py)?.formula(&provider),
             provider,
             model: model.to_owned(),
             overrides,
+            batch,
+            on_unpriced,
             response_getter,
             cached: Mutex::new(None),
+            warned_no_builder: AtomicBool::new(false),
+            warned_unpriced: AtomicBool::new(false),
             last_key: Mutex::new(None),
         })
     }
@@ -231,24 +312,62 @@ impl CostTracker {
     }
 
     /// Prices `result` (through `response_getter`, if any) and records it on `builder`.
+    /// With `on_unpriced="warn"`, a call whose model has no price is counted in
+    /// `data/step_unpriced_calls` instead (and the model named in a warning, once).
     pub fn record(
         &self,
         builder: &Bound<'_, BuilderCore>,
         result: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let py = result.py();
-        let builder = builder.get();
-        let cost = match &self.response_getter {
+        let core = builder;
+        let builder = core.get();
+        let priced = match &self.response_getter {
             Some(getter) => {
                 let response = getter.bind(py).call1((result,))?;
-                self.price(builder, &response)?
+                self.price(builder, &response)
             }
-            None => self.price(builder, result)?,
+            None => self.price(builder, result),
+        };
+        let cost = match priced {
+            Ok(cost) => cost,
+            Err(Failure::Core(CoreError::Unpriced(msg)))
+                if self.on_unpriced == OnUnpriced::Warn =>
+            {
+                builder.core.add_metric(UNPRICED_CALLS_KEY, 1.0)?;
+                if !self.warned_unpriced.swap(true, Ordering::Relaxed) {
+                    warn(
+                        py,
+                        &format!(
+                            "Calls recorded under '{}' are not priced and are counted in \
+                             {UNPRICED_CALLS_KEY} (on_unpriced='warn'): {msg}",
+                            self.source
+                        ),
+                    )?;
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
         };
         builder
             .core
             .add_metric_prevalidated(&self.key_for(builder)?, cost)?;
-        Ok(())
+        super::budget::after_cost(py, core.as_any(), &builder.core, Some(result))
+    }
+
+    /// Warns, once per tracker, that a call ran with no active builder (nothing recorded).
+    pub fn warn_no_builder(&self, py: Python<'_>) -> PyResult<()> {
+        if self.warned_no_builder.swap(true, Ordering::Relaxed) {
+            return Ok(());
+        }
+        warn(
+            py,
+            &format!(
+                "A call tracked under '{}' ({}, {}) ran with no active MetricsBuilder: its \
+                 cost was not recorded. Activate one with MetricsBuilder.activate_context().",
+                self.source, self.provider, self.model
+            ),
+        )
     }
 }
 
@@ -268,14 +387,14 @@ impl CostTracker {
         Ok(key)
     }
 
-    fn price(&self, builder: &BuilderCore, response: &Bound<'_, PyAny>) -> PyResult<f64> {
-        price_response(
-            builder,
-            response,
-            &self.provider,
-            &self.model,
-            &self.overrides,
-            CatalogPrices::Cached(self),
-        )
+    fn price(&self, builder: &BuilderCore, response: &Bound<'_, PyAny>) -> Result<f64, Failure> {
+        let call = Call {
+            provider: &self.provider,
+            formula: self.formula,
+            model: &self.model,
+            overrides: &self.overrides,
+            batch: self.batch,
+        };
+        price_response(builder, response, call, CatalogPrices::Cached(self))
     }
 }

@@ -76,7 +76,11 @@ impl TrackedFunction {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = args.py();
         let result = self.func.bind(py).call(args, kwargs)?;
-        if let Some(builder) = context_var_get(self.active.bind(py))? {
+        let Some(builder) = context_var_get(self.active.bind(py))? else {
+            self.tracker.get().warn_no_builder(py)?;
+            return Ok(result);
+        };
+        {
             let recorded = builder
                 .cast::<BuilderCore>()
                 .map_err(PyErr::from)

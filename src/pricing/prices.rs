@@ -1,0 +1,490 @@
+//! One catalog model's prices: the billed terms ([`PriceKey`]), dated periods, long-context
+//! tiers and the variants a request context selects (service tiers, batch, fast mode).
+//!
+//! The semantics are genai-prices' own (its `ConditionalPrice` list, `TieredPrices` and
+//! `PriceVariant`), as `notes/catalog-format.md` and the README describe them:
+//!
+//! - a period holds from its `from` date (UTC) or during its `utc` hours; the LAST period that
+//!   holds applies, the FIRST when none does (a date before every `from`);
+//! - a tiered price is a cliff: the price of the last tier whose start the request's whole
+//!   input exceeds, for every unit of that key;
+//! - variants override per key: for each key, the first variant that applies and has it.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A billed term. `*_mtok` keys are USD per million tokens, `web_searches_kcount` USD per 1,000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PriceKey {
+    Input,
+    CacheRead,
+    CacheWrite,
+    CacheWrite1h,
+    CacheWrite12h,
+    InputAudio,
+    CacheAudioRead,
+    InputImage,
+    CacheImageRead,
+    InputVideo,
+    InputTool,
+    Output,
+    OutputReasoning,
+    OutputAudio,
+    OutputImage,
+    OutputVideo,
+    WebSearches,
+}
+
+/// Number of [`PriceKey`]s.
+pub const KEY_COUNT: usize = 17;
+
+impl PriceKey {
+    /// Every key, in catalog order.
+    pub const ALL: [PriceKey; KEY_COUNT] = [
+        PriceKey::Input,
+        PriceKey::CacheRead,
+        PriceKey::CacheWrite,
+        PriceKey::CacheWrite1h,
+        PriceKey::CacheWrite12h,
+        PriceKey::InputAudio,
+        PriceKey::CacheAudioRead,
+        PriceKey::InputImage,
+        PriceKey::CacheImageRead,
+        PriceKey::InputVideo,
+        PriceKey::InputTool,
+        PriceKey::Output,
+        PriceKey::OutputReasoning,
+        PriceKey::OutputAudio,
+        PriceKey::OutputImage,
+        PriceKey::OutputVideo,
+        PriceKey::WebSearches,
+    ];
+
+    /// The key's name in the catalog (and in genai-prices' data).
+    pub fn name(self) -> &'static str {
+        match self {
+            PriceKey::Input => "input_mtok",
+            PriceKey::CacheRead => "cache_read_mtok",
+            PriceKey::CacheWrite => "cache_write_mtok",
+            PriceKey::CacheWrite1h => "cache_write_1h_mtok",
+            PriceKey::CacheWrite12h => "cache_write_12h_mtok",
+            PriceKey::InputAudio => "input_audio_mtok",
+            PriceKey::CacheAudioRead => "cache_audio_read_mtok",
+            PriceKey::InputImage => "input_image_mtok",
+            PriceKey::CacheImageRead => "cache_image_read_mtok",
+            PriceKey::InputVideo => "input_video_mtok",
+            PriceKey::InputTool => "input_tool_mtok",
+            PriceKey::Output => "output_mtok",
+            PriceKey::OutputReasoning => "output_reasoning_mtok",
+            PriceKey::OutputAudio => "output_audio_mtok",
+            PriceKey::OutputImage => "output_image_mtok",
+            PriceKey::OutputVideo => "output_video_mtok",
+            PriceKey::WebSearches => "web_searches_kcount",
+        }
+    }
+
+    /// The key named `name`, if it is one.
+    pub fn from_name(name: &str) -> Option<PriceKey> {
+        PriceKey::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The key whose price bills these units when this key has none (`None`: not billed).
+    pub fn fallback(self) -> Option<PriceKey> {
+        use PriceKey::*;
+        match self {
+            Input | Output | WebSearches => None,
+            CacheRead | CacheWrite | InputAudio | InputImage | InputVideo | InputTool => {
+                Some(Input)
+            }
+            CacheWrite1h | CacheWrite12h => Some(CacheWrite),
+            CacheAudioRead | CacheImageRead => Some(CacheRead),
+            OutputReasoning | OutputAudio | OutputImage | OutputVideo => Some(Output),
+        }
+    }
+
+    /// Units per priced quantity: a million tokens, or a thousand requests.
+    pub fn per(self) -> f64 {
+        match self {
+            PriceKey::WebSearches => 1_000.0,
+            _ => 1_000_000.0,
+        }
+    }
+}
+
+/// One price: flat, or a long-context cliff (`tiers`: `(start, price)`, starts ascending).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Price {
+    Flat(f64),
+    Tiered { base: f64, tiers: Box<[(f64, f64)]> },
+}
+
+impl Price {
+    /// The price for a request whose whole input is `input_tokens`.
+    pub fn at(&self, input_tokens: f64) -> f64 {
+        match self {
+            Price::Flat(p) => *p,
+            Price::Tiered { base, tiers } => tiers
+                .iter()
+                .rev()
+                .find(|(start, _)| input_tokens > *start)
+                .map_or(*base, |(_, p)| *p),
+        }
+    }
+
+    /// The price below every tier.
+    pub fn base(&self) -> f64 {
+        match self {
+            Price::Flat(p) | Price::Tiered { base: p, .. } => *p,
+        }
+    }
+
+    /// Every number in it (for validation).
+    pub fn values(&self) -> impl Iterator<Item = f64> + '_ {
+        let (base, tiers): (f64, &[(f64, f64)]) = match self {
+            Price::Flat(p) => (*p, &[]),
+            Price::Tiered { base, tiers } => (*base, tiers),
+        };
+        std::iter::once(base).chain(tiers.iter().flat_map(|(s, p)| [*s, *p]))
+    }
+}
+
+/// A price per key (absent keys bill through [`PriceKey::fallback`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PriceSet(pub [Option<Price>; KEY_COUNT]);
+
+impl PriceSet {
+    pub fn get(&self, key: PriceKey) -> Option<&Price> {
+        self.0[key as usize].as_ref()
+    }
+
+    pub fn set(&mut self, key: PriceKey, price: Price) {
+        self.0[key as usize] = Some(price);
+    }
+
+    /// The keys priced, with their prices.
+    pub fn iter(&self) -> impl Iterator<Item = (PriceKey, &Price)> {
+        PriceKey::ALL
+            .into_iter()
+            .filter_map(|k| self.get(k).map(|p| (k, p)))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+}
+
+/// When a period applies: from a UTC date, or during UTC hours of the day.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Condition {
+    Always,
+    /// Days since 1970-01-01 (UTC).
+    From(i64),
+    /// Minutes after UTC midnight: start inclusive, end exclusive, wrapping when end < start.
+    Hours(u32, u32),
+}
+
+/// A period of prices (genai-prices' `ConditionalPrice`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Period {
+    pub when: Condition,
+    pub prices: PriceSet,
+}
+
+/// A partial price list selected by the request context (genai-prices' `PriceVariant`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    /// Context key -> value pairs that must all hold (`service_tier`, `processing`, `speed`).
+    pub when: Vec<(String, String)>,
+    /// Days since 1970-01-01 from which it applies.
+    pub from: Option<i64>,
+    pub prices: PriceSet,
+}
+
+/// A catalog model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// The source's model id (case kept).
+    pub id: String,
+    /// Further (lowercase) names it answers to: snapshots, `-latest` aliases, spellings.
+    pub names: Vec<String>,
+    /// The source that priced it (`genai-prices`, `litellm`, `art_tinker`, or a refresh's).
+    pub src: String,
+    /// Non-empty.
+    pub periods: Vec<Period>,
+    pub variants: Vec<Variant>,
+}
+
+/// When a request was made: seconds since the epoch (UTC).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RequestTime(pub f64);
+
+impl RequestTime {
+    pub fn now() -> RequestTime {
+        RequestTime(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        )
+    }
+
+    fn day(self) -> i64 {
+        (self.0 / 86_400.0).floor() as i64
+    }
+
+    fn minute_of_day(self) -> u32 {
+        (self.0.rem_euclid(86_400.0) / 60.0) as u32
+    }
+}
+
+/// What the request says about itself beyond its usage: its service tier, batch, fast mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RequestContext<'a> {
+    /// OpenAI's `service_tier` (`flex`, `priority`...); `None` for the standard tier.
+    pub service_tier: Option<&'a str>,
+    /// A batch job (`batch=True`, or Anthropic's usage saying so).
+    pub batch: bool,
+    /// Anthropic fast mode (`usage.speed == "fast"`).
+    pub fast: bool,
+}
+
+impl RequestContext<'_> {
+    fn holds(&self, key: &str, value: &str) -> bool {
+        match key {
+            "service_tier" => self.service_tier == Some(value),
+            "processing" => value == "batch" && self.batch,
+            "speed" => value == "fast" && self.fast,
+            _ => false,
+        }
+    }
+}
+
+/// The prices that apply to one request: a reference per key (no copy on the hot path).
+#[derive(Debug, Clone, Copy)]
+pub struct Applied<'a>(pub [Option<&'a Price>; KEY_COUNT]);
+
+impl<'a> Applied<'a> {
+    /// The price billing `key`'s units at `input_tokens`: its own, else its fallback's, else 0.
+    pub fn price(&self, mut key: PriceKey, input_tokens: f64) -> f64 {
+        loop {
+            if let Some(p) = self.0[key as usize] {
+                return p.at(input_tokens);
+            }
+            match key.fallback() {
+                Some(k) => key = k,
+                None => return 0.0,
+            }
+        }
+    }
+}
+
+impl Model {
+    /// The period that applies at `at` (module docs).
+    pub fn period_at(&self, at: RequestTime) -> &Period {
+        let (day, minute) = (at.day(), at.minute_of_day());
+        self.periods
+            .iter()
+            .rev()
+            .find(|p| match p.when {
+                Condition::Always => true,
+                Condition::From(d) => day >= d,
+                Condition::Hours(start, end) if start <= end => minute >= start && minute < end,
+                Condition::Hours(start, end) => minute >= start || minute < end,
+            })
+            .unwrap_or(&self.periods[0])
+    }
+
+    /// The prices of a request made at `at` in context `ctx`.
+    pub fn applied(&self, at: RequestTime, ctx: &RequestContext<'_>) -> Applied<'_> {
+        let period = self.period_at(at);
+        let mut out: [Option<&Price>; KEY_COUNT] =
+            std::array::from_fn(|i| period.prices.0[i].as_ref());
+        if ctx.service_tier.is_none() && !ctx.batch && !ctx.fast {
+            return Applied(out);
+        }
+        let day = at.day();
+        let mut overridden = [false; KEY_COUNT];
+        for v in &self.variants {
+            if v.from.is_some_and(|d| day < d) || !v.when.iter().all(|(k, x)| ctx.holds(k, x)) {
+                continue;
+            }
+            for (k, p) in v.prices.iter() {
+                if !overridden[k as usize] {
+                    out[k as usize] = Some(p);
+                    overridden[k as usize] = true;
+                }
+            }
+        }
+        Applied(out)
+    }
+
+    /// The id lowercased, then the further names: every name the model answers to.
+    pub fn all_names(&self) -> impl Iterator<Item = String> + '_ {
+        std::iter::once(self.id.to_lowercase()).chain(self.names.iter().cloned())
+    }
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date; `None` when it is not one.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // days_from_civil (H. Hinnant).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// Minutes after midnight of an `HH:MM` time; `None` when it is not one.
+pub fn parse_hhmm(s: &str) -> Option<u32> {
+    let (h, m) = s.split_once(':')?;
+    let (h, m) = (h.parse::<u32>().ok()?, m.get(..2)?.parse::<u32>().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flat(pairs: &[(PriceKey, f64)]) -> PriceSet {
+        let mut s = PriceSet::default();
+        for (k, p) in pairs {
+            s.set(*k, Price::Flat(*p));
+        }
+        s
+    }
+
+    fn o3() -> Model {
+        Model {
+            id: "o3".into(),
+            names: vec![],
+            src: "test".into(),
+            periods: vec![
+                Period {
+                    when: Condition::Always,
+                    prices: flat(&[(PriceKey::Input, 10.0), (PriceKey::Output, 40.0)]),
+                },
+                Period {
+                    when: Condition::From(parse_date("2025-06-10").unwrap()),
+                    prices: flat(&[(PriceKey::Input, 2.0), (PriceKey::Output, 8.0)]),
+                },
+            ],
+            variants: vec![Variant {
+                when: vec![("service_tier".into(), "flex".into())],
+                from: None,
+                prices: flat(&[(PriceKey::Input, 1.0)]),
+            }],
+        }
+    }
+
+    fn at(date: &str) -> RequestTime {
+        RequestTime(parse_date(date).unwrap() as f64 * 86_400.0 + 3600.0)
+    }
+
+    #[test]
+    fn dates_parse_to_days() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2024-02-29"), Some(19_782));
+        assert_eq!(parse_date("2024-2-29"), None);
+        assert_eq!(parse_hhmm("16:30"), Some(990));
+        assert_eq!(parse_hhmm("24:00"), None);
+    }
+
+    #[test]
+    fn the_last_period_that_holds_applies() {
+        let m = o3();
+        let ctx = RequestContext::default();
+        assert_eq!(
+            m.applied(at("2025-05-01"), &ctx)
+                .price(PriceKey::Input, 0.0),
+            10.0
+        );
+        assert_eq!(
+            m.applied(at("2025-06-10"), &ctx)
+                .price(PriceKey::Input, 0.0),
+            2.0
+        );
+        // Before every `from`: the first period.
+        let mut only_dated = o3();
+        only_dated.periods.remove(0);
+        assert_eq!(
+            only_dated
+                .applied(at("2020-01-01"), &ctx)
+                .price(PriceKey::Output, 0.0),
+            8.0
+        );
+    }
+
+    #[test]
+    fn time_of_day_periods_wrap_past_midnight() {
+        let mut m = o3();
+        m.periods[1].when = Condition::Hours(16 * 60 + 30, 30);
+        let ctx = RequestContext::default();
+        let day = parse_date("2026-01-01").unwrap() as f64 * 86_400.0;
+        let price = |h: f64| {
+            m.applied(RequestTime(day + h * 3600.0), &ctx)
+                .price(PriceKey::Input, 0.0)
+        };
+        assert_eq!(price(12.0), 10.0);
+        assert_eq!(price(17.0), 2.0);
+        assert_eq!(price(0.25), 2.0);
+        assert_eq!(price(0.75), 10.0);
+    }
+
+    #[test]
+    fn variants_override_only_their_keys() {
+        let m = o3();
+        let flex = RequestContext {
+            service_tier: Some("flex"),
+            ..RequestContext::default()
+        };
+        let a = m.applied(at("2026-01-01"), &flex);
+        assert_eq!(a.price(PriceKey::Input, 0.0), 1.0);
+        assert_eq!(a.price(PriceKey::Output, 0.0), 8.0);
+        let priority = RequestContext {
+            service_tier: Some("priority"),
+            ..RequestContext::default()
+        };
+        assert_eq!(
+            m.applied(at("2026-01-01"), &priority)
+                .price(PriceKey::Input, 0.0),
+            2.0
+        );
+    }
+
+    #[test]
+    fn fallbacks_and_tiers() {
+        let mut s = flat(&[(PriceKey::Input, 3.0), (PriceKey::CacheWrite, 3.75)]);
+        s.set(
+            PriceKey::Output,
+            Price::Tiered {
+                base: 15.0,
+                tiers: vec![(200_000.0, 22.5)].into(),
+            },
+        );
+        let m = Model {
+            id: "x".into(),
+            names: vec![],
+            src: "test".into(),
+            periods: vec![Period {
+                when: Condition::Always,
+                prices: s,
+            }],
+            variants: vec![],
+        };
+        let a = m.applied(RequestTime(0.0), &RequestContext::default());
+        assert_eq!(a.price(PriceKey::CacheWrite1h, 0.0), 3.75);
+        assert_eq!(a.price(PriceKey::CacheRead, 0.0), 3.0);
+        assert_eq!(a.price(PriceKey::WebSearches, 0.0), 0.0);
+        assert_eq!(a.price(PriceKey::OutputReasoning, 200_000.0), 15.0);
+        assert_eq!(a.price(PriceKey::OutputReasoning, 200_001.0), 22.5);
+    }
+}
