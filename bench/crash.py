@@ -96,7 +96,7 @@ def run(library: str, kills: int, seed: int = 1234, phase: str = "log") -> dict[
         deadline = time.monotonic() + 30
         if phase == "early":
             # Somewhere in start-up: import, resume (open, reconcile) or the first logs.
-            time.sleep(rng.uniform(0.2, 1.5))
+            time.sleep(rng.uniform(0.05, 0.6))
         else:
             while time.monotonic() < deadline and proc.poll() is None:
                 if history.exists() and history.stat().st_size > before:

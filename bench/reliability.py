@@ -274,12 +274,16 @@ def fork_case(builder_cls, *, forks: int = 150, threads: int = 4) -> str:
     many children hang (killed after 10 s)?"""
     builder = builder_cls("train")
     stop = threading.Event()
+    thread_errors: list[str] = []
 
     def work(i: int) -> None:
-        while not stop.is_set():
-            builder.add_cost(f"train/t{i}", 0.001)
-            if i == 0:
-                asyncio.run(builder.flush())
+        try:
+            while not stop.is_set():
+                builder.add_cost(f"train/t{i}", 0.001)
+                if i == 0:
+                    asyncio.run(builder.flush())
+        except Exception as e:  # noqa: BLE001 - counted, not hidden
+            thread_errors.append(type(e).__name__)
 
     workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
     for w in workers:
@@ -311,7 +315,8 @@ def fork_case(builder_cls, *, forks: int = 150, threads: int = 4) -> str:
         stop.set()
         for w in workers:
             w.join()
-    return f"{hung} of {forks} children hung, {failed} failed"
+    errors = f", {len(thread_errors)} of {threads} threads died ({', '.join(sorted(set(thread_errors)))})"
+    return f"{hung} of {forks} children hung, {failed} failed" + (errors if thread_errors else "")
 
 
 def run_dir_cases(smoke: bool) -> None:
