@@ -3,6 +3,8 @@ openpipe-art 0.5.18; then count what the run directory lost, doubled or tore.
 
     python bench/crash.py               # 50 kills per library
     python bench/crash.py --kills 10 --library reference   # each restart imports openpipe-art
+    python bench/crash.py --phase early    # kills during start-up: resume and the first log
+    python bench/crash.py --phase merge    # the worker also calls merge_state before each log
 
 Each row adds a cost of 0.5, one item and the scenario ids ``id<seq>``, ``common<seq % 7>``
 (``seq`` is the row's line number when it was logged), so every row's running totals can be
@@ -34,12 +36,14 @@ def model_class(library: str):
     return Model
 
 
-async def worker(library: str, base: str) -> None:
+async def worker(library: str, base: str, phase: str = "log") -> None:
     model = model_class(library)(name="k", project="p", base_path=base)
     model.metrics_builder()
     history = Path(base) / "p" / "models" / "k" / "history.jsonl"
     seq = len(history.read_text().splitlines()) if history.exists() else 0
     while True:
+        if phase == "merge":
+            model.merge_state({"user": {"seq": seq}})
         model.metrics_builder("train").add_data(scenario_ids=[f"id{seq}", f"common{seq % 7}"])
         await model.log(
             None,
@@ -75,7 +79,7 @@ def check(run_dir: Path) -> dict[str, int]:
     return out
 
 
-def run(library: str, kills: int, seed: int = 1234) -> dict[str, int]:
+def run(library: str, kills: int, seed: int = 1234, phase: str = "log") -> dict[str, int]:
     rng = random.Random(seed)
     base = tempfile.mkdtemp(prefix=f"crash-{library}-")
     run_dir = Path(base) / "p" / "models" / "k"
@@ -84,20 +88,24 @@ def run(library: str, kills: int, seed: int = 1234) -> dict[str, int]:
     died = 0
     for _ in range(kills):
         proc = subprocess.Popen(
-            [sys.executable, __file__, "--worker", library, base],
+            [sys.executable, __file__, "--worker", library, base, "--phase", phase],
             env=env,
             stderr=subprocess.DEVNULL,
         )
         before = history.stat().st_size if history.exists() else 0
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and proc.poll() is None:
-            if history.exists() and history.stat().st_size > before:
-                break
-            time.sleep(0.002)
+        if phase == "early":
+            # Somewhere in start-up: import, resume (open, reconcile) or the first logs.
+            time.sleep(rng.uniform(0.2, 1.5))
+        else:
+            while time.monotonic() < deadline and proc.poll() is None:
+                if history.exists() and history.stat().st_size > before:
+                    break
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0, 0.05))
         if proc.poll() is not None:
             died += 1  # it could not restart (a torn state.json, for one)
             continue
-        time.sleep(rng.uniform(0, 0.05))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     result = check(run_dir) if history.exists() else {"rows": 0}
@@ -110,16 +118,17 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--library", choices=["art-metrics", "reference", "both"], default="both")
     parser.add_argument("--worker", nargs=2, metavar=("LIBRARY", "BASE"))
+    parser.add_argument("--phase", choices=["log", "early", "merge"], default="log")
     args = parser.parse_args()
     if args.worker:
-        asyncio.run(worker(*args.worker))
+        asyncio.run(worker(*args.worker, phase=args.phase))
         return
     both = ["art-metrics", "reference"]
     for library in both if args.library == "both" else [args.library]:
         started = time.monotonic()
-        result = run(library, args.kills)
+        result = run(library, args.kills, phase=args.phase)
         took = time.monotonic() - started
-        print(f"{library}: {args.kills} kills in {took:.0f} s: {result}")
+        print(f"{library} ({args.phase}): {args.kills} kills in {took:.0f} s: {result}")
 
 
 if __name__ == "__main__":

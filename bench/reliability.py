@@ -2,6 +2,7 @@
 
     python bench/reliability.py            # every case, both libraries
     python bench/reliability.py --smoke    # small sizes
+    python bench/reliability.py --run-dir  # only the run-directory cases (issue #10)
 
 The same functions back tests/test_reliability.py, which asserts that art-metrics loses nothing.
 """
@@ -10,9 +11,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import json
 import os
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -138,6 +147,198 @@ def asyncio_case(builder_cls, track_api_cost, *, n_tasks: int = 1000) -> Outcome
     return outcome
 
 
+# -- run directory (issue #10) -------------------------------------------------------------
+
+READER = """
+import os, sys, time
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+if sys.argv[3] == "reference":
+    from art import Model
+else:
+    from art_metrics import Model
+base, n = sys.argv[1], int(sys.argv[2])
+for _ in range(n):
+    m = Model(name="r", project="p", base_path=base)
+    try:
+        m.read_state()
+    except Exception:
+        pass
+    if hasattr(m, "close"):
+        m.close()
+    del m
+    time.sleep(0.01)
+"""
+
+
+def _model_class(library: str):
+    if library == "reference":
+        from art import Model
+    else:
+        from art_metrics import Model
+    return Model
+
+
+def _log(model, step: int, **metrics) -> None:
+    asyncio.run(model.log(None, split="train", step=step, metrics=metrics))
+
+
+def _history_steps(run_dir: Path) -> list[int]:
+    out = []
+    for line in (run_dir / "history.jsonl").read_text().splitlines():
+        try:
+            out.append(json.loads(line)["step"])
+        except (ValueError, KeyError):
+            pass
+    return out
+
+
+def reader_case(library: str, *, rows: int = 1500, opens: int = 100) -> str:
+    """A reader process opens the run `opens` times while `rows` rows are logged."""
+    base = tempfile.mkdtemp(prefix=f"reader-{library}-")
+    model = _model_class(library)(name="r", project="p", base_path=base)
+    _log(model, 0, **{"data/step_items": 1})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    reader = subprocess.Popen([sys.executable, "-c", READER, base, str(opens), library], env=env)
+    for i in range(1, rows):
+        _log(model, i, **{"data/step_items": 1})
+        if i == rows - 1 and reader.poll() is None:
+            reader.wait()
+    reader.wait()
+    steps = _history_steps(Path(base) / "p" / "models" / "r")
+    lost = len(set(range(rows)) - set(steps))
+    dup = len(steps) - len(set(steps))
+    return f"{lost} of {rows:,} rows lost, {dup} duplicated ({opens} opens)"
+
+
+def history_case(library: str) -> str:
+    """Truncate, rotate and delete history.jsonl during a run and between runs: does the
+    running total continue exactly?"""
+    cls = _model_class(library)
+    results = []
+    for action in ("truncate", "rotate", "delete"):
+        base = tempfile.mkdtemp(prefix=f"history-{library}-")
+        model = cls(name="h", project="p", base_path=base)
+        history = Path(base) / "p" / "models" / "h" / "history.jsonl"
+        for i in range(10):
+            _log(model, i, **{"data/step_items": 1})
+        if action == "truncate":
+            history.write_text("")
+        elif action == "rotate":
+            history.rename(history.with_name("history.jsonl.1"))
+        else:
+            history.unlink()
+        _log(model, 10, **{"data/step_items": 1})
+        if hasattr(model, "close"):
+            model.close()
+        del model
+        gc.collect()
+        model = cls(name="h", project="p", base_path=base)
+        _log(model, 11, **{"data/step_items": 1})
+        last = json.loads(history.read_text().splitlines()[-1])
+        results.append(f"{action}: {last['data/cum/items']:g}/12")
+        if hasattr(model, "close"):
+            model.close()
+    return ", ".join(results)
+
+
+def corrupt_journal_case() -> str:
+    """A journal record in the middle fails its checksum (art-metrics only: the reference
+    has no journal)."""
+    import warnings
+
+    from art_metrics import Model
+
+    base = tempfile.mkdtemp(prefix="corrupt-")
+    model = Model(name="c", project="p", base_path=base)
+    for i in range(20):
+        _log(model, i, **{"data/step_items": 1})
+    run_dir = Path(model.run_dir)
+    model._finalizer.detach()  # a crash: no close
+    model._run = None
+    del model
+    gc.collect()
+    journal = run_dir / "state.journal"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    lines[10] = lines[10].replace(b"1", b"7", 1)
+    journal.write_bytes(b"".join(lines))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = Model(name="c", project="p", base_path=base)
+        items = model.read_state()["_metrics_builder_state"]["cum_state"]["data/cum/items"]
+    kinds = "; ".join(str(w.message)[:90] for w in caught)
+    return f"restored {items:g} of 20 items; warning: {kinds}"
+
+
+def fork_case(builder_cls, *, forks: int = 150, threads: int = 4) -> str:
+    """`forks` fork() calls while `threads` threads record into and flush a builder: how
+    many children hang (killed after 10 s)?"""
+    builder = builder_cls("train")
+    stop = threading.Event()
+
+    def work(i: int) -> None:
+        while not stop.is_set():
+            builder.add_cost(f"train/t{i}", 0.001)
+            if i == 0:
+                asyncio.run(builder.flush())
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    hung = failed = 0
+    try:
+        for _ in range(forks):
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    builder.add_cost("train/child", 1.0)
+                    asyncio.run(builder.flush())
+                    code = 0
+                finally:
+                    os._exit(code)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    failed += os.waitstatus_to_exitcode(status) != 0
+                    break
+                time.sleep(0.001)
+            else:
+                hung += 1
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()
+    return f"{hung} of {forks} children hung, {failed} failed"
+
+
+def run_dir_cases(smoke: bool) -> None:
+    import warnings
+
+    from art.metrics import MetricsBuilder as RefBuilder
+    from art_metrics import MetricsBuilder
+
+    warnings.simplefilter("ignore", DeprecationWarning)  # os.fork() in a threaded process
+    rows, opens = (300, 20) if smoke else (1500, 100)
+    forks = 30 if smoke else 150
+    print(
+        f"| a reader process opens the run {opens}× while {rows:,} rows are logged "
+        f"| {reader_case('art-metrics', rows=rows, opens=opens)} "
+        f"| {reader_case('reference', rows=rows, opens=opens)} |"
+    )
+    print(
+        f"| history.jsonl truncated / rotated / deleted mid-run (items total after 12 rows) "
+        f"| {history_case('art-metrics')} | {history_case('reference')} |"
+    )
+    print(f"| a journal record corrupted in the middle | {corrupt_journal_case()} | no journal |")
+    print(
+        f"| {forks} forks while 4 threads use a builder "
+        f"| {fork_case(MetricsBuilder, forks=forks)} | {fork_case(RefBuilder, forks=forks)} |"
+    )
+
+
 def describe(outcome: Outcome) -> str:
     kinds = sorted({e.split(":")[0] for e in outcome.errors})
     errs = f"{len(outcome.errors)} errors ({', '.join(kinds)})" if outcome.errors else "no errors"
@@ -147,7 +348,13 @@ def describe(outcome: Outcome) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--run-dir", action="store_true", help="only the run-directory cases")
     args = parser.parse_args()
+    if args.run_dir:
+        print("| case | art-metrics | openpipe-art 0.5.18 |")
+        print("| --- | --- | --- |")
+        run_dir_cases(args.smoke)
+        return
     from art.metrics import MetricsBuilder as RefBuilder
     from art.metrics import track_api_cost as ref_track
     from art_metrics import MetricsBuilder, track_api_cost
@@ -166,6 +373,7 @@ def main() -> None:
     print(
         f"| {n_tasks} asyncio tasks judging in train/eval, flushes between | {describe(ours)} | {describe(ref)} |"
     )
+    run_dir_cases(args.smoke)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 //! for the `art_metrics._core` extension module.
 
 pub mod error;
+pub mod fork;
 pub mod history;
 pub mod metrics;
 pub mod notices;

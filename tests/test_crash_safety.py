@@ -83,7 +83,9 @@ def test_sigkill_at_random_moments_never_loses_or_doubles_anything(tmp_path):
     ids = {f"id{s}" for s in range(n)} | {f"common{s % 7}" for s in range(n)} | {"final"}
     assert last["data/cum/num_unique_scenarios"] == len(ids)
     leftovers = sorted(p.name for p in run_dir.iterdir())
-    assert leftovers == ["history.jsonl", "state.journal", "state.json"], leftovers
+    assert leftovers == [".art_metrics.lock", "history.jsonl", "state.journal", "state.json"], (
+        leftovers
+    )
     state = model.read_state()["_metrics_builder_state"]
     assert state["cum_state"]["costs/cum/all"] == pytest.approx(0.5 * (n + 1), rel=1e-12)
     assert set(state["unique_scenario_ids"]) == ids

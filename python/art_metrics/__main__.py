@@ -1,4 +1,4 @@
-"""``python -m art_metrics demo|summary|report|refresh`` (also the ``art-metrics`` command)."""
+"""``python -m art_metrics demo|summary|report|refresh|compact`` (also the ``art-metrics`` command)."""
 
 from __future__ import annotations
 
@@ -112,7 +112,32 @@ def _parser() -> argparse.ArgumentParser:
     refresh.add_argument(
         "--allow-insecure", action="store_true", help="accept a plain http:// source"
     )
+
+    compact = commands.add_parser(
+        "compact",
+        help="fold a run's state.journal into state.json (after a crash, before plain ART)",
+    )
+    compact.add_argument("run_dir", help="the run directory (.art/PROJECT/models/NAME)")
     return parser
+
+
+def _compact(args: argparse.Namespace) -> int:
+    """Takes the run's writer lock, folds the journal into state.json and releases it."""
+    import warnings
+
+    from ._core import RunCore
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "state.json").exists() and not (run_dir / "state.journal").exists():
+        print(f"error: {run_dir} has no state.json or state.journal", file=sys.stderr)
+        return 2
+    run = RunCore(str(run_dir))
+    run.compact()
+    run.close()
+    for message in run.take_warnings():
+        warnings.warn(message, RuntimeWarning, stacklevel=1)
+    print(f"compacted {run_dir / 'state.json'}")
+    return 0
 
 
 def _warn(problems: list[str]) -> None:
@@ -325,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
             return _summary(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "compact":
+            return _compact(args)
         return _refresh(args)
     except _MissingExtra as err:
         print(f"error: {err}", file=sys.stderr)

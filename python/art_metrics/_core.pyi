@@ -28,6 +28,7 @@ __all__ = [
     "_refresh_catalog",
     "_reload_catalog",
     "_catalog_cache_path",
+    "_after_fork_in_child",
     "_noop",
     "_fail_next_appends",
 ]
@@ -162,6 +163,9 @@ class RunCore:
     def overwrite_state(self, json: str, snapshot_next: bool) -> None: ...
     def merge_state(self, json: str, snapshot_next: bool) -> str: ...
     def compact(self) -> None: ...
+    def close(self) -> None: ...
+    def is_writer(self) -> bool: ...
+    def take_warnings(self) -> list[str]: ...
     def log(
         self,
         builder: BuilderCore,
@@ -175,6 +179,8 @@ class RunCore:
         model: Any = None,
         efficiency: bool = False,
     ) -> tuple[dict[str, float | int], list[str]] | None: ...
+
+def _after_fork_in_child() -> int: ...
 
 @final
 class CostTracker:

@@ -16,6 +16,8 @@ the clock, the backend, the reporters.
 from __future__ import annotations
 
 import json
+import operator
+import os
 import threading
 import time
 import warnings
@@ -26,7 +28,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from . import budget as _budget
-from ._core import BuilderCore, RunCore, _split_notice
+from ._core import BuilderCore, RunCore, _after_fork_in_child, _split_notice
 from .builder import MetricsBuilder
 from .reporting import WandbReporter, reporters_for
 from .trajectories import normalize_groups
@@ -44,12 +46,54 @@ class Reporter(Protocol):
     def log(self, row: dict[str, float | int]) -> None: ...
 
 
-def _compact_quietly(run: RunCore) -> None:
-    # At exit or when the Model is collected: fold the journal so state.json is complete.
+def _close_quietly(run: RunCore) -> None:
+    # At exit or when the Model is collected: fold the journal so state.json is complete,
+    # and release the run directory's writer lock.
     try:
-        run.compact()
+        run.close()
     except Exception:  # noqa: BLE001 - nothing useful can be done at interpreter exit
         pass
+
+
+def _warn_about(run: RunCore) -> None:
+    for message in run.take_warnings():
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _non_empty_str(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a non-empty str, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{what} must be a non-empty str, got {value!r}")
+    return value
+
+
+def _step(step: Any) -> int:
+    if isinstance(step, bool):
+        raise TypeError(f"step must be an int, got bool {step!r}")
+    try:
+        step = operator.index(step)  # int, numpy integers
+    except TypeError:
+        raise TypeError(f"step must be an int, got {type(step).__name__} {step!r}") from None
+    if not -(2**63) <= step < 2**63:
+        raise ValueError(f"step is too large: it must fit in 64 bits, got {step}")
+    return step
+
+
+def _check_keys(metrics: Mapping[str, Any]) -> None:
+    for key in metrics:
+        if isinstance(key, str):
+            try:
+                key.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"metric key {key!r} is not valid Unicode text") from None
+
+
+# A child forked while other threads were inside the core repairs the locks they held
+# (the core's `fork` module says how); nothing is held across the fork, so the parent
+# cannot deadlock either.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Model:
@@ -82,10 +126,10 @@ class Model:
         art_version: str = "0.5.18",
         efficiency_metrics: bool = False,
     ) -> None:
-        # First: an unsupported version is refused before anything else is set up.
+        # First: bad names and an unsupported version are refused before anything else.
+        self.name = _non_empty_str(name, "name")
+        self.project = _non_empty_str(project, "project")
         self._builder = MetricsBuilder("train", art_version=art_version)
-        self.name = name
-        self.project = project
         self.entity = entity
         self.id = id
         self.config = config
@@ -112,7 +156,10 @@ class Model:
         self._run = RunCore(self.run_dir, compact_min_bytes=self._compact_min_bytes)
         self._loaded = False
         self._load_lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _compact_quietly, self._run)
+        # Rows written but not yet given to the reporters (a KeyboardInterrupt in between):
+        # delivered on the next log or on close.
+        self._undelivered: list[tuple[dict[str, float | int], Any]] = []
+        self._finalizer = weakref.finalize(self, _close_quietly, self._run)
         _budget._register(self._builder, self)
 
     @property
@@ -137,6 +184,7 @@ class Model:
                 self._run.load_into(self._builder)
                 self._restore_budget()
                 self._loaded = True
+        _warn_about(self._run)
 
     def metrics_builder(self, cost_context: str | None = None) -> MetricsBuilder:
         """The run's builder (cost context "train"), or the one for ``cost_context``."""
@@ -180,8 +228,12 @@ class Model:
             )
 
     def read_state(self) -> dict[str, Any] | None:
-        """state.json (the journal folded in first), or None when there is none."""
+        """state.json with the journal folded in, or None when there is none.
+
+        Reading changes no file: a monitoring script can call it while another process logs.
+        """
         text = self._run.read_state()
+        _warn_about(self._run)
         return None if text is None else json.loads(text)
 
     def overwrite_state(self, state: Mapping[str, Any]) -> None:
@@ -194,12 +246,14 @@ class Model:
         return json.loads(merged)
 
     def close(self) -> None:
-        """Fold the journal into state.json now (also done at exit) and finish reporters.
+        """Fold the journal into state.json now (also done at exit), release the run
+        directory's writer lock, and finish reporters.
 
         Reporters with a ``finish()`` method (W&B, Trackio) are finished; a later log
-        resumes their run.
+        resumes their run (and takes the lock again).
         """
-        self._run.compact()
+        self._run.close()
+        self._deliver()
         for reporter in self.reporters:
             finish = getattr(reporter, "finish", None)
             if callable(finish):
@@ -233,7 +287,9 @@ class Model:
         """
         if step is None:
             step = await self.get_step()
+        step = _step(step)
         self._ensure_loaded()
+        self._deliver()
         if trajectories is None and metrics is None:
             return
         notice = _split_notice(split)
@@ -242,6 +298,8 @@ class Model:
         groups = None if trajectories is None else normalize_groups(trajectories)
         if metrics is not None and not isinstance(metrics, dict):
             metrics = dict(metrics)
+        if metrics is not None:
+            _check_keys(metrics)
         # The backend's automatic train-step metrics are decided by the core (train split,
         # once per step, an explicit value wins), which calls the backend for its GPU rate.
         logged = self._run.log(
@@ -257,12 +315,20 @@ class Model:
             efficiency=self.efficiency_metrics,
         )
         if logged is not None:
-            row, caller_keys = logged
+            self._undelivered.append(logged)
+            self._deliver()
+            # The row's costs (GPU time, `metrics=` costs) count against the budget.
+            self._builder._check_budget()
+        _warn_about(self._run)
+
+    def _deliver(self) -> None:
+        """Give the reporters every row written but not yet reported, oldest first."""
+        while self._undelivered:
+            row, caller_keys = self._undelivered[0]
             for reporter in self.reporters:
                 if isinstance(reporter, WandbReporter):
                     # 0.5.23 sends W&B the canonical keys and the caller's own.
                     reporter.log(row, caller_keys=caller_keys)
                 else:
                     reporter.log(row)
-            # The row's costs (GPU time, `metrics=` costs) count against the budget.
-            self._builder._check_budget()
+            self._undelivered.pop(0)

@@ -124,7 +124,7 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
         );
     }
 
-    let mut writer = run.writer();
+    let mut writer = run.writer()?;
     let efficiency = req.efficiency.filter(|_| req.split == "train");
     let (flushed, derived, undo) = builder.flush_with_then(&adds, scenario_ids, |m, t| {
         efficiency.map_or_else(Vec::new, |rate| efficiency_metrics(m, rate, t))
@@ -154,7 +154,8 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
     }
     let line = history_line(&row, req.step, req.recorded_at);
 
-    let (changes, reset) = if writer.snapshot_pending() {
+    // After `load_state_dict` (or `overwrite_state`) the totals are saved whole.
+    let (changes, reset) = if root.take_replaced() || writer.snapshot_pending() {
         root.take_changes();
         let state = root.state();
         let changes = TotalsChanges {
@@ -162,6 +163,7 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
             new_scenario_ids: state.unique_scenario_ids,
             // A snapshot holds every id: if its save fails, all of them are unsaved again.
             ids_from: 0,
+            compensation: state.compensation,
         };
         (changes, true)
     } else {
@@ -269,7 +271,8 @@ mod tests {
         );
         let text = std::fs::read_to_string(dir.path().join("history.jsonl")).unwrap();
         assert!(!text.contains("loss/kl") && text.contains("\"train/custom\": 1.5"));
-        let state = RunDir::new(dir.path()).open().unwrap();
+        drop(run);
+        let (state, _) = RunDir::new(dir.path()).open().unwrap();
         assert!(
             state
                 .cum_state

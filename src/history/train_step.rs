@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
+use crate::fork::ForkLocks;
 use crate::pricing::gpu::gpu_cost_usd;
 
 /// The key of the measured interval between train steps.
@@ -42,21 +43,43 @@ impl TrainStepClock {
         }
     }
 
-    /// The seconds since the previous train step's first log (or since the start) when
+    /// The seconds since the previous train step's first row (or since the start) when
     /// this is the first log of train step `step`; `None` for another split or a step
-    /// logged again. A first log moves the clock on.
-    pub fn tick(&self, split: &str, step: i64, now: Instant) -> Option<f64> {
+    /// already logged. It does not move the clock: [`TrainStepClock::commit`] does, once
+    /// the row is written, so a failed log that is retried counts its interval once.
+    pub fn interval(&self, split: &str, step: i64, now: Instant) -> Option<f64> {
         if !applies_to(split) {
             return None;
         }
-        let mut state = self.state.lock();
+        let state = self.state.lock();
         if state.last_step == Some(step) {
             return None;
         }
-        let interval = now.saturating_duration_since(state.last_log).as_secs_f64();
-        state.last_log = now;
-        state.last_step = Some(step);
-        Some(interval)
+        Some(now.saturating_duration_since(state.last_log).as_secs_f64())
+    }
+
+    /// Moves the clock to `now`: train step `step`'s first row was written.
+    pub fn commit(&self, split: &str, step: i64, now: Instant) {
+        if !applies_to(split) {
+            return;
+        }
+        let mut state = self.state.lock();
+        if state.last_step != Some(step) {
+            state.last_log = now;
+            state.last_step = Some(step);
+        }
+    }
+}
+
+impl ForkLocks for TrainStepClock {
+    unsafe fn repair_in_child(&self) -> usize {
+        if !self.state.is_locked() {
+            return 0;
+        }
+        // SAFETY: forwarded from the caller; the state is two plain values, so the
+        // vanished holder cannot have left it inconsistent.
+        unsafe { self.state.force_unlock() };
+        1
     }
 }
 
@@ -97,6 +120,26 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    impl TrainStepClock {
+        /// A log whose row is written.
+        fn tick(&self, split: &str, step: i64, now: Instant) -> Option<f64> {
+            let interval = self.interval(split, step, now);
+            self.commit(split, step, now);
+            interval
+        }
+    }
+
+    #[test]
+    fn a_failed_log_does_not_move_the_clock() {
+        let start = Instant::now();
+        let clock = TrainStepClock::starting_at(start);
+        let at = |s: u64| start + Duration::from_secs(s);
+        assert_eq!(clock.interval("train", 1, at(5)), Some(5.0));
+        // The row was not written: the retry measures from the start again.
+        assert_eq!(clock.tick("train", 1, at(6)), Some(6.0));
+        assert_eq!(clock.tick("train", 1, at(7)), None);
+    }
 
     #[test]
     fn once_per_train_step_measuring_from_the_previous_one() {

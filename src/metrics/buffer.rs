@@ -6,6 +6,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::metrics::keys;
 use crate::metrics::scenarios::ScenarioSet;
 use crate::metrics::sum::ExactSum;
+use crate::metrics::totals::Totals;
 
 /// Leaves recorded since the last flush, in the order first recorded, and the scenario ids seen.
 ///
@@ -19,6 +20,17 @@ pub struct StepBuffer {
     /// Every proper ancestor of a leaf → the first leaf below it (for error messages).
     ancestors: FxHashMap<String, usize>,
     scenario_ids: ScenarioSet,
+    /// The step's cost rollups (ancestors at depth two or more, and `costs/all`) kept up to
+    /// date, so an add is checked against them in O(depth).
+    rollups: FxHashMap<String, ExactSum>,
+}
+
+/// The rollup keys a leaf adds to: its ancestors at depth two or more, and `costs/all`.
+fn rollup_keys(key: &str) -> impl Iterator<Item = &str> {
+    let cost = key.starts_with("costs/");
+    keys::rollup_ancestors(key)
+        .filter(move |_| cost)
+        .chain(cost.then_some("costs/all"))
 }
 
 impl StepBuffer {
@@ -31,6 +43,7 @@ impl StepBuffer {
             return Ok(false);
         };
         self.leaves[i].1 = self.sum_with(i, value)?;
+        self.add_to_rollups(key, value);
         Ok(true)
     }
 
@@ -66,6 +79,45 @@ impl StepBuffer {
         }
         self.index.insert(key.to_owned(), i);
         self.leaves.push((key.to_owned(), ExactSum::new(value)));
+        self.add_to_rollups(key, value);
+        Ok(())
+    }
+
+    fn add_to_rollups(&mut self, key: &str, value: f64) {
+        for r in rollup_keys(key) {
+            match self.rollups.get_mut(r) {
+                Some(sum) => sum.add(value),
+                None => {
+                    self.rollups.insert(r.to_owned(), ExactSum::new(value));
+                }
+            }
+        }
+    }
+
+    /// Refuses `values` (naming the key) when adding them would make a step value, a cost
+    /// rollup, `costs/all` or a running total in `totals` non-finite: two finite values can
+    /// overflow (`1e308 + 1e308`), and an infinite total would be saved and restored forever.
+    pub fn check_derived(&self, values: &[(&str, f64)], totals: &Totals) -> CoreResult<()> {
+        let mut sums: FxHashMap<&str, ExactSum> = FxHashMap::default();
+        for (key, value) in values {
+            let own = (*key != "costs/all").then_some(*key);
+            for k in own.into_iter().chain(rollup_keys(key)) {
+                let sum = sums.entry(k).or_insert_with(|| {
+                    let current = self.get(k).or_else(|| self.rollups.get(k));
+                    current.copied().unwrap_or_default()
+                });
+                sum.add(*value);
+                let cumulative = keys::CUMULATIVE_SECTIONS.contains(&keys::section(k));
+                if !sum.value().is_finite()
+                    || (cumulative && totals.would_overflow(&keys::cumulative_key(k), sum))
+                {
+                    return Err(CoreError::value(format!(
+                        "Adding {value:?} to metric '{key}' would make '{k}' or its running \
+                         total non-finite"
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -211,6 +263,38 @@ mod tests {
         assert_eq!(b.get("time/x").unwrap().value(), 1e308);
         b.add("time/x", -1e308).unwrap();
         assert_eq!(b.get("time/x").unwrap().value(), 0.0);
+    }
+
+    #[test]
+    fn an_add_that_would_overflow_a_rollup_or_total_is_refused() {
+        let totals = Totals::default();
+        let mut b = StepBuffer::default();
+        b.add("costs/train/a", 1e308).unwrap();
+        let e = b
+            .check_derived(&[("costs/eval/b", 1e308)], &totals)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'costs/eval/b'") && e.contains("costs/all"),
+            "{e}"
+        );
+        assert!(
+            b.check_derived(&[("costs/train/c", 1e308)], &totals)
+                .is_err()
+        );
+        b.check_derived(&[("costs/eval/b", 1.0)], &totals).unwrap();
+        let mut t = Totals::default();
+        t.add("time/cum/x", &ExactSum::new(1e308));
+        let e = StepBuffer::default()
+            .check_derived(&[("time/step_x", 1e308)], &t)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'time/step_x'"), "{e}");
+        // A total openpipe-art saved as infinite stays so; adds to it are accepted.
+        t.add("time/cum/y", &ExactSum::new(f64::INFINITY));
+        StepBuffer::default()
+            .check_derived(&[("time/y", 1.0)], &t)
+            .unwrap();
     }
 
     #[test]

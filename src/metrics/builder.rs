@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use crate::error::{CoreError, CoreResult};
+use crate::fork::{self, ForkLocks};
 use crate::metrics::budget::{Budget, BudgetEvent};
 use crate::metrics::buffer::StepBuffer;
 use crate::metrics::derive::{StepMetrics, flush_step};
@@ -36,6 +37,29 @@ pub struct RunMetrics {
     budget: Mutex<Option<Budget>>,
     /// Set while a budget is set: recorded costs skip the check until then.
     has_budget: AtomicBool,
+}
+
+impl RunMetrics {
+    /// A fresh run, registered for locking around `fork()` (see [`crate::fork`]).
+    fn new_registered(art_version: ArtVersion) -> Arc<Self> {
+        let run = Arc::new(RunMetrics {
+            art_version,
+            ..RunMetrics::default()
+        });
+        fork::register(&(Arc::clone(&run) as Arc<dyn ForkLocks>));
+        run
+    }
+}
+
+impl ForkLocks for RunMetrics {
+    unsafe fn repair_in_child(&self) -> usize {
+        // SAFETY: forwarded from the caller (a child right after fork).
+        unsafe {
+            usize::from(fork::repair_mutex(&self.buffers))
+                + usize::from(fork::repair_mutex(&self.totals))
+                + usize::from(fork::repair_rwlock(&self.pricing))
+        }
+    }
 }
 
 /// A builder: a cost context and a buffer scope over a shared [`RunMetrics`].
@@ -88,10 +112,7 @@ impl Builder {
         Ok(Builder {
             cost_context: cost_context.to_owned(),
             buffer_scope: cost_context.to_owned(),
-            run: Arc::new(RunMetrics {
-                art_version,
-                ..RunMetrics::default()
-            }),
+            run: RunMetrics::new_registered(art_version),
         })
     }
 
@@ -154,17 +175,26 @@ impl Builder {
         }
     }
 
+    /// Adds `values` to the pending step, all or none, after checking that no derived value
+    /// (rollup, `costs/all`, running total) would become non-finite.
+    fn add_checked(&self, values: &[(&str, f64)]) -> CoreResult<()> {
+        self.with_buffer(|b| {
+            b.check_derived(values, &self.run.totals.lock())?;
+            b.add_all(values)
+        })
+    }
+
     /// Adds `value` to the leaf `key` of this builder's pending step.
     pub fn add_metric(&self, key: &str, value: f64) -> CoreResult<()> {
         check_value(key, value)?;
-        self.with_buffer(|b| b.add(key, value))
+        self.add_checked(&[(key, value)])
     }
 
     /// Adds `value` to `key`, a key the caller has already checked with [`keys::validate`]
     /// (the cost trackers check theirs once, not on every call).
     pub fn add_metric_prevalidated(&self, key: &str, value: f64) -> CoreResult<()> {
         check_value(key, value)?;
-        self.with_buffer(|b| b.add(key, value))
+        self.add_checked(&[(key, value)])
     }
 
     /// Adds several leaves at once: all of them or, when one is refused, none.
@@ -172,7 +202,7 @@ impl Builder {
         for (key, value) in values {
             check_value(key, *value)?;
         }
-        self.with_buffer(|b| b.add_all(values))
+        self.add_checked(values)
     }
 
     /// Adds `usd` to `costs/<path>`.
@@ -200,6 +230,7 @@ impl Builder {
             check_value(key, *value)?;
         }
         self.with_buffer(|b| {
+            b.check_derived(&values, &self.run.totals.lock())?;
             b.add_all(&values)?;
             if let Some(ids) = scenario_ids {
                 b.add_scenario_ids(ids);
@@ -314,7 +345,8 @@ impl Builder {
         }
         let pending = self.run.buffers.lock().remove(self.buffer_scope.as_str());
         let mut step = pending.clone().unwrap_or_default();
-        let added = step.add_all(values).map(|()| {
+        let checked = step.check_derived(values, &self.run.totals.lock());
+        let added = checked.and_then(|()| step.add_all(values)).map(|()| {
             if !scenario_ids.is_empty() {
                 step.add_scenario_ids(scenario_ids);
             }
@@ -380,11 +412,31 @@ impl Builder {
             keys::validate_cumulative(key)?;
             check_value(key, *value)?;
         }
+        let mut totals = Totals::from_state(state);
+        totals.mark_replaced();
+        let mut buffers = self.run.buffers.lock();
+        buffers.clear();
+        *self.run.totals.lock() = totals;
+        Ok(())
+    }
+
+    /// Restores totals saved in a run directory, as [`Builder::load_state`] but keeping
+    /// non-finite totals as they are (openpipe-art saves `Infinity` and `NaN`).
+    pub fn restore_state(&self, state: TotalsState) -> CoreResult<()> {
+        for (key, _) in &state.cum_state {
+            keys::validate_cumulative(key)?;
+        }
         let totals = Totals::from_state(state);
         let mut buffers = self.run.buffers.lock();
         buffers.clear();
         *self.run.totals.lock() = totals;
         Ok(())
+    }
+
+    /// True once after `load_state` replaced the totals: the run directory then saves them
+    /// whole with the next row.
+    pub fn take_replaced(&self) -> bool {
+        self.run.totals.lock().take_replaced()
     }
 
     /// Registers prices for `model_name`, for every builder of the run.
@@ -486,7 +538,7 @@ mod tests {
         for key in ["costs/all", "nosection", "costs/cum"] {
             let bad = TotalsState {
                 cum_state: vec![(key.into(), 1.0)],
-                unique_scenario_ids: vec![],
+                ..TotalsState::default()
             };
             let e = b.load_state(bad).unwrap_err().to_string();
             assert!(e.contains(&format!("'{key}'")), "{e}");

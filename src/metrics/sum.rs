@@ -19,6 +19,24 @@ impl ExactSum {
         }
     }
 
+    /// A sum restored from its saved [`ExactSum::value`] and [`ExactSum::residual`]: later
+    /// additions continue exactly as they would have without the save.
+    pub fn with_residual(value: f64, residual: f64) -> Self {
+        ExactSum {
+            sum: value,
+            compensation: if residual.is_finite() { residual } else { 0.0 },
+        }
+    }
+
+    /// What [`ExactSum::value`] leaves out of the exact sum (0 when it is exact).
+    pub fn residual(&self) -> f64 {
+        let v = self.value();
+        if !v.is_finite() {
+            return 0.0;
+        }
+        (self.sum - v) + self.compensation
+    }
+
     /// Adds `value`, keeping the low-order bits that the addition would lose.
     pub fn add(&mut self, value: f64) {
         let t = self.sum + value;
@@ -75,6 +93,21 @@ mod tests {
         s.add(1.0);
         s.add(-1e16);
         assert_eq!(s.value(), 1.0);
+    }
+
+    #[test]
+    fn value_and_residual_restore_the_sum() {
+        let mut a = ExactSum::default();
+        for _ in 0..50 {
+            a.add(0.1);
+        }
+        let mut b = ExactSum::with_residual(a.value(), a.residual());
+        for _ in 0..50 {
+            a.add(0.1);
+            b.add(0.1);
+        }
+        assert_eq!(a.value(), b.value());
+        assert_eq!(b.value(), 10.0);
     }
 
     #[test]

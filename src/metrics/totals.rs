@@ -17,6 +17,9 @@ pub struct Totals {
     /// How many ids (in the set's insertion order) `take_changes` has already reported: the
     /// new ones are the rest, so no second copy of them is kept.
     ids_reported: usize,
+    /// Set by [`Totals::mark_replaced`] (a `load_state_dict`): the run directory saves a full
+    /// snapshot with the next row.
+    replaced: bool,
     /// While a flush may still be taken back: what it added (see [`Totals::begin_undo`]).
     undo: Option<TotalsUndo>,
 }
@@ -48,6 +51,9 @@ pub struct TotalsChanges {
     /// How many ids had been reported before these (where `new_scenario_ids` start in the
     /// set's insertion order), so `restore_changes` can rewind exactly.
     pub ids_from: usize,
+    /// [`ExactSum::residual`] of the touched totals where it is not 0, so that a restart
+    /// continues the exact sums (0.1 added 100 times is 10.0 with or without restarts).
+    pub compensation: Vec<(String, f64)>,
 }
 
 impl TotalsChanges {
@@ -61,6 +67,10 @@ impl TotalsChanges {
 pub struct TotalsState {
     pub cum_state: Vec<(String, f64)>,
     pub unique_scenario_ids: Vec<String>,
+    /// [`ExactSum::residual`] of the totals where it is not 0 (state.json keeps these under
+    /// `_art_metrics`; the reference's format has no place for them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compensation: Vec<(String, f64)>,
 }
 
 impl Totals {
@@ -94,6 +104,30 @@ impl Totals {
         if !self.changed_keys.contains(key) {
             self.changed_keys.insert(key.to_owned());
         }
+    }
+
+    /// Whether a total would stop being finite if `value` were added to `key` (a total that
+    /// is already non-finite, as openpipe-art can save them, stays as it is).
+    pub fn would_overflow(&self, key: &str, value: &ExactSum) -> bool {
+        let Some(total) = self.cum.get(key) else {
+            return !value.value().is_finite();
+        };
+        if !total.value().is_finite() {
+            return false;
+        }
+        let mut t = *total;
+        t.merge(value);
+        !t.value().is_finite()
+    }
+
+    /// Marks the totals as replaced wholesale (see [`Totals::take_replaced`]).
+    pub fn mark_replaced(&mut self) {
+        self.replaced = true;
+    }
+
+    /// True once after [`Totals::mark_replaced`].
+    pub fn take_replaced(&mut self) -> bool {
+        std::mem::take(&mut self.replaced)
     }
 
     /// Starts recording what is added, so that [`Totals::undo`] can take it back.
@@ -156,7 +190,9 @@ impl Totals {
             })
             .collect();
         cum_state.sort_by(|a, b| a.0.cmp(&b.0));
+        let compensation = residuals(&self.cum, cum_state.iter().map(|(k, _)| k.as_str()));
         TotalsChanges {
+            compensation,
             cum_state,
             ids_from: self.ids_reported,
             new_scenario_ids: self.new_scenario_ids(),
@@ -199,7 +235,9 @@ impl Totals {
         let mut unique_scenario_ids: Vec<String> =
             self.scenarios.iter().map(str::to_owned).collect();
         unique_scenario_ids.sort_unstable();
+        let compensation = residuals(&self.cum, cum_state.iter().map(|(k, _)| k.as_str()));
         TotalsState {
+            compensation,
             cum_state,
             unique_scenario_ids,
         }
@@ -208,11 +246,18 @@ impl Totals {
     /// Totals restored from a snapshot.
     pub fn from_state(state: TotalsState) -> Self {
         let scenarios: ScenarioSet = state.unique_scenario_ids.iter().collect();
+        let residual = |k: &str| {
+            state
+                .compensation
+                .iter()
+                .find(|(ck, _)| ck == k)
+                .map_or(0.0, |(_, c)| *c)
+        };
         Totals {
             cum: state
                 .cum_state
-                .into_iter()
-                .map(|(k, v)| (k, ExactSum::new(v)))
+                .iter()
+                .map(|(k, v)| (k.clone(), ExactSum::with_residual(*v, residual(k))))
                 .collect(),
             // Restored ids are already saved: only ids seen from now on are changes.
             ids_reported: scenarios.len(),
@@ -220,6 +265,18 @@ impl Totals {
             ..Totals::default()
         }
     }
+}
+
+/// The non-zero residuals of `keys`.
+fn residuals<'a>(
+    cum: &FxHashMap<String, ExactSum>,
+    keys: impl Iterator<Item = &'a str>,
+) -> Vec<(String, f64)> {
+    keys.filter_map(|k| {
+        let r = cum.get(k)?.residual();
+        (r != 0.0).then(|| (k.to_owned(), r))
+    })
+    .collect()
 }
 
 #[cfg(test)]

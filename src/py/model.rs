@@ -2,6 +2,7 @@
 //! the GPU prices. Only conversions live here; the rules are in `history` and
 //! `pricing::gpu`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use pyo3::intern;
@@ -11,6 +12,7 @@ use pyo3::types::{PyDict, PyList, PyString};
 use super::builder::BuilderCore;
 use super::convert::{int_arg, number_arg, opt_count_arg, price_arg, type_name};
 use crate::error::CoreError;
+use crate::fork::{self, ForkLocks};
 use crate::history::train_step::{self, TrainStepClock};
 use crate::history::{BatchAggregator, LogRequest, Number, RunDir, log_step};
 use crate::metrics::Dialect;
@@ -20,7 +22,7 @@ use crate::pricing::gpu;
 pub struct RunCore {
     run: RunDir,
     /// When the previous train step was first logged (the run's creation at first).
-    clock: TrainStepClock,
+    clock: Arc<TrainStepClock>,
 }
 
 #[pymethods]
@@ -28,27 +30,31 @@ impl RunCore {
     #[new]
     #[pyo3(signature = (path, *, compact_min_bytes=None))]
     fn new(path: std::path::PathBuf, compact_min_bytes: Option<u64>) -> Self {
-        let run = RunDir::new(path);
-        RunCore {
-            run: match compact_min_bytes {
-                Some(b) => run.with_compact_min_bytes(b),
-                None => run,
-            },
-            clock: TrainStepClock::starting_at(Instant::now()),
-        }
+        let run = match compact_min_bytes {
+            Some(b) => RunDir::with_compact_min_bytes(path, b),
+            None => RunDir::new(path),
+        };
+        let clock = Arc::new(TrainStepClock::starting_at(Instant::now()));
+        fork::register(&(Arc::clone(&clock) as Arc<dyn ForkLocks>));
+        RunCore { run, clock }
     }
 
-    /// Repairs and reconciles the run directory, then loads its totals into `builder`'s run.
+    /// Loads the run directory's totals into `builder`'s run (reading only).
     fn load_into(&self, py: Python<'_>, builder: PyRef<'_, BuilderCore>) -> PyResult<()> {
         let core = builder.core.clone();
         py.detach(|| {
-            let state = self.run.open()?;
-            core.load_state(state)
+            let (state, _) = self.run.open()?;
+            core.restore_state(state)
         })?;
         Ok(())
     }
 
-    /// The text of state.json (journal folded in), or None.
+    /// Warnings about the run directory found since the last call, each once.
+    fn take_warnings(&self) -> Vec<String> {
+        self.run.take_warnings()
+    }
+
+    /// The text of state.json with the journal folded in (in memory), or None.
     fn read_state(&self, py: Python<'_>) -> PyResult<Option<String>> {
         Ok(py.detach(|| self.run.read_state())?)
     }
@@ -61,9 +67,19 @@ impl RunCore {
         Ok(py.detach(|| self.run.merge_state(json, snapshot_next))?)
     }
 
-    /// Folds the journal into state.json.
+    /// Folds the journal into state.json, taking the writer lock if no one holds it.
     fn compact(&self, py: Python<'_>) -> PyResult<()> {
         Ok(py.detach(|| self.run.compact())?)
+    }
+
+    /// When this process writes the run: fold the journal and release the lock.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        Ok(py.detach(|| self.run.close())?)
+    }
+
+    /// Whether this process holds the run directory's writer lock.
+    fn is_writer(&self) -> bool {
+        self.run.is_writer()
     }
 
     /// One log call; returns the row as logged (NaN included) and the row keys that are the
@@ -91,7 +107,7 @@ impl RunCore {
     ) -> PyResult<Option<(Bound<'py, PyDict>, Vec<String>)>> {
         let step = int_arg(step, "step")?;
         let metrics = metrics.filter(|m| !m.is_none());
-        let automatic = self.automatic_metrics(backend, model, split, step, metrics)?;
+        let (automatic, now) = self.automatic_metrics(backend, model, split, step, metrics)?;
         let efficiency = match efficiency && train_step::applies_to(split) {
             true => Some(gpu_rate(backend, model)?),
             false => None,
@@ -122,6 +138,10 @@ impl RunCore {
         let core = builder.core.clone();
         let row = py.detach(|| log_step(&core, &self.run, request))?;
         let Some(logged) = row else { return Ok(None) };
+        if let Some(now) = now {
+            // Only a written row moves the train-step clock (a retried log counts once).
+            self.clock.commit(split, step, now);
+        }
         let out = PyDict::new(py);
         for (k, v) in logged.row {
             match v {
@@ -143,18 +163,19 @@ impl RunCore {
         split: &str,
         step: i64,
         metrics: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Vec<(String, f64)>> {
+    ) -> PyResult<Automatic> {
         let Some(backend) = backend.filter(|b| !b.is_none()) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         };
         if !train_step::applies_to(split) {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
         if !supports_automatic(backend)? {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
-        let Some(step_wall_s) = self.clock.tick(split, step, Instant::now()) else {
-            return Ok(Vec::new());
+        let now = Instant::now();
+        let Some(step_wall_s) = self.clock.interval(split, step, now) else {
+            return Ok((Vec::new(), None));
         };
         let provided = provided_keys(metrics)?;
         let provided = |key: &str| provided.contains(&key);
@@ -162,9 +183,13 @@ impl RunCore {
             true => gpu_rate(Some(backend), model)?,
             false => None,
         };
-        Ok(train_step::train_step_metrics(step_wall_s, provided, rate))
+        let metrics = train_step::train_step_metrics(step_wall_s, provided, rate);
+        Ok((metrics, Some(now)))
     }
 }
+
+/// The automatic train-step metrics of a log, and when they were measured (`None`: none).
+type Automatic = (Vec<(String, f64)>, Option<Instant>);
 
 /// Whether `backend` has a true `supports_automatic_train_step_metrics()`.
 fn supports_automatic(backend: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -209,6 +234,19 @@ fn provided_keys(metrics: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<&'static st
         }
     }
     Ok(out)
+}
+
+/// In a forked child (`os.register_at_fork(after_in_child=...)`, registered by
+/// `art_metrics.model`): repairs the core's locks that vanished threads held (see
+/// `crate::fork`). Returns how many were found held.
+#[pyfunction]
+pub fn _after_fork_in_child() -> usize {
+    let registry = || {
+        // SAFETY: called only in the child right after fork, before any thread starts.
+        unsafe { crate::history::rundir::repair_registry_in_child() }
+    };
+    // SAFETY: as above.
+    unsafe { fork::after_fork_in_child(&[&registry]) }
 }
 
 /// `(visible GPU names, USD per hour of each or None)` from nvidia-smi and

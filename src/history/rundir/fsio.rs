@@ -4,7 +4,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
-#[cfg(feature = "test-hooks")]
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{CoreError, CoreResult};
@@ -20,40 +19,6 @@ pub fn file_len(path: &Path) -> CoreResult<u64> {
         Ok(m) => Ok(m.len()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
         Err(e) => Err(io_err("cannot stat", path, e)),
-    }
-}
-
-/// Cuts `path` back to its last newline, dropping a line a crash left half-written.
-/// Returns the new length (0 for a missing file).
-pub fn repair_torn_tail(path: &Path) -> CoreResult<u64> {
-    let len = file_len(path)?;
-    if len == 0 {
-        return Ok(0);
-    }
-    // Read-only until there is something to cut: a run directory on a read-only mount
-    // can still be loaded.
-    let mut f = File::open(path).map_err(|e| io_err("cannot open", path, e))?;
-    // Scan backwards in blocks for the last '\n'; a complete file ends with one.
-    let mut end = len;
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let start = end.saturating_sub(buf.len() as u64);
-        let chunk = &mut buf[..(end - start) as usize];
-        f.seek(SeekFrom::Start(start))
-            .and_then(|_| f.read_exact(chunk))
-            .map_err(|e| io_err("cannot read", path, e))?;
-        if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
-            let keep = start + i as u64 + 1;
-            if keep != len {
-                truncate_path(path, keep)?;
-            }
-            return Ok(keep);
-        }
-        if start == 0 {
-            truncate_path(path, 0)?;
-            return Ok(0);
-        }
-        end = start;
     }
 }
 
@@ -130,14 +95,17 @@ pub fn append(f: &mut File, path: &Path, bytes: &[u8]) -> CoreResult<()> {
 
 /// Replaces `path` with `bytes` atomically: a sibling temporary file is written and
 /// fsynced, renamed over `path`, and the directory fsynced, so readers (and a run restarted
-/// after a crash) see either the old content or the new, never a mix.
+/// after a crash) see either the old content or the new, never a mix. The temporary name
+/// holds the pid and a per-process counter, so no two writers share one.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> CoreResult<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| io_err("cannot create directory", dir, e))?;
     let name = path
         .file_name()
         .map_or("state".into(), |n| n.to_string_lossy());
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp.{}.{n}", std::process::id()));
     let result = (|| {
         let mut f = File::create(&tmp).map_err(|e| io_err("cannot create", &tmp, e))?;
         f.write_all(bytes)
@@ -156,28 +124,122 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> CoreResult<()> {
     result
 }
 
-/// Removes temporary files [`atomic_write`] left behind when a process was killed mid-write.
+/// Whether process `pid` exists (on this machine).
+pub fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// Removes temporary files [`atomic_write`] left behind when a process was killed
+/// mid-write; only those whose process is gone (another writer's live file stays).
 pub fn remove_stale_temp_files(dir: &Path, name: &str) {
     let prefix = format!(".{name}.tmp.");
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+        let file = entry.file_name();
+        let Some(rest) = file
+            .to_string_lossy()
+            .strip_prefix(&prefix)
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        let pid = rest.split('.').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| p != std::process::id() && !process_alive(p)) {
             let _ = fs::remove_file(entry.path());
         }
     }
 }
 
-/// Reads a whole file as UTF-8, `None` when it does not exist.
-pub fn read_opt(path: &Path) -> CoreResult<Option<String>> {
+/// Reads a whole file, `None` when it does not exist.
+pub fn read_bytes_opt(path: &Path) -> CoreResult<Option<Vec<u8>>> {
     match fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| CoreError::Corrupt(format!("{} is not UTF-8", path.display()))),
+        Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err("cannot read", path, e)),
     }
+}
+
+/// Reads a whole file as UTF-8, `None` when it does not exist.
+pub fn read_opt(path: &Path) -> CoreResult<Option<String>> {
+    match read_bytes_opt(path)? {
+        Some(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| CoreError::Corrupt(format!("{} is not UTF-8", path.display()))),
+        None => Ok(None),
+    }
+}
+
+/// How history.jsonl ends.
+#[derive(Debug, Default, PartialEq)]
+pub struct HistoryTail {
+    /// The last complete rows (at most the number asked for), last one last; a final row
+    /// without its newline counts when it is a whole JSON object.
+    pub last_rows: Vec<Vec<u8>>,
+    /// The file's length.
+    pub len: u64,
+    /// A final line without a newline: `Some(true)` when it is a whole JSON object (a row
+    /// someone wrote without the newline: kept, the newline is added), `Some(false)` when
+    /// it is torn (cut).
+    pub unterminated: Option<bool>,
+    /// Where the last newline ends (the length without the unterminated line).
+    pub terminated_len: u64,
+}
+
+/// Reads the end of `path` (following a symlink): up to `count` last rows.
+pub fn history_tail(path: &Path, count: usize) -> CoreResult<HistoryTail> {
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HistoryTail::default()),
+        Err(e) => return Err(io_err("cannot open", path, e)),
+    };
+    let len = f
+        .metadata()
+        .map_err(|e| io_err("cannot stat", path, e))?
+        .len();
+    // Read backwards until `count` + 1 newlines are in the buffer (or the file starts).
+    let mut start = len;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut block = 64 * 1024u64;
+    while start > 0 && buf.iter().filter(|b| **b == b'\n').count() <= count {
+        let from = start.saturating_sub(block);
+        let mut chunk = vec![0u8; (start - from) as usize];
+        f.seek(SeekFrom::Start(from))
+            .and_then(|_| f.read_exact(&mut chunk))
+            .map_err(|e| io_err("cannot read", path, e))?;
+        chunk.extend_from_slice(&buf);
+        buf = chunk;
+        start = from;
+        block *= 2;
+    }
+    let mut tail = HistoryTail {
+        len,
+        terminated_len: len,
+        ..HistoryTail::default()
+    };
+    let mut lines: Vec<&[u8]> = buf.split_inclusive(|b| *b == b'\n').collect();
+    if let Some(last) = lines.last().filter(|l| !l.ends_with(b"\n")) {
+        let whole = matches!(
+            serde_json::from_slice::<serde_json::Value>(last),
+            Ok(serde_json::Value::Object(_))
+        );
+        tail.unterminated = Some(whole);
+        tail.terminated_len = len - last.len() as u64;
+        if !whole {
+            lines.pop();
+        }
+    }
+    // The first line read may be partial when the file did not start there.
+    let skip = usize::from(start > 0);
+    let from = lines.len().saturating_sub(count).max(skip.min(lines.len()));
+    tail.last_rows = lines[from..].iter().map(|l| l.to_vec()).collect();
+    Ok(tail)
 }
 
 #[cfg(test)]
@@ -185,18 +247,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn torn_tail_is_cut_to_the_last_newline() {
+    fn history_tail_finds_rows_torn_and_unterminated_lines() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("h.jsonl");
         fs::write(&p, b"{\"a\": 1}\n{\"b\": 2}\n{\"c\"").unwrap();
-        assert_eq!(repair_torn_tail(&p).unwrap(), 18);
-        assert_eq!(fs::read(&p).unwrap(), b"{\"a\": 1}\n{\"b\": 2}\n");
-        fs::write(&p, b"no newline at all").unwrap();
-        assert_eq!(repair_torn_tail(&p).unwrap(), 0);
-        assert_eq!(repair_torn_tail(&dir.path().join("missing")).unwrap(), 0);
-        let big = format!("{}\n{}", "x".repeat(100_000), "y".repeat(70_000));
+        let t = history_tail(&p, 4).unwrap();
+        assert_eq!(t.unterminated, Some(false));
+        assert_eq!(t.terminated_len, 18);
+        assert_eq!(
+            t.last_rows,
+            [b"{\"a\": 1}\n".to_vec(), b"{\"b\": 2}\n".to_vec()]
+        );
+        fs::write(&p, b"{\"a\": 1}\n{\"b\": 2}").unwrap();
+        let t = history_tail(&p, 1).unwrap();
+        assert_eq!(t.unterminated, Some(true));
+        assert_eq!(t.last_rows, [b"{\"b\": 2}".to_vec()]);
+        assert_eq!(history_tail(&dir.path().join("missing"), 3).unwrap().len, 0);
+        let big = format!("{}\n{}\n", "x".repeat(100_000), "y".repeat(70_000));
         fs::write(&p, big).unwrap();
-        assert_eq!(repair_torn_tail(&p).unwrap(), 100_001);
+        let t = history_tail(&p, 1).unwrap();
+        assert_eq!(t.last_rows[0].len(), 70_001);
     }
 
     #[test]
@@ -207,8 +277,12 @@ mod tests {
         atomic_write(&p, b"{\"x\": 1}").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"{\"x\": 1}");
         assert_eq!(fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
-        fs::write(p.with_file_name(".state.json.tmp.999"), b"{").unwrap();
+        // A dead process's temporary file goes; a live one's stays.
+        let dead = p.with_file_name(format!(".state.json.tmp.{}.0", i32::MAX - 1));
+        let live = p.with_file_name(".state.json.tmp.1.0");
+        fs::write(&dead, b"{").unwrap();
+        fs::write(&live, b"{").unwrap();
         remove_stale_temp_files(p.parent().unwrap(), "state.json");
-        assert_eq!(fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
+        assert!(!dead.exists() && live.exists());
     }
 }

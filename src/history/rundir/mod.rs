@@ -1,72 +1,94 @@
 //! The run directory: `history.jsonl`, `state.json` and the `state.journal` that keeps them
-//! consistent through crashes.
+//! consistent through crashes, with one writer and readers that never write.
 //!
 //! # Files
 //! * `history.jsonl`: one metrics row per line, exactly as openpipe-art writes it.
 //! * `state.json`: the reference's format (`{"_metrics_builder_state": {"cum_state": {...},
-//!   "unique_scenario_ids": [...]}, ...user keys}`) plus one key of ours,
-//!   `"_art_metrics": {"history_bytes": N}`: the length of history.jsonl the state accounts for.
-//! * `state.journal`: one JSON line per history row that changed the running totals, holding
-//!   the row's byte range in history.jsonl, the new values of the totals it touched and the
-//!   scenario ids it saw first.
+//!   "unique_scenario_ids": [...]}, ...user keys}`) plus our sub-keys of `"_art_metrics"`:
+//!   `journal_seq` (the last journal entry folded in) and `compensation` (the exact sums'
+//!   compensation terms). Other sub-keys of `_art_metrics` (a budget, ...) are kept.
+//! * `state.journal`: self-checking lines (see [`journal`]): a header with the fingerprint
+//!   of the state.json it extends, then one entry per history row: a sequence number, the
+//!   hash of the row, the new values of the totals it changed, the scenario ids it saw first.
+//! * `.art_metrics.lock`: the writer's lock (see [`lock`]), holding its pid.
 //!
-//! # Why a journal
-//! The reference rewrites the whole state.json after every log; with a growing set of
-//! scenario ids that makes each log slower than the last, and a kill during the rewrite tears
-//! the file so the run cannot restart. Here a log appends a journal line (tens of bytes) and
-//! then its history row, so its cost does not depend on the run's length. The journal is
-//! folded into state.json (written atomically: temporary file, fsync, rename) when it grows
-//! past the size of state.json itself (at least [`COMPACT_MIN_BYTES`]), so compaction costs
-//! amortise to a constant per log; and whenever state is read, merged or overwritten, so
-//! `read_state()` and state.json always show the reference's format, up to date.
+//! # One writer, readers that never write
+//! The first write of a process (a log, `merge_state`, `overwrite_state`, `compact`) takes
+//! an exclusive `flock` on the lock file, held until [`RunDir::close`] or exit. Another
+//! process that tries to write gets an error naming the directory and the holder's pid.
+//! Every [`RunDir::new`] on the same directory in one process shares one writer (a
+//! notebook that re-runs its `Model(...)` cell keeps working). Anything that reads (loading
+//! totals, `read_state`, the CLI) folds the journal *in memory* and modifies no file.
 //!
-//! # Crash safety: what a restart sees after a SIGKILL at any instant
-//! Each log writes, in this order: (1) the journal line, (2) the history row, each with a
-//! single `write` on an `O_APPEND` file. A row *counts* iff it is complete in history.jsonl.
-//! On open ([`RunDir::open`]), before anything else:
-//! 1. A torn last history line (no trailing newline) is cut off; rows never contain a raw
-//!    newline, so a torn row is removed whole.
-//! 2. A torn or garbled tail of the journal is cut off: its row was never started.
-//! 3. Journal entries whose row lies within `history_bytes` of state.json are already folded
-//!    in and are skipped (a kill between the rename of state.json and the truncation of the
-//!    journal leaves such entries behind).
-//! 4. The other entries are replayed in order while their row's byte range is complete in
-//!    history.jsonl. The first entry whose row is not is the one being written when the
-//!    process died: it and its partial row are dropped.
+//! Each handle remembers the write sequence number and totals it loaded. A handle writes
+//! only on top of what it loaded: if anything else (another `Model` in this process, another
+//! process that has since exited, openpipe-art) wrote to the run meanwhile, its write is
+//! refused with an error saying to create a new `Model`, rather than saving stale totals.
 //!
-//! Entries carry absolute totals (not deltas) and ids are a set, so replaying an entry twice
-//! is harmless; and an entry is applied iff its row survived. Hence after any crash the
-//! restored totals are exactly those after the last surviving row: nothing counted twice,
-//! nothing lost. This protects against process death; against power loss the appends would
-//! also need an fsync each, which we do not pay for on every log (state.json is fsynced).
+//! # Crash safety
+//! A log appends its journal entry, then its row, each with one `write` on an `O_APPEND`
+//! file; entry N+1 is written only after row N is complete. So every entry but the last is
+//! committed by construction, and the last counts iff history.jsonl ends with its row (hash
+//! match, among the last rows). Entries carry absolute totals and ids form a set, so
+//! replaying is idempotent; state.json records the last sequence number folded in, so
+//! nothing is applied twice. Totals do not depend on history's bytes: truncating, rotating
+//! or deleting history.jsonl never changes them (the writer checks before each append that
+//! the path still names the file it holds, and reopens it if not).
+//!
+//! When the writer takes the lock it reconciles: a torn last history line is cut (a final
+//! row that is whole JSON but lacks its newline gets the newline instead; a symlinked
+//! history is appended through and repaired through), the journal is folded into state.json
+//! (written atomically: temporary file, fsync, rename) and restarted. It is folded again
+//! when it outgrows state.json (at least [`COMPACT_MIN_BYTES`]), on `merge_state`,
+//! `overwrite_state` and close.
+//!
+//! # Corruption
+//! A torn journal tail (an incomplete last line, a last line failing its checksum, one
+//! ending inside a UTF-8 character) is the entry being written when the process died: cut.
+//! A bad line in the middle is never dropped silently: the run opens with every valid entry
+//! (a bad entry loses only the totals that it alone changed and the ids it saw first), a
+//! warning names the file, the line and that, and the writer keeps the journal beside as
+//! `state.journal.corrupt-<unix time>`.
+//!
+//! If state.json was replaced by another program (openpipe-art) since we last wrote it (its
+//! fingerprint differs from the journal header's), the journal's entries are not replayed
+//! over it: a warning says so and the writer keeps them as `state.journal.stale-<time>`.
 
-mod fsio;
-mod journal;
+pub mod fsio;
+pub mod journal;
+pub mod lock;
+pub mod state;
 
 use std::fs::File;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, MutexGuard};
+use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 use crate::error::{CoreError, CoreResult};
+use crate::fork::{self, ForkLocks};
 use crate::metrics::totals::{TotalsChanges, TotalsState};
 #[cfg(feature = "test-hooks")]
 pub use fsio::fail_next_appends;
 pub use journal::{BUILDER_STATE_KEY, JournalEntry};
+use lock::WriterLock;
+pub use state::{COVERAGE_KEY, deep_merge};
 
 pub const HISTORY_FILE: &str = "history.jsonl";
 pub const STATE_FILE: &str = "state.json";
 pub const JOURNAL_FILE: &str = "state.journal";
-/// Our key in state.json: how much of history.jsonl the saved state accounts for.
-pub const COVERAGE_KEY: &str = "_art_metrics";
 /// The journal is folded into state.json once it is larger than this and than state.json.
 pub const COMPACT_MIN_BYTES: u64 = 1 << 20;
+/// How many of history's last rows the last journal entry's row is looked for in.
+const TAIL_ROWS: usize = 16;
 
-/// A run directory. Every method takes the one lock, so writes from many threads are
-/// serialized and each history row is followed by nothing but whole rows.
+/// One process's view of a run directory, shared by every handle on it.
 #[derive(Debug)]
-pub struct RunDir {
+struct Shared {
     dir: PathBuf,
     compact_min_bytes: u64,
     files: Mutex<Files>,
@@ -74,12 +96,42 @@ pub struct RunDir {
 
 #[derive(Debug, Default)]
 struct Files {
-    history: Option<File>,
+    lock: Option<WriterLock>,
+    history: Option<(File, (u64, u64))>,
     journal: Option<File>,
     journal_len: u64,
     state_len: u64,
+    /// The last sequence number written (while we are the writer).
+    seq: u64,
+    /// The fingerprint of the state.json we last wrote (the journal header's base).
+    base: String,
     snapshot_next: bool,
+    /// What each handle loaded, by handle id.
+    synced: FxHashMap<u64, Tip>,
+    /// The handles that have written; the lock is released when the last one closes.
+    writers: std::collections::HashSet<u64>,
+    /// Warnings for the Python layer to issue, and every one issued (each is issued once).
+    warnings: Vec<String>,
+    warned: std::collections::HashSet<String>,
 }
+
+/// What a handle's totals correspond to: the write sequence number and a fingerprint of
+/// the totals.
+#[derive(Debug, Clone, PartialEq)]
+struct Tip {
+    seq: u64,
+    totals: String,
+}
+
+/// A handle on a run directory (see the module docs).
+#[derive(Debug)]
+pub struct RunDir {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+static REGISTRY: Mutex<Vec<(PathBuf, Weak<Shared>)>> = Mutex::new(Vec::new());
+static HANDLES: AtomicU64 = AtomicU64::new(0);
 
 /// Exclusive access for one log: flush the builder and append its row under this guard so
 /// rows and journal entries follow the order in which totals changed.
@@ -88,161 +140,491 @@ pub struct RunWriter<'a> {
     files: MutexGuard<'a, Files>,
 }
 
+impl ForkLocks for Shared {
+    unsafe fn repair_in_child(&self) -> usize {
+        // SAFETY: forwarded from the caller. The emptied state has no lock: the child
+        // cannot write where its parent writes (its own lock attempt names the parent).
+        usize::from(unsafe { fork::repair_mutex(&self.files) })
+    }
+}
+
+/// Repairs the run-directory registry in a forked child ([`crate::fork`]).
+///
+/// # Safety
+/// Only in a child right after `fork()`, before any other thread exists.
+pub unsafe fn repair_registry_in_child() -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { fork::repair_mutex(&REGISTRY) }
+}
+
+/// `dir` made absolute with symlinks resolved as far as it exists.
+fn canonical(dir: &Path) -> PathBuf {
+    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(c) = existing.canonicalize() {
+            return rest.iter().rev().fold(c, |p, r| p.join(r));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return abs,
+        }
+    }
+}
+
 impl RunDir {
     /// A handle on `dir`; nothing is read or created until it is used.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        RunDir {
-            dir: dir.into(),
-            compact_min_bytes: COMPACT_MIN_BYTES,
-            files: Mutex::new(Files::default()),
-        }
+        Self::with_compact_min_bytes(dir, COMPACT_MIN_BYTES)
     }
 
-    /// Folds the journal once it is larger than `bytes` (and than state.json); tests use a
-    /// small value to exercise compaction often.
-    pub fn with_compact_min_bytes(mut self, bytes: u64) -> Self {
-        self.compact_min_bytes = bytes;
-        self
+    /// As [`RunDir::new`]; the journal is folded once it is larger than `bytes` (and than
+    /// state.json). The first handle on a directory decides.
+    pub fn with_compact_min_bytes(dir: impl Into<PathBuf>, bytes: u64) -> Self {
+        let dir = dir.into();
+        let key = canonical(&dir);
+        let (shared, created) = {
+            let mut reg = REGISTRY.lock();
+            reg.retain(|(_, w)| w.strong_count() > 0);
+            match reg
+                .iter()
+                .find(|(p, _)| *p == key)
+                .and_then(|(_, w)| w.upgrade())
+            {
+                Some(s) => (s, false),
+                None => {
+                    let s = Arc::new(Shared {
+                        dir,
+                        compact_min_bytes: bytes,
+                        files: Mutex::new(Files::default()),
+                    });
+                    reg.push((key, Arc::downgrade(&s)));
+                    (s, true)
+                }
+            }
+        };
+        if created {
+            // Outside REGISTRY: the fork registry's lock comes first in the lock order.
+            fork::register(&(Arc::clone(&shared) as Arc<dyn ForkLocks>));
+        }
+        RunDir {
+            shared,
+            id: HANDLES.fetch_add(1, Ordering::Relaxed),
+        }
     }
 
     pub fn path(&self) -> &Path {
-        &self.dir
+        &self.shared.dir
     }
 
     fn file(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
+        self.shared.dir.join(name)
     }
 
-    /// Repairs and reconciles the directory (see the module docs) and returns the running
-    /// totals saved in it.
-    pub fn open(&self) -> CoreResult<TotalsState> {
-        let mut files = self.files.lock();
-        fsio::remove_stale_temp_files(&self.dir, STATE_FILE);
-        let state = self.compact_locked(&mut files)?;
-        builder_totals(&state, &self.file(STATE_FILE))
+    /// The running totals saved in the directory (read-only: no file is modified), and the
+    /// names of totals that are not finite. This handle's later writes build on them.
+    pub fn open(&self) -> CoreResult<(TotalsState, Vec<String>)> {
+        let mut files = self.shared.files.lock();
+        let folded = self.fold(&mut files)?;
+        let what = self.file(STATE_FILE).display().to_string();
+        let (totals, non_finite) = state::builder_totals(&folded.state, &what)?;
+        files.synced.insert(self.id, folded.tip());
+        Ok((totals, non_finite))
     }
 
-    /// Starts a log: holds the lock until the guard is dropped.
-    pub fn writer(&self) -> RunWriter<'_> {
-        RunWriter {
-            run: self,
-            files: self.files.lock(),
-        }
+    /// Warnings found since the last call (corruption, a replaced state.json, ...).
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut self.shared.files.lock().warnings)
     }
 
-    /// The text of state.json, with the journal folded in first; `None` if there is none.
+    /// Starts a log: takes the writer role if needed and holds the lock until the guard
+    /// is dropped.
+    pub fn writer(&self) -> CoreResult<RunWriter<'_>> {
+        let mut files = self.shared.files.lock();
+        self.ensure_writer(&mut files, true)?;
+        Ok(RunWriter { run: self, files })
+    }
+
+    /// The text of state.json with the journal folded in (in memory: no file changes);
+    /// `None` if there is neither.
     pub fn read_state(&self) -> CoreResult<Option<String>> {
-        let mut files = self.files.lock();
-        self.compact_locked(&mut files)?;
-        fsio::read_opt(&self.file(STATE_FILE))
+        let mut files = self.shared.files.lock();
+        let mut folded = self.fold(&mut files)?;
+        if folded.state.is_empty() && folded.state_bytes.is_none() {
+            return Ok(None);
+        }
+        state::set_covered_seq(&mut folded.state, folded.seq);
+        state::write(&folded.state).map(Some)
     }
 
-    /// Replaces state.json with the JSON object `json` (plus our coverage key). Totals not yet
-    /// folded in are dropped, as the caller asked; with `snapshot_next` the next logged row
-    /// saves the complete in-memory totals again (the reference re-saves them on every log).
+    /// Replaces state.json with the JSON object `json` (our sub-keys are kept). With
+    /// `snapshot_next` the next logged row saves the complete in-memory totals again (the
+    /// reference re-saves them on every log).
     pub fn overwrite_state(&self, json: &str, snapshot_next: bool) -> CoreResult<()> {
-        let mut files = self.files.lock();
-        let mut state = parse_object(json, "state")?;
-        let history_len = fsio::repair_torn_tail(&self.file(HISTORY_FILE))?;
-        self.write_state_locked(&mut files, &mut state, history_len)?;
+        let mut new = state::parse(json.as_bytes(), "state")?;
+        let mut files = self.shared.files.lock();
+        self.ensure_writer(&mut files, false)?;
+        let old = self.fold(&mut files)?.state;
+        if let Some(Value::Object(ours)) = old.get(COVERAGE_KEY) {
+            let mine = state::ours(&mut new);
+            for (k, v) in ours {
+                if [state::COMPENSATION_KEY].contains(&k.as_str()) || !mine.contains_key(k) {
+                    mine.entry(k.clone()).or_insert(v.clone());
+                }
+            }
+        }
+        files.seq += 1;
+        self.write_state_locked(&mut files, &mut new)?;
         files.snapshot_next = snapshot_next;
+        let seq = files.seq;
+        let tip = Tip {
+            seq,
+            totals: String::new(),
+        };
+        files.synced.insert(self.id, tip);
         Ok(())
     }
 
-    /// Deep-merges the JSON object `json` into state.json (dicts recursively, anything else
-    /// replaced) and returns the merged text.
+    /// Deep-merges the JSON object `json` into state.json and returns the merged text.
     pub fn merge_state(&self, json: &str, snapshot_next: bool) -> CoreResult<String> {
-        let mut files = self.files.lock();
-        let update = parse_object(json, "state")?;
-        let mut state = self.compact_locked(&mut files)?;
-        deep_merge(&mut state, update);
-        let history_len = fsio::file_len(&self.file(HISTORY_FILE))?;
-        let text = self.write_state_locked(&mut files, &mut state, history_len)?;
+        let update = state::parse(json.as_bytes(), "state")?;
+        let mut files = self.shared.files.lock();
+        self.ensure_writer(&mut files, false)?;
+        let mut merged = self.fold(&mut files)?.state;
+        let touches_totals = update.contains_key(BUILDER_STATE_KEY);
+        deep_merge(&mut merged, update);
+        if touches_totals {
+            files.seq += 1;
+        }
+        let text = self.write_state_locked(&mut files, &mut merged)?;
         files.snapshot_next = snapshot_next;
+        let seq = files.seq;
+        if let Some(tip) = files.synced.get_mut(&self.id) {
+            tip.seq = seq;
+        }
         Ok(text)
     }
 
-    /// Folds the journal into state.json now.
+    /// Folds the journal into state.json now, taking the writer role if no one has it
+    /// (`python -m art_metrics compact`).
     pub fn compact(&self) -> CoreResult<()> {
-        let mut files = self.files.lock();
+        let mut files = self.shared.files.lock();
+        self.ensure_writer(&mut files, false)?;
         self.compact_locked(&mut files).map(|_| ())
     }
 
-    /// Reconciles (module docs, steps 1-4) and, when the journal held anything, writes the
-    /// folded state and empties the journal. Returns the state.
-    fn compact_locked(&self, files: &mut Files) -> CoreResult<Map<String, Value>> {
-        let history_path = self.file(HISTORY_FILE);
-        let journal_path = self.file(JOURNAL_FILE);
-        let state_path = self.file(STATE_FILE);
-        let mut history_len = fsio::repair_torn_tail(&history_path)?;
-        let mut state = match fsio::read_opt(&state_path)? {
-            Some(text) => parse_object(&text, &state_path.display().to_string()).map_err(|e| {
-                // We never tear state.json, but openpipe-art can when killed mid-write.
-                CoreError::Corrupt(format!(
-                    "{e}. It may have been torn by a crash of another writer; move it away to \
-                     restart the running totals from zero"
-                ))
-            })?,
-            None => Map::new(),
-        };
-        let covered = state
-            .get(COVERAGE_KEY)
-            .and_then(|c| c.get("history_bytes"))
-            .and_then(Value::as_u64);
-        let journal_text = fsio::read_opt(&journal_path)?.unwrap_or_default();
-        if journal_text.is_empty() {
-            files.journal_len = 0;
-            files.state_len = fsio::file_len(&state_path)?;
-            return Ok(state);
+    /// When this handle has written: folds the journal and, once no other handle of this
+    /// process is writing, releases the lock and the files (a later write takes them
+    /// again). A handle that only read changes nothing.
+    pub fn close(&self) -> CoreResult<()> {
+        let mut files = self.shared.files.lock();
+        if !files.lock.as_ref().is_some_and(WriterLock::held_here)
+            || !files.writers.remove(&self.id)
+        {
+            return Ok(());
         }
-        let (entries, valid_end) = journal::parse(&journal_text);
-        let mut keep_end = valid_end;
-        let mut folder = journal::StateFolder::new(&mut state);
-        for (offset, entry) in &entries {
-            if covered.is_some_and(|c| entry.row.1 <= c) {
-                continue;
+        let result = self.compact_locked(&mut files);
+        if let Ok(tip) = &result {
+            // Handles in step with the writer stay so: their next write (which takes the
+            // lock again) compares against these totals.
+            let seq = files.seq;
+            for t in files.synced.values_mut().filter(|t| t.seq == seq) {
+                *t = tip.clone();
             }
-            if entry.row.1 > history_len {
-                // The row this entry announced never completed: the log did not happen.
-                fsio::truncate_path(&history_path, entry.row.0)?;
-                history_len = history_len.min(entry.row.0);
-                keep_end = *offset;
-                break;
-            }
-            folder.apply(entry);
         }
-        folder.finish();
-        fsio::truncate_path(&journal_path, keep_end)?;
-        self.write_state_locked(files, &mut state, history_len)?;
-        Ok(state)
+        if files.writers.is_empty() {
+            files.history = None;
+            files.journal = None;
+            files.lock = None;
+        }
+        result.map(|_| ())
     }
 
-    /// Writes `state` with its coverage key atomically and empties the journal (in that
-    /// order: entries left by a kill in between are skipped on replay as already covered).
+    /// Whether this process holds the writer lock.
+    pub fn is_writer(&self) -> bool {
+        let files = self.shared.files.lock();
+        files.lock.as_ref().is_some_and(WriterLock::held_here)
+    }
+
+    /// Makes this process the writer (taking the lock and reconciling the directory the
+    /// first time), and with `check_synced` refuses a handle whose totals are stale.
+    fn ensure_writer(&self, files: &mut Files, check_synced: bool) -> CoreResult<()> {
+        self.take_writer_role(files, check_synced)?;
+        files.writers.insert(self.id);
+        Ok(())
+    }
+
+    fn take_writer_role(&self, files: &mut Files, check_synced: bool) -> CoreResult<()> {
+        match &files.lock {
+            Some(l) if l.held_here() => {
+                if check_synced
+                    && let Some(tip) = files.synced.get(&self.id)
+                    && tip.seq != files.seq
+                {
+                    return Err(self.stale_error());
+                }
+                return Ok(());
+            }
+            Some(l) => {
+                return Err(CoreError::Io(format!(
+                    "run directory {} is written by the parent process (pid {}); a forked \
+                     child gets a copy of its totals but cannot write there: write to \
+                     another run directory",
+                    self.shared.dir.display(),
+                    l.pid()
+                )));
+            }
+            None => {}
+        }
+        let lock = WriterLock::acquire(&self.shared.dir)?;
+        let folded = self.fold(files)?;
+        if check_synced
+            && let Some(tip) = files.synced.get(&self.id)
+            && *tip != folded.tip()
+        {
+            return Err(self.stale_error());
+        }
+        files.lock = Some(lock);
+        fsio::remove_stale_temp_files(&self.shared.dir, STATE_FILE);
+        self.reconcile(files, folded)
+    }
+
+    fn stale_error(&self) -> CoreError {
+        CoreError::value(format!(
+            "the run directory {} was written by someone else since this Model loaded its \
+             totals; create a new Model to continue from the current totals",
+            self.shared.dir.display()
+        ))
+    }
+
+    /// The writer's repair on taking the lock: history's tail, set-aside journals, then
+    /// the journal folded into state.json.
+    fn reconcile(&self, files: &mut Files, mut folded: Folded) -> CoreResult<()> {
+        let history = self.file(HISTORY_FILE);
+        match folded.history.unterminated {
+            Some(true) => {
+                let mut f = fsio::open_append(&history)?;
+                fsio::append(&mut f, &history, b"\n")?;
+            }
+            Some(false) => fsio::truncate_path(&history, folded.history.terminated_len)?,
+            None => {}
+        }
+        if let Some(kind) = folded.set_aside {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let kept = self.file(&format!("{JOURNAL_FILE}.{kind}-{secs}"));
+            std::fs::copy(self.file(JOURNAL_FILE), &kept)
+                .map_err(|e| fsio::io_err("cannot copy the journal to", &kept, e))?;
+            files
+                .warnings
+                .push(format!("the journal was kept as {}", kept.display()));
+        }
+        files.seq = folded.seq;
+        files.history = None;
+        if folded.journal_len == 0 {
+            // Nothing to fold: state.json stays as it is (or absent).
+            files.journal_len = 0;
+            files.state_len = folded.state_bytes.as_ref().map_or(0, |b| b.len() as u64);
+            files.base = journal::fingerprint(folded.state_bytes.as_deref());
+            return Ok(());
+        }
+        self.write_state_locked(files, &mut folded.state)?;
+        Ok(())
+    }
+
+    /// Folds (as a reader) and writes the result, when this process is the writer.
+    fn compact_locked(&self, files: &mut Files) -> CoreResult<Tip> {
+        let mut folded = self.fold(files)?;
+        self.write_state_locked(files, &mut folded.state)?;
+        Ok(folded.tip())
+    }
+
+    /// Writes `state` with our coverage key atomically, then restarts the journal (in that
+    /// order: entries a kill leaves in between are covered by the sequence number).
     fn write_state_locked(
         &self,
         files: &mut Files,
         state: &mut Map<String, Value>,
-        history_len: u64,
     ) -> CoreResult<String> {
-        // Other keys of ours (the spend guard's budget) are kept.
-        let ours = state
-            .entry(COVERAGE_KEY)
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !ours.is_object() {
-            *ours = Value::Object(Map::new());
-        }
-        if let Value::Object(ours) = ours {
-            ours.insert("history_bytes".into(), Value::from(history_len));
-        }
-        let text = serde_json::to_string_pretty(&*state)
-            .map_err(|e| CoreError::value(format!("cannot serialize state: {e}")))?;
+        state::set_covered_seq(state, files.seq);
+        let text = state::write(state)?;
         fsio::atomic_write(&self.file(STATE_FILE), text.as_bytes())?;
         fsio::truncate_path(&self.file(JOURNAL_FILE), 0)?;
         files.journal_len = 0;
         files.state_len = text.len() as u64;
+        files.base = journal::fingerprint(Some(text.as_bytes()));
         Ok(text)
     }
+
+    /// Reads the directory and folds the journal in memory; modifies no file.
+    fn fold(&self, files: &mut Files) -> CoreResult<Folded> {
+        let folded = fold_dir(&self.shared.dir)?;
+        for w in &folded.warnings {
+            if files.warned.insert(w.clone()) {
+                files.warnings.push(w.clone());
+            }
+        }
+        Ok(folded)
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let mut files = self.shared.files.lock();
+        files.synced.remove(&self.id);
+        files.writers.remove(&self.id);
+    }
+}
+
+/// A run directory read and folded in memory.
+#[derive(Debug)]
+struct Folded {
+    state: Map<String, Value>,
+    state_bytes: Option<Vec<u8>>,
+    journal_len: usize,
+    seq: u64,
+    history: fsio::HistoryTail,
+    /// `Some("corrupt" | "stale")` when the writer must keep the journal aside.
+    set_aside: Option<&'static str>,
+    warnings: Vec<String>,
+}
+
+impl Folded {
+    fn tip(&self) -> Tip {
+        let totals = self
+            .state
+            .get(BUILDER_STATE_KEY)
+            .map(|v| journal::fingerprint(Some(v.to_string().as_bytes())))
+            .unwrap_or_default();
+        Tip {
+            seq: self.seq,
+            totals,
+        }
+    }
+}
+
+/// Reads state.json, the journal and history's tail consistently (state.json unchanged
+/// around the reads, so no compaction came between) and folds them.
+fn fold_dir(dir: &Path) -> CoreResult<Folded> {
+    let state_path = dir.join(STATE_FILE);
+    let journal_path = dir.join(JOURNAL_FILE);
+    let (state_bytes, journal_bytes, history) = {
+        let mut attempt = 0;
+        loop {
+            let before = fsio::read_bytes_opt(&state_path)?;
+            let journal = fsio::read_bytes_opt(&journal_path)?.unwrap_or_default();
+            let history = fsio::history_tail(&dir.join(HISTORY_FILE), TAIL_ROWS)?;
+            let after = fsio::read_bytes_opt(&state_path)?;
+            attempt += 1;
+            if before == after || attempt >= 100 {
+                break (after, journal, history);
+            }
+        }
+    };
+    let what = state_path.display().to_string();
+    let mut state = match &state_bytes {
+        Some(b) => state::parse(b, &what).map_err(|e| {
+            // We never tear state.json, but openpipe-art can when killed mid-write.
+            CoreError::Corrupt(format!(
+                "{e}. It may have been torn by a crash of another writer; move it away to \
+                 restart the running totals from zero"
+            ))
+        })?,
+        None => Map::new(),
+    };
+    let covered = state::covered_seq(&state);
+    let parsed = journal::parse(&journal_bytes);
+    let pending: Vec<&JournalEntry> = parsed.entries.iter().filter(|e| e.seq > covered).collect();
+    let mut out = Folded {
+        state: Map::new(),
+        state_bytes: None,
+        journal_len: journal_bytes.len(),
+        seq: covered,
+        history,
+        set_aside: None,
+        warnings: Vec::new(),
+    };
+    let jname = journal_path.display();
+    let base = journal::fingerprint(state_bytes.as_deref());
+    if !pending.is_empty() && parsed.base.as_deref() != Some(base.as_str()) {
+        out.warnings.push(format!(
+            "{what} was replaced by another program (openpipe-art?) since art_metrics last \
+             wrote it: the {} entries of {jname} are not replayed over it",
+            pending.len()
+        ));
+        out.set_aside = Some("stale");
+    } else {
+        if !parsed.bad_lines.is_empty() {
+            let lines: Vec<String> = parsed
+                .bad_lines
+                .iter()
+                .map(|(l, _)| l.to_string())
+                .collect();
+            out.warnings.push(format!(
+                "{jname}: line(s) {} fail their checksum and were skipped: the totals only \
+                 they changed and the scenario ids they saw first may be missing",
+                lines.join(", ")
+            ));
+            out.set_aside = Some("corrupt");
+        }
+        let rows: Vec<String> = out
+            .history
+            .last_rows
+            .iter()
+            .map(|r| journal::row_hash(r))
+            .collect();
+        let mut comp = match state::ours(&mut state).remove(state::COMPENSATION_KEY) {
+            Some(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        let mut folder = journal::StateFolder::new(&mut state, &mut comp);
+        for (i, entry) in pending.iter().enumerate() {
+            // Only the last entry can be uncertain: its row may not have been written.
+            if i + 1 == pending.len() && !rows.contains(&entry.row) {
+                break;
+            }
+            folder.apply(entry);
+            out.seq = entry.seq;
+        }
+        folder.finish();
+        if !comp.is_empty() {
+            state::ours(&mut state).insert(state::COMPENSATION_KEY.into(), Value::Object(comp));
+        }
+    }
+    if state
+        .get(COVERAGE_KEY)
+        .is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
+    {
+        state.remove(COVERAGE_KEY);
+    }
+    if state_bytes.is_none() && state.get(BUILDER_STATE_KEY).is_some_and(is_empty_builder) {
+        state.remove(BUILDER_STATE_KEY);
+    }
+    let (_, non_finite) = state::builder_totals(&state, &what)?;
+    if !non_finite.is_empty() {
+        out.warnings.push(format!(
+            "{what} holds non-finite running totals (openpipe-art saves them): {}; they are \
+             kept as they are",
+            non_finite.join(", ")
+        ));
+    }
+    out.state = state;
+    out.state_bytes = state_bytes;
+    Ok(out)
+}
+
+fn is_empty_builder(v: &Value) -> bool {
+    v.get("cum_state")
+        .and_then(Value::as_object)
+        .is_some_and(Map::is_empty)
+        && v.get("unique_scenario_ids")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
 }
 
 impl RunWriter<'_> {
@@ -252,34 +634,36 @@ impl RunWriter<'_> {
         self.files.snapshot_next
     }
 
-    /// Appends one history row (`line` ends with a newline) and, when the totals changed,
-    /// its journal entry first. `reset` marks `changes` as a full snapshot.
+    /// Appends one history row (`line` ends with a newline) after its journal entry.
+    /// `reset` marks `changes` as a full snapshot.
     pub fn append(&mut self, line: &str, changes: TotalsChanges, reset: bool) -> CoreResult<()> {
-        let dir = &self.run.dir;
         let history_path = self.run.file(HISTORY_FILE);
-        if self.files.history.is_none() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| fsio::io_err("cannot create directory", dir, e))?;
-            self.files.history = Some(fsio::open_append(&history_path)?);
-        }
-        let history = self.files.history.as_mut().expect("opened above");
-        // The actual end of the file, in case something else appended to it.
+        self.open_history(&history_path)?;
+        let (history, _) = self.files.history.as_ref().expect("opened above");
+        // The actual end of the file, to cut back to if the append fails half-way.
         let start = history
             .metadata()
             .map_err(|e| fsio::io_err("cannot stat", &history_path, e))?
             .len();
         let journal_len = self.files.journal_len;
-        if let Err(e) = self.append_row(start, line, changes, reset) {
+        let seq = self.files.seq + 1;
+        if let Err(e) = self.append_row(seq, line, changes, reset) {
             // A full disk can take half a line. Cut both files back to where they were
             // (shrinking needs no space), so that the next row follows whole rows only.
-            let journal_path = self.run.file(JOURNAL_FILE);
-            let _ = fsio::truncate_path(&history_path, start);
-            let _ = fsio::truncate_path(&journal_path, journal_len);
+            if let Some((h, _)) = &self.files.history {
+                let _ = fsio::truncate(h, &history_path, start);
+            }
+            let _ = fsio::truncate_path(&self.run.file(JOURNAL_FILE), journal_len);
             self.files.journal_len = journal_len;
             return Err(e);
         }
+        self.files.seq = seq;
+        let id = self.run.id;
+        if let Some(tip) = self.files.synced.get_mut(&id) {
+            tip.seq = seq;
+        }
         self.files.snapshot_next = false;
-        if self.files.journal_len > self.run.compact_min_bytes.max(self.files.state_len) {
+        if self.files.journal_len > self.run.shared.compact_min_bytes.max(self.files.state_len) {
             // The row is saved (the journal holds its totals); folding them into state.json
             // can wait for a later row if the disk is full now.
             let _ = self.run.compact_locked(&mut self.files);
@@ -287,72 +671,49 @@ impl RunWriter<'_> {
         Ok(())
     }
 
-    /// The journal entry (when the totals changed), then the row.
+    /// Opens history.jsonl, or reopens it when the path no longer names the file we hold
+    /// (rotated, deleted or replaced).
+    fn open_history(&mut self, path: &Path) -> CoreResult<()> {
+        let current = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+        if let Some((_, id)) = &self.files.history
+            && current == Some(*id)
+        {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.run.shared.dir)
+            .map_err(|e| fsio::io_err("cannot create directory", &self.run.shared.dir, e))?;
+        let f = fsio::open_append(path)?;
+        let m = f
+            .metadata()
+            .map_err(|e| fsio::io_err("cannot stat", path, e))?;
+        self.files.history = Some((f, (m.dev(), m.ino())));
+        Ok(())
+    }
+
+    /// The journal entry (header first on a fresh journal), then the row.
     fn append_row(
         &mut self,
-        start: u64,
+        seq: u64,
         line: &str,
         changes: TotalsChanges,
         reset: bool,
     ) -> CoreResult<()> {
-        let history_path = self.run.file(HISTORY_FILE);
-        if reset || !changes.is_empty() {
-            let entry = JournalEntry::new((start, start + line.len() as u64), changes, reset);
-            let entry_line = entry.to_line();
-            let journal_path = self.run.file(JOURNAL_FILE);
-            if self.files.journal.is_none() {
-                self.files.journal = Some(fsio::open_append(&journal_path)?);
-            }
-            let journal = self.files.journal.as_mut().expect("opened above");
-            fsio::append(journal, &journal_path, entry_line.as_bytes())?;
-            self.files.journal_len += entry_line.len() as u64;
+        let journal_path = self.run.file(JOURNAL_FILE);
+        let mut entry_line = String::new();
+        if self.files.journal_len == 0 {
+            entry_line = journal::header_line(&self.files.base);
         }
-        let history = self.files.history.as_mut().expect("opened above");
+        entry_line.push_str(&JournalEntry::new(seq, line, changes, reset).to_line());
+        if self.files.journal.is_none() || self.files.journal_len == 0 {
+            self.files.journal = Some(fsio::open_append(&journal_path)?);
+        }
+        let journal = self.files.journal.as_mut().expect("opened above");
+        fsio::append(journal, &journal_path, entry_line.as_bytes())?;
+        self.files.journal_len += entry_line.len() as u64;
+        let history_path = self.run.file(HISTORY_FILE);
+        let (history, _) = self.files.history.as_mut().expect("opened by append");
         fsio::append(history, &history_path, line.as_bytes())
     }
-}
-
-fn parse_object(text: &str, what: &str) -> CoreResult<Map<String, Value>> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(CoreError::Corrupt(format!("{what} must be a JSON object"))),
-        Err(e) => Err(CoreError::Corrupt(format!("{what} is not valid JSON: {e}"))),
-    }
-}
-
-/// Dicts merge recursively; any other value replaces what was there.
-pub fn deep_merge(into: &mut Map<String, Value>, update: Map<String, Value>) {
-    for (k, v) in update {
-        match (into.get_mut(&k), v) {
-            (Some(Value::Object(old)), Value::Object(new)) => deep_merge(old, new),
-            (_, v) => {
-                into.insert(k, v);
-            }
-        }
-    }
-}
-
-/// The running totals under `_metrics_builder_state`, as the reference restores them.
-fn builder_totals(state: &Map<String, Value>, path: &Path) -> CoreResult<TotalsState> {
-    let mut out = TotalsState::default();
-    let Some(Value::Object(builder)) = state.get(BUILDER_STATE_KEY) else {
-        return Ok(out);
-    };
-    if let Some(Value::Object(cum)) = builder.get("cum_state") {
-        for (k, v) in cum {
-            let v = v.as_f64().ok_or_else(|| {
-                CoreError::Corrupt(format!(
-                    "{}: cum_state['{k}'] is not a number: {v}",
-                    path.display()
-                ))
-            })?;
-            out.cum_state.push((k.clone(), v));
-        }
-    }
-    if let Some(Value::Array(ids)) = builder.get("unique_scenario_ids") {
-        out.unique_scenario_ids = ids.iter().map(journal::id_string).collect();
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! Crash scenarios of the run directory, each cut at a chosen point of a log's writes.
+//! Crash, corruption and sharing scenarios of the run directory (issue #10's cases).
 
 use std::fs;
+use std::io::Write;
 
 use super::*;
 
@@ -8,7 +9,7 @@ fn changes(total: f64, ids: &[&str]) -> TotalsChanges {
     TotalsChanges {
         cum_state: vec![("costs/cum/all".into(), total)],
         new_scenario_ids: ids.iter().map(|s| s.to_string()).collect(),
-        ids_from: 0,
+        ..TotalsChanges::default()
     }
 }
 
@@ -20,35 +21,63 @@ fn total(state: &TotalsState) -> Option<f64> {
         .map(|(_, v)| *v)
 }
 
+fn row(i: usize) -> String {
+    format!("{{\"costs/all\": 1.0, \"i\": {i}}}\n")
+}
+
+/// Logs row `i`, whose running total is `i + 1`.
 fn log(run: &RunDir, i: usize) {
-    let line = format!("{{\"costs/all\": 1.0, \"i\": {i}}}\n");
     let id = format!("s{i}");
     run.writer()
-        .append(&line, changes(i as f64 + 1.0, &[id.as_str()]), false)
+        .unwrap()
+        .append(&row(i), changes(i as f64 + 1.0, &[id.as_str()]), false)
         .unwrap();
+}
+
+/// A restart: every handle of this process dropped (the lock goes with them), a new one.
+fn reopen(run: RunDir) -> (RunDir, TotalsState, Vec<String>) {
+    let path = run.path().to_path_buf();
+    drop(run);
+    let run = RunDir::new(&path);
+    let (state, _) = run.open().unwrap();
+    let warnings = run.take_warnings();
+    (run, state, warnings)
+}
+
+fn append_raw(path: &Path, bytes: &[u8]) {
+    fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
+}
+
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, fs::read(e.path()).unwrap_or_default())
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 #[test]
 fn restart_restores_totals_from_the_journal() {
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir::new(dir.path().join("run"));
-    assert_eq!(run.open().unwrap(), TotalsState::default());
+    assert_eq!(run.open().unwrap().0, TotalsState::default());
     for i in 0..3 {
         log(&run, i);
     }
-    let again = RunDir::new(dir.path().join("run")).open().unwrap();
+    let (_run, again, _) = reopen(run);
     assert_eq!(total(&again), Some(3.0));
     assert_eq!(again.unique_scenario_ids, ["s0", "s1", "s2"]);
-    // Opening folded the journal into state.json in the reference's format.
-    let text = fs::read_to_string(dir.path().join("run/state.json")).unwrap();
-    let v: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v[BUILDER_STATE_KEY]["cum_state"]["costs/cum/all"], 3.0);
-    assert_eq!(
-        fs::metadata(dir.path().join("run/state.journal"))
-            .unwrap()
-            .len(),
-        0
-    );
 }
 
 #[test]
@@ -56,150 +85,302 @@ fn a_torn_row_is_dropped_with_its_entry() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run");
     let run = RunDir::new(&path);
+    run.open().unwrap();
     log(&run, 0);
     log(&run, 1);
-    // Kill in the middle of row 2: its journal entry is complete, the row is not.
-    let start = fs::metadata(path.join(HISTORY_FILE)).unwrap().len();
-    let entry = JournalEntry::new((start, start + 30), changes(3.0, &["s2"]), false);
-    fs::OpenOptions::new()
-        .append(true)
-        .open(path.join(JOURNAL_FILE))
-        .unwrap()
-        .write_all(entry.to_line().as_bytes())
-        .unwrap();
-    fs::OpenOptions::new()
-        .append(true)
-        .open(path.join(HISTORY_FILE))
-        .unwrap()
-        .write_all(b"{\"costs/all\": 1.")
-        .unwrap();
-    let state = RunDir::new(&path).open().unwrap();
+    // Killed in the middle of row 2: its journal entry is complete, the row is not.
+    let entry = JournalEntry::new(3, &row(2), changes(3.0, &["s2"]), false);
+    append_raw(&path.join(JOURNAL_FILE), entry.to_line().as_bytes());
+    append_raw(&path.join(HISTORY_FILE), b"{\"costs/all\": 1.");
+    let (run, state, _) = reopen(run);
     assert_eq!(total(&state), Some(2.0));
     assert_eq!(state.unique_scenario_ids, ["s0", "s1"]);
+    // The writer cuts the torn row when it takes the lock; the next row counts.
+    log(&run, 2);
     let history = fs::read_to_string(path.join(HISTORY_FILE)).unwrap();
-    assert_eq!(history.lines().count(), 2);
-    assert!(history.ends_with('\n'));
+    assert_eq!(history, format!("{}{}{}", row(0), row(1), row(2)));
+    assert_eq!(total(&reopen(run).1), Some(3.0));
 }
 
 #[test]
-fn a_torn_journal_line_means_the_row_never_started() {
+fn the_last_entry_counts_when_its_row_is_complete() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run");
     let run = RunDir::new(&path);
     log(&run, 0);
-    fs::OpenOptions::new()
-        .append(true)
-        .open(path.join(JOURNAL_FILE))
+    // Killed after row 1 was written, before anything else.
+    let entry = JournalEntry::new(2, &row(1), changes(2.0, &["s1"]), false);
+    append_raw(&path.join(JOURNAL_FILE), entry.to_line().as_bytes());
+    append_raw(&path.join(HISTORY_FILE), row(1).as_bytes());
+    assert_eq!(total(&reopen(run).1), Some(2.0));
+}
+
+/// Issue #10, case 1: readers (another handle, `read_state`) never modify a file.
+#[test]
+fn readers_never_modify_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
+    let run = RunDir::new(&path);
+    for i in 0..3 {
+        log(&run, i);
+    }
+    // A row being written: its entry is there, the row not yet.
+    let entry = JournalEntry::new(4, &row(3), changes(4.0, &[]), false);
+    append_raw(&path.join(JOURNAL_FILE), entry.to_line().as_bytes());
+    append_raw(&path.join(HISTORY_FILE), b"{\"costs/a");
+    let before = snapshot(&path);
+    let reader = RunDir::new(&path);
+    assert_eq!(total(&reader.open().unwrap().0), Some(3.0));
+    assert!(
+        reader
+            .read_state()
+            .unwrap()
+            .unwrap()
+            .contains("\"costs/cum/all\": 3.0")
+    );
+    drop(reader);
+    assert_eq!(snapshot(&path), before);
+}
+
+/// Issue #10, case 2: truncating, rotating or deleting history.jsonl never changes totals.
+#[test]
+fn totals_do_not_depend_on_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
+    let history = path.join(HISTORY_FILE);
+    let mut run = RunDir::new(&path);
+    let mut i = 0;
+    for action in ["truncate", "rotate", "delete", "truncate-between-runs"] {
+        log(&run, i);
+        log(&run, i + 1);
+        i += 2;
+        match action {
+            "truncate" => fs::File::create(&history).map(drop).unwrap(),
+            "rotate" => fs::rename(&history, path.join("history.jsonl.1")).unwrap(),
+            "delete" => fs::remove_file(&history).unwrap(),
+            _ => {
+                run.close().unwrap();
+                fs::File::create(&history).map(drop).unwrap();
+            }
+        }
+        log(&run, i);
+        i += 1;
+        let (again, state, _) = reopen(run);
+        assert_eq!(total(&state), Some(i as f64), "after {action}");
+        run = again;
+    }
+    assert_eq!(
+        fs::read_to_string(&history).unwrap().lines().count(),
+        1,
+        "appended to the new file"
+    );
+}
+
+/// Issue #10, case 4: a bad journal line in the middle is reported and kept, not dropped
+/// silently with everything after it; a torn tail inside a character is just a torn tail.
+#[test]
+fn a_corrupt_record_in_the_middle_is_reported_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
+    let run = RunDir::new(&path);
+    for i in 0..4 {
+        log(&run, i);
+    }
+    let journal = path.join(JOURNAL_FILE);
+    let text = fs::read_to_string(&journal).unwrap();
+    // Line 3 (entry seq 2) gets a flipped digit.
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let bad = lines[2].replacen("2.0", "9.0", 1);
+    let mut corrupted = format!("{}{}{bad}{}", lines[0], lines[1], lines[3..].concat());
+    corrupted.push_str("{\"seq\": 5, \"row\": \"é");
+    corrupted.pop();
+    let mut bytes = corrupted.into_bytes();
+    bytes.pop(); // half of 'é'
+    fs::write(&journal, &bytes).unwrap();
+    let (run, state, warnings) = reopen(run);
+    assert_eq!(total(&state), Some(4.0), "later entries still count");
+    assert_eq!(
+        state.unique_scenario_ids,
+        ["s0", "s2", "s3"],
+        "s1 was only in line 3"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("state.journal") && w.contains("line(s) 3")),
+        "{warnings:?}"
+    );
+    log(&run, 4);
+    let kept: Vec<_> = fs::read_dir(&path)
         .unwrap()
-        .write_all(b"{\"row\":[40,")
-        .unwrap();
-    let state = RunDir::new(&path).open().unwrap();
-    assert_eq!(total(&state), Some(1.0));
-    // And the run goes on normally.
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("state.journal.corrupt-")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(fs::read(kept[0].path()).unwrap(), bytes);
+    assert!(run.take_warnings().iter().any(|w| w.contains("kept as")));
+}
+
+/// Issue #10, case 7: when openpipe-art wrote a newer state.json, our older journal is not
+/// replayed over it.
+#[test]
+fn a_state_json_replaced_by_another_program_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
     let run = RunDir::new(&path);
     run.open().unwrap();
-    log(&run, 1);
-    assert_eq!(total(&RunDir::new(&path).open().unwrap()), Some(2.0));
-}
-
-#[test]
-fn entries_already_folded_are_not_applied_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("run");
-    let run = RunDir::new(&path);
     log(&run, 0);
+    run.close().unwrap();
     log(&run, 1);
-    let journal = fs::read(path.join(JOURNAL_FILE)).unwrap();
-    run.compact().unwrap();
-    // A kill after state.json was replaced but before the journal was emptied.
-    fs::write(path.join(JOURNAL_FILE), journal).unwrap();
-    let mut state = RunDir::new(&path).open().unwrap();
-    assert_eq!(total(&state), Some(2.0));
-    state.unique_scenario_ids.sort();
-    assert_eq!(state.unique_scenario_ids, ["s0", "s1"]);
-}
-
-#[test]
-fn rows_without_changes_need_no_entry() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("run");
+    // SIGKILL here (the journal holds row 1); openpipe-art then resumes and saves 11.
+    drop(run);
+    let mut state: Map<String, Value> =
+        serde_json::from_slice(&fs::read(path.join(STATE_FILE)).unwrap()).unwrap();
+    state[BUILDER_STATE_KEY]["cum_state"]["costs/cum/all"] = Value::from(11.0);
+    fs::write(
+        path.join(STATE_FILE),
+        serde_json::to_string(&state).unwrap(),
+    )
+    .unwrap();
     let run = RunDir::new(&path);
-    run.writer()
-        .append("{\"loss/x\": 1.0}\n", TotalsChanges::default(), false)
-        .unwrap();
-    assert!(!path.join(JOURNAL_FILE).exists());
-    assert_eq!(RunDir::new(&path).open().unwrap(), TotalsState::default());
-}
-
-#[test]
-fn state_methods_keep_user_keys_and_snapshots_reset() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("run");
-    let run = RunDir::new(&path);
-    log(&run, 0);
-    let merged = run.merge_state(r#"{"user": {"a": 1}}"#, true).unwrap();
-    assert!(merged.contains("\"user\""), "{merged}");
-    let merged = run.merge_state(r#"{"user": {"b": 2}}"#, false).unwrap();
-    let v: Value = serde_json::from_str(&merged).unwrap();
-    assert_eq!(v["user"]["a"], 1);
-    assert_eq!(v["user"]["b"], 2);
-    assert_eq!(v[BUILDER_STATE_KEY]["cum_state"]["costs/cum/all"], 1.0);
-
-    run.overwrite_state(r#"{"only": true}"#, false).unwrap();
-    assert_eq!(RunDir::new(&path).open().unwrap(), TotalsState::default());
-    let text = run.read_state().unwrap().unwrap();
+    let (totals, _) = run.open().unwrap();
+    assert_eq!(total(&totals), Some(11.0));
+    let w = run.take_warnings();
     assert!(
-        text.contains("\"only\"") && !text.contains(BUILDER_STATE_KEY),
-        "{text}"
+        w.iter().any(|w| w.contains("replaced by another program")),
+        "{w:?}"
     );
-
-    run.overwrite_state("{}", true).unwrap();
-    let mut w = run.writer();
-    assert!(w.snapshot_pending());
-    w.append("{}\n", changes(7.0, &["z"]), true).unwrap();
-    drop(w);
-    let state = RunDir::new(&path).open().unwrap();
-    assert_eq!(total(&state), Some(7.0));
-    assert_eq!(state.unique_scenario_ids, ["z"]);
-    assert!(run.overwrite_state("[1]", false).is_err());
 }
 
+/// A handle writes only on top of the totals it loaded.
 #[test]
-fn reference_state_json_is_read_as_is() {
+fn a_handle_with_stale_totals_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
+    let a = RunDir::new(&path);
+    a.open().unwrap();
+    let b = RunDir::new(&path);
+    b.open().unwrap();
+    log(&a, 0);
+    let e = b.writer().err().unwrap().to_string();
+    assert!(e.contains("create a new Model"), "{e}");
+    // A handle loaded now (a notebook re-running its cell) continues.
+    let c = RunDir::new(&path);
+    assert_eq!(total(&c.open().unwrap().0), Some(1.0));
+    c.writer()
+        .unwrap()
+        .append(&row(1), changes(2.0, &[]), false)
+        .unwrap();
+}
+
+/// One writer: the lock is exclusive and names its holder.
+#[test]
+fn a_second_writer_is_told_who_holds_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
+    let run = RunDir::new(&path);
+    log(&run, 0);
+    let e = lock::WriterLock::acquire(&path).unwrap_err().to_string();
+    assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
+    assert!(e.contains(&path.display().to_string()), "{e}");
+    run.close().unwrap();
+    lock::WriterLock::acquire(&path).unwrap();
+}
+
+/// The spend guard keeps its budget in `_art_metrics`: we rewrite only our sub-keys.
+#[test]
+fn other_sub_keys_of_art_metrics_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
+    let run = RunDir::new(&path);
+    run.open().unwrap();
+    run.merge_state(r#"{"_art_metrics": {"budget_usd": 2.5}, "user": 1}"#, false)
+        .unwrap();
+    for i in 0..3 {
+        log(&run, i);
+    }
+    run.overwrite_state(r#"{"user": 2}"#, true).unwrap();
+    log(&run, 3);
+    run.close().unwrap();
+    let v: Value = serde_json::from_slice(&fs::read(path.join(STATE_FILE)).unwrap()).unwrap();
+    assert_eq!(v[COVERAGE_KEY]["budget_usd"], 2.5, "{v}");
+    assert_eq!(v["user"], 2);
+    assert_eq!(v[BUILDER_STATE_KEY]["cum_state"]["costs/cum/all"], 4.0);
+}
+
+/// Issue #10, case 9: a symlinked history is appended through, never cut; a history
+/// without a final newline keeps its last row.
+#[test]
+fn symlinked_and_unterminated_histories_keep_their_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
+    fs::create_dir_all(&path).unwrap();
+    let target = dir.path().join("elsewhere.jsonl");
+    fs::write(&target, "{\"a\": 1}\n{\"b\": 2}").unwrap();
+    std::os::unix::fs::symlink(&target, path.join(HISTORY_FILE)).unwrap();
+    let run = RunDir::new(&path);
+    run.open().unwrap();
+    log(&run, 0);
+    assert_eq!(
+        fs::read_to_string(&target).unwrap(),
+        format!("{{\"a\": 1}}\n{{\"b\": 2}}\n{}", row(0))
+    );
+    assert!(
+        fs::symlink_metadata(path.join(HISTORY_FILE))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+/// Issue #10, case 5: a state.json with Infinity/NaN (openpipe-art writes them) resumes
+/// with the values kept, one warning naming them, and is written back in Python's dialect.
+#[test]
+fn non_finite_totals_from_the_reference_are_kept() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run");
     fs::create_dir_all(&path).unwrap();
     fs::write(
         path.join(STATE_FILE),
-        r#"{"_metrics_builder_state": {"cum_state": {"costs/cum/all": 0.5}, "unique_scenario_ids": ["a", 3]}}"#,
+        r#"{"_metrics_builder_state": {"cum_state": {"costs/cum/all": Infinity, "time/cum/x": NaN}, "unique_scenario_ids": []}}"#,
     )
     .unwrap();
-    let state = RunDir::new(&path).open().unwrap();
-    assert_eq!(total(&state), Some(0.5));
-    assert_eq!(state.unique_scenario_ids, ["a", "3"]);
-    fs::write(path.join(STATE_FILE), "{\"_metrics_builder_state\": {\"cum").unwrap();
-    let e = RunDir::new(&path).open().unwrap_err();
-    assert!(matches!(e, CoreError::Corrupt(_)), "{e}");
+    let run = RunDir::new(&path);
+    let (state, bad) = run.open().unwrap();
+    assert_eq!(total(&state), Some(f64::INFINITY));
+    assert_eq!(bad, ["costs/cum/all", "time/cum/x"]);
+    let w = run.take_warnings();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("costs/cum/all, time/cum/x"), "{w:?}");
+    run.writer()
+        .unwrap()
+        .append(&row(0), changes(f64::INFINITY, &[]), false)
+        .unwrap();
+    let journal = fs::read_to_string(path.join(JOURNAL_FILE)).unwrap();
+    assert!(!journal.contains("null"), "{journal}");
+    run.close().unwrap();
+    let text = fs::read_to_string(path.join(STATE_FILE)).unwrap();
+    assert!(
+        text.contains("\"costs/cum/all\": Infinity") && text.contains("NaN"),
+        "{text}"
+    );
+    assert!(run.take_warnings().is_empty(), "warned once");
 }
 
 #[test]
 fn many_logs_compact_and_stay_correct() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run");
-    let run = RunDir::new(&path);
-    let ids: Vec<String> = (0..200)
-        .map(|i| format!("a-long-scenario-identifier-{i}"))
-        .collect();
-    for i in 0..400 {
-        let mut c = changes(i as f64 + 1.0, &[]);
-        c.new_scenario_ids = ids.iter().map(|s| format!("{s}-{i}")).collect();
-        run.writer().append("{}\n", c, false).unwrap();
+    let run = RunDir::with_compact_min_bytes(&path, 512);
+    for i in 0..200 {
+        log(&run, i);
     }
-    // The journal was folded at least once on the way.
-    assert!(fs::metadata(path.join(JOURNAL_FILE)).unwrap().len() < 8 << 20);
-    let state = RunDir::new(&path).open().unwrap();
-    assert_eq!(total(&state), Some(400.0));
-    assert_eq!(state.unique_scenario_ids.len(), 80_000);
+    assert!(fs::metadata(path.join(JOURNAL_FILE)).unwrap().len() < 2048);
+    let (_run, state, _) = reopen(run);
+    assert_eq!(total(&state), Some(200.0));
+    assert_eq!(state.unique_scenario_ids.len(), 200);
 }
-
-use std::io::Write;
