@@ -490,15 +490,15 @@ def test_load_state_dict_through_a_model_is_persisted(tmp_path):
 def test_the_art_metrics_key_keeps_other_sub_keys(tmp_path):
     """Issue #14 keeps its budget in state["_art_metrics"]["budget_usd"]: our rewrites keep it."""
     model = Model(name="b", project="p", base_path=str(tmp_path))
-    model.merge_state({"_art_metrics": {"budget_usd": 5.0}})
+    model.merge_state({"_art_metrics": {"budget_usd": 500.0}})
     for i in range(3):
-        log(model, i, **{"costs/train/x": 1.0})
+        log(model, i, **{"costs/train/x": 0.5})
     model = restart(model)
-    log(model, 3, **{"costs/train/x": 1.0})
+    log(model, 3, **{"costs/train/x": 0.5})
     model.close()
     saved = json.loads((Path(model.run_dir) / "state.json").read_text())
-    assert saved["_art_metrics"]["budget_usd"] == 5.0
-    assert cum(saved) == 4.0
+    assert saved["_art_metrics"]["budget_usd"] == 500.0
+    assert cum(saved) == 2.0
 
 
 def test_a_model_with_stale_totals_is_refused(tmp_path):
