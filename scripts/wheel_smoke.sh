@@ -104,9 +104,16 @@ state = asyncio.run(log())
 assert state["_metrics_builder_state"]["cum_state"]["data/cum/num_trajectories"] == 2, state
 
 # Every module imports, and its docstring examples run (art_patch's need openpipe-art).
+# art_metrics.ray needs the optional extra [ray]: without it, a one-line ImportError naming it.
 tempfile.tempdir = str(base)
 failed = 0
 for path in sorted(package.glob("*.py")):
+    if path.stem == "ray":
+        try:
+            importlib.import_module("art_metrics.ray")
+        except ImportError as exc:
+            assert "art-metrics[ray]" in str(exc), exc
+        continue
     module = importlib.import_module(
         "art_metrics" if path.stem == "__init__" else f"art_metrics.{path.stem}"
     )
