@@ -13,9 +13,9 @@
 use std::sync::Arc;
 
 use super::prices::Model;
-use super::resolve::{Overrides, TokenCall, token_cost};
+use super::resolve::{TokenCall, token_cost};
 use super::usage::ResponseFields;
-use super::{Formula, TokenPricing, is_price, model_name};
+use super::{TokenPricing, is_price, model_name};
 use crate::error::{CoreError, CoreResult};
 
 /// What a provider's cost extractor returned (`None` is handled before: it falls through).
@@ -75,15 +75,9 @@ impl OnUnpriced {
 }
 
 /// One call to price: the normalized provider and its usage shape, the model as given,
-/// per-call prices, and whether it was a batch job.
-#[derive(Debug, Clone, Copy)]
-pub struct PriceCall<'a> {
-    pub provider: &'a str,
-    pub formula: Formula,
-    pub model: &'a str,
-    pub overrides: &'a Overrides,
-    pub batch: bool,
-}
+/// per-call prices, and whether it was a batch job. The same inputs as the token-price step
+/// takes (`resolve::TokenCall`), before the model name is normalized.
+pub type PriceCall<'a> = TokenCall<'a>;
 
 /// Prices a response in the resolution order (module docs).
 ///
@@ -118,15 +112,8 @@ where
         Some(_) => Err(CoreError::Pricing(String::new())),
         None => catalog(model)?,
     };
-    let token_call = TokenCall {
-        provider: call.provider,
-        formula: call.formula,
-        model,
-        overrides: call.overrides,
-        batch: call.batch,
-    };
     Ok(token_cost(
-        token_call,
+        TokenCall { model, ..call },
         registered,
         prices.as_ref().map(|m| &**m).map_err(Clone::clone),
         fields,
@@ -137,6 +124,7 @@ where
 mod tests {
     use super::*;
     use crate::pricing::catalog::PriceCatalog;
+    use crate::pricing::{Formula, Overrides};
     use serde_json::{Value, json};
 
     /// A value an extractor returned that is not a number.
