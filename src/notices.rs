@@ -47,6 +47,16 @@ pub fn nonstandard_split(split: &str) -> Option<String> {
     })
 }
 
+/// The warning for running totals that are `Infinity` or `NaN` in `what` (openpipe-art saves
+/// them so and resumes them as they are; so do we). Given at each load, not once per process.
+pub fn non_finite_totals(what: &str, keys: &[String]) -> String {
+    format!(
+        "{what} holds non-finite running totals (openpipe-art saves them): {}; they are kept \
+         as they are",
+        keys.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

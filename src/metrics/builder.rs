@@ -406,31 +406,36 @@ impl Builder {
         self.run.totals.lock().take_changes()
     }
 
-    /// Replaces the running totals and drops every pending buffer of the run.
-    pub fn load_state(&self, state: TotalsState) -> CoreResult<()> {
-        for (key, value) in &state.cum_state {
-            keys::validate_cumulative(key)?;
-            check_value(key, *value)?;
-        }
-        let mut totals = Totals::from_state(state);
-        totals.mark_replaced();
-        let mut buffers = self.run.buffers.lock();
-        buffers.clear();
-        *self.run.totals.lock() = totals;
-        Ok(())
+    /// Replaces the running totals and drops every pending buffer of the run; the run
+    /// directory saves them whole with the next row. Non-finite totals are kept as they are,
+    /// as openpipe-art resumes them (it saves `Infinity` and `NaN`); their keys are returned
+    /// so the caller can say so. Keys that are not running totals are refused, state unchanged.
+    pub fn load_state(&self, state: TotalsState) -> CoreResult<Vec<String>> {
+        self.replace_totals(state, true)
     }
 
-    /// Restores totals saved in a run directory, as [`Builder::load_state`] but keeping
-    /// non-finite totals as they are (openpipe-art saves `Infinity` and `NaN`).
-    pub fn restore_state(&self, state: TotalsState) -> CoreResult<()> {
+    /// Restores totals saved in a run directory, as [`Builder::load_state`] without marking
+    /// them for a whole save (they are already saved).
+    pub fn restore_state(&self, state: TotalsState) -> CoreResult<Vec<String>> {
+        self.replace_totals(state, false)
+    }
+
+    fn replace_totals(&self, state: TotalsState, replaced: bool) -> CoreResult<Vec<String>> {
         for (key, _) in &state.cum_state {
             keys::validate_cumulative(key)?;
         }
-        let totals = Totals::from_state(state);
+        let non_finite = (state.cum_state.iter())
+            .filter(|(_, v)| !v.is_finite())
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut totals = Totals::from_state(state);
+        if replaced {
+            totals.mark_replaced();
+        }
         let mut buffers = self.run.buffers.lock();
         buffers.clear();
         *self.run.totals.lock() = totals;
-        Ok(())
+        Ok(non_finite)
     }
 
     /// True once after `load_state` replaced the totals: the run directory then saves them
@@ -544,6 +549,28 @@ mod tests {
             assert!(e.contains(&format!("'{key}'")), "{e}");
             assert_eq!(b.state(), saved);
         }
+    }
+
+    /// Issue #10, case 5: totals openpipe-art saved as `Infinity`/`NaN` load as they are (ART
+    /// resumes them so), their keys returned for the one warning; later adds leave them so.
+    #[test]
+    fn load_state_keeps_non_finite_totals_and_names_them() {
+        let b = Builder::new("train").unwrap();
+        let state = TotalsState {
+            cum_state: vec![
+                ("costs/cum/all".into(), f64::INFINITY),
+                ("time/cum/x".into(), f64::NAN),
+                ("data/cum/items".into(), 2.0),
+            ],
+            ..TotalsState::default()
+        };
+        let keys = b.load_state(state).unwrap();
+        assert_eq!(keys, ["costs/cum/all", "time/cum/x"]);
+        b.add_cost("judge", 1.0).unwrap();
+        b.add_metric("data/step_items", 1.0).unwrap();
+        let m = b.flush();
+        assert_eq!(m.get("costs/cum/all"), Some(f64::INFINITY));
+        assert_eq!(m.get("data/cum/items"), Some(3.0));
     }
 
     #[test]

@@ -468,9 +468,15 @@ impl BuilderCore {
     }
 
     /// Restores running totals from `state_dict()` output and drops every pending step.
+    /// Non-finite totals (openpipe-art saves `Infinity` and `NaN` in state.json and resumes
+    /// them) are kept as they are, with one `RuntimeWarning` naming their keys.
     fn load_state_dict(&self, py: Python<'_>, state: &Bound<'_, PyAny>) -> PyResult<()> {
         let state = parse_state(state)?;
-        py.detach(|| self.core.load_state(state))?;
+        let non_finite = py.detach(|| self.core.load_state(state))?;
+        if !non_finite.is_empty() {
+            let msg = crate::notices::non_finite_totals("the loaded state", &non_finite);
+            super::notices::warn_runtime(py, &msg)?;
+        }
         Ok(())
     }
 

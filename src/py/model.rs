@@ -44,7 +44,7 @@ impl RunCore {
         let core = builder.core.clone();
         py.detach(|| {
             let (state, _) = self.run.open()?;
-            core.restore_state(state)
+            core.restore_state(state).map(drop)
         })?;
         Ok(())
     }

@@ -607,11 +607,8 @@ fn fold_dir(dir: &Path) -> CoreResult<Folded> {
     }
     let (_, non_finite) = state::builder_totals(&state, &what)?;
     if !non_finite.is_empty() {
-        out.warnings.push(format!(
-            "{what} holds non-finite running totals (openpipe-art saves them): {}; they are \
-             kept as they are",
-            non_finite.join(", ")
-        ));
+        out.warnings
+            .push(crate::notices::non_finite_totals(&what, &non_finite));
     }
     out.state = state;
     out.state_bytes = state_bytes;
