@@ -204,6 +204,10 @@ CASES = [
     Case("add_data-ids-a-str", lambda lib, b: b.add_data(scenario_ids="abc"), TypeError, "scenario_ids"),
     Case("add_data-ids-an-int", lambda lib, b: b.add_data(step_actor_tokens=5, scenario_ids=5), TypeError, "scenario_ids"),
     Case("add_idle_times-inf", lambda lib, b: b.add_idle_times(step_trainer_idle_s=INF), ValueError, "throughput/step_trainer_idle_s"),
+    # Text that is not valid Unicode (a lone surrogate): named, not a bare UnicodeEncodeError.
+    Case("add_metric-surrogate-key", lambda lib, b: b.add_metric("time/\ud800", 1.0), ValueError, "time/\\ud800"),
+    Case("add_cost-surrogate-path", lambda lib, b: b.add_cost("train/\udfff", 1.0), ValueError, "train/\\udfff"),
+    Case("add_data-surrogate-scenario-id", lambda lib, b: b.add_data(step_num_scenarios=1, scenario_ids=["ok", "s\udc80"]), ValueError, "scenario id 's\\udc80'"),
     # Empty or blank names: cost context, cost path, source, provider, model.
     Case("cost_context-empty", lambda lib, b: lib.MetricsBuilder(""), ValueError, "cost_context"),
     Case("cost_context-blank", lambda lib, b: lib.MetricsBuilder("  "), ValueError, "cost_context"),

@@ -291,8 +291,8 @@ def test_a_second_process_cannot_write_and_is_told_the_pid(tmp_path):
 
 
 def test_forks_while_threads_use_a_builder_never_hang(tmp_path):
-    """Case 6: fork() while 4 threads record and flush: every child finishes (short
-    version; bench/reliability.py forks 150 times)."""
+    """Case 6: 150 fork()s while 4 threads record and flush: every child finishes (without
+    at-fork handling about 1 in 20 children deadlocked; the test stops at the first)."""
     model = Model(name="f", project="p", base_path=str(tmp_path))
     builder = model.metrics_builder()
     stop = threading.Event()
@@ -308,7 +308,7 @@ def test_forks_while_threads_use_a_builder_never_hang(tmp_path):
         t.start()
     hung = 0
     try:
-        for _ in range(30):
+        for _ in range(150):
             pid = os.fork()
             if pid == 0:
                 code = 1
@@ -318,7 +318,7 @@ def test_forks_while_threads_use_a_builder_never_hang(tmp_path):
                     code = 0
                 finally:
                     os._exit(code)
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 10  # a child needs milliseconds
             while time.monotonic() < deadline:
                 done, status = os.waitpid(pid, os.WNOHANG)
                 if done:
@@ -329,6 +329,7 @@ def test_forks_while_threads_use_a_builder_never_hang(tmp_path):
                 hung += 1
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
+                break
     finally:
         stop.set()
         for t in threads:
@@ -427,15 +428,26 @@ def test_model_names_must_be_non_empty_strings(tmp_path, kwargs, exc, match):
 def test_bad_steps_are_named(tmp_path, step, exc):
     """Case 9: step=1.5 / "3" / 2**63 errors name `step`."""
     model = Model(name="n", project="p", base_path=str(tmp_path))
-    with pytest.raises(exc, match="step"):
+    with pytest.raises(exc) as info:
         log(model, step, **{"data/step_items": 1})
+    # The message itself, not only a note PyO3 attaches ("while processing 'step'").
+    assert "step" in str(info.value), str(info.value)
 
 
-def test_a_lone_surrogate_key_is_named(tmp_path):
-    """Case 9: a key with a lone surrogate raises ValueError naming it."""
+def test_a_lone_surrogate_key_or_scenario_id_is_named(tmp_path):
+    """Case 9: a key or scenario id with a lone surrogate raises ValueError naming it (not a
+    UnicodeEncodeError naming neither), and nothing is recorded."""
     model = Model(name="u", project="p", base_path=str(tmp_path))
-    with pytest.raises(ValueError, match="not valid Unicode"):
+    with pytest.raises(ValueError, match=r"'train/\\ud800' is not valid Unicode"):
         log(model, 0, **{"train/\ud800": 1.0})
+    builder = model.metrics_builder()
+    with pytest.raises(ValueError, match=r"scenario id 's\\udc80' is not valid Unicode"):
+        builder.add_data(step_num_scenarios=1, scenario_ids=["s\udc80"])
+    with pytest.raises(ValueError, match=r"Metric key 'time/\\udc80' is not valid Unicode"):
+        builder.add_metric("time/\udc80", 1.0)
+    log(model, 0, **{"data/step_items": 1})
+    assert cum(model, "data/cum/items") == 1
+    assert "data/cum/num_scenarios" not in model.read_state()["_metrics_builder_state"]["cum_state"]
 
 
 def test_a_row_interrupted_before_delivery_is_delivered_later(tmp_path):
@@ -459,13 +471,15 @@ def test_a_row_interrupted_before_delivery_is_delivered_later(tmp_path):
     assert seen == [0, 1]
 
 
-def test_compensated_sums_survive_restarts(tmp_path):
-    """Case 9: 0.1 added 100 times is 10.0 with restarts as without; state.json stays
-    readable by openpipe-art 0.5.18."""
+@pytest.mark.parametrize("every", [3, 7, 10])
+def test_compensated_sums_survive_restarts(tmp_path, every):
+    """Case 9: 0.1 added 100 times is 10.0 with restarts as without (restarting every 3 or 7
+    steps gave 10.000000000000002 and 9.999999999999998 when the compensation term was
+    dropped); state.json stays readable by openpipe-art 0.5.18."""
     model = Model(name="e", project="p", base_path=str(tmp_path))
     for i in range(100):
         log(model, i, **{"data/step_x": 0.1})
-        if i % 10 == 9:
+        if i % every == every - 1:
             model = restart(model)
     assert cum(model, "data/cum/x") == 10.0
     model.close()
@@ -479,12 +493,16 @@ def test_compensated_sums_survive_restarts(tmp_path):
 def test_load_state_dict_through_a_model_is_persisted(tmp_path):
     """Case 9: totals loaded with load_state_dict are saved with the next row."""
     model = Model(name="d", project="p", base_path=str(tmp_path))
-    log(model, 0, **{"costs/train/x": 1.0})
+    log(model, 0, **{"costs/train/x": 1.0, "data/step_y": 1})
     model.metrics_builder().load_state_dict(
-        {"cum_state": {"costs/cum/all": 40.0}, "unique_scenario_ids": []}
+        {"cum_state": {"costs/cum/all": 40.0, "data/cum/y": 7.0}, "unique_scenario_ids": ["a"]}
     )
     log(model, 1, **{"costs/train/x": 2.0})
-    assert cum(restart(model)) == 42.0
+    resumed = restart(model).read_state()
+    assert cum(resumed) == 42.0
+    # Loaded totals that the next row does not touch are saved too (not 1.0, not []).
+    assert cum(resumed, "data/cum/y") == 7.0
+    assert resumed["_metrics_builder_state"]["unique_scenario_ids"] == ["a"]
 
 
 def test_the_art_metrics_key_keeps_other_sub_keys(tmp_path):

@@ -6,6 +6,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use super::convert::{
     name_arg, number_arg, opt_number_arg, price_arg, required_price_arg, str_arg, type_name,
+    unicode_str,
 };
 use super::extractors::CostExtractors;
 use super::pending::PendingMetrics;
@@ -505,8 +506,11 @@ fn scenario_id_list(ids: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
             type_name(ids)
         ))
     })?;
-    iter.map(|id| id.and_then(|id| Ok(id.str()?.to_str()?.to_owned())))
-        .collect()
+    iter.map(|id| {
+        let id = id?.str()?;
+        Ok(unicode_str(&id, "scenario id")?.to_owned())
+    })
+    .collect()
 }
 
 fn parse_state(state: &Bound<'_, PyAny>) -> PyResult<TotalsState> {

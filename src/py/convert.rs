@@ -75,10 +75,11 @@ fn read_number(obj: &Bound<'_, PyAny>, bools: bool) -> Result<f64, NotANumber> {
     })
 }
 
-/// Borrows a `str` argument; anything else is a `TypeError` naming `what`.
+/// Borrows a `str` argument; anything else is a `TypeError` naming `what`, and a str that is
+/// not valid Unicode (a lone surrogate) a `ValueError` naming `what` and the value.
 pub fn str_arg<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<&'a str> {
     match obj.cast::<PyString>() {
-        Ok(s) => s.to_str(),
+        Ok(s) => unicode_str(s, what),
         Err(_) => Err(CoreError::InvalidType(format!(
             "{what} must be a str, got {}: {}",
             type_name(obj),
@@ -86,6 +87,18 @@ pub fn str_arg<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<&'a str> {
         ))
         .into()),
     }
+}
+
+/// `s` as UTF-8; a lone surrogate is a `ValueError` naming `what` and the value (Python's
+/// own `UnicodeEncodeError` names neither).
+pub fn unicode_str<'a>(s: &'a Bound<'_, PyString>, what: &str) -> PyResult<&'a str> {
+    s.to_str().map_err(|_| {
+        CoreError::value(format!(
+            "{what} {} is not valid Unicode text (it holds a lone surrogate)",
+            short_repr(s.as_any())
+        ))
+        .into()
+    })
 }
 
 /// Reads the name `what` (a provider, source or model name): a str that `normalize` does
