@@ -1,5 +1,6 @@
 //! `BuilderCore`: the Rust half of `art_metrics.MetricsBuilder`.
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyMapping, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
@@ -536,8 +537,14 @@ fn parse_state(state: &Bound<'_, PyAny>) -> PyResult<TotalsState> {
         }
     }
     if let Some(ids) = mapping_get(state, "unique_scenario_ids")? {
-        out.unique_scenario_ids = scenario_id_list(&ids)
-            .map_err(|e| CoreError::InvalidType(format!("state['unique_scenario_ids']: {e}")))?;
+        out.unique_scenario_ids = scenario_id_list(&ids).map_err(|e| {
+            let msg = format!("state['unique_scenario_ids']: {}", e.value(ids.py()));
+            if e.is_instance_of::<PyValueError>(ids.py()) {
+                CoreError::value(msg) // a lone surrogate in an id
+            } else {
+                CoreError::InvalidType(msg)
+            }
+        })?;
     }
     Ok(out)
 }
