@@ -19,6 +19,7 @@ import art.api_costs
 import art.metrics
 import art.model
 import art_metrics
+import non_finite_resume
 import pytest
 from test_differential_model import IGNORED, assert_rows_equal, comparable
 
@@ -184,57 +185,5 @@ def test_an_unsupported_installed_version_is_an_import_error_with_nothing_patche
 
 
 async def test_a_state_with_infinity_and_nan_resumes_under_install_as_art_resumes_it(tmp_path):
-    """Issue #10, case 5: openpipe-art writes ``Infinity``/``NaN`` totals into state.json and
-    resumes them. Under ``install()`` ART hands them to our ``load_state_dict``: the run goes
-    on with the values kept (the same rows and state as plain ART), and one RuntimeWarning
-    names the keys. Before, every log raised."""
-    saved = {
-        "_metrics_builder_state": {
-            "cum_state": {
-                "costs/cum/all": float("inf"),
-                "costs/cum/train": float("nan"),
-                "data/cum/num_scenarios": 2.0,
-            },
-            "unique_scenario_ids": ["s0"],
-        }
-    }
-
-    async def resume(name: str) -> tuple[list[dict], dict]:
-        run_dir = tmp_path / "p" / "models" / name
-        run_dir.mkdir(parents=True)
-        (run_dir / "state.json").write_text(json.dumps(saved))
-        model = art.Model(name=name, project="p", base_path=str(tmp_path))
-        for step in (1, 2):
-            builder = model.metrics_builder()
-            builder.add_cost("train/judge", 0.5)
-            builder.add_data(step_num_scenarios=1, scenario_ids=[f"s{step}"])
-            await model.log(None, split="train", step=step, metrics={"loss/train": 0.1})
-        rows = [
-            json.loads(line, parse_constant=str)  # compare Infinity/NaN as their tokens
-            for line in (run_dir / "history.jsonl").read_text().splitlines()
-        ]
-        return rows, json.loads((run_dir / "state.json").read_text(), parse_constant=str)
-
-    plain_rows, plain_state = await resume("plain")
-    art_metrics.install()
-    try:
-        with pytest.warns(RuntimeWarning) as caught:
-            ours_rows, ours_state = await resume("ours")
-    finally:
-        art_metrics.uninstall()
-    assert len(caught) == 1, [str(w.message) for w in caught]
-    message = str(caught[0].message)
-    assert "costs/cum/all" in message and "costs/cum/train" in message, message
-    assert "data/cum/num_scenarios" not in message, message
-
-    assert len(ours_rows) == len(plain_rows) == 2
-    for i, (o, p) in enumerate(zip(ours_rows, plain_rows)):
-        assert_rows_equal(comparable(o), comparable(p), f"row {i}")
-    assert ours_rows[-1]["costs/cum/all"] == "Infinity"
-    assert ours_rows[-1]["data/cum/num_scenarios"] == 4
-    o_cum = ours_state["_metrics_builder_state"]["cum_state"]
-    p_cum = plain_state["_metrics_builder_state"]["cum_state"]
-    assert {k: o_cum[k] for k in p_cum if k not in IGNORED} == {
-        k: v for k, v in p_cum.items() if k not in IGNORED
-    }
-    assert o_cum["costs/cum/all"] == "Infinity" and o_cum["costs/cum/train"] == "NaN"
+    """Issue #10, case 5 on 0.5.18 (tests/non_finite_resume.py)."""
+    await non_finite_resume.check(tmp_path, comparable, assert_rows_equal, IGNORED)

@@ -20,6 +20,8 @@ import art.api_costs
 import art.metrics
 import art.model
 import art_metrics
+import compare
+import non_finite_resume
 import pytest
 from compare import assert_builder_state_matches, assert_rows_match
 from workers import HERE, two_process_run
@@ -144,3 +146,10 @@ def test_an_override_naming_no_supported_dialect_is_a_value_error(tmp_path):
     assert "ValueError" in mro
     assert "0.5.18" in message and "0.5.23" in message
     assert result["patched_by"] == NOTHING_PATCHED
+
+
+async def test_a_state_with_infinity_and_nan_resumes_under_install_as_art_resumes_it(tmp_path):
+    """Issue #10, case 5 on 0.5.23 (tests/non_finite_resume.py)."""
+    await non_finite_resume.check(
+        tmp_path, compare.comparable, compare.assert_rows_equal, compare.IGNORED
+    )
