@@ -424,7 +424,9 @@ impl Builder {
         for (key, _) in &state.cum_state {
             keys::validate_cumulative(key)?;
         }
-        let non_finite = (state.cum_state.iter())
+        let non_finite = state
+            .cum_state
+            .iter()
             .filter(|(_, v)| !v.is_finite())
             .map(|(k, _)| k.clone())
             .collect();
