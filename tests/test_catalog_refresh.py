@@ -303,3 +303,23 @@ def test_corrupted_cache_never_breaks_import(cache_dir):
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "builtin ['CatalogCacheWarning']"
+
+
+def test_progress_counts_the_bytes_read_against_the_announced_length(server, cache_dir, tmp_path):
+    """``progress=`` (what the CLI's bar reads): bytes received and the Content-Length, or a
+    file's size; None while nothing is announced."""
+    progress = pricing.DownloadProgress()
+    assert (progress.received, progress.total) == (0, None)
+    refresh(f"{server}/prices.json", progress=progress)
+    size = len(ROUTES["/prices.json"][1])
+    assert (progress.received, progress.total) == (size, size)
+    assert repr(progress) == f"DownloadProgress({size} of {size} bytes)"
+
+    path = tmp_path / "genai.json"
+    path.write_bytes(ROUTES["/genai.json"][1])
+    with pytest.warns(pricing.CatalogRefreshWarning):
+        pricing.refresh_catalog(str(path), progress=progress)
+    assert progress.received == progress.total == path.stat().st_size
+
+    with pytest.raises(TypeError, match="progress must be a DownloadProgress"):
+        pricing.refresh_catalog(str(path), progress=lambda received, total: None)

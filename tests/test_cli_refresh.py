@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -49,15 +50,23 @@ ROUTES = {
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         path = self.path
-        if path.startswith("/slow"):
-            time.sleep(0.6)
-            path = path[len("/slow") :]
+        # /trickle sends the body in four parts, 0.5 s apart: a terminal sees the bar move.
+        trickle = path.startswith("/trickle")
+        if trickle:
+            path = path[len("/trickle") :]
         body = ROUTES.get(path)
         self.send_response(200 if body is not None else 500)
         body = body if body is not None else b"broken"
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if not trickle:
+            self.wfile.write(body)
+            return
+        quarter = -(-len(body) // 4)
+        for start in range(0, len(body), quarter):
+            time.sleep(0.5)
+            self.wfile.write(body[start : start + quarter])
+            self.wfile.flush()
 
     def log_message(self, *args):
         pass
@@ -131,7 +140,7 @@ def test_refresh_shows_progress_on_a_terminal(server, tmp_path):
 
     leader, follower = pty.openpty()
     try:
-        proc = refresh(f"{server}/slow/first.json", cache=tmp_path, stderr=follower)
+        proc = refresh(f"{server}/trickle/first.json", cache=tmp_path, stderr=follower)
         os.close(follower)
         follower = -1
         chunks = []
@@ -149,6 +158,11 @@ def test_refresh_shows_progress_on_a_terminal(server, tmp_path):
         os.close(leader)
     assert proc.returncode == 0
     shown = b"".join(chunks).decode()
-    assert f"downloading {server}/slow/first.json" in shown and " s" in shown
-    assert shown.endswith("\r\x1b[K")  # the indicator clears its line
+    size = len(ROUTES["/first.json"])
+    assert f"downloading {server}/trickle/first.json [" in shown, shown
+    # The bar moves: a part received (25%, 50% or 75% of the body), out of the whole.
+    parts = re.findall(r"\] +(\d+)% ([\d.]+) kB of ([\d.]+) kB, [\d.]+ s", shown)
+    assert {total for _, _, total in parts} == {f"{size / 1e3:.1f}"}, shown
+    assert any(0 < int(pct) < 100 for pct, _, _ in parts), shown
+    assert shown.endswith("\r\x1b[K")  # the bar clears its line
     assert "1 model added" in proc.stdout

@@ -271,22 +271,42 @@ def _report(args: argparse.Namespace) -> int:
 # -- refresh ------------------------------------------------------------------------------
 
 
-class _Spinner:
-    """An elapsed-time indicator on stderr while a blocking call runs (terminals only)."""
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
 
-    def __init__(self, label: str) -> None:
+
+class _ProgressBar:
+    """A download progress line on stderr while a blocking call runs (terminals only): a bar
+    with the percentage once the length is known, the bytes so far otherwise."""
+
+    WIDTH = 24
+
+    def __init__(self, label: str, progress: Any) -> None:
         self.label = label
+        self.progress = progress
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread = threading.Thread(target=self._draw_until_done, daemon=True)
 
-    def _spin(self) -> None:
-        started, frames, i = time.monotonic(), "|/-\\", 0
+    def line(self, elapsed: float, frame: int) -> str:
+        received, total = self.progress.received, self.progress.total
+        if total:
+            done = min(received / total, 1.0)
+            filled = round(done * self.WIDTH)
+            bar = "#" * filled + "-" * (self.WIDTH - filled)
+            return (
+                f"{self.label} [{bar}] {done:4.0%} {_megabytes(received)} of "
+                f"{_megabytes(total)}, {elapsed:.1f} s"
+            )
+        spinner = "|/-\\"[frame % 4]
+        return f"{spinner} {self.label} {_megabytes(received)}, {elapsed:.1f} s"
+
+    def _draw_until_done(self) -> None:
+        started, frame = time.monotonic(), 0
         while not self._done.wait(0.1):
-            elapsed = time.monotonic() - started
-            print(f"\r{frames[i % 4]} {self.label} {elapsed:.1f} s", end="", file=sys.stderr)
-            sys.stderr.flush()
-            i += 1
-        print("\r\033[K", end="", file=sys.stderr)
+            line = self.line(time.monotonic() - started, frame)
+            print(f"\r\033[K{line}", end="", file=sys.stderr, flush=True)
+            frame += 1
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
 
     def run(self, call: Callable[[], Any]) -> Any:
         self._thread.start()
@@ -304,14 +324,18 @@ def _refresh(args: argparse.Namespace) -> int:
     url = args.source or pricing.DEFAULT_CATALOG_URL
     previous = PreviousCatalog()
     try:
+        progress = pricing.DownloadProgress()
 
         def call() -> dict[str, Any]:
             return pricing.refresh_catalog(
-                url, timeout=args.timeout, allow_insecure=args.allow_insecure
+                url, timeout=args.timeout, allow_insecure=args.allow_insecure, progress=progress
             )
 
         try:
-            info = _Spinner(f"downloading {url}").run(call) if sys.stderr.isatty() else call()
+            if sys.stderr.isatty():
+                info = _ProgressBar(f"downloading {url}", progress).run(call)
+            else:
+                info = call()
         except (ConnectionError, TimeoutError, ValueError, OSError) as err:
             print(f"error: refresh failed, the previous catalog stays: {err}", file=sys.stderr)
             return 1

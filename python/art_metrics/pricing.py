@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _core
-from ._core import CatalogCacheWarning, CatalogRefreshWarning
+from ._core import CatalogCacheWarning, CatalogRefreshWarning, DownloadProgress
 
 __all__ = [
     "DEFAULT_CATALOG_URL",
     "CatalogCacheWarning",
     "CatalogRefreshWarning",
+    "DownloadProgress",
     "ModelPrices",
     "PriceTier",
     "cache_path",
@@ -153,7 +154,11 @@ def catalog_info() -> dict[str, Any]:
 
 
 def refresh_catalog(
-    source: str = DEFAULT_CATALOG_URL, *, timeout: float = 30.0, allow_insecure: bool = False
+    source: str = DEFAULT_CATALOG_URL,
+    *,
+    timeout: float = 30.0,
+    allow_insecure: bool = False,
+    progress: DownloadProgress | None = None,
 ) -> dict[str, Any]:
     """Read a price list, merge it into the built-in catalog, cache it and use it from now on.
 
@@ -169,8 +174,12 @@ def refresh_catalog(
     ``ValueError`` (a refused source, not JSON, or not a price list) or ``OSError``. A
     ``timeout`` that is not a positive number of seconds, at most a day, is a ``ValueError``
     (``TypeError`` for a non-number). Returns :func:`catalog_info` of the new catalog.
+
+    ``progress``: a :class:`DownloadProgress` that counts the bytes read as they arrive
+    (``received``, and ``total`` once the length is announced); read it from another thread
+    to show a progress bar, as ``python -m art_metrics refresh`` does on a terminal.
     """
-    return _core._refresh_catalog(source, timeout, allow_insecure)
+    return _core._refresh_catalog(source, timeout, allow_insecure, progress)
 
 
 def reload_catalog() -> dict[str, Any]:

@@ -5,6 +5,7 @@
 
 use std::io::Read;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -77,6 +78,49 @@ impl Source {
     }
 }
 
+/// How far a price list's read has come: bytes received and the announced length, updated
+/// as the body arrives and readable from any thread (the CLI draws its progress bar from it).
+#[derive(Debug, Default)]
+pub struct Progress {
+    received: AtomicU64,
+    /// The announced length plus one; 0 while unknown.
+    total: AtomicU64,
+}
+
+impl Progress {
+    /// Bytes read so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// The announced length (`Content-Length`, a file's size), if known.
+    pub fn total(&self) -> Option<u64> {
+        self.total.load(Ordering::Relaxed).checked_sub(1)
+    }
+
+    fn start(&self, total: Option<u64>) {
+        self.received.store(0, Ordering::Relaxed);
+        self.total
+            .store(total.map_or(0, |n| n.saturating_add(1)), Ordering::Relaxed);
+    }
+}
+
+/// A reader that counts what passes through it into a [`Progress`].
+struct Counted<'a, R> {
+    inner: R,
+    progress: &'a Progress,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress
+            .received
+            .fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 fn too_large(what: &str) -> CoreError {
     CoreError::value(format!(
         "The price list at {what} is larger than {} MiB; refused",
@@ -94,8 +138,9 @@ fn read_capped(mut r: impl Read, what: &str) -> std::io::Result<Result<Vec<u8>, 
     Ok(Ok(body))
 }
 
-/// Downloads `url` within `timeout` (connecting and reading the body together), capped.
-pub fn download(url: &str, timeout: Duration) -> CoreResult<Vec<u8>> {
+/// Downloads `url` within `timeout` (connecting and reading the body together), capped,
+/// counting the bytes into `progress`.
+pub fn download(url: &str, timeout: Duration, progress: &Progress) -> CoreResult<Vec<u8>> {
     let fail = |e: reqwest::Error| {
         if e.is_timeout() {
             CoreError::Timeout(format!(
@@ -126,7 +171,12 @@ pub fn download(url: &str, timeout: Duration) -> CoreResult<Vec<u8>> {
     {
         return Err(too_large(url));
     }
-    read_capped(response, url).map_err(|e| {
+    progress.start(response.content_length());
+    let body = Counted {
+        inner: response,
+        progress,
+    };
+    read_capped(body, url).map_err(|e| {
         let timed_out = e
             .get_ref()
             .and_then(|r| r.downcast_ref::<reqwest::Error>())
@@ -145,11 +195,16 @@ pub fn download(url: &str, timeout: Duration) -> CoreResult<Vec<u8>> {
     })?
 }
 
-fn read_file(path: &std::path::Path) -> CoreResult<Vec<u8>> {
+fn read_file(path: &std::path::Path, progress: &Progress) -> CoreResult<Vec<u8>> {
     let shown = path.display().to_string();
     let io = |e: std::io::Error| CoreError::Io(format!("cannot read the price list {shown}: {e}"));
     let file = std::fs::File::open(path).map_err(io)?;
-    read_capped(file, &shown).map_err(io)?
+    progress.start(file.metadata().ok().map(|m| m.len()));
+    let counted = Counted {
+        inner: file,
+        progress,
+    };
+    read_capped(counted, &shown).map_err(io)?
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -228,10 +283,12 @@ pub fn merge_price_list(
 
 /// Reads, validates, merges, caches and installs the price list at `source`. Returns the new
 /// catalog and the entries skipped.
+/// `progress` counts the bytes read.
 pub fn refresh(
     source: &str,
     timeout: Duration,
     allow_insecure: bool,
+    progress: &Progress,
 ) -> CoreResult<(Arc<PriceCatalog>, Vec<String>)> {
     let parsed_source = Source::parse(source, allow_insecure)?;
     let path = store::cache_file().ok_or_else(|| {
@@ -241,8 +298,8 @@ pub fn refresh(
     })?;
     let started = std::time::Instant::now();
     let raw = match &parsed_source {
-        Source::Url(url) => download(url, timeout)?,
-        Source::File(p) => read_file(p)?,
+        Source::Url(url) => download(url, timeout, progress)?,
+        Source::File(p) => read_file(p, progress)?,
     };
     let value: Value = serde_json::from_slice(&raw).map_err(|e| {
         CoreError::Corrupt(format!("The price list at {source} is not valid JSON: {e}"))
@@ -311,6 +368,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn progress_counts_every_byte_read_against_the_announced_length() {
+        let progress = Progress::default();
+        assert_eq!((progress.received(), progress.total()), (0, None));
+        let path =
+            std::env::temp_dir().join(format!("art-metrics-progress-{}", std::process::id()));
+        std::fs::write(&path, vec![b'x'; 100_000]).unwrap();
+        let body = read_file(&path, &progress).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(body.len(), 100_000);
+        assert_eq!(
+            (progress.received(), progress.total()),
+            (100_000, Some(100_000))
+        );
+
+        // A reader of unknown length: counted as it goes, no total.
+        progress.start(None);
+        let mut counted = Counted {
+            inner: &b"0123456789"[..],
+            progress: &progress,
+        };
+        let mut first = [0u8; 4];
+        counted.read_exact(&mut first).unwrap();
+        assert_eq!((progress.received(), progress.total()), (4, None));
+        std::io::copy(&mut counted, &mut std::io::sink()).unwrap();
+        assert_eq!(progress.received(), 10);
+    }
+
+    #[test]
     fn sha256_known_vectors() {
         assert_eq!(
             sha256_hex(b""),
@@ -376,7 +461,12 @@ mod tests {
     #[test]
     fn download_errors_are_clear() {
         // Nothing listens on port 9 of localhost (discard, normally closed).
-        let err = download("http://127.0.0.1:9/x.json", Duration::from_secs(5)).unwrap_err();
+        let err = download(
+            "http://127.0.0.1:9/x.json",
+            Duration::from_secs(5),
+            &Progress::default(),
+        )
+        .unwrap_err();
         assert!(matches!(err, CoreError::Network(_)), "{err:?}");
         assert!(err.to_string().contains("127.0.0.1:9"), "{err}");
     }

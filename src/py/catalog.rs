@@ -189,19 +189,67 @@ pub fn _catalog_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     info_dict(py, &catalog)
 }
 
-/// Reads, validates, merges, caches and activates a price list (GIL released meanwhile);
-/// warns once per entry skipped.
+/// How far `refresh_catalog` has read its price list: pass one as ``progress=`` and read
+/// `received` and `total` (bytes; `total` is None while unknown) from another thread.
+#[pyclass(frozen, module = "art_metrics._core")]
+#[derive(Default)]
+pub struct DownloadProgress(Arc<refresh::Progress>);
+
+#[pymethods]
+impl DownloadProgress {
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bytes read so far.
+    #[getter]
+    fn received(&self) -> u64 {
+        self.0.received()
+    }
+
+    /// The announced length in bytes (`Content-Length`, a file's size), or None.
+    #[getter]
+    fn total(&self) -> Option<u64> {
+        self.0.total()
+    }
+
+    fn __repr__(&self) -> String {
+        match self.0.total() {
+            Some(total) => format!("DownloadProgress({} of {total} bytes)", self.0.received()),
+            None => format!("DownloadProgress({} bytes)", self.0.received()),
+        }
+    }
+}
+
+/// Reads, validates, merges, caches and activates a price list (GIL released meanwhile),
+/// counting the bytes into `progress`; warns once per entry skipped.
 #[pyfunction]
-#[pyo3(signature = (source, timeout, allow_insecure))]
+#[pyo3(signature = (source, timeout, allow_insecure, progress=None))]
 pub fn _refresh_catalog<'py>(
     py: Python<'py>,
     source: &Bound<'py, PyAny>,
     timeout: &Bound<'py, PyAny>,
     allow_insecure: bool,
+    progress: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let source = str_arg(source, "source")?.to_owned();
     let timeout = refresh::timeout_from_secs(seconds_arg(timeout, "timeout")?)?;
-    let (catalog, skipped) = py.detach(|| refresh::refresh(&source, timeout, allow_insecure))?;
+    let progress = match progress.filter(|p| !p.is_none()) {
+        None => Arc::default(),
+        Some(p) => match p.cast::<DownloadProgress>() {
+            Ok(p) => Arc::clone(&p.get().0),
+            Err(_) => {
+                return Err(CoreError::InvalidType(format!(
+                    "progress must be a DownloadProgress or None, got {}",
+                    type_name(p)
+                ))
+                .into());
+            }
+        },
+    };
+    let (catalog, skipped) =
+        py.detach(|| refresh::refresh(&source, timeout, allow_insecure, &progress))?;
     const SHOWN: usize = 20;
     for entry in skipped.iter().take(SHOWN) {
         let msg = CString::new(format!("Price list entry skipped: {entry}").replace('\0', " "))

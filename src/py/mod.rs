@@ -52,6 +52,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(catalog::_lookup, m)?)?;
     m.add_function(wrap_pyfunction!(catalog::_catalog_info, m)?)?;
     m.add_function(wrap_pyfunction!(catalog::_refresh_catalog, m)?)?;
+    m.add_class::<catalog::DownloadProgress>()?;
     m.add_function(wrap_pyfunction!(catalog::_reload_catalog, m)?)?;
     m.add_function(wrap_pyfunction!(catalog::_catalog_cache_path, m)?)?;
     #[cfg(feature = "test-hooks")]
