@@ -1097,6 +1097,31 @@ def test_gemini_stream_is_not_summed():
     assert got < summed / 2
 
 
+def test_gemini_is_priced_by_its_create_time():
+    """The response's own ``create_time`` picks the dated price, as OpenAI's ``created`` does:
+    gemini-4-argon doubles on 2026-12-01 ($2 / $10 -> $4 / $20 per million tokens, genai-prices
+    0.2.3). The SDK gives a datetime; a REST body, RFC 3339 text (``createTime``)."""
+    before = dt.datetime(2026, 11, 30, 23, 59, tzinfo=dt.timezone.utc)
+    after = dt.datetime(2026, 12, 1, 0, 1, tzinfo=dt.timezone.utc)
+    old, new = M(10_000, 2.0) + M(1_000, 10.0), M(10_000, 4.0) + M(1_000, 20.0)
+
+    def cost(response):
+        return MetricsBuilder("train").add_response_cost(
+            "judge", response, provider="google", model_name="gemini-4-argon"
+        )
+
+    assert cost(gem("gemini-4-argon", 10_000, 1_000, create_time=before)) == pytest.approx(old)
+    assert cost(gem("gemini-4-argon", 10_000, 1_000, create_time=after)) == pytest.approx(new)
+    rest = gem_rest(10_000, 1_000)
+    assert cost({**rest, "createTime": "2026-11-30T23:59:00.123456Z"}) == pytest.approx(old)
+    assert cost({**rest, "createTime": "2026-11-30T20:00:00-05:00"}) == pytest.approx(new)
+    # A stream's chunks carry it too; unreadable text means "now" (today, 2026-11-28 or later).
+    chunks = [gem("gemini-4-argon", 10_000, n, create_time=before) for n in (10, 1_000)]
+    assert cost(chunks) == pytest.approx(old)
+    now = new if dt.date.today() >= dt.date(2026, 12, 1) else old
+    assert cost({**rest, "createTime": "yesterday"}) == pytest.approx(now)
+
+
 @pytest.mark.parametrize(
     "provider, model, near",
     [

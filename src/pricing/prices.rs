@@ -343,6 +343,44 @@ pub fn parse_date(s: &str) -> Option<i64> {
     Some(era * 146_097 + doe - 719_468)
 }
 
+/// Seconds since the epoch of an RFC 3339 timestamp (`2026-11-28T10:00:00.123456Z`, or with
+/// an offset such as `+01:00`), as the Gemini API writes `createTime`; `None` when it is not
+/// one.
+pub fn parse_rfc3339(s: &str) -> Option<f64> {
+    let day = parse_date(s.get(..10)?)?;
+    let time = s.get(10..)?.strip_prefix(['T', 't', ' '])?;
+    let clock = |i: usize, max: i64| {
+        let v = time.get(i..i + 2)?.parse::<i64>().ok()?;
+        (v <= max).then_some(v)
+    };
+    if time.get(2..3)? != ":" || time.get(5..6)? != ":" {
+        return None;
+    }
+    let secs = clock(0, 23)? * 3600 + clock(3, 59)? * 60 + clock(6, 60)?;
+    let mut rest = time.get(8..)?;
+    let mut fraction = 0.0;
+    if let Some(f) = rest.strip_prefix('.') {
+        let digits = f.bytes().take_while(u8::is_ascii_digit).count();
+        let shown = &f[..digits.min(9)];
+        fraction = shown.parse::<u64>().ok()? as f64 / 10f64.powi(shown.len() as i32);
+        rest = &f[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.get(..1)? {
+                "+" => 1,
+                "-" => -1,
+                _ => return None,
+            };
+            let hhmm = rest.get(1..)?;
+            (hhmm.len() == 5).then_some(())?;
+            sign * i64::from(parse_hhmm(hhmm)?) * 60
+        }
+    };
+    Some((day * 86_400 + secs - offset) as f64 + fraction)
+}
+
 /// Minutes after midnight of an `HH:MM` time; `None` when it is not one.
 pub fn parse_hhmm(s: &str) -> Option<u32> {
     let (h, m) = s.split_once(':')?;
@@ -353,6 +391,35 @@ pub fn parse_hhmm(s: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_timestamps_as_gemini_writes_them() {
+        // 2026-11-28T10:00:00Z = 1_795_860_000 (checked with Python's datetime).
+        let base = 1_795_860_000.0;
+        assert_eq!(parse_rfc3339("2026-11-28T10:00:00Z"), Some(base));
+        assert_eq!(parse_rfc3339("2026-11-28t10:00:00z"), Some(base));
+        assert_eq!(parse_rfc3339("2026-11-28T10:00:00.250Z"), Some(base + 0.25));
+        assert_eq!(
+            parse_rfc3339("2026-11-28T10:00:00.123456789123Z"),
+            Some(base + 0.123456789)
+        );
+        assert_eq!(parse_rfc3339("2026-11-28T11:30:00+01:30"), Some(base));
+        assert_eq!(parse_rfc3339("2026-11-28T05:00:00-05:00"), Some(base));
+        for bad in [
+            "",
+            "2026-11-28",
+            "2026-11-28T10:00:00",
+            "2026-11-28T24:00:00Z",
+            "2026-11-28T10:60:00Z",
+            "2026-11-28T10:00:00.Z",
+            "2026-11-28T10:00:00+0100",
+            "2026-13-28T10:00:00Z",
+            "28/11/2026 10:00:00",
+            "2026-11-28T10:00:00Zjunk",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
 
     fn flat(pairs: &[(PriceKey, f64)]) -> PriceSet {
         let mut s = PriceSet::default();

@@ -194,3 +194,16 @@ fn token_counts_too_large_to_price_are_refused() {
     let err = cost("openai", "gpt-4o", v).unwrap_err();
     assert!(err.to_string().contains("not a finite number"), "{err}");
 }
+
+#[test]
+fn gemini_is_priced_by_its_create_time() {
+    // gemini-4-argon: $2 / $10 until 2026-11-30, $4 / $20 from 2026-12-01 (genai-prices 0.2.3).
+    let body = |at: &str| {
+        json!({"createTime": at, "usageMetadata": {"promptTokenCount": 10_000,
+               "candidatesTokenCount": 1_000}})
+    };
+    let at = |t: &str| cost("google", "gemini-4-argon", body(t)).unwrap();
+    close(at("2026-11-30T23:59:59.999Z"), (20_000.0 + 10_000.0) / 1e6);
+    close(at("2026-12-01T00:00:00Z"), (40_000.0 + 20_000.0) / 1e6);
+    close(at("2026-11-30T19:00:00-05:00"), (40_000.0 + 20_000.0) / 1e6);
+}

@@ -9,6 +9,7 @@
 use serde_json::Value;
 
 use super::Formula;
+use super::prices::parse_rfc3339;
 use crate::error::{CoreError, CoreResult};
 
 /// One leaf of a response that the pricing rules read.
@@ -58,10 +59,13 @@ pub enum Field {
     GeminiPromptVideo,
     GeminiCachedAudio,
     GeminiCachedImage,
+    /// Gemini's `create_time` (`createTime` in REST): when the server got the request; a
+    /// datetime in the SDK (read as seconds since the epoch), an RFC 3339 string in JSON.
+    GeminiCreateTime,
 }
 
 /// Number of [`Field`] variants.
-pub const FIELD_COUNT: usize = 42;
+pub const FIELD_COUNT: usize = 43;
 
 const fn bit(f: Field) -> u64 {
     1 << f as u64
@@ -101,7 +105,8 @@ const ANTHROPIC: u64 = bit(Field::InputTokens)
     | bit(Field::WebSearchRequests)
     | bit(Field::UsageServiceTier)
     | bit(Field::UsageSpeed);
-const GEMINI: u64 = bit(Field::GeminiPromptTokens)
+const GEMINI: u64 = bit(Field::GeminiCreateTime)
+    | bit(Field::GeminiPromptTokens)
     | bit(Field::GeminiCandidatesTokens)
     | bit(Field::GeminiCachedTokens)
     | bit(Field::GeminiThoughtsTokens)
@@ -201,6 +206,7 @@ impl Field {
             Field::GeminiPromptVideo => "usage_metadata.prompt_tokens_details[VIDEO]",
             Field::GeminiCachedAudio => "usage_metadata.cache_tokens_details[AUDIO]",
             Field::GeminiCachedImage => "usage_metadata.cache_tokens_details[IMAGE]",
+            Field::GeminiCreateTime => "create_time",
         }
     }
 }
@@ -390,7 +396,9 @@ pub static RESPONSE_SCHEMA: &[SchemaNode] = &[
             modality_list("cache_tokens_details", CACHE_MODALITIES),
         ],
     ),
+    leaf("create_time", Field::GeminiCreateTime),
     // The Gemini REST API's camelCase names (`requests`/`httpx` bodies).
+    leaf("createTime", Field::GeminiCreateTime),
     node(
         "usageMetadata",
         None,
@@ -493,14 +501,17 @@ impl ResponseFields {
         }
     }
 
-    /// The response's own timestamp (`created`, `created_at`: seconds since the epoch).
+    /// The response's own timestamp in seconds since the epoch: OpenAI's `created` /
+    /// `created_at`, Gemini's `create_time` (a datetime read as seconds, or RFC 3339 text).
     pub fn timestamp(&self) -> Option<f64> {
-        [Field::Created, Field::CreatedAt]
+        [Field::Created, Field::CreatedAt, Field::GeminiCreateTime]
             .into_iter()
             .find_map(|f| match self.get(f) {
-                Some(Scalar::Number(v)) if v.is_finite() && *v > 0.0 => Some(*v),
+                Some(Scalar::Number(v)) => Some(*v),
+                Some(Scalar::Str(s)) => parse_rfc3339(s),
                 _ => None,
             })
+            .filter(|v| v.is_finite() && *v > 0.0)
     }
 
     /// Reads the fields `formula` needs from a JSON response, stream event, or list of

@@ -9,7 +9,9 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
+use pyo3::types::{
+    PyBool, PyBytes, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple,
+};
 
 use super::convert::type_name;
 use crate::pricing::usage::{MODALITY_KEYS, RESPONSE_SCHEMA, SchemaNode, WRAPPER_KEYS};
@@ -208,6 +210,14 @@ fn scalar(v: &Bound<'_, PyAny>) -> PyResult<Scalar> {
     }
     if let Ok(s) = v.cast::<PyString>() {
         return Ok(Scalar::Str(s.to_str()?.into()));
+    }
+    // A datetime (Gemini's `create_time` in the SDK): seconds since the epoch.
+    if v.is_instance_of::<PyDateTime>()
+        && let Ok(x) = v
+            .call_method0(pyo3::intern!(v.py(), "timestamp"))
+            .and_then(|t| t.extract::<f64>())
+    {
+        return Ok(Scalar::Number(x));
     }
     // numpy scalars, Decimal...: numbers that are not int or float.
     if !v.is_instance_of::<PyBytes>()
