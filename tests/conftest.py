@@ -1,6 +1,9 @@
 import os
+import stat
 import tempfile
 from importlib.metadata import PackageNotFoundError, version
+
+import pytest
 
 # openpipe-art imports litellm, which otherwise downloads prices at import time (no network here).
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -31,3 +34,24 @@ def pytest_report_header(config):
             "venv with openpipe-art 0.5.23 (make test-0523; make test runs both)"
         )
     return None
+
+
+@pytest.fixture
+def fake_smi(tmp_path, monkeypatch):
+    """Installs an nvidia-smi that lists the given GPUs; returns the installer."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+
+    def install(*names):
+        lines = "".join(f"{i}, GPU-{i:04d}-uuid, {n}\n" for i, n in enumerate(names))
+        script = bin_dir / "nvidia-smi"
+        script.write_text(
+            "#!/bin/sh\n"
+            'case "$*" in *--query-gpu=index,uuid,name*) ;; *) exit 2 ;; esac\n'
+            f"printf '%s' '{lines}'\n"
+        )
+        script.chmod(script.stat().st_mode | stat.S_IEXEC)
+
+    return install

@@ -1,8 +1,6 @@
 """GPU detection (with a fake nvidia-smi on PATH) and the automatic train-step metrics."""
 
 import json
-import os
-import stat
 import warnings
 
 import pytest
@@ -10,27 +8,6 @@ from art_metrics import LocalBackend, Model
 from art_metrics._core import detect_gpus
 
 H200 = "NVIDIA H200"
-
-
-@pytest.fixture
-def fake_smi(tmp_path, monkeypatch):
-    """Installs an nvidia-smi that lists the given GPUs; returns the installer."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-
-    def install(*names):
-        lines = "".join(f"{i}, GPU-{i:04d}-uuid, {n}\n" for i, n in enumerate(names))
-        script = bin_dir / "nvidia-smi"
-        script.write_text(
-            "#!/bin/sh\n"
-            'case "$*" in *--query-gpu=index,uuid,name*) ;; *) exit 2 ;; esac\n'
-            f"printf '%s' '{lines}'\n"
-        )
-        script.chmod(script.stat().st_mode | stat.S_IEXEC)
-
-    return install
 
 
 def test_two_h200s(fake_smi):

@@ -13,21 +13,9 @@ import pytest
 from art_metrics.history import read_rows
 from art_metrics.report import load_run, render_html
 from report_runs import expected_points, long_run, openpipe_art_run, step_value
+from test_cli import cli
 
 DEMO_RUN = pathlib.Path("art-metrics-demo/models/demo")
-
-
-def cli(*args: str, cwd: pathlib.Path, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [sys.executable, "-m", "art_metrics", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 @pytest.fixture(scope="module")

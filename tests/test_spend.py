@@ -4,7 +4,6 @@ easy mistakes (issue 14)."""
 import asyncio
 import json
 import os
-import stat
 import subprocess
 import sys
 import types
@@ -267,22 +266,6 @@ GPU_TABLE = [
     ("NVIDIA L4", 0.7992),
     ("NVIDIA A10G", 1.1016),
 ]
-
-
-@pytest.fixture
-def fake_smi(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-
-    def install(*names):
-        lines = "".join(f"{i}, GPU-{i:04d}-uuid, {n}\n" for i, n in enumerate(names))
-        script = bin_dir / "nvidia-smi"
-        script.write_text(f"#!/bin/sh\nprintf '%s' '{lines}'\n")
-        script.chmod(script.stat().st_mode | stat.S_IEXEC)
-
-    return install
 
 
 @pytest.mark.parametrize(("name", "price"), GPU_TABLE)
