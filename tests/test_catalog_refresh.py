@@ -11,6 +11,7 @@ import warnings
 
 import pytest
 from art_metrics import MetricsBuilder, pricing
+from local_http import serving
 from pricing_helpers import openai_usage
 
 PRICE_MAP = {
@@ -108,13 +109,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    SLOW_RELEASE.set()
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Handler) as url:
+        yield url
+        SLOW_RELEASE.set()
 
 
 @pytest.fixture

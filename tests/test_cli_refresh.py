@@ -8,10 +8,10 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
+from local_http import serving
 
 FIRST = {
     "sample_spec": {"input_cost_per_token": 0, "litellm_provider": "one of many"},
@@ -74,12 +74,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def refresh(*args: str, cache, stderr=subprocess.PIPE) -> subprocess.CompletedProcess:
