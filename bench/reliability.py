@@ -14,16 +14,17 @@ import asyncio
 import gc
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from fork_stress import fork_while_recording  # noqa: E402
 
 # An OpenAI chat response priced by both libraries' built-in catalogs (openai/gpt-4.1:
 # $2/M prompt, $8/M completion): 1000 prompt + 100 completion tokens = $0.0028.
@@ -272,51 +273,10 @@ def corrupt_journal_case() -> str:
 def fork_case(builder_cls, *, forks: int = 150, threads: int = 4) -> str:
     """`forks` fork() calls while `threads` threads record into and flush a builder: how
     many children hang (killed after 10 s)?"""
-    builder = builder_cls("train")
-    stop = threading.Event()
-    thread_errors: list[str] = []
-
-    def work(i: int) -> None:
-        try:
-            while not stop.is_set():
-                builder.add_cost(f"train/t{i}", 0.001)
-                if i == 0:
-                    asyncio.run(builder.flush())
-        except Exception as e:  # noqa: BLE001 - counted, not hidden
-            thread_errors.append(type(e).__name__)
-
-    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-    for w in workers:
-        w.start()
-    hung = failed = 0
-    try:
-        for _ in range(forks):
-            pid = os.fork()
-            if pid == 0:
-                code = 1
-                try:
-                    builder.add_cost("train/child", 1.0)
-                    asyncio.run(builder.flush())
-                    code = 0
-                finally:
-                    os._exit(code)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    failed += os.waitstatus_to_exitcode(status) != 0
-                    break
-                time.sleep(0.001)
-            else:
-                hung += 1
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-    finally:
-        stop.set()
-        for w in workers:
-            w.join()
-    errors = f", {len(thread_errors)} of {threads} threads died ({', '.join(sorted(set(thread_errors)))})"
-    return f"{hung} of {forks} children hung, {failed} failed" + (errors if thread_errors else "")
+    r = fork_while_recording(builder_cls("train"), forks=forks, threads=threads)
+    died = sorted(set(r.thread_errors))
+    errors = f", {len(r.thread_errors)} of {threads} threads died ({', '.join(died)})"
+    return f"{r.hung} of {forks} children hung, {r.failed} failed" + (errors if died else "")
 
 
 def run_dir_cases(smoke: bool) -> None:

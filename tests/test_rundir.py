@@ -17,6 +17,7 @@ from pathlib import Path
 import art_metrics
 import pytest
 from art_metrics import Model, _core
+from fork_stress import fork_while_recording
 
 ENV = {
     **os.environ,
@@ -294,47 +295,8 @@ def test_forks_while_threads_use_a_builder_never_hang(tmp_path):
     """Case 6: 150 fork()s while 4 threads record and flush: every child finishes (without
     at-fork handling about 1 in 20 children deadlocked; the test stops at the first)."""
     model = Model(name="f", project="p", base_path=str(tmp_path))
-    builder = model.metrics_builder()
-    stop = threading.Event()
-
-    def work(i):
-        while not stop.is_set():
-            builder.add_cost(f"train/t{i}", 0.001)
-            if i == 0:
-                asyncio.run(builder.flush())
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    hung = 0
-    try:
-        for _ in range(150):
-            pid = os.fork()
-            if pid == 0:
-                code = 1
-                try:
-                    builder.add_cost("train/child", 1.0)
-                    asyncio.run(builder.flush())
-                    code = 0
-                finally:
-                    os._exit(code)
-            deadline = time.monotonic() + 10  # a child needs milliseconds
-            while time.monotonic() < deadline:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    assert os.waitstatus_to_exitcode(status) == 0
-                    break
-                time.sleep(0.001)
-            else:
-                hung += 1
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                break
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
-    assert hung == 0
+    result = fork_while_recording(model.metrics_builder(), forks=150, stop_at_first_hang=True)
+    assert (result.hung, result.failed, result.thread_errors) == (0, 0, [])
 
 
 class _Backend:
