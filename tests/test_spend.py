@@ -156,6 +156,20 @@ def test_reporters_get_an_alert_per_threshold(tmp_path):
     assert "$2.50" in reporter.alerts[1][2]
 
 
+def test_a_budget_alert_without_wandb_installed_is_skipped_under_0523(tmp_path, monkeypatch):
+    """0.5.23 skips W&B when wandb is missing: its reporter must skip the alert too, not
+    raise AttributeError from the call that crossed the budget."""
+    monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb -> ModuleNotFoundError
+    reporter = WandbReporter(project="p", name="n", art_version="0.5.23")
+    model = model_at(tmp_path, reporters=[reporter])
+    model.set_budget(1.0, on_exceed="raise", warn_at=[0.5])
+    with pytest.warns(BudgetWarning):
+        model.metrics_builder().add_cost("train/x", 0.75)
+    with pytest.raises(BudgetExceeded):
+        model.metrics_builder().add_cost("train/x", 0.5)
+    assert reporter.run is None
+
+
 def test_wandb_and_trackio_reporters_send_alerts(monkeypatch):
     calls = []
     run = types.SimpleNamespace(
