@@ -123,7 +123,7 @@ def test_refresh_prints_what_changed(server, tmp_path):
 
 
 def test_refresh_failure_keeps_the_catalog(server, tmp_path):
-    for path, why in (("/missing", "500"), ("/not-a-map", "")):
+    for path, why in (("/missing", "500"), ("/not-a-map", "not a price list")):
         proc = refresh(f"{server}{path}", cache=tmp_path)
         assert proc.returncode == 1 and "Traceback" not in proc.stderr
         assert proc.stderr.startswith("error: refresh failed, the previous catalog stays: ")

@@ -32,15 +32,6 @@ TARGETS = [
 ]
 
 
-@pytest.fixture
-def installed():
-    art_metrics.install()
-    try:
-        yield
-    finally:
-        art_metrics.uninstall()
-
-
 def run_worker(tmp_path: pathlib.Path, name: str, *flags: str) -> dict:
     out = tmp_path / f"{name}.json"
     env = dict(os.environ, PYTHONPATH=str(WORKER.parent))
@@ -50,19 +41,21 @@ def run_worker(tmp_path: pathlib.Path, name: str, *flags: str) -> dict:
     return json.loads(out.read_text())
 
 
-def test_install_patches_every_alias_and_uninstall_restores(installed):
-    originals = {(m.__name__, a): getattr(m, a) for m, a in TARGETS}  # taken while installed
-    assert art.metrics.MetricsBuilder is art.model.MetricsBuilder is art_metrics.MetricsBuilder
-    assert art.metrics.track_api_cost is art.api_costs.track_api_cost is art_metrics.track_api_cost
-    art_metrics.install()  # idempotent: the saved originals are still openpipe-art's
-    art_metrics.uninstall()
+def test_install_patches_every_alias_and_uninstall_restores():
+    originals = {(m.__name__, a): getattr(m, a) for m, a in TARGETS}  # openpipe-art's own
+    art_metrics.install()
+    try:
+        assert art.metrics.MetricsBuilder is art.model.MetricsBuilder is art_metrics.MetricsBuilder
+        assert art.metrics.track_api_cost is art.api_costs.track_api_cost
+        assert art.metrics.track_api_cost is art_metrics.track_api_cost
+        art_metrics.install()  # idempotent: the saved originals are still openpipe-art's
+    finally:
+        art_metrics.uninstall()
     for module, attr in TARGETS:
-        restored = getattr(module, attr)
-        assert restored is not originals[(module.__name__, attr)]
-        assert restored.__module__.startswith("art.")
+        assert getattr(module, attr) is originals[(module.__name__, attr)]
     art_metrics.uninstall()  # a no-op
-    assert art.metrics.MetricsBuilder.__module__ == "art.metrics"
-    art_metrics.install()  # the fixture uninstalls
+    for module, attr in TARGETS:
+        assert getattr(module, attr) is originals[(module.__name__, attr)]
 
 
 def test_models_made_before_install_keep_their_builder(tmp_path):

@@ -1094,7 +1094,8 @@ def test_gemini_stream_is_not_summed():
     got = MetricsBuilder("train").add_response_cost(
         "judge", chunks, provider="google", model_name="gemini-2.5-flash"
     )
-    assert got < summed / 2
+    # The last chunk's (cumulative) usage, once: not the sum, not the first chunk.
+    assert got == pytest.approx(M(10_000, 0.3) + M(900, 2.5)) and got < summed / 2
 
 
 def test_gemini_is_priced_by_its_create_time():

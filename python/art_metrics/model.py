@@ -80,15 +80,6 @@ def _step(step: Any) -> int:
     return step
 
 
-def _check_keys(metrics: Mapping[str, Any]) -> None:
-    for key in metrics:
-        if isinstance(key, str):
-            try:
-                key.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError(f"metric key {key!r} is not valid Unicode text") from None
-
-
 # A child forked while other threads were inside the core repairs the locks they held
 # (the core's `fork` module says how); nothing is held across the fork, so the parent
 # cannot deadlock either.
@@ -298,8 +289,6 @@ class Model:
         groups = None if trajectories is None else normalize_groups(trajectories)
         if metrics is not None and not isinstance(metrics, dict):
             metrics = dict(metrics)
-        if metrics is not None:
-            _check_keys(metrics)
         # The backend's automatic train-step metrics are decided by the core (train split,
         # once per step, an explicit value wins), which calls the backend for its GPU rate.
         logged = self._run.log(

@@ -112,16 +112,11 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
         caller_keys.extend(batch.caller_keys.iter().map(String::as_str));
     }
     adds.extend(metric_adds);
+    if dialect.wandb.filter.is_some() {
+        caller_keys.extend(plain.iter().map(|(k, _)| *k));
+    }
     for (k, v) in plain {
         set(&mut averages, k, Number::Float(v));
-    }
-    if dialect.wandb.filter.is_some() {
-        caller_keys.extend(
-            metrics
-                .iter()
-                .map(|(k, _)| k.as_str())
-                .filter(|k| matches!(routing::route(k, dialect), Ok(Route::Plain))),
-        );
     }
 
     let mut writer = run.writer()?;

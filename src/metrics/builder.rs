@@ -56,8 +56,10 @@ impl ForkLocks for RunMetrics {
         // SAFETY: forwarded from the caller (a child right after fork).
         unsafe {
             usize::from(fork::repair_mutex(&self.buffers))
+                + usize::from(fork::repair_mutex(&self.merged))
                 + usize::from(fork::repair_mutex(&self.totals))
                 + usize::from(fork::repair_rwlock(&self.pricing))
+                + usize::from(fork::repair_mutex(&self.budget))
         }
     }
 }
@@ -190,13 +192,6 @@ impl Builder {
         self.add_checked(&[(key, value)])
     }
 
-    /// Adds `value` to `key`, a key the caller has already checked with [`keys::validate`]
-    /// (the cost trackers check theirs once, not on every call).
-    pub fn add_metric_prevalidated(&self, key: &str, value: f64) -> CoreResult<()> {
-        check_value(key, value)?;
-        self.add_checked(&[(key, value)])
-    }
-
     /// Adds several leaves at once: all of them or, when one is refused, none.
     pub fn add_metrics(&self, values: &[(&str, f64)]) -> CoreResult<()> {
         for (key, value) in values {
@@ -281,11 +276,6 @@ impl Builder {
         }
         let spend = self.spend_usd();
         self.run.budget.lock().as_mut()?.check(spend)
-    }
-
-    /// The running total `key` (`costs/cum/all`, ...), if it was ever recorded.
-    pub fn total(&self, key: &str) -> Option<f64> {
-        self.run.totals.lock().get(key)
     }
 
     /// Takes this scope's pending step out of the run.

@@ -74,7 +74,7 @@ fn bind_args<'py>(
     if let Some(kwargs) = kwargs {
         for (key, value) in kwargs.iter() {
             let key = key.cast_into::<PyString>()?;
-            let key = key.to_str()?;
+            let key = unicode_str(&key, "keyword argument")?;
             match names.iter().position(|n| *n == key) {
                 None => {
                     return Err(refuse(format!(

@@ -1,12 +1,12 @@
 //! The catalog functions behind `art_metrics.pricing`, and the warning for a bad cache file.
 
-use std::ffi::CString;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyString};
 
 use super::convert::{short_repr, str_arg, type_name};
+use super::notices::warn_as;
 use crate::error::CoreError;
 use crate::pricing::catalog::{PriceCatalog, PriceOrigin};
 use crate::pricing::prices::{Condition, Model, Price, PriceSet, RequestTime};
@@ -29,8 +29,7 @@ pyo3::create_exception!(
 /// Emits the warning a bad cache file queued when the catalog was loaded.
 fn emit_catalog_warning(py: Python<'_>) -> PyResult<()> {
     if let Some(msg) = store::take_warning() {
-        let msg = CString::new(msg.replace('\0', " ")).unwrap_or_default();
-        PyErr::warn(py, &py.get_type::<CatalogCacheWarning>(), &msg, 2)?;
+        warn_as(py, &py.get_type::<CatalogCacheWarning>(), &msg)?;
     }
     Ok(())
 }
@@ -251,18 +250,17 @@ pub fn _refresh_catalog<'py>(
     let (catalog, skipped) =
         py.detach(|| refresh::refresh(&source, timeout, allow_insecure, &progress))?;
     const SHOWN: usize = 20;
+    let category = py.get_type::<CatalogRefreshWarning>();
     for entry in skipped.iter().take(SHOWN) {
-        let msg = CString::new(format!("Price list entry skipped: {entry}").replace('\0', " "))
-            .unwrap_or_default();
-        PyErr::warn(py, &py.get_type::<CatalogRefreshWarning>(), &msg, 2)?;
+        warn_as(py, &category, &format!("Price list entry skipped: {entry}"))?;
     }
     if skipped.len() > SHOWN {
-        let msg = CString::new(format!(
-            "... and {} more price list entries skipped",
-            skipped.len() - SHOWN
-        ))
-        .unwrap_or_default();
-        PyErr::warn(py, &py.get_type::<CatalogRefreshWarning>(), &msg, 2)?;
+        let more = skipped.len() - SHOWN;
+        warn_as(
+            py,
+            &category,
+            &format!("... and {more} more price list entries skipped"),
+        )?;
     }
     info_dict(py, &catalog)
 }

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use super::builder::BuilderCore;
-use super::convert::{int_arg, number_arg, opt_count_arg, price_arg, type_name};
+use super::convert::{int_arg, number_arg, opt_count_arg, price_arg, type_name, unicode_str};
 use crate::error::CoreError;
 use crate::fork::{self, ForkLocks};
 use crate::history::train_step::{self, TrainStepClock};
@@ -106,13 +106,9 @@ impl RunCore {
         efficiency: bool,
     ) -> PyResult<Option<(Bound<'py, PyDict>, Vec<String>)>> {
         let step = int_arg(step, "step")?;
-        let metrics = metrics.filter(|m| !m.is_none());
-        let (automatic, now) = self.automatic_metrics(backend, model, split, step, metrics)?;
-        let efficiency = match efficiency && train_step::applies_to(split) {
-            true => Some(gpu_rate(backend, model)?),
-            false => None,
-        };
-        let metrics = match metrics {
+        let given = metrics.filter(|m| !m.is_none());
+        // Parsed (and refused, naming the key) before the backend is asked anything.
+        let metrics = match given {
             Some(m) => Some(
                 metric_items(m, "metrics")?
                     .into_iter()
@@ -120,6 +116,11 @@ impl RunCore {
                     .collect::<PyResult<Vec<_>>>()?,
             ),
             None => None,
+        };
+        let (automatic, now) = self.automatic_metrics(backend, model, split, step, given)?;
+        let efficiency = match efficiency && train_step::applies_to(split) {
+            true => Some(gpu_rate(backend, model)?),
+            false => None,
         };
         let batch = match groups {
             Some(groups) => Some(aggregate(groups, builder.core.dialect())?.finish(split)),
@@ -355,7 +356,7 @@ fn metric_items<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Items<'py>
                 type_name(e.into_inner().as_any())
             ))
         })?;
-        let value = number_arg(&v, k.to_str()?)?;
+        let value = number_arg(&v, unicode_str(&k, "metric key")?)?;
         out.push((k, value));
     }
     Ok(out)
@@ -370,7 +371,7 @@ fn scenario_id(metadata: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
         return Ok(None);
     };
     match dict.get_item("scenario_id")? {
-        Some(id) if !id.is_none() => Ok(Some(id.str()?.to_str()?.to_owned())),
+        Some(id) if !id.is_none() => Ok(Some(unicode_str(&id.str()?, "scenario id")?.to_owned())),
         _ => Ok(None),
     }
 }

@@ -17,7 +17,9 @@ pub fn warn_runtime(py: Python<'_>, message: &str) -> PyResult<()> {
     warn_as(py, &py.get_type::<PyRuntimeWarning>(), message)
 }
 
-fn warn_as(py: Python<'_>, category: &Bound<'_, PyType>, message: &str) -> PyResult<()> {
+/// Emits `message` as a warning of `category` attributed to the caller of the API function
+/// (a NUL in the message becomes a space).
+pub fn warn_as(py: Python<'_>, category: &Bound<'_, PyType>, message: &str) -> PyResult<()> {
     let msg = CString::new(message.replace('\0', " ")).unwrap_or_default();
     PyErr::warn(py, category, &msg, 2)
 }

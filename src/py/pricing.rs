@@ -3,7 +3,6 @@
 //! call the core's resolution order (`crate::pricing::order`), handing it the extractor,
 //! the registry and the catalog as closures.
 
-use std::ffi::CString;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -31,8 +30,7 @@ pyo3::create_exception!(
 );
 
 fn warn(py: Python<'_>, msg: &str) -> PyResult<()> {
-    let msg = CString::new(msg.replace('\0', " ")).unwrap_or_default();
-    PyErr::warn(py, &py.get_type::<CostTrackingWarning>(), &msg, 2)
+    super::notices::warn_as(py, &py.get_type::<CostTrackingWarning>(), msg)
 }
 
 fn overrides_arg(args: [Option<&Bound<'_, PyAny>>; 5]) -> PyResult<Overrides> {
@@ -349,9 +347,7 @@ impl CostTracker {
             }
             Err(e) => return Err(e.into()),
         };
-        builder
-            .core
-            .add_metric_prevalidated(&self.key_for(builder)?, cost)?;
+        builder.core.add_metric(&self.key_for(builder)?, cost)?;
         super::budget::after_cost(py, core.as_any(), &builder.core, Some(result))
     }
 
@@ -380,9 +376,7 @@ impl CostTracker {
         {
             return Ok(Arc::clone(key));
         }
-        let key = cost_key(builder, &self.source)?;
-        crate::metrics::keys::validate(&key)?;
-        let key: Arc<str> = key.into();
+        let key: Arc<str> = cost_key(builder, &self.source)?.into();
         *last = Some((context.to_owned(), Arc::clone(&key)));
         Ok(key)
     }
