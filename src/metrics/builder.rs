@@ -468,6 +468,29 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::budget::{Budget, OnExceed};
+
+    /// Every lock of a run is repaired in a forked child: one held by a thread that does not
+    /// exist there (its guard forgotten here) is released and reset, so the child's next
+    /// call does not deadlock.
+    #[test]
+    fn repair_in_child_releases_every_lock_of_the_run() {
+        let b = Builder::new("train").unwrap();
+        b.set_budget(Some(Budget::new(5.0, OnExceed::Warn, &[]).unwrap()));
+        let run = &b.run;
+        std::mem::forget(run.buffers.lock());
+        std::mem::forget(run.merged.lock());
+        std::mem::forget(run.totals.lock());
+        std::mem::forget(run.pricing.write());
+        std::mem::forget(run.budget.lock());
+        // SAFETY: no other thread uses `run`; the "holders" are the forgotten guards.
+        assert_eq!(unsafe { run.repair_in_child() }, 5);
+        assert!(b.budget().is_none(), "a lock held at fork time is reset to empty");
+        b.add_cost("judge", 1.0).unwrap();
+        assert_eq!(b.flush().get("costs/all"), Some(1.0));
+        // SAFETY: as above; nothing is held now.
+        assert_eq!(unsafe { run.repair_in_child() }, 0);
+    }
 
     #[test]
     fn contexts_share_totals_but_not_buffers() {
