@@ -171,6 +171,11 @@ impl StepBuffer {
         self.leaves.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// The sum of this step's cost leaves (its `costs/all` rollup), if it has any.
+    pub fn pending_cost(&self) -> Option<&ExactSum> {
+        self.rollups.get("costs/all")
+    }
+
     /// The leaf `key`, if recorded.
     pub fn get(&self, key: &str) -> Option<&ExactSum> {
         self.index.get(key).map(|&i| &self.leaves[i].1)

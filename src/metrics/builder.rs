@@ -256,10 +256,8 @@ impl Builder {
         let mut spend = ExactSum::default();
         {
             let buffers = self.run.buffers.lock();
-            for buffer in buffers.values() {
-                for (_, v) in buffer.leaves().filter(|(k, _)| k.starts_with("costs/")) {
-                    spend.merge(v);
-                }
+            for cost in buffers.values().filter_map(StepBuffer::pending_cost) {
+                spend.merge(cost);
             }
             if let Some(total) = self.run.totals.lock().get("costs/cum/all") {
                 spend.add(total);
@@ -469,6 +467,22 @@ impl Builder {
 mod tests {
     use super::*;
     use crate::metrics::budget::{Budget, OnExceed};
+
+    /// The spend a budget is checked against: the recorded total plus the costs pending in
+    /// every scope of the run, other metrics left out.
+    #[test]
+    fn spend_is_recorded_plus_pending_costs_of_every_scope() {
+        let train = Builder::new("train").unwrap();
+        train.add_cost("judge", 1.25).unwrap();
+        train.flush();
+        train.add_cost("judge", 0.5).unwrap();
+        train.add_metric("time/step_wall_s", 100.0).unwrap();
+        let eval = train.for_cost_context("eval", None).unwrap().unwrap();
+        eval.add_cost("judge", 0.25).unwrap();
+        eval.add_cost("other/x", 0.125).unwrap();
+        assert_eq!(train.spend_usd(), 1.25 + 0.5 + 0.25 + 0.125);
+        assert_eq!(eval.spend_usd(), train.spend_usd());
+    }
 
     /// Every lock of a run is repaired in a forked child: one held by a thread that does not
     /// exist there (its guard forgotten here) is released and reset, so the child's next
