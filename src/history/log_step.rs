@@ -295,13 +295,29 @@ mod tests {
 
     #[test]
     fn a_refused_log_leaves_nothing_pending() {
+        // A cost pending before the call, then a log whose batch and metrics carry builder
+        // values ahead of a refused key: none of them may reach the builder or the file.
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::new(dir.path());
         let root = Builder::new("train").unwrap();
-        let mut req = request("train", Some(vec![("costs_prefill".to_string(), 1.0)]));
-        req.batch = Some(BatchAggregator::new().finish("train"));
+        root.add_cost("train/judge", 0.25).unwrap();
+        let mut agg = BatchAggregator::new();
+        agg.begin_group([], Some("s".into()), 1, 0).unwrap();
+        agg.add_trajectory(1.0, [("costs/train/traj", 0.5)], None)
+            .unwrap();
+        agg.end_group();
+        let metrics = vec![
+            ("costs/train/x".to_string(), 2.0),
+            ("costs_prefill".to_string(), 1.0),
+        ];
+        let mut req = request("train", Some(metrics));
+        req.batch = Some(agg.finish("train"));
         assert!(log_step(&root, &run, req).is_err());
-        assert_eq!(root.pending_len(), 0);
+        assert_eq!(root.pending_len(), 1);
+        let pending = root.flush();
+        assert_eq!(pending.get("costs/train/judge"), Some(0.25));
+        assert_eq!(pending.get("costs/all"), Some(0.25));
+        assert!(!dir.path().join("history.jsonl").exists());
     }
 
     #[test]

@@ -499,7 +499,10 @@ mod tests {
         std::mem::forget(run.budget.lock());
         // SAFETY: no other thread uses `run`; the "holders" are the forgotten guards.
         assert_eq!(unsafe { run.repair_in_child() }, 5);
-        assert!(b.budget().is_none(), "a lock held at fork time is reset to empty");
+        assert!(
+            b.budget().is_none(),
+            "a lock held at fork time is reset to empty"
+        );
         b.add_cost("judge", 1.0).unwrap();
         assert_eq!(b.flush().get("costs/all"), Some(1.0));
         // SAFETY: as above; nothing is held now.
