@@ -57,6 +57,16 @@ def test_collect_metrics_sync_async_and_failures():
     spent = info.value.art_metrics_pending
     assert isinstance(spent, PendingMetrics) and spent.values == {"costs/train/judge": 0.25}
 
+    @collect_metrics(cost_context="eval")
+    async def failing_async():
+        MetricsBuilder.get_active().add_cost("eval/judge", 0.125)
+        raise RuntimeError("async rollout failed")
+
+    with pytest.raises(RuntimeError) as info:
+        asyncio.run(failing_async())
+    spent = info.value.art_metrics_pending
+    assert isinstance(spent, PendingMetrics) and spent.values == {"costs/eval/judge": 0.125}
+
     driver = MetricsBuilder("train")
     with pytest.raises(TypeError, match="merge_result expects"):
         merge_result(driver, pending)

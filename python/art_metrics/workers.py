@@ -8,8 +8,10 @@ They work with any transport that pickles: Ray (see :mod:`art_metrics.ray`),
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+from collections.abc import Iterator
 from typing import Any, Callable, TypeVar
 
 from ._core import PendingMetrics
@@ -51,30 +53,31 @@ def collect_metrics(
     # A bad name or version fails here, not in every worker call.
     MetricsBuilder(cost_context, art_version=art_version)
 
+    @contextlib.contextmanager
+    def collecting() -> Iterator[MetricsBuilder]:
+        # A fresh builder, active for the call; a failing call's values go with its error.
+        builder = MetricsBuilder(cost_context, art_version=art_version)
+        with builder.activate_context():
+            try:
+                yield builder
+            except BaseException as exc:
+                exc.art_metrics_pending = builder.export_pending()  # type: ignore[attr-defined]
+                raise
+
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> tuple[Any, PendingMetrics]:
-            builder = MetricsBuilder(cost_context, art_version=art_version)
-            with builder.activate_context():
-                try:
-                    result = await fn(*args, **kwargs)
-                except BaseException as exc:
-                    exc.art_metrics_pending = builder.export_pending()  # type: ignore[attr-defined]
-                    raise
+            with collecting() as builder:
+                result = await fn(*args, **kwargs)
             return result, builder.export_pending()
 
         return async_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> tuple[Any, PendingMetrics]:
-        builder = MetricsBuilder(cost_context, art_version=art_version)
-        with builder.activate_context():
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:
-                exc.art_metrics_pending = builder.export_pending()  # type: ignore[attr-defined]
-                raise
+        with collecting() as builder:
+            result = fn(*args, **kwargs)
         return result, builder.export_pending()
 
     return wrapper
