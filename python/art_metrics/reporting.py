@@ -147,15 +147,18 @@ class TrackioReporter:
         """The current ``trackio.Run``, or None before the first row."""
         return self._run
 
-    def log(self, row: dict[str, float | int]) -> None:
+    def _current_run(self) -> Any:
         if self._run is None:
             import trackio
 
             self._run = trackio.init(
                 project=self.project, name=self.name, resume="allow", **self._init_kwargs
             )
+        return self._run
+
+    def log(self, row: dict[str, float | int]) -> None:
         step = row.get(_STEP_METRIC)
-        self._run.log(dict(row), step=step if isinstance(step, int) else None)
+        self._current_run().log(dict(row), step=step if isinstance(step, int) else None)
 
     def alert(self, *, title: str, text: str, level: str = "WARN") -> None:
         """A Trackio alert (``trackio.alert``, in Trackio versions that have it) for the
@@ -164,15 +167,12 @@ class TrackioReporter:
 
         if not callable(getattr(trackio, "alert", None)):
             return  # a Trackio without alerts
-        if self._run is None:
-            self._run = trackio.init(
-                project=self.project, name=self.name, resume="allow", **self._init_kwargs
-            )
+        run = self._current_run()
         levels = getattr(trackio, "AlertLevel", None)
         value = levels(level.lower()) if levels is not None else level.lower()
         # The run's own method: trackio.alert() finds the run through a context variable,
         # which another thread or task may not have.
-        run_alert = getattr(self._run, "alert", None)
+        run_alert = getattr(run, "alert", None)
         if callable(run_alert):
             run_alert(title=title, text=text, level=value)
         else:
