@@ -157,7 +157,11 @@ def _wandb_setup(art_version: str) -> tuple[list[str], list[tuple[str, str]]]: .
 @final
 class RunCore:
     def __new__(
-        cls, path: str | os.PathLike[str], *, compact_min_bytes: int | None = None
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        compact_min_bytes: int | None = None,
+        started_s_ago: float | None = None,
     ) -> Self: ...
     def load_into(self, builder: BuilderCore) -> None: ...
     def read_state(self) -> str | None: ...

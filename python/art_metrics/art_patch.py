@@ -4,11 +4,15 @@ Supported: openpipe-art 0.5.18 and 0.5.23 (read from the package metadata: neith
 ``art.__version__``), each with its own rules; other versions are refused unless named
 explicitly with ``install(art_version=...)``.
 
-openpipe-art reaches its builder and decorator through module globals, so swapping those
-globals is enough: ``art.Model`` then builds its metrics with our `MetricsBuilder`, and
-``art.metrics.track_api_cost`` is ours. ART looks ``MetricsBuilder`` up at call time in
-``art.api_costs`` and ``art.rewards.ruler`` (``from .metrics import MetricsBuilder`` inside
-the function), so those follow the ``art.metrics`` patch without one of their own.
+What is patched, and put back by `uninstall`:
+
+* the module globals through which openpipe-art reaches its builder and decorator, so
+  ``art.Model`` builds its metrics with our `MetricsBuilder` and ``art.metrics.track_api_cost``
+  is ours (ART looks ``MetricsBuilder`` up at call time in ``art.api_costs`` and
+  ``art.rewards.ruler``, so those follow the ``art.metrics`` patch);
+* ``art.Model``'s log step and state methods (`art_metrics.art_model`): models created
+  after install() log and keep their run directory through the core;
+* on 0.5.23, the distributed rollout path (`art_metrics.art_distributed`).
 
 >>> import art_metrics
 >>> art_metrics.install()      # doctest: +SKIP
@@ -25,9 +29,15 @@ import importlib.metadata
 import threading
 from typing import Any
 
+from . import art_model
 from ._core import SUPPORTED_ART_VERSIONS
 from .builder import builder_class
 from .costs import track_api_cost
+
+try:  # written in parallel; see art_distributed.py
+    from . import art_distributed
+except ImportError:  # pragma: no cover
+    art_distributed = None  # type: ignore[assignment]
 
 # (module, attribute) of every module-level alias of the builder and the decorator, the same
 # in openpipe-art 0.5.18 and 0.5.23.
@@ -39,9 +49,43 @@ _TARGETS: tuple[tuple[str, str], ...] = (
 )
 
 _lock = threading.Lock()
-# What install() replaced, to put back; empty when not installed.
+# What install() replaced, to put back; empty when not installed. Keyed by (module, dotted
+# attribute path); a class attribute the class did not define itself is _INHERITED.
 _originals: dict[tuple[str, str], Any] = {}
 _installed_version: str | None = None
+_INHERITED = object()
+
+
+def _owner(module: Any, path: str) -> tuple[Any, str]:
+    """The object holding ``path``'s last part (``"Model.log"``: the class ``Model``)."""
+    *parents, attr = path.split(".")
+    owner = module
+    for name in parents:
+        owner = getattr(owner, name)
+    return owner, attr
+
+
+def _own_value(owner: Any, attr: str) -> Any:
+    # A class's own attribute (not one inherited, not bound): what setattr will replace.
+    if isinstance(owner, type):
+        return owner.__dict__.get(attr, _INHERITED)
+    return getattr(owner, attr)
+
+
+def _patches(art_version: str, modules: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """(module, attribute path, replacement) for everything install() patches."""
+    replacements = {
+        "MetricsBuilder": builder_class(art_version),
+        "track_api_cost": track_api_cost,
+    }
+    patches = [(name, attr, replacements[attr]) for name, attr in _TARGETS]
+    model_class = modules["art.model"].Model
+    originals = {name: getattr(model_class, name) for name in art_model.METHODS}
+    for name, replacement in art_model.replacements(originals, art_version).items():
+        patches.append(("art.model", f"Model.{name}", replacement))
+    if art_distributed is not None:
+        patches.extend(art_distributed.targets(art_version))
+    return patches
 
 
 def _installed_art_version() -> str:
@@ -65,11 +109,16 @@ def install(*, art_version: str | None = None) -> str:
     Patches ``art.metrics.MetricsBuilder``, ``art.model.MetricsBuilder``,
     ``art.metrics.track_api_cost`` and ``art.api_costs.track_api_cost``. The builder put in
     builds builders of the chosen version when ART calls it as
-    ``MetricsBuilder(cost_context="train")``. Calling it again with the same version changes
-    nothing; `uninstall` puts the originals back.
+    ``MetricsBuilder(cost_context="train")``. ``art.Model``'s ``log``, ``read_state``,
+    ``overwrite_state`` (and so ``write_state``), ``merge_state`` and state loading run on
+    the core's log step and run directory (`art_metrics.art_model`); on 0.5.23 the
+    distributed rollout path keeps failed rollouts' spend, scenario ids and cost contexts.
+    Calling it again with the same version changes nothing; `uninstall` puts the originals
+    back.
 
     ``art.Model`` objects created before ``install()`` keep the builder they were made with
-    (ART creates it in the constructor), so call it before creating models. Functions
+    and openpipe-art's own log and files (ART creates the builder in the constructor; such a
+    model warns once when it is used while installed), so call it before creating models. Functions
     decorated with ART's own ``track_api_cost`` before ``install()`` still record: ART's
     wrapper looks up the active builder through ``art.metrics.MetricsBuilder`` at each call.
 
@@ -99,10 +148,6 @@ def install(*, art_version: str | None = None) -> str:
                     "call uninstall() first"
                 )
             return art_version
-        replacements = {
-            "MetricsBuilder": builder_class(art_version),
-            "track_api_cost": track_api_cost,
-        }
         # Every module first: a missing one is an ImportError with nothing patched.
         try:
             modules = {name: importlib.import_module(name) for name, _ in _TARGETS}
@@ -113,19 +158,31 @@ def install(*, art_version: str | None = None) -> str:
                 "install() patches openpipe-art, which is not installed: pip install openpipe-art",
                 name="art",
             ) from err
-        for module_name, attr in _TARGETS:
-            module = modules[module_name]
-            _originals[(module_name, attr)] = getattr(module, attr)
-            setattr(module, attr, replacements[attr])
+        patches = _patches(art_version, modules)
+        for module_name, path, replacement in patches:
+            module = modules.get(module_name) or importlib.import_module(module_name)
+            owner, attr = _owner(module, path)
+            _originals[(module_name, path)] = _own_value(owner, attr)
+            setattr(owner, attr, replacement)
         _installed_version = art_version
         return art_version
 
 
 def uninstall() -> None:
-    """Undo `install` (a no-op when it is not installed)."""
+    """Undo `install` (a no-op when it is not installed).
+
+    Models created while installed first fold their journal into state.json and release
+    their run directory, so that openpipe-art's own code continues from complete totals.
+    """
     with _lock:
-        for (module_name, attr), original in _originals.items():
-            setattr(importlib.import_module(module_name), attr, original)
+        if _originals:
+            art_model.close_all()
+        for (module_name, path), original in reversed(_originals.items()):
+            owner, attr = _owner(importlib.import_module(module_name), path)
+            if original is _INHERITED:
+                delattr(owner, attr)
+            else:
+                setattr(owner, attr, original)
         _originals.clear()
 
 

@@ -3,7 +3,7 @@
 //! since the previous train step's first log) and `costs/gpu` (that interval at the
 //! backend's GPU rate). A value the caller logs under either key wins.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -34,6 +34,17 @@ struct ClockState {
 
 impl TrainStepClock {
     /// A clock whose first interval starts at `start` (the run's creation).
+    /// A clock whose run started `seconds` ago (clamped to what `Instant` can represent;
+    /// a negative or non-finite value means now).
+    pub fn started_ago(seconds: f64) -> Self {
+        let now = Instant::now();
+        let ago = match seconds.is_finite() && seconds > 0.0 {
+            true => Duration::try_from_secs_f64(seconds).unwrap_or(Duration::ZERO),
+            false => Duration::ZERO,
+        };
+        Self::starting_at(now.checked_sub(ago).unwrap_or(now))
+    }
+
     pub fn starting_at(start: Instant) -> Self {
         TrainStepClock {
             state: Mutex::new(ClockState {
@@ -117,8 +128,6 @@ pub fn train_step_metrics(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     impl TrainStepClock {
@@ -195,5 +204,16 @@ mod tests {
             train_step_metrics(36.0, cost_given, Some(100.0)),
             [(STEP_WALL_KEY.into(), 36.0)]
         );
+    }
+
+    #[test]
+    fn a_clock_started_earlier_counts_the_first_step_from_then() {
+        let clock = TrainStepClock::started_ago(30.0);
+        let first = clock.interval("train", 1, Instant::now()).unwrap();
+        assert!((30.0..31.0).contains(&first), "{first}");
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            let clock = TrainStepClock::started_ago(bad);
+            assert!(clock.interval("train", 1, Instant::now()).unwrap() < 1.0);
+        }
     }
 }

@@ -27,14 +27,20 @@ pub struct RunCore {
 
 #[pymethods]
 impl RunCore {
+    /// `started_s_ago`: how long ago the run started, for the first train step's wall time
+    /// (an `art.Model` made before its run directory is first used); default now.
     #[new]
-    #[pyo3(signature = (path, *, compact_min_bytes=None))]
-    fn new(path: std::path::PathBuf, compact_min_bytes: Option<u64>) -> Self {
+    #[pyo3(signature = (path, *, compact_min_bytes=None, started_s_ago=None))]
+    fn new(
+        path: std::path::PathBuf,
+        compact_min_bytes: Option<u64>,
+        started_s_ago: Option<f64>,
+    ) -> Self {
         let run = match compact_min_bytes {
             Some(b) => RunDir::with_compact_min_bytes(path, b),
             None => RunDir::new(path),
         };
-        let clock = Arc::new(TrainStepClock::starting_at(Instant::now()));
+        let clock = Arc::new(TrainStepClock::started_ago(started_s_ago.unwrap_or(0.0)));
         fork::register(&(Arc::clone(&clock) as Arc<dyn ForkLocks>));
         RunCore { run, clock }
     }

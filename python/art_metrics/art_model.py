@@ -1,0 +1,265 @@
+"""`install()`'s takeover of openpipe-art's own ``Model``: its log step and run directory on
+the Rust core, the same code as `art_metrics.Model`.
+
+An ``art.Model`` (or ``TrainableModel``) created while installed carries an `ArtRun`: the
+run directory's core (one writer, journal, atomic state.json, torn-tail recovery, fork
+safety) and the rows written but not yet reported. Its ``log``, ``read_state``,
+``overwrite_state`` / ``write_state``, ``merge_state`` and state loading go through it; what
+ART's ``log`` does besides metrics (trajectory parquet files, W&B through the model's own
+``_get_wandb_run``) is still done, by ART's own code where it has a function for it.
+
+A model created before ``install()`` has no `ArtRun` and keeps openpipe-art's behaviour,
+with one warning naming the order of calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from ._core import RunCore
+from .builder import MetricsBuilder
+from .model import _close_quietly, _warn_about
+
+__all__ = ["METHODS", "ArtRun", "close_all", "replacements"]
+
+# The attribute an installed art.Model carries (set with object.__setattr__, as ART sets
+# its own runtime state; pydantic's model_dump never sees it).
+RUN_ATTR = "_art_metrics_run"
+_WARNED_ATTR = "_art_metrics_warned_uninstalled"
+
+# Every live ArtRun, so that uninstall() can fold and release their run directories before
+# openpipe-art's own file code takes over again.
+_live: weakref.WeakSet[ArtRun] = weakref.WeakSet()
+
+
+class ArtRun:
+    """The core-side state of one installed ``art.Model``."""
+
+    def __init__(self, art_version: str, started_monotonic: float) -> None:
+        self.art_version = art_version
+        self._started = started_monotonic
+        self._core: RunCore | None = None
+        self._path: str | None = None
+        self._lock = threading.Lock()
+        self.loaded = False
+        # Rows written but not yet reported to W&B (a KeyboardInterrupt in between).
+        self.undelivered: list[tuple[dict[str, float | int], list[str]]] = []
+        _live.add(self)
+
+    def core(self, model: Any) -> RunCore:
+        """The run directory's core at the model's current output dir (ART computes the
+        path at every call, so a renamed model moves on, as it does in ART)."""
+        path = model._get_output_dir()
+        core = self._core
+        if core is not None and path == self._path:
+            return core
+        with self._lock:
+            if self._core is None or path != self._path:
+                if self._core is not None:
+                    _close_quietly(self._core)
+                self._core = RunCore(path, started_s_ago=time.monotonic() - self._started)
+                weakref.finalize(self, _close_quietly, self._core)
+                self._path = path
+                self.loaded = False
+            return self._core
+
+    def ensure_loaded(self, model: Any) -> RunCore:
+        core = self.core(model)
+        if not self.loaded:
+            with self._lock:
+                if not self.loaded:
+                    core.load_into(model._metrics_builder)
+                    self.loaded = True
+                    object.__setattr__(model, "_metrics_builder_state_loaded", True)
+            _warn_about(core)
+        return core
+
+    def close(self) -> None:
+        if self._core is not None:
+            self._core.close()
+
+
+def close_all() -> None:
+    """Fold and release every installed model's run directory (uninstall())."""
+    for run in list(_live):
+        try:
+            run.close()
+        except Exception as err:  # noqa: BLE001 - uninstall() must restore ART anyway
+            warnings.warn(f"art_metrics could not close a run directory: {err}", RuntimeWarning)
+
+
+def _run_of(model: Any) -> ArtRun | None:
+    run = model.__dict__.get(RUN_ATTR)
+    if run is None and not model.__dict__.get(_WARNED_ATTR):
+        object.__setattr__(model, _WARNED_ATTR, True)
+        warnings.warn(
+            f"{type(model).__name__}(name={model.name!r}) was created before "
+            "art_metrics.install(): it keeps openpipe-art's own log and run directory. Call "
+            "install() before creating models.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return run
+
+
+def _json(state: Mapping[str, Any]) -> str:
+    return json.dumps(state, allow_nan=False)
+
+
+def _write_parquet(model: Any, groups: list[Any], split: str, step: int, version: str) -> None:
+    """The trajectory parquet file ART writes for a logged batch, through ART's own writer
+    (looked up at call time in ``art.model``)."""
+    import art.model
+
+    directory = f"{model._get_output_dir()}/trajectories/{split}"
+    os.makedirs(directory, exist_ok=True)
+    path = f"{directory}/{step:04d}.parquet"
+    if version != "0.5.18":
+        # 0.5.23: groups may come with their parquet already written by a rollout worker.
+        prepared = {g._prepared_log_path for g in groups if g._prepared_log_path is not None}
+        if prepared:
+            if len(prepared) != 1 or any(g._prepared_log_path is None for g in groups):
+                raise RuntimeError("trajectory batch has inconsistent prepared logs")
+            os.replace(prepared.pop(), path)
+            for group in groups:
+                group._prepared_log_path = None
+            return
+    art.model.write_trajectory_groups_parquet(groups, path)
+
+
+def _report(model: Any, row: dict[str, float | int], caller_keys: list[str], version: str) -> None:
+    """W&B as openpipe-art reports a row, through the model's own W&B run and methods."""
+    wanted = model.report_metrics
+    if not (
+        (wanted is None and "WANDB_API_KEY" in os.environ)
+        or (wanted is not None and "wandb" in wanted)
+    ):
+        return
+    run = model._get_wandb_run()
+    if not run:
+        return
+    if version == "0.5.18":
+        model._define_wandb_step_metrics(row.keys())
+        run.log(row)
+    else:
+        custom = set(caller_keys)
+        payload = model._wandb_metrics_payload(row, custom)
+        model._define_wandb_step_metrics(payload.keys(), custom)
+        run.log(payload)
+
+
+def _deliver(model: Any, run: ArtRun) -> None:
+    while run.undelivered:
+        row, caller_keys = run.undelivered[0]
+        _report(model, row, caller_keys, run.art_version)
+        run.undelivered.pop(0)
+
+
+def replacements(originals: Mapping[str, Callable[..., Any]], art_version: str) -> dict[str, Any]:
+    """The methods install() puts on ``art.model.Model``, by name; ``originals`` are
+    openpipe-art's, used for models created before install()."""
+
+    def _init_runtime_state(self: Any) -> None:
+        originals["_init_runtime_state"](self)
+        if isinstance(self._metrics_builder, MetricsBuilder):
+            started = getattr(self, "_run_start_monotonic", time.monotonic())
+            object.__setattr__(self, RUN_ATTR, ArtRun(art_version, started))
+
+    def _load_metrics_builder_state(self: Any) -> None:
+        run = _run_of(self)
+        if run is None:
+            return originals["_load_metrics_builder_state"](self)
+        run.ensure_loaded(self)
+
+    def read_state(self: Any) -> Any:
+        run = _run_of(self)
+        if run is None:
+            return originals["read_state"](self)
+        core = run.core(self)
+        text = core.read_state()
+        _warn_about(core)
+        return None if text is None else json.loads(text)
+
+    def overwrite_state(self: Any, state: Any) -> None:
+        run = _run_of(self)
+        if run is None:
+            return originals["overwrite_state"](self, state)
+        run.core(self).overwrite_state(_json(state), run.loaded)
+
+    def merge_state(self: Any, state: dict[str, Any]) -> Any:
+        run = _run_of(self)
+        if run is None:
+            return originals["merge_state"](self, state)
+        return json.loads(run.core(self).merge_state(_json(state), run.loaded))
+
+    async def log(
+        self: Any,
+        trajectories: Any = None,
+        split: str = "val",
+        *,
+        metrics: dict[str, float] | None = None,
+        step: int | None = None,
+    ) -> None:
+        run = _run_of(self)
+        if run is None:
+            return await originals["log"](
+                self, trajectories, split, metrics=metrics, step=step
+            )
+        if step is None:
+            step = await self.get_step() if self.trainable else 0
+        core = run.ensure_loaded(self)
+        _deliver(self, run)
+        if trajectories is None and metrics is None:
+            return
+        groups = None
+        if trajectories is not None:
+            groups = self._normalize_trajectory_groups(trajectories)
+            _write_parquet(self, groups, split, step, run.art_version)
+        if metrics is not None and not isinstance(metrics, dict):
+            metrics = dict(metrics)
+        logged = core.log(
+            self._metrics_builder,
+            groups,
+            split,
+            step,
+            metrics,
+            time.time() - self._run_start_time,
+            datetime.now().isoformat(),
+            self._backend,
+            self,
+        )
+        if logged is not None:
+            run.undelivered.append(logged)
+            _deliver(self, run)
+            self._metrics_builder._check_budget()
+        _warn_about(core)
+
+    log.__doc__ = originals["log"].__doc__
+    return {
+        "_init_runtime_state": _init_runtime_state,
+        "_load_metrics_builder_state": _load_metrics_builder_state,
+        "read_state": read_state,
+        "overwrite_state": overwrite_state,
+        "merge_state": merge_state,
+        "log": log,
+    }
+
+
+# The methods of art.model.Model that replacements() replaces (write_state calls
+# overwrite_state; _persist_metrics_builder_state calls merge_state).
+METHODS = (
+    "_init_runtime_state",
+    "_load_metrics_builder_state",
+    "read_state",
+    "overwrite_state",
+    "merge_state",
+    "log",
+)
