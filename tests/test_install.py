@@ -20,6 +20,7 @@ import art.metrics
 import art.model
 import art_metrics
 import non_finite_resume
+import switching_run
 import pytest
 from test_differential_model import IGNORED, assert_rows_equal, comparable
 
@@ -183,3 +184,8 @@ def test_an_unsupported_installed_version_is_an_import_error_with_nothing_patche
 async def test_a_state_with_infinity_and_nan_resumes_under_install_as_art_resumes_it(tmp_path):
     """Issue #10, case 5 on 0.5.18 (tests/non_finite_resume.py)."""
     await non_finite_resume.check(tmp_path, comparable, assert_rows_equal, IGNORED)
+
+
+def test_a_run_switching_between_plain_art_and_install_keeps_arts_rows_and_state(tmp_path):
+    """State calls, resume and switching (tests/switching_run.py), on 0.5.18."""
+    switching_run.check(tmp_path, comparable, assert_rows_equal, IGNORED)

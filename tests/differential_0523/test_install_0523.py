@@ -22,6 +22,7 @@ import art.model
 import art_metrics
 import compare
 import non_finite_resume
+import switching_run
 import pytest
 from compare import assert_builder_state_matches, assert_rows_match
 from workers import HERE, two_process_run
@@ -76,7 +77,8 @@ def test_art_script_gives_the_same_rows_and_state_with_and_without_install(tmp_p
         assert ours[phase]["builder_art_version"] == "0.5.23"
         assert ours[phase]["track_api_cost"] == "art_metrics.costs"
         assert_rows_match(ours[phase]["rows"], plain[phase]["rows"])
-        assert ours[phase]["state"].keys() == plain[phase]["state"].keys() == {KEY}
+        assert plain[phase]["state"].keys() == {KEY}
+        assert ours[phase]["state"].keys() == {KEY, "_art_metrics"}
         assert_builder_state_matches(ours[phase]["state"][KEY], plain[phase]["state"][KEY])
     for extra in ("drained", "drained_again", "flush_after_drain"):
         assert ours["first"][extra] == pytest.approx(plain["first"][extra]), extra
@@ -153,3 +155,8 @@ async def test_a_state_with_infinity_and_nan_resumes_under_install_as_art_resume
     await non_finite_resume.check(
         tmp_path, compare.comparable, compare.assert_rows_equal, compare.IGNORED
     )
+
+
+def test_a_run_switching_between_plain_art_and_install_keeps_arts_rows_and_state(tmp_path):
+    """State calls, resume and switching (tests/switching_run.py), on 0.5.23."""
+    switching_run.check(tmp_path, compare.comparable, compare.assert_rows_equal, compare.IGNORED)
