@@ -104,15 +104,16 @@ state = asyncio.run(log())
 assert state["_metrics_builder_state"]["cum_state"]["data/cum/num_trajectories"] == 2, state
 
 # Every module imports, and its docstring examples run (art_patch's need openpipe-art).
-# art_metrics.ray needs the optional extra [ray]: without it, a one-line ImportError naming it.
+# art_metrics.ray and art_metrics.monarch need the optional extras [ray] and [monarch]:
+# without them, a one-line ImportError naming the extra.
 tempfile.tempdir = str(base)
 failed = 0
 for path in sorted(package.glob("*.py")):
-    if path.stem == "ray":
+    if path.stem in ("ray", "monarch"):
         try:
-            importlib.import_module("art_metrics.ray")
+            importlib.import_module(f"art_metrics.{path.stem}")
         except ImportError as exc:
-            assert "art-metrics[ray]" in str(exc), exc
+            assert f"art-metrics[{path.stem}]" in str(exc), exc
         continue
     module = importlib.import_module(
         "art_metrics" if path.stem == "__init__" else f"art_metrics.{path.stem}"
