@@ -299,6 +299,12 @@ def main() -> int:
         art_model.write_trajectory_groups_parquet = lambda *a, **k: None
         try:
             ref = model_log_batch(art, f"{tmp}/ref", n_groups, per_group, repeats)
+            # openpipe-art's own art.Model and Trajectory objects, under install().
+            art_metrics.install()
+            try:
+                installed = model_log_batch(art, f"{tmp}/inst", n_groups, per_group, repeats)
+            finally:
+                art_metrics.uninstall()
         finally:
             art_model.write_trajectory_groups_parquet = real_parquet
     row(
@@ -309,6 +315,14 @@ def main() -> int:
         5,
     )
     rows[-1].workload += f" [reference with parquet: {ref_with_parquet * 1e3:.1f} ms]"
+    row(
+        f"art.Model.log under install(), {n_groups}×{per_group} ART trajectories × 8 metrics "
+        "(no parquet)",
+        installed,
+        ref,
+        "ms",
+        10,
+    )
 
     n_logs, ids = (200, 10) if smoke else (5_000, 100)
     with tempfile.TemporaryDirectory() as tmp:

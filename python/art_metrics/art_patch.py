@@ -29,15 +29,10 @@ import importlib.metadata
 import threading
 from typing import Any
 
-from . import art_model
+from . import art_distributed, art_model
 from ._core import SUPPORTED_ART_VERSIONS
 from .builder import builder_class
 from .costs import track_api_cost
-
-try:  # written in parallel; see art_distributed.py
-    from . import art_distributed
-except ImportError:  # pragma: no cover
-    art_distributed = None  # type: ignore[assignment]
 
 # (module, attribute) of every module-level alias of the builder and the decorator, the same
 # in openpipe-art 0.5.18 and 0.5.23.
@@ -83,8 +78,7 @@ def _patches(art_version: str, modules: dict[str, Any]) -> list[tuple[str, str, 
     originals = {name: getattr(model_class, name) for name in art_model.METHODS}
     for name, replacement in art_model.replacements(originals, art_version).items():
         patches.append(("art.model", f"Model.{name}", replacement))
-    if art_distributed is not None:
-        patches.extend(art_distributed.targets(art_version))
+    patches.extend(art_distributed.targets(art_version))
     return patches
 
 

@@ -223,9 +223,6 @@ async def test_the_executor_keeps_arts_checks(installed, tmp_path):
 
 async def test_a_stored_trajectory_group_keeps_its_owner_and_its_spend(installed, tmp_path):
     """With a result queue the worker keeps the group and returns a ref to it, as in ART."""
-    pytest.importorskip(
-        "msgspec", reason="ART stores trajectory groups with its `distributed` extra"
-    )
     model = trainable_model(tmp_path, "stored")
     worker = InProcessRolloutWorker()
     executor = distributed_executor(worker, fn=dr.group_rollout)
