@@ -90,6 +90,18 @@ pub struct BatchAggregator {
     /// The caller's own metric names (trajectory: false, group: true), first-seen order;
     /// only collected where the dialect's W&B filter needs them.
     caller: Ordered<bool>,
+    /// Where the previous trajectory's metrics went, by position: trajectories of a batch
+    /// nearly always carry the same keys in the same order, so a key equal to the one at its
+    /// position last time skips routing and hashing.
+    slots: Vec<(String, Slot)>,
+}
+
+/// Where a trajectory metric goes: the builder, or the mean at an index of `means` or
+/// `traj_means` (indices of an insertion-ordered map never move: nothing is removed).
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Builder,
+    Mean(usize),
 }
 
 /// What a batch contributes to a row.
@@ -143,6 +155,7 @@ impl BatchAggregator {
             num_items: 0,
             num_trainable: 0,
             caller: Ordered::default(),
+            slots: Vec::new(),
         }
     }
 
@@ -204,25 +217,77 @@ impl BatchAggregator {
         metrics: impl IntoIterator<Item = (&'a str, f64)>,
         scenario_id: Option<String>,
     ) -> CoreResult<()> {
+        self.begin_trajectory(reward);
+        for (i, (key, value)) in metrics.into_iter().enumerate() {
+            self.trajectory_metric(i, key, value)?;
+        }
+        self.end_trajectory(scenario_id);
+        Ok(())
+    }
+
+    /// Starts one trajectory of the current group (then [`trajectory_metric`] for each of
+    /// its metrics, in order, and [`end_trajectory`]): what [`add_trajectory`] does, for a
+    /// caller that reads the metrics one by one.
+    ///
+    /// [`trajectory_metric`]: Self::trajectory_metric
+    /// [`end_trajectory`]: Self::end_trajectory
+    /// [`add_trajectory`]: Self::add_trajectory
+    pub fn begin_trajectory(&mut self, reward: f64) {
         entry_or_insert(&mut self.means, "reward", Mean::default).push(reward);
         self.rewards.push(reward);
-        for (key, value) in metrics {
-            match route(key, self.dialect)? {
-                Route::Builder => self.builder_adds.push((key.to_owned(), value)),
-                Route::Plain => {
-                    self.note_caller(key, false);
-                    let means = match self.dialect.batch_keys {
-                        BatchKeys::Bare => &mut self.means,
-                        BatchKeys::SplitFirst => &mut self.traj_means,
-                    };
-                    entry_or_insert(means, key, Mean::default).push(value);
-                }
+    }
+
+    /// The trajectory's metric at position `index` of its metrics.
+    pub fn trajectory_metric(&mut self, index: usize, key: &str, value: f64) -> CoreResult<()> {
+        let slot = match self.slots.get(index) {
+            Some((known, slot)) if known == key => *slot,
+            _ => {
+                let slot = self.new_slot(key)?;
+                self.slots.truncate(index);
+                self.slots.push((key.to_owned(), slot));
+                slot
             }
+        };
+        match slot {
+            Slot::Builder => self.builder_adds.push((key.to_owned(), value)),
+            Slot::Mean(at) => self.trajectory_means()[at].push(value),
         }
+        Ok(())
+    }
+
+    /// Ends the trajectory: its scenario id counts if the group has none yet.
+    pub fn end_trajectory(&mut self, scenario_id: Option<String>) {
         if self.group_scenario.is_none() {
             self.group_scenario = scenario_id;
         }
-        Ok(())
+    }
+
+    /// Whether the current group still takes a scenario id from its trajectories (the
+    /// first one found counts): callers can skip reading the others'.
+    pub fn wants_scenario_id(&self) -> bool {
+        self.group_scenario.is_none()
+    }
+
+    fn trajectory_means(&mut self) -> &mut Ordered<Mean> {
+        match self.dialect.batch_keys {
+            BatchKeys::Bare => &mut self.means,
+            BatchKeys::SplitFirst => &mut self.traj_means,
+        }
+    }
+
+    /// Routes a trajectory metric key met for the first time at its position.
+    fn new_slot(&mut self, key: &str) -> CoreResult<Slot> {
+        Ok(match route(key, self.dialect)? {
+            Route::Builder => Slot::Builder,
+            Route::Plain => {
+                self.note_caller(key, false);
+                let means = self.trajectory_means();
+                match means.get_index_of(key) {
+                    Some(at) => Slot::Mean(at),
+                    None => Slot::Mean(means.insert_full(key.to_owned(), Mean::default()).0),
+                }
+            }
+        })
     }
 
     /// Closes the current group: its reward spread, trainability and scenario id.
@@ -340,6 +405,7 @@ impl BatchAggregator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::ArtVersion;
 
     #[test]
     fn batch_averages_in_reference_order() {
@@ -388,6 +454,44 @@ mod tests {
         assert_eq!(s.scenario_ids, ["s1", "s2"]);
         assert_eq!(s.data_metrics[1], ("data/step_num_trajectories", 4.0));
         assert_eq!(s.data_metrics[3], ("data/step_num_groups_trainable", 1.0));
+    }
+
+    /// The per-position key cache must not carry a slot to another key: keys that move,
+    /// change, appear or vanish between trajectories still land where they belong.
+    #[test]
+    fn keys_that_change_position_between_trajectories() {
+        for dialect in [ArtVersion::V0_5_18.dialect(), ArtVersion::V0_5_23.dialect()] {
+            let mut a = BatchAggregator::with_dialect(dialect);
+            a.begin_group([], None, 5, 0).unwrap();
+            a.add_trajectory(1.0, [("a", 1.0), ("b", 10.0)], None)
+                .unwrap();
+            a.add_trajectory(1.0, [("b", 20.0), ("a", 3.0)], None)
+                .unwrap();
+            a.add_trajectory(1.0, [("a", 5.0), ("costs/x", 0.5)], None)
+                .unwrap();
+            a.add_trajectory(1.0, [("costs/x", 0.25), ("c", 7.0), ("b", 30.0)], None)
+                .unwrap();
+            a.add_trajectory(1.0, [], None).unwrap();
+            a.end_group();
+            let s = a.finish("train");
+            let mean = |k: &str| {
+                let key = dialect.batch_stat_key("train", k);
+                s.averages.get(&key).or_else(|| s.averages.get(k)).copied()
+            };
+            assert_eq!(mean("a"), Some(Number::Float(3.0)));
+            assert_eq!(mean("b"), Some(Number::Float(20.0)));
+            assert_eq!(mean("c"), Some(Number::Float(7.0)));
+            assert_eq!(
+                s.builder_adds,
+                [("costs/x".into(), 0.5), ("costs/x".into(), 0.25)]
+            );
+            let mut b = BatchAggregator::with_dialect(dialect);
+            b.begin_group([], None, 1, 0).unwrap();
+            assert!(
+                b.add_trajectory(1.0, [("a", 1.0), ("costs_old", 1.0)], None)
+                    .is_err()
+            );
+        }
     }
 
     #[test]

@@ -310,25 +310,52 @@ pub fn gpu_cost_usd(wall_s: f64, usd_per_hour: f64) -> f64 {
 /// Feeds every group (ours or openpipe-art's: any object with `trajectories`, `exceptions`,
 /// `metadata`, `metrics`) to the aggregator.
 fn aggregate(groups: &Bound<'_, PyList>, dialect: &'static Dialect) -> PyResult<BatchAggregator> {
+    let py = groups.py();
     let mut agg = BatchAggregator::with_dialect(dialect);
     for group in groups.iter() {
-        let trajectories = group.getattr("trajectories")?;
-        let trajectories: Vec<Bound<'_, PyAny>> =
-            trajectories.try_iter()?.collect::<PyResult<_>>()?;
-        let num_exceptions = match group.getattr("exceptions")? {
+        let trajectories = match group
+            .getattr(intern!(py, "trajectories"))?
+            .cast_into::<PyList>()
+        {
+            Ok(list) => list,
+            Err(other) => {
+                let items = other
+                    .into_inner()
+                    .try_iter()?
+                    .collect::<PyResult<Vec<_>>>()?;
+                PyList::new(py, items)?
+            }
+        };
+        let num_exceptions = match group.getattr(intern!(py, "exceptions"))? {
             e if e.is_none() => 0,
             e => e.len()?,
         };
-        let metrics = optional_metric_items(&group.getattr("metrics")?, "TrajectoryGroup.metrics")?;
-        let metrics: Vec<(&str, f64)> = borrow_keys(&metrics)?;
-        let group_id = scenario_id(&group.getattr("metadata")?)?;
-        agg.begin_group(metrics, group_id, trajectories.len(), num_exceptions)?;
-        for t in &trajectories {
-            let reward = number_arg(&t.getattr("reward")?, "reward")?;
-            let metrics = optional_metric_items(&t.getattr("metrics")?, "Trajectory.metrics")?;
-            let metrics = borrow_keys(&metrics)?;
-            let id = scenario_id(&t.getattr("metadata")?)?;
-            agg.add_trajectory(reward, metrics, id)?;
+        let group_metrics = group.getattr(intern!(py, "metrics"))?;
+        let group_metrics = optional_metric_items(&group_metrics, "TrajectoryGroup.metrics")?;
+        let group_id = scenario_id(&group.getattr(intern!(py, "metadata"))?)?;
+        agg.begin_group(
+            borrow_keys(&group_metrics)?,
+            group_id,
+            trajectories.len(),
+            num_exceptions,
+        )?;
+        for t in trajectories.iter() {
+            agg.begin_trajectory(number_arg(&t.getattr(intern!(py, "reward"))?, "reward")?);
+            let metrics = t.getattr(intern!(py, "metrics"))?;
+            if !metrics.is_none() {
+                let dict = metrics_dict(&metrics, "Trajectory.metrics")?;
+                for (i, (k, v)) in dict.iter().enumerate() {
+                    let key = metric_key(k, "Trajectory.metrics")?;
+                    let key = unicode_str(&key, "metric key")?;
+                    agg.trajectory_metric(i, key, number_arg(&v, key)?)?;
+                }
+            }
+            // Only the first scenario id of a group counts: the rest are not read.
+            let id = match agg.wants_scenario_id() {
+                true => scenario_id(&t.getattr(intern!(py, "metadata"))?)?,
+                false => None,
+            };
+            agg.end_trajectory(id);
         }
         agg.end_group();
     }
@@ -351,21 +378,44 @@ fn optional_metric_items<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<I
 
 /// The `(str key, float value)` pairs of a metrics dict, in its order.
 fn metric_items<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Items<'py>> {
-    let dict = obj.cast::<PyDict>().map_err(|_| {
-        CoreError::InvalidType(format!("{what} must be a dict, got {}", type_name(obj)))
-    })?;
-    let mut out = Vec::with_capacity(dict.len());
+    let mut out = Vec::new();
+    push_metric_items(obj, what, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the `(str key, float value)` pairs of a metrics dict to `out`, in its order.
+fn push_metric_items<'py>(
+    obj: &Bound<'py, PyAny>,
+    what: &str,
+    out: &mut Items<'py>,
+) -> PyResult<()> {
+    let dict = metrics_dict(obj, what)?;
+    out.reserve(dict.len());
     for (k, v) in dict.iter() {
-        let k = k.cast_into::<PyString>().map_err(|e| {
-            CoreError::InvalidType(format!(
-                "{what} keys must be str, got {}",
-                type_name(e.into_inner().as_any())
-            ))
-        })?;
+        let k = metric_key(k, what)?;
         let value = number_arg(&v, unicode_str(&k, "metric key")?)?;
         out.push((k, value));
     }
-    Ok(out)
+    Ok(())
+}
+
+fn metrics_dict<'a, 'py>(
+    obj: &'a Bound<'py, PyAny>,
+    what: &str,
+) -> PyResult<&'a Bound<'py, PyDict>> {
+    obj.cast::<PyDict>().map_err(|_| {
+        CoreError::InvalidType(format!("{what} must be a dict, got {}", type_name(obj))).into()
+    })
+}
+
+fn metric_key<'py>(key: Bound<'py, PyAny>, what: &str) -> PyResult<Bound<'py, PyString>> {
+    key.cast_into::<PyString>().map_err(|e| {
+        CoreError::InvalidType(format!(
+            "{what} keys must be str, got {}",
+            type_name(e.into_inner().as_any())
+        ))
+        .into()
+    })
 }
 
 /// `str(metadata["scenario_id"])`, or None when metadata has none.
@@ -376,7 +426,7 @@ fn scenario_id(metadata: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
     let Ok(dict) = metadata.cast::<PyDict>() else {
         return Ok(None);
     };
-    match dict.get_item("scenario_id")? {
+    match dict.get_item(intern!(metadata.py(), "scenario_id"))? {
         Some(id) if !id.is_none() => Ok(Some(unicode_str(&id.str()?, "scenario id")?.to_owned())),
         _ => Ok(None),
     }
