@@ -215,3 +215,24 @@ def test_wandb_calls_match_openpipe_art(fake_wandb, tmp_path):
 
     for i, (ours, ref) in enumerate(zip(fake_wandb, reference)):
         assert same(ours, ref), f"call {i}: {ours} != {ref}"
+
+
+def test_an_installed_art_model_makes_the_same_wandb_calls(fake_wandb, tmp_path):
+    """Under install(), art.Model's log runs on the core and reports through ART's own W&B
+    run and methods: the same calls as plain openpipe-art."""
+    asyncio.run(log_script(art, str(tmp_path / "ref")))
+    reference = list(fake_wandb)
+    fake_wandb.clear()
+    import art_metrics
+
+    art_metrics.install()
+    try:
+        asyncio.run(log_script(art, str(tmp_path / "ours")))
+    finally:
+        art_metrics.uninstall()
+    assert len(fake_wandb) == len(reference) > 20
+    for i, (ours, ref) in enumerate(zip(fake_wandb, reference)):
+        assert json.dumps(ours, sort_keys=True) == json.dumps(ref, sort_keys=True), f"call {i}"
+    # The rows went through the core's run directory (its journal bookkeeping).
+    state = json.loads((tmp_path / "ours/proj/models/m1/state.json").read_text())
+    assert "_art_metrics" in state

@@ -154,3 +154,24 @@ def test_without_the_wandb_package_rows_are_still_written(monkeypatch, tmp_path)
         warnings.simplefilter("always")
         asyncio.run(log_script(art_metrics, api.model, str(tmp_path / "ours")))
     assert_rows_match(history(tmp_path / "ours"), history(tmp_path / "ref"))
+
+
+def test_an_installed_art_model_makes_the_same_wandb_calls(fake_wandb, tmp_path):
+    """Under install(), art.Model's log runs on the core and reports through ART's own W&B
+    run and 0.5.23's payload filter: the same calls as plain openpipe-art 0.5.23."""
+    asyncio.run(log_script(art, art.Model, str(tmp_path / "ref")))
+    reference = list(fake_wandb)
+    fake_wandb.clear()
+    import art_metrics
+
+    art_metrics.install()
+    try:
+        asyncio.run(log_script(art, art.Model, str(tmp_path / "ours")))
+    finally:
+        art_metrics.uninstall()
+    assert len(fake_wandb) == len(reference) > 20
+    for i, (ours, ref) in enumerate(zip(fake_wandb, reference)):
+        assert same(ours, ref), f"call {i}: {ours} != {ref}"
+    assert_rows_match(history(tmp_path / "ours"), history(tmp_path / "ref"))
+    state = json.loads((tmp_path / "ours/proj/models/m1/state.json").read_text())
+    assert "_art_metrics" in state  # the rows went through the core's run directory
