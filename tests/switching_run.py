@@ -99,21 +99,24 @@ def run(tmp: pathlib.Path, plan: str) -> dict:
         last = json.loads(out.read_text())
         assert last["warnings"] == [], (plan, index, last["warnings"])
         assert (last["installed"] is not None) == (kind == "i")
-    history = base / PROJECT / "models" / NAME / "history.jsonl"
-    rows = [json.loads(line) for line in history.read_text().splitlines()]
-    return {"rows": rows, "state": last["state"]}
+    run_dir = base / PROJECT / "models" / NAME
+    rows = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    parquet = sorted(str(f.relative_to(run_dir)) for f in run_dir.rglob("*.parquet"))
+    return {"rows": rows, "state": last["state"], "parquet": parquet}
 
 
 def check(tmp: pathlib.Path, comparable, assert_rows_equal, ignored) -> None:
     """Every mix of plain and installed phases gives the all-plain run's rows and state."""
     reference = run(tmp, "ppp")
     assert len(reference["rows"]) == 15
+    assert len(reference["parquet"]) == 12  # trajectories/{train,val}/000N.parquet
     for plan in ("pip", "ipi"):
         ours = run(tmp, plan)
         # An installed phase writes through the core (its journal bookkeeping; a later
         # plain phase carries the key along, as it carries any key it read).
         assert "_art_metrics" in ours["state"], plan
         assert len(ours["rows"]) == len(reference["rows"]), plan
+        assert ours["parquet"] == reference["parquet"], plan  # ART's own writer, still called
         for i, (o, r) in enumerate(zip(ours["rows"], reference["rows"])):
             assert_rows_equal(comparable(o), comparable(r), f"{plan} row {i}")
         o_state = {k: v for k, v in ours["state"].items() if k != "_art_metrics"}
