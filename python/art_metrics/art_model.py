@@ -120,7 +120,8 @@ def _write_parquet(model: Any, groups: list[Any], split: str, step: int, version
     import art.model
 
     directory = f"{model._get_output_dir()}/trajectories/{split}"
-    os.makedirs(directory, exist_ok=True)
+    if not os.path.isdir(directory):  # (makedirs raises and catches when it exists: slower)
+        os.makedirs(directory, exist_ok=True)
     path = f"{directory}/{step:04d}.parquet"
     if version != "0.5.18":
         # 0.5.23: groups may come with their parquet already written by a rollout worker.
