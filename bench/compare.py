@@ -170,6 +170,39 @@ def model_log_batch(lib, base: str, n_groups: int, per_group: int, repeats: int)
     return asyncio.run(run())
 
 
+def loop_gap(lib, base: str, n_groups: int, per_group: int, repeats: int) -> float:
+    """The largest gap between two turns of a ticker task while `await model.log(...)` of one
+    batch runs: how long the log keeps the event loop from other tasks (the smallest of
+    `repeats` logs)."""
+    model = lib.Model(name="gap", project="bench", base_path=base)
+
+    async def one(step: int) -> float:
+        groups = make_groups(lib, n_groups, per_group, 8, step)
+        gaps: list[float] = []
+        done = False
+
+        async def ticker() -> None:
+            last = time.perf_counter()
+            while not done:
+                await asyncio.sleep(0)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        gc.collect()
+        await model.log(groups, split="train", step=step)
+        done = True
+        await task
+        return max(gaps)
+
+    async def run() -> float:
+        return min([await one(step) for step in range(repeats)])
+
+    return asyncio.run(run())
+
+
 def long_run(
     lib, base: str, n_logs: int, ids_per_log: int, *, replay_middle: bool = True
 ) -> tuple[float, float]:
@@ -328,6 +361,22 @@ def main() -> int:
         ref,
         "ms",
         10,
+    )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        art_model.write_trajectory_groups_parquet = lambda *a, **k: None
+        try:
+            ours = loop_gap(art_metrics, f"{tmp}/ours", n_groups, per_group, repeats)
+            ref = loop_gap(art, f"{tmp}/ref", n_groups, per_group, repeats)
+        finally:
+            art_model.write_trajectory_groups_parquet = real_parquet
+    row(
+        f"largest event-loop gap during one Model.log of {n_groups * per_group:,} trajectories "
+        "(a ticker task's; files written off the loop)",
+        ours,
+        ref,
+        "ms",
+        5,
     )
 
     n_logs, ids = (200, 10) if smoke else (5_000, 100)

@@ -19,7 +19,7 @@ def test_benchmark_smoke_run_prints_every_workload():
     table = [
         line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line
     ]
-    assert len(table) == 1 + 8, proc.stdout  # header + eight workloads
+    assert len(table) == 1 + 9, proc.stdout  # header + nine workloads
     assert "floor: an empty call into the extension" in proc.stdout
 
 

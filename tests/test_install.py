@@ -20,8 +20,8 @@ import art.metrics
 import art.model
 import art_metrics
 import non_finite_resume
-import switching_run
 import pytest
+import switching_run
 from test_differential_model import IGNORED, assert_rows_equal, comparable
 
 WORKER = pathlib.Path(__file__).parent / "install_worker.py"
@@ -189,3 +189,22 @@ async def test_a_state_with_infinity_and_nan_resumes_under_install_as_art_resume
 def test_a_run_switching_between_plain_art_and_install_keeps_arts_rows_and_state(tmp_path):
     """State calls, resume and switching (tests/switching_run.py), on 0.5.18."""
     switching_run.check(tmp_path, comparable, assert_rows_equal, IGNORED)
+
+
+async def test_an_installed_art_model_writes_its_files_off_the_event_loops_thread(tmp_path):
+    """Issue #20 under install(): the core's commit runs on the loop's default executor."""
+    import threading
+
+    from test_model import CommitRecorder
+
+    art_metrics.install()
+    try:
+        model = art.Model(name="m", project="p", base_path=str(tmp_path))
+        run = model.__dict__["_art_metrics_run"]
+        recorder = CommitRecorder(run.core(model))
+        run._core = recorder
+        group = art.TrajectoryGroup([art.Trajectory(reward=1.0), art.Trajectory(reward=0.0)])
+        await model.log([group], split="train", step=1)
+    finally:
+        art_metrics.uninstall()
+    assert recorder.threads and threading.get_ident() not in recorder.threads

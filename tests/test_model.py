@@ -3,6 +3,7 @@
 import asyncio
 import json
 import math
+import threading
 
 import pytest
 from art_metrics import Model, Trajectory, TrajectoryGroup
@@ -311,3 +312,70 @@ async def test_a_torn_reference_state_json_is_reported_clearly(tmp_path):
     model = Model(name="m", project="p", base_path=str(tmp_path))
     with pytest.raises(ValueError, match="state.json is not valid JSON.*move it away"):
         await model.log(None, split="train", metrics={"loss/x": 1.0})
+
+
+class CommitRecorder:
+    """A model's RunCore whose `commit_log` (the file work of a log) records the thread it
+    runs on, and can be held back until `release` is set."""
+
+    def __init__(self, run) -> None:
+        self._run = run
+        self.threads: list[int] = []
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+
+    def __getattr__(self, name):
+        return getattr(self._run, name)
+
+    def commit_log(self, prepared):
+        self.threads.append(threading.get_ident())
+        self.started.set()
+        self.release.wait(10)
+        return self._run.commit_log(prepared)
+
+
+async def test_log_writes_its_files_off_the_event_loops_thread(model):
+    """Issue #20: the loop runs other tasks while a log's rows and journal are written."""
+    recorder = model._run = CommitRecorder(model._run)
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    await model.log([group(1.0, 0.0)], split="train", step=1, metrics={"loss": 0.5})
+    task.cancel()
+    assert recorder.threads and threading.get_ident() not in recorder.threads
+    assert ticks > before  # the ticker ran while the log was being written
+    assert rows(model)[0]["train/loss"] == 0.5
+
+
+async def test_a_log_cancelled_while_writing_is_written_and_reported_once(tmp_path):
+    got = []
+
+    class Collect:
+        def log(self, row):
+            got.append(row["training_step"])
+
+    model = Model(name="m", project="p", base_path=str(tmp_path), reporters=[Collect()])
+    recorder = model._run = CommitRecorder(model._run)
+    recorder.release.clear()
+    task = asyncio.create_task(model.log(None, split="train", step=1, metrics={"a": 1.0}))
+    await asyncio.get_running_loop().run_in_executor(None, recorder.started.wait, 10)
+    task.cancel()
+    recorder.release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(10_000):  # the write finishes on its thread, then the row is queued
+        if model._undelivered:
+            break
+        await asyncio.sleep(0.001)
+    await model.log(None, split="train", step=2, metrics={"a": 2.0})
+    assert [r["training_step"] for r in rows(model)] == [1, 2]
+    assert got == [1, 2]

@@ -9,6 +9,7 @@ __all__ = [
     "BuilderCore",
     "CostTracker",
     "RunCore",
+    "PreparedLog",
     "PendingMetrics",
     "detect_gpus",
     "backend_gpu_cost_per_hour",
@@ -184,6 +185,25 @@ class RunCore:
         model: Any = None,
         efficiency: bool = False,
     ) -> tuple[dict[str, float | int], list[str]] | None: ...
+    def prepare_log(
+        self,
+        builder: BuilderCore,
+        groups: list[Any] | None,
+        split: str,
+        step: int,
+        metrics: Mapping[str, float] | None,
+        wall_clock_sec: float,
+        recorded_at: str,
+        backend: Any = None,
+        model: Any = None,
+        efficiency: bool = False,
+    ) -> PreparedLog: ...
+    def commit_log(
+        self, prepared: PreparedLog
+    ) -> tuple[dict[str, float | int], list[str]] | None: ...
+
+@final
+class PreparedLog: ...
 
 def _after_fork_in_child() -> int: ...
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from ._core import RunCore
 from .builder import MetricsBuilder
-from .model import _close_quietly, _warn_about
+from .model import _close_quietly, _warn_about, commit_off_loop
 
 __all__ = ["METHODS", "ArtRun", "close_all", "replacements"]
 
@@ -93,7 +93,9 @@ def close_all() -> None:
         try:
             run.close()
         except Exception as err:  # noqa: BLE001 - uninstall() must restore ART anyway
-            warnings.warn(f"art_metrics could not close a run directory: {err}", RuntimeWarning)
+            warnings.warn(
+                f"art_metrics could not close a run directory: {err}", RuntimeWarning, stacklevel=3
+            )
 
 
 def _run_of(model: Any) -> ArtRun | None:
@@ -211,9 +213,7 @@ def replacements(originals: Mapping[str, Callable[..., Any]], art_version: str) 
     ) -> None:
         run = _run_of(self)
         if run is None:
-            return await originals["log"](
-                self, trajectories, split, metrics=metrics, step=step
-            )
+            return await originals["log"](self, trajectories, split, metrics=metrics, step=step)
         if step is None:
             step = await self.get_step() if self.trainable else 0
         core = run.ensure_loaded(self)
@@ -226,7 +226,7 @@ def replacements(originals: Mapping[str, Callable[..., Any]], art_version: str) 
             _write_parquet(self, groups, split, step, run.art_version)
         if metrics is not None and not isinstance(metrics, dict):
             metrics = dict(metrics)
-        logged = core.log(
+        prepared = core.prepare_log(
             self._metrics_builder,
             groups,
             split,
@@ -237,6 +237,7 @@ def replacements(originals: Mapping[str, Callable[..., Any]], art_version: str) 
             self._backend,
             self,
         )
+        logged = await commit_off_loop(core, prepared, run.undelivered.append)
         if logged is not None:
             run.undelivered.append(logged)
             _deliver(self, run)

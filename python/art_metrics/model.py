@@ -15,6 +15,7 @@ the clock, the backend, the reporters.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import operator
 import os
@@ -22,13 +23,13 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import Token
 from datetime import datetime
 from typing import Any, Protocol
 
 from . import budget as _budget
-from ._core import BuilderCore, RunCore, _after_fork_in_child, _split_notice
+from ._core import BuilderCore, PreparedLog, RunCore, _after_fork_in_child, _split_notice
 from .builder import MetricsBuilder
 from .reporting import WandbReporter, reporters_for
 from .trajectories import normalize_groups
@@ -78,6 +79,31 @@ def _step(step: Any) -> int:
     if not -(2**63) <= step < 2**63:
         raise ValueError(f"step is too large: it must fit in 64 bits, got {step}")
     return step
+
+
+async def commit_off_loop(
+    run: RunCore,
+    prepared: PreparedLog,
+    late: Callable[[tuple[dict[str, float | int], list[str]]], None],
+) -> tuple[dict[str, float | int], list[str]] | None:
+    """Writes a prepared log (the row, the journal, a compaction) on the event loop's default
+    executor, so that the loop runs other tasks while the files are written (a shared disk
+    can take milliseconds a write; a compaction rewrites state.json and fsyncs it).
+
+    The write is not interrupted when the awaiting task is cancelled: it finishes, and its
+    row is handed to ``late`` (the model's undelivered rows) for the reporters.
+    """
+    future = asyncio.get_running_loop().run_in_executor(None, run.commit_log, prepared)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+
+        def written(done: asyncio.Future[Any]) -> None:
+            if not done.cancelled() and done.exception() is None and done.result() is not None:
+                late(done.result())
+
+        future.add_done_callback(written)
+        raise
 
 
 # A child forked while other threads were inside the core repairs the locks they held
@@ -291,7 +317,7 @@ class Model:
             metrics = dict(metrics)
         # The backend's automatic train-step metrics are decided by the core (train split,
         # once per step, an explicit value wins), which calls the backend for its GPU rate.
-        logged = self._run.log(
+        prepared = self._run.prepare_log(
             self._builder,
             groups,
             split,
@@ -303,6 +329,7 @@ class Model:
             self,
             efficiency=self.efficiency_metrics,
         )
+        logged = await commit_off_loop(self._run, prepared, self._undelivered.append)
         if logged is not None:
             self._undelivered.append(logged)
             self._deliver()

@@ -23,6 +23,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<builder::BuilderCore>()?;
     m.add_class::<model::RunCore>()?;
+    m.add_class::<model::PreparedLog>()?;
     let [v1, v2] = crate::metrics::dialect::SUPPORTED_ART_VERSIONS;
     m.add("SUPPORTED_ART_VERSIONS", (v1, v2))?;
     m.add_function(wrap_pyfunction!(builder::_wandb_row_keys, m)?)?;

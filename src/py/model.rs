@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use parking_lot::Mutex;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
@@ -14,8 +15,9 @@ use super::convert::{int_arg, number_arg, opt_count_arg, price_arg, type_name, u
 use crate::error::CoreError;
 use crate::fork::{self, ForkLocks};
 use crate::history::train_step::{self, TrainStepClock};
-use crate::history::{BatchAggregator, LogRequest, Number, RunDir, log_step};
+use crate::history::{BatchAggregator, BatchSummary, LogRequest, Number, RunDir, log_step};
 use crate::metrics::Dialect;
+use crate::metrics::builder::Builder;
 use crate::pricing::gpu;
 
 #[pyclass(frozen, module = "art_metrics._core")]
@@ -90,10 +92,7 @@ impl RunCore {
 
     /// One log call; returns the row as logged (NaN included) and the row keys that are the
     /// caller's own (W&B's filter in 0.5.23), or None when nothing was logged.
-    ///
-    /// `backend` (the model's, or None) adds the automatic train-step metrics when it has
-    /// `supports_automatic_train_step_metrics()`; its `automatic_gpu_cost_per_hour_usd(model)`
-    /// prices them.
+    /// `prepare_log` then `commit_log`, in one call.
     #[pyo3(signature = (builder, groups, split, step, metrics, wall_clock_sec, recorded_at,
         backend=None, model=None, efficiency=false))]
     #[allow(clippy::too_many_arguments)]
@@ -111,6 +110,41 @@ impl RunCore {
         model: Option<&Bound<'py, PyAny>>,
         efficiency: bool,
     ) -> PyResult<Option<(Bound<'py, PyDict>, Vec<String>)>> {
+        let prepared = self.prepare_log(
+            builder,
+            groups,
+            split,
+            step,
+            metrics,
+            wall_clock_sec,
+            recorded_at,
+            backend,
+            model,
+            efficiency,
+        )?;
+        self.commit_log(py, &prepared)
+    }
+
+    /// The part of a log call that reads Python objects (groups, metrics, the backend), on
+    /// the caller's thread. `backend` (the model's, or None) adds the automatic train-step
+    /// metrics when it has `supports_automatic_train_step_metrics()`; its
+    /// `automatic_gpu_cost_per_hour_usd(model)` prices them.
+    #[pyo3(signature = (builder, groups, split, step, metrics, wall_clock_sec, recorded_at,
+        backend=None, model=None, efficiency=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn prepare_log<'py>(
+        &self,
+        builder: PyRef<'_, BuilderCore>,
+        groups: Option<&Bound<'py, PyList>>,
+        split: &str,
+        step: &Bound<'py, PyAny>,
+        metrics: Option<&Bound<'py, PyAny>>,
+        wall_clock_sec: f64,
+        recorded_at: &str,
+        backend: Option<&Bound<'py, PyAny>>,
+        model: Option<&Bound<'py, PyAny>>,
+        efficiency: bool,
+    ) -> PyResult<PreparedLog> {
         let step = int_arg(step, "step")?;
         let given = metrics.filter(|m| !m.is_none());
         // Parsed (and refused, naming the key) before the backend is asked anything.
@@ -132,22 +166,46 @@ impl RunCore {
             Some(groups) => Some(aggregate(groups, builder.core.dialect())?.finish(split)),
             None => None,
         };
-        let request = LogRequest {
-            split,
+        Ok(PreparedLog(Mutex::new(Some(Prepared {
+            core: builder.core.clone(),
+            split: split.to_owned(),
             step,
             batch,
             automatic,
             metrics,
             wall_clock_sec,
-            recorded_at,
+            recorded_at: recorded_at.to_owned(),
             efficiency,
+            now,
+        }))))
+    }
+
+    /// The file part of a log call: routes and flushes the builder and writes the row, with
+    /// the GIL released; from any thread (`Model.log` runs it off the event loop's thread).
+    /// Returns what `log` returns. A prepared log is written at most once.
+    fn commit_log<'py>(
+        &self,
+        py: Python<'py>,
+        prepared: &PreparedLog,
+    ) -> PyResult<Option<(Bound<'py, PyDict>, Vec<String>)>> {
+        let Some(p) = prepared.0.lock().take() else {
+            return Err(CoreError::value("this prepared log was committed already").into());
         };
-        let core = builder.core.clone();
-        let row = py.detach(|| log_step(&core, &self.run, request))?;
+        let request = LogRequest {
+            split: &p.split,
+            step: p.step,
+            batch: p.batch,
+            automatic: p.automatic,
+            metrics: p.metrics,
+            wall_clock_sec: p.wall_clock_sec,
+            recorded_at: &p.recorded_at,
+            efficiency: p.efficiency,
+        };
+        let row = py.detach(|| log_step(&p.core, &self.run, request))?;
         let Some(logged) = row else { return Ok(None) };
-        if let Some(now) = now {
+        if let Some(now) = p.now {
             // Only a written row moves the train-step clock (a retried log counts once).
-            self.clock.commit(split, step, now);
+            self.clock.commit(&p.split, p.step, now);
         }
         let out = PyDict::new(py);
         for (k, v) in logged.row {
@@ -158,6 +216,24 @@ impl RunCore {
         }
         Ok(Some((out, logged.caller_keys)))
     }
+}
+
+/// A log call's values read from Python objects, ready to write (`RunCore.prepare_log`).
+#[pyclass(frozen, module = "art_metrics._core")]
+pub struct PreparedLog(Mutex<Option<Prepared>>);
+
+struct Prepared {
+    core: Builder,
+    split: String,
+    step: i64,
+    batch: Option<BatchSummary>,
+    automatic: Vec<(String, f64)>,
+    metrics: Option<Vec<(String, f64)>>,
+    wall_clock_sec: f64,
+    recorded_at: String,
+    efficiency: Option<Option<f64>>,
+    /// When the automatic train-step interval was measured (None: none was).
+    now: Option<Instant>,
 }
 
 impl RunCore {

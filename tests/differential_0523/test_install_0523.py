@@ -22,8 +22,8 @@ import art.model
 import art_metrics
 import compare
 import non_finite_resume
-import switching_run
 import pytest
+import switching_run
 from compare import assert_builder_state_matches, assert_rows_match
 from workers import HERE, two_process_run
 
