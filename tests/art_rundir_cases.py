@@ -555,8 +555,8 @@ def fork_during_first_load_case(
     """Case (e), the first load: a fork while another thread loads the run (the first
     ``metrics_builder()`` of a model whose state.json holds many scenario ids); the child
     then loads too. Raises `ChildHung` when the child waits forever for the load lock that
-    the parent's loading thread held at the fork (a Python lock, which the core's at-fork
-    hooks do not cover)."""
+    the parent's loading thread held at the fork (each model's Python load lock is renewed
+    in a forked child, as the core's locks are repaired)."""
     directory = run_dir(base, "big")
     directory.mkdir(parents=True)
     state = {
@@ -570,7 +570,7 @@ def fork_during_first_load_case(
         warnings.filterwarnings("ignore", r".*multi-threaded.*fork", DeprecationWarning)
         model = open_model(kind, base, "big")
         run = model.__dict__.get("_art_metrics_run")
-        lock = model._load_lock if run is None else run._lock  # noqa: SLF001
+        lock = (model if run is None else run)._load_lock  # noqa: SLF001
         loader = threading.Thread(target=model.metrics_builder)
         loader.start()
         deadline = time.monotonic() + 10

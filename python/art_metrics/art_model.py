@@ -26,7 +26,7 @@ from typing import Any
 
 from ._core import RunCore
 from .builder import MetricsBuilder
-from .model import _close_quietly, _warn_about, commit_off_loop
+from .model import _close_quietly, _python_locks, _warn_about, commit_off_loop
 
 __all__ = ["METHODS", "ArtRun", "close_all", "replacements"]
 
@@ -48,7 +48,8 @@ class ArtRun:
         self._started = started_monotonic
         self._core: RunCore | None = None
         self._path: str | None = None
-        self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        _python_locks.add(self)
         self.loaded = False
         # Rows written but not yet reported to W&B (a KeyboardInterrupt in between).
         self.undelivered: list[tuple[dict[str, float | int], list[str]]] = []
@@ -61,7 +62,7 @@ class ArtRun:
         core = self._core
         if core is not None and path == self._path:
             return core
-        with self._lock:
+        with self._load_lock:
             if self._core is None or path != self._path:
                 if self._core is not None:
                     _close_quietly(self._core)
@@ -74,7 +75,7 @@ class ArtRun:
     def ensure_loaded(self, model: Any) -> RunCore:
         core = self.core(model)
         if not self.loaded:
-            with self._lock:
+            with self._load_lock:
                 if not self.loaded:
                     core.load_into(model._metrics_builder)
                     self.loaded = True

@@ -106,11 +106,22 @@ async def commit_off_loop(
         raise
 
 
+# Objects with a Python lock of their own (the first load's): a child forked while another
+# thread held one gets a new lock, as the core's locks are repaired.
+_python_locks: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _new_python_locks_in_child() -> None:
+    for owner in list(_python_locks):
+        owner._load_lock = threading.Lock()
+
+
 # A child forked while other threads were inside the core repairs the locks they held
 # (the core's `fork` module says how); nothing is held across the fork, so the parent
 # cannot deadlock either.
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(after_in_child=_new_python_locks_in_child)
 
 
 class Model:
@@ -173,6 +184,7 @@ class Model:
         self._run = RunCore(self.run_dir, compact_min_bytes=self._compact_min_bytes)
         self._loaded = False
         self._load_lock = threading.Lock()
+        _python_locks.add(self)
         # Rows written but not yet given to the reporters (a KeyboardInterrupt in between):
         # delivered on the next log or on close.
         self._undelivered: list[tuple[dict[str, float | int], Any]] = []

@@ -56,12 +56,6 @@ def test_a_fork_after_the_first_load_loads_in_the_child(tmp_path, kind):
 
 
 @kinds
-@pytest.mark.xfail(
-    raises=cases.ChildHung,
-    strict=True,
-    reason="bug: the load lock (art_metrics.Model._load_lock, ArtRun._lock) is a Python lock "
-    "that the at-fork hooks do not reset: a child forked while a thread loads waits forever",
-)
 def test_a_fork_during_the_first_load_does_not_hang(tmp_path, kind):
     """(e) a fork while another thread does the model's first load."""
     cases.fork_during_first_load_case(tmp_path, kind)
