@@ -37,8 +37,12 @@ build-dev: venv
 test-rust:
 	cargo test -q
 
+# pytest's temporary files live under the checkout (.pytest-tmp/), not in /tmp/pytest-of-<user>
+# that every pytest run on the machine shares (another run's leftovers cannot break ours).
+PYTEST_TMP := $(abspath .pytest-tmp)
+
 test-python: build-dev prices-venv
-	ART_METRICS_PRICES_PYTHON=$(abspath $(PRICES_VENV))/bin/python $(PY) -m pytest -q -p no:cacheprovider
+	ART_METRICS_PRICES_PYTHON=$(abspath $(PRICES_VENV))/bin/python $(PY) -m pytest -q -p no:cacheprovider --basetemp=$(PYTEST_TMP)/py311
 
 test: test-rust test-python test-0523
 
@@ -83,4 +87,4 @@ venv-0523:
 	VENV=$(VENV_0523) scripts/venv_0523.sh
 
 test-0523: venv-0523
-	$(VENV_0523)/bin/python -m pytest -q -p no:cacheprovider tests/differential_0523
+	$(VENV_0523)/bin/python -m pytest -q -p no:cacheprovider --basetemp=$(PYTEST_TMP)/py312 tests/differential_0523
