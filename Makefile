@@ -42,6 +42,7 @@ test-rust:
 PYTEST_TMP := $(abspath .pytest-tmp)
 
 test-python: build-dev prices-venv
+	mkdir -p $(PYTEST_TMP)
 	ART_METRICS_PRICES_PYTHON=$(abspath $(PRICES_VENV))/bin/python $(PY) -m pytest -q -p no:cacheprovider --basetemp=$(PYTEST_TMP)/py311
 
 test: test-rust test-python test-0523
@@ -87,4 +88,5 @@ venv-0523:
 	VENV=$(VENV_0523) scripts/venv_0523.sh
 
 test-0523: venv-0523
+	mkdir -p $(PYTEST_TMP)
 	$(VENV_0523)/bin/python -m pytest -q -p no:cacheprovider --basetemp=$(PYTEST_TMP)/py312 tests/differential_0523
