@@ -2,10 +2,16 @@
 //! anthropic SDK models) into the core's [`ResponseFields`], along the core's schema.
 //!
 //! Each hop is what the reference does: a `Mapping` is read with `.get(key)`, anything else
-//! with `getattr(obj, key, None)`. Only the subtrees holding fields in `mask` are visited.
+//! with `getattr(obj, key, None)`; for SDK models and plain objects that value is found without
+//! `getattr`'s raised misses ([`shape`], issue #20). Only the subtrees holding fields in `mask`
+//! are visited.
 //! A list or tuple is a stream's events, read one by one and merged by the core's rule
 //! ([`ResponseFields::merge_later`]); an event without usage is read through the response
 //! it wraps ([`WRAPPER_KEYS`]).
+
+mod shape;
+
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -13,40 +19,66 @@ use pyo3::types::{
     PyBool, PyBytes, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple,
 };
 
+use self::shape::{Kind, TypeShape, instance_dict, pydantic_extra, shape_of};
 use super::convert::type_name;
 use crate::pricing::usage::{MODALITY_KEYS, RESPONSE_SCHEMA, SchemaNode, WRAPPER_KEYS};
 use crate::pricing::{Field, Formula, ResponseFields, Scalar};
 
-/// A schema node with its key as an interned Python string, made once per interpreter.
+/// A schema node with its key's id in [`Keys`].
 struct PyNode {
-    key: Py<PyString>,
+    key: usize,
     node: &'static SchemaNode,
     children: Vec<PyNode>,
 }
 
-static SCHEMA: PyOnceLock<Vec<PyNode>> = PyOnceLock::new();
-static KEYS: PyOnceLock<[Py<PyString>; 5]> = PyOnceLock::new();
+/// Every key the reader looks up, as interned Python strings, each once: a key's id is its
+/// index (the per-type shapes say, by id, which keys the class defines).
+struct Keys {
+    names: Vec<Py<PyString>>,
+    schema: Vec<PyNode>,
+    /// [`WRAPPER_KEYS`] then [`MODALITY_KEYS`].
+    extra: [usize; 5],
+}
 
-fn keys(py: Python<'_>) -> &[Py<PyString>; 5] {
+static KEYS: PyOnceLock<Keys> = PyOnceLock::new();
+
+fn keys(py: Python<'_>) -> &Keys {
     KEYS.get_or_init(py, || {
-        let k = |s| PyString::intern(py, s).unbind();
-        [
-            k(WRAPPER_KEYS[0]),
-            k(WRAPPER_KEYS[1]),
-            k(MODALITY_KEYS[0]),
-            k(MODALITY_KEYS[1]),
-            k(MODALITY_KEYS[2]),
+        let mut names: Vec<&'static str> = Vec::new();
+        let schema = py_nodes(RESPONSE_SCHEMA, &mut names);
+        let extra = [
+            WRAPPER_KEYS[0],
+            WRAPPER_KEYS[1],
+            MODALITY_KEYS[0],
+            MODALITY_KEYS[1],
+            MODALITY_KEYS[2],
         ]
+        .map(|k| key_id(k, &mut names));
+        Keys {
+            names: names
+                .iter()
+                .map(|k| PyString::intern(py, k).unbind())
+                .collect(),
+            schema,
+            extra,
+        }
     })
 }
 
-fn py_nodes(py: Python<'_>, nodes: &'static [SchemaNode]) -> Vec<PyNode> {
+fn key_id(key: &'static str, names: &mut Vec<&'static str>) -> usize {
+    names.iter().position(|k| *k == key).unwrap_or_else(|| {
+        names.push(key);
+        names.len() - 1
+    })
+}
+
+fn py_nodes(nodes: &'static [SchemaNode], names: &mut Vec<&'static str>) -> Vec<PyNode> {
     nodes
         .iter()
         .map(|node| PyNode {
-            key: PyString::intern(py, node.key).unbind(),
+            key: key_id(node.key, names),
             node,
-            children: py_nodes(py, node.children),
+            children: py_nodes(node.children, names),
         })
         .collect()
 }
@@ -75,11 +107,11 @@ pub fn read_response(
 }
 
 fn read_one(obj: &Bound<'_, PyAny>, formula: Formula, out: &mut ResponseFields) -> PyResult<()> {
-    let py = obj.py();
-    let schema = SCHEMA.get_or_init(py, || py_nodes(py, RESPONSE_SCHEMA));
-    walk(obj, schema, Field::mask_for(formula), out)?;
+    let keys = keys(obj.py());
+    let mut reader = Reader::new(obj, keys)?;
+    walk(&mut reader, &keys.schema, Field::mask_for(formula), out)?;
     if let Some(mask) = Field::fallback_mask(formula, out) {
-        walk(obj, schema, mask, out)?;
+        walk(&mut reader, &keys.schema, mask, out)?;
     }
     Ok(())
 }
@@ -89,8 +121,10 @@ fn read_event(obj: &Bound<'_, PyAny>, formula: Formula, out: &mut ResponseFields
     if out.carries_usage() {
         return Ok(());
     }
-    for key in &keys(obj.py())[..2] {
-        if let Some(inner) = read_field(obj, key.bind(obj.py()))? {
+    let keys = keys(obj.py());
+    let mut reader = Reader::new(obj, keys)?;
+    for key in &keys.extra[..2] {
+        if let Some(inner) = reader.get(*key)? {
             let mut fields = ResponseFields::default();
             read_one(&inner, formula, &mut fields)?;
             if fields.carries_usage() {
@@ -108,14 +142,15 @@ fn read_modalities(
     node: &SchemaNode,
     out: &mut ResponseFields,
 ) -> PyResult<()> {
-    let py = list.py();
-    let k = keys(py);
+    let keys = keys(list.py());
+    let [_, _, modality_key, count_key, rest_count_key] = keys.extra;
     let Ok(items) = list.try_iter() else {
         return Ok(());
     };
     for item in items {
         let item = item?;
-        let Some(modality) = read_field(&item, k[2].bind(py))? else {
+        let mut item = Reader::new(&item, keys)?;
+        let Some(modality) = item.get(modality_key)? else {
             continue;
         };
         // `to_str`, not `str()`: google-genai's MediaModality is a str enum.
@@ -133,9 +168,9 @@ fn read_modalities(
         else {
             continue;
         };
-        let count = match read_field(&item, k[3].bind(py))? {
+        let count = match item.get(count_key)? {
             Some(c) => Some(c),
-            None => read_field(&item, k[4].bind(py))?,
+            None => item.get(rest_count_key)?,
         };
         if let Some(count) = count {
             out.add_tokens(*field, scalar(&count)?);
@@ -145,7 +180,7 @@ fn read_modalities(
 }
 
 fn walk(
-    obj: &Bound<'_, PyAny>,
+    reader: &mut Reader<'_, '_>,
     nodes: &[PyNode],
     mask: u64,
     out: &mut ResponseFields,
@@ -154,7 +189,7 @@ fn walk(
         if n.node.mask & mask == 0 {
             continue;
         }
-        let Some(child) = read_field(obj, n.key.bind(obj.py()))? else {
+        let Some(child) = reader.get(n.key)? else {
             continue;
         };
         if !n.node.modalities.is_empty() {
@@ -169,26 +204,105 @@ fn walk(
                 continue;
             }
         }
-        walk(&child, &n.children, mask, out)?;
+        walk(
+            &mut Reader::new(&child, reader.keys)?,
+            &n.children,
+            mask,
+            out,
+        )?;
     }
     Ok(())
 }
 
-/// `obj.get(key)` for a Mapping, else `getattr(obj, key, None)`; `None` values are absent.
-fn read_field<'py>(
-    obj: &Bound<'py, PyAny>,
-    key: &Bound<'py, PyString>,
-) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let value = if let Ok(d) = obj.cast::<PyDict>() {
-        d.get_item(key)?
-    } else if obj.is_none() {
-        None
-    } else if let Ok(m) = obj.cast::<PyMapping>() {
-        Some(m.call_method1("get", (key,))?)
-    } else {
-        obj.getattr_opt(key)?
-    };
-    Ok(value.filter(|v| !v.is_none()))
+/// Reads keys of one object: `obj.get(key)` for a Mapping, else what `getattr(obj, key,
+/// None)` returns, found the cheapest way its type allows ([`shape`]); `None` values are
+/// absent.
+struct Reader<'py, 'k> {
+    obj: Bound<'py, PyAny>,
+    keys: &'k Keys,
+    how: How<'py>,
+}
+
+enum How<'py> {
+    Absent,
+    Dict,
+    Mapping,
+    Getattr,
+    /// `Plain` and `Pydantic` types: the instance `__dict__`, then (pydantic) the extras,
+    /// read when first needed.
+    Attrs {
+        shape: Arc<TypeShape>,
+        dict: Option<Bound<'py, PyDict>>,
+        extra: Option<Option<Bound<'py, PyAny>>>,
+    },
+}
+
+impl<'py, 'k> Reader<'py, 'k> {
+    fn new(obj: &Bound<'py, PyAny>, keys: &'k Keys) -> PyResult<Self> {
+        let how = if obj.is_instance_of::<PyDict>() {
+            How::Dict
+        } else if obj.is_none() {
+            How::Absent
+        } else {
+            let shape = shape_of(obj, &keys.names)?;
+            match shape.kind {
+                Kind::Mapping => How::Mapping,
+                Kind::Getattr => How::Getattr,
+                Kind::Unknown if obj.cast::<PyMapping>().is_ok() => How::Mapping,
+                Kind::Unknown => How::Getattr,
+                Kind::Plain | Kind::Pydantic => How::Attrs {
+                    dict: match shape.has_dict {
+                        true => instance_dict(obj)?,
+                        false => None,
+                    },
+                    shape,
+                    extra: None,
+                },
+            }
+        };
+        Ok(Reader {
+            obj: obj.clone(),
+            keys,
+            how,
+        })
+    }
+
+    fn get(&mut self, key: usize) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let py = self.obj.py();
+        let name = self.keys.names[key].bind(py);
+        let value = match &mut self.how {
+            How::Absent => None,
+            How::Dict => self.obj.cast::<PyDict>()?.get_item(name)?,
+            How::Mapping => Some(self.obj.call_method1("get", (name,))?),
+            How::Getattr => self.obj.getattr_opt(name)?,
+            How::Attrs { shape, dict, extra } => {
+                if shape.by_getattr(key) {
+                    self.obj.getattr_opt(name)?
+                } else if let Some(v) = match dict {
+                    Some(d) => d.get_item(name)?,
+                    None => None,
+                } {
+                    Some(v)
+                } else if shape.kind == Kind::Pydantic {
+                    let extra = match extra {
+                        Some(e) => e,
+                        None => extra.insert(pydantic_extra(&self.obj)?),
+                    };
+                    match extra {
+                        None => None,
+                        Some(e) => match e.cast::<PyDict>() {
+                            Ok(e) => e.get_item(name)?,
+                            // Not a dict: whatever pydantic's `__getattr__` makes of it.
+                            Err(_) => self.obj.getattr_opt(name)?,
+                        },
+                    }
+                } else {
+                    None
+                }
+            }
+        };
+        Ok(value.filter(|v| !v.is_none()))
+    }
 }
 
 fn scalar(v: &Bound<'_, PyAny>) -> PyResult<Scalar> {

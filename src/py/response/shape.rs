@@ -1,0 +1,254 @@
+//! How a response's attributes are read, decided once per Python type.
+//!
+//! `getattr(obj, key, None)` on a pydantic model is cheap for a field it has and dear for one
+//! it lacks: the miss runs pydantic's Python `__getattr__`, which formats and raises an
+//! `AttributeError` (~1 µs), and an openai `ChatCompletion` lacks about ten of the keys the
+//! schema reads (issue #20: reading one cost ~10 µs, a dict ~0.1 µs). For the shapes whose
+//! misses can be told without raising, a key the class does not define is looked up in the
+//! instance `__dict__` instead, which is what Python's own lookup does for it:
+//!
+//! - [`Kind::Plain`]: the type's `__getattribute__` is `object`'s and it has no `__getattr__`
+//!   (plain classes, dataclasses, `SimpleNamespace`, pydantic v1). A key the class defines
+//!   anywhere in its MRO (a property, slot, method or class attribute) is read with getattr;
+//!   any other key is the instance `__dict__`'s, or absent.
+//! - [`Kind::Pydantic`]: as `Plain`, but `__getattr__` is pydantic v2's `BaseModel.__getattr__`
+//!   (the openai, anthropic, google-genai and litellm models). Its private attributes are
+//!   read with getattr too; any other key missing from the `__dict__` is looked up where
+//!   that `__getattr__` looks: `__pydantic_extra__` when it is non-empty (litellm keeps
+//!   `usage` there), else absent.
+//! - [`Kind::Mapping`]: a `collections.abc.Mapping` that is not a dict: `.get(key)`.
+//! - [`Kind::Getattr`]: anything else (a custom `__getattr__` or `__getattribute__`): getattr.
+//!
+//! The cache holds each type (so its address is not reused by another) with its
+//! `tp_version_tag`, which CPython changes whenever the class or a base is modified: a
+//! property added to a class at runtime is seen. Not seen: a type registered as a `Mapping`
+//! after its first read. The cache keeps at most [`MAX_TYPES`] types; others are read the
+//! generic way ([`Kind::Unknown`]).
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use pyo3::exceptions::PyAttributeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyString, PyTuple, PyType};
+use rustc_hash::FxHashMap;
+
+/// How attributes of one type are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Plain,
+    Pydantic,
+    Mapping,
+    Getattr,
+    /// Not cached: decide per object, `Mapping` or `Getattr`.
+    Unknown,
+}
+
+/// One type's shape: its [`Kind`] and, for `Plain` and `Pydantic`, which of the schema's keys
+/// must be read with getattr (the class defines them, or they are pydantic private attributes).
+#[derive(Debug)]
+pub struct TypeShape {
+    pub kind: Kind,
+    /// Whether instances have a `__dict__` (`__dictoffset__ != 0`).
+    pub has_dict: bool,
+    by_getattr: Box<[bool]>,
+}
+
+impl TypeShape {
+    /// True when the key with this id must be read with getattr.
+    pub fn by_getattr(&self, key: usize) -> bool {
+        self.by_getattr.get(key).copied().unwrap_or(true)
+    }
+}
+
+/// Types beyond this many (classes made per call?) are not cached.
+pub const MAX_TYPES: usize = 1024;
+
+struct Entry {
+    /// Held so that the address, the map's key, stays this type's.
+    _ty: Py<PyType>,
+    tag: u32,
+    shape: Arc<TypeShape>,
+}
+
+static SHAPES: PyOnceLock<RwLock<FxHashMap<usize, Entry>>> = PyOnceLock::new();
+static UNKNOWN: PyOnceLock<Arc<TypeShape>> = PyOnceLock::new();
+
+fn unknown(py: Python<'_>) -> Arc<TypeShape> {
+    UNKNOWN
+        .get_or_init(py, || {
+            Arc::new(TypeShape {
+                kind: Kind::Unknown,
+                has_dict: false,
+                by_getattr: Box::new([]),
+            })
+        })
+        .clone()
+}
+
+fn version_tag(ty: &Bound<'_, PyType>) -> u32 {
+    // SAFETY: a live type object; the field is a plain integer read under the GIL (or, on
+    // free-threaded builds, a racy read whose worst outcome is a re-classification).
+    unsafe { (*ty.as_type_ptr()).tp_version_tag }
+}
+
+/// The shape of `obj`'s type; `keys` are the schema's key names, indexed by key id.
+pub fn shape_of(obj: &Bound<'_, PyAny>, keys: &[Py<PyString>]) -> PyResult<Arc<TypeShape>> {
+    let py = obj.py();
+    let ty = obj.get_type();
+    let addr = ty.as_ptr() as usize;
+    let shapes = SHAPES.get_or_init(py, || RwLock::new(FxHashMap::default()));
+    let tag = version_tag(&ty);
+    if tag != 0
+        && let Some(e) = shapes.read().get(&addr)
+        && e.tag == tag
+    {
+        return Ok(e.shape.clone());
+    }
+    // Python's own attribute lookups assign a tag to a type that has none.
+    let _ = ty.getattr(pyo3::intern!(py, "__getattribute__"))?;
+    let tag = version_tag(&ty);
+    if tag == 0 || (shapes.read().len() >= MAX_TYPES && !shapes.read().contains_key(&addr)) {
+        return Ok(unknown(py));
+    }
+    let shape = Arc::new(classify(&ty, keys)?);
+    let entry = Entry {
+        _ty: ty.unbind(),
+        tag,
+        shape: shape.clone(),
+    };
+    // The replaced entry (a stale tag) holds a type: dropped after the lock is released.
+    let old = shapes.write().insert(addr, entry);
+    drop(old);
+    Ok(shape)
+}
+
+/// The value of `name` in the first class of `mro` whose `__dict__` has it.
+fn mro_lookup<'py>(
+    mro: &Bound<'py, PyTuple>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = mro.py();
+    for cls in mro.iter() {
+        let dict = cls.getattr(pyo3::intern!(py, "__dict__"))?;
+        if dict.contains(name)? {
+            return Ok(Some(dict.get_item(name)?));
+        }
+    }
+    Ok(None)
+}
+
+fn classify(ty: &Bound<'_, PyType>, keys: &[Py<PyString>]) -> PyResult<TypeShape> {
+    let py = ty.py();
+    let other = |kind| TypeShape {
+        kind,
+        has_dict: false,
+        by_getattr: Box::new([]),
+    };
+    let mapping = py
+        .import("collections.abc")?
+        .getattr(pyo3::intern!(py, "Mapping"))?;
+    if ty.is_subclass(&mapping)? {
+        return Ok(other(Kind::Mapping));
+    }
+    let mro = ty.getattr(pyo3::intern!(py, "__mro__"))?;
+    let Ok(mro) = mro.cast_into::<PyTuple>() else {
+        return Ok(other(Kind::Getattr));
+    };
+    let object_getattribute = py
+        .get_type::<pyo3::types::PyAny>()
+        .getattr(pyo3::intern!(py, "__dict__"))?
+        .get_item(pyo3::intern!(py, "__getattribute__"))?;
+    match mro_lookup(&mro, pyo3::intern!(py, "__getattribute__"))? {
+        Some(g) if g.is(&object_getattribute) => {}
+        _ => return Ok(other(Kind::Getattr)),
+    }
+    let kind = match mro_lookup(&mro, pyo3::intern!(py, "__getattr__"))? {
+        None => Kind::Plain,
+        Some(g) if pydantic_getattr(py)?.is_some_and(|p| g.is(&p)) => Kind::Pydantic,
+        Some(_) => return Ok(other(Kind::Getattr)),
+    };
+    let private = match kind {
+        Kind::Pydantic => ty
+            .getattr_opt(pyo3::intern!(py, "__private_attributes__"))?
+            .and_then(|p| p.cast_into::<PyDict>().ok()),
+        _ => None,
+    };
+    let mut by_getattr = Vec::with_capacity(keys.len());
+    for key in keys {
+        let key = key.bind(py);
+        let private = match &private {
+            Some(p) => p.contains(key)?,
+            None => false,
+        };
+        by_getattr.push(private || mro_lookup(&mro, key)?.is_some());
+    }
+    let has_dict = ty
+        .getattr(pyo3::intern!(py, "__dictoffset__"))?
+        .extract::<isize>()
+        .is_ok_and(|o| o != 0);
+    Ok(TypeShape {
+        kind,
+        has_dict,
+        by_getattr: by_getattr.into_boxed_slice(),
+    })
+}
+
+/// pydantic v2's `BaseModel.__getattr__`, when pydantic is imported.
+fn pydantic_getattr(py: Python<'_>) -> PyResult<Option<Bound<'_, PyAny>>> {
+    let modules = py.import("sys")?.getattr(pyo3::intern!(py, "modules"))?;
+    let Ok(modules) = modules.cast_into::<PyDict>() else {
+        return Ok(None);
+    };
+    let Some(main) = modules.get_item("pydantic.main")? else {
+        return Ok(None);
+    };
+    let Some(base) = main.getattr_opt("BaseModel")? else {
+        return Ok(None);
+    };
+    let dict = base.getattr(pyo3::intern!(py, "__dict__"))?;
+    Ok(dict
+        .get_item(pyo3::intern!(py, "__getattr__"))
+        .ok()
+        .filter(|g| !g.is_none()))
+}
+
+/// The instance `__dict__` of `obj` (the dict generic attribute lookup reads).
+pub fn instance_dict<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let py = obj.py();
+    // SAFETY: `obj` is live; PyObject_GenericGetDict returns a new reference or NULL with an
+    // exception set (AttributeError for an object without a `__dict__`).
+    let dict = unsafe { pyo3::ffi::PyObject_GenericGetDict(obj.as_ptr(), std::ptr::null_mut()) };
+    if dict.is_null() {
+        let err = PyErr::fetch(py);
+        return if err.is_instance_of::<PyAttributeError>(py) {
+            Ok(None)
+        } else {
+            Err(err)
+        };
+    }
+    // SAFETY: non-NULL: a new (owned) reference.
+    let dict = unsafe { Bound::from_owned_ptr(py, dict) };
+    Ok(dict.cast_into::<PyDict>().ok())
+}
+
+/// `obj.__pydantic_extra__` when it is a non-empty dict, read the way pydantic's
+/// `__getattr__` reads it (`object.__getattribute__`: no `__getattr__` of its own).
+pub fn pydantic_extra<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = obj.py();
+    let name = pyo3::intern!(py, "__pydantic_extra__");
+    // SAFETY: both live; a new reference or NULL with an exception set.
+    let extra = unsafe { pyo3::ffi::PyObject_GenericGetAttr(obj.as_ptr(), name.as_ptr()) };
+    if extra.is_null() {
+        let err = PyErr::fetch(py);
+        return if err.is_instance_of::<PyAttributeError>(py) {
+            Ok(None)
+        } else {
+            Err(err)
+        };
+    }
+    // SAFETY: non-NULL: a new (owned) reference.
+    let extra = unsafe { Bound::from_owned_ptr(py, extra) };
+    Ok(extra.is_truthy()?.then_some(extra))
+}
