@@ -101,34 +101,22 @@ def track_api_cost(
         batch=batch,
         on_unpriced=on_unpriced,
     )
-    record = tracker.record
-    warn_no_builder = tracker.warn_no_builder
-    active = _active_builder.get
     on_error = _failure(tracker)
 
     def decorate(func: F) -> F:
+        # Sync calls go through a Rust callable: the same steps without a Python frame.
+        wrapper = TrackedFunction(func, tracker, _active_builder, on_error)
         if inspect.iscoroutinefunction(func):
+            # It must stay a coroutine function, so a Python frame remains; what follows the
+            # await (read the builder, price, record, map a failure) is one Rust call.
+            record_awaited = wrapper._record_awaited
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                result = await func(*args, **kwargs)
-                builder = active(None)
-                if builder is None:
-                    warn_no_builder()
-                    return result
-                try:
-                    record(builder, result)
-                except Exception as err:
-                    exc = on_error(err, result, func)
-                    if exc is err:
-                        raise
-                    raise exc from err
-                return result
+                return record_awaited(await func(*args, **kwargs))
 
             return async_wrapper  # type: ignore[return-value]
 
-        # Sync calls go through a Rust callable: the same steps without a Python frame.
-        wrapper = TrackedFunction(func, tracker, _active_builder, on_error)
         return functools.wraps(func)(wrapper)  # type: ignore[return-value]
 
     return decorate

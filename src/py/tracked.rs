@@ -3,7 +3,8 @@
 //! Written in Rust because the decorator's whole budget is about a microsecond: a Python
 //! `*args, **kwargs` wrapper alone costs a fifth of it. It calls the function, reads the
 //! active builder from the `ContextVar`, and records through its `CostTracker`. Async
-//! functions keep a Python wrapper (they must stay coroutine functions).
+//! functions keep a Python wrapper (they must stay coroutine functions) that hands the
+//! awaited result to `_record_awaited`.
 
 use pyo3::PyTraverseError;
 use pyo3::exceptions::PyException;
@@ -43,6 +44,34 @@ fn context_var_get<'py>(var: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, P
     }
     // SAFETY: `out` is NULL or a new (owned) reference, as documented above.
     Ok(unsafe { Bound::from_owned_ptr_or_opt(py, out) })
+}
+
+impl TrackedFunction {
+    /// Records `result` on the active builder (or warns that there is none) and returns it;
+    /// a failure to record becomes `on_error`'s exception.
+    fn finish<'py>(&self, result: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = result.py();
+        let Some(builder) = context_var_get(self.active.bind(py))? else {
+            self.tracker.get().warn_no_builder(py)?;
+            return Ok(result);
+        };
+        let recorded = builder
+            .cast::<BuilderCore>()
+            .map_err(PyErr::from)
+            .and_then(|b| self.tracker.get().record(b, &result));
+        match recorded {
+            Ok(()) => Ok(result),
+            // KeyboardInterrupt and friends pass through untouched.
+            Err(err) if !err.is_instance_of::<PyException>(py) => Err(err),
+            Err(err) => {
+                let exc =
+                    self.on_error
+                        .bind(py)
+                        .call1((err.value(py), &result, self.func.bind(py)))?;
+                Err(PyErr::from_value(exc))
+            }
+        }
+    }
 }
 
 #[pymethods]
@@ -98,6 +127,15 @@ impl TrackedFunction {
             }
         }
         Ok(result)
+    }
+
+    /// The async path: records the awaited `result` of the function and returns it.
+    ///
+    /// An async function keeps a Python wrapper (it must stay a coroutine function), reduced
+    /// to `return record(await func(*args, **kwargs))`: the steps after the await, the same
+    /// as a sync call's, run here (issue #20).
+    fn _record_awaited<'py>(&self, result: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        self.finish(result)
     }
 
     /// Binds like a function, so that decorated methods get `self`.
