@@ -13,6 +13,12 @@ use crate::metrics::totals::Totals;
 /// Adding to an existing leaf is one hash lookup, whatever the number of leaves. A new leaf is
 /// checked against the others in O(depth) lookups: each of its prefixes against the leaves, and
 /// the key itself against the set of every leaf's ancestors.
+///
+/// No derived value (leaf sum, cost rollup, `costs/all`, running total) may become
+/// non-finite. Checking each one on every add cost four times the add itself (issue #20),
+/// so the buffer keeps `mass`, the sum of the magnitudes of everything added: no derived
+/// value of the step exceeds it, and while it and the largest running total stay far from
+/// `f64::MAX` ([`SAFE_MAGNITUDE`]) nothing can overflow and the exact check is skipped.
 #[derive(Debug, Default, Clone)]
 pub struct StepBuffer {
     leaves: Vec<(String, ExactSum)>,
@@ -20,10 +26,15 @@ pub struct StepBuffer {
     /// Every proper ancestor of a leaf → the first leaf below it (for error messages).
     ancestors: FxHashMap<String, usize>,
     scenario_ids: ScenarioSet,
-    /// The step's cost rollups (ancestors at depth two or more, and `costs/all`) kept up to
-    /// date, so an add is checked against them in O(depth).
-    rollups: FxHashMap<String, ExactSum>,
+    /// The sum of this step's cost leaves (its `costs/all`), kept for the budget's spend.
+    cost: Option<ExactSum>,
+    /// The sum of `|value|` over every value added: a bound on every derived value's magnitude.
+    mass: f64,
 }
+
+/// Below this, sums of magnitudes cannot reach `f64::MAX` (about 1.8e308) whatever the
+/// rounding: the add-time guard has nothing to check.
+pub const SAFE_MAGNITUDE: f64 = 1e300;
 
 /// The rollup keys a leaf adds to: its ancestors at depth two or more, and `costs/all`.
 fn rollup_keys(key: &str) -> impl Iterator<Item = &str> {
@@ -43,8 +54,37 @@ impl StepBuffer {
             return Ok(false);
         };
         self.leaves[i].1 = self.sum_with(i, value)?;
-        self.add_to_rollups(key, value);
+        self.note_added(key, value);
         Ok(true)
+    }
+
+    /// Adds `value` to the existing leaf `key` when no derived value can come near
+    /// overflowing (see [`StepBuffer`]); `totals_bound` bounds the running totals'
+    /// magnitudes. False, nothing changed, when the leaf is new or the exact check is needed.
+    pub fn add_existing_unchecked(&mut self, key: &str, value: f64, totals_bound: f64) -> bool {
+        if !self.is_safe(value.abs(), totals_bound) {
+            return false;
+        }
+        let Some(&i) = self.index.get(key) else {
+            return false;
+        };
+        self.leaves[i].1.add(value);
+        self.note_added(key, value);
+        true
+    }
+
+    /// True when adding values of total magnitude `added` cannot make a derived value
+    /// non-finite (NaN fails it too).
+    fn is_safe(&self, added: f64, totals_bound: f64) -> bool {
+        self.mass + added + totals_bound < SAFE_MAGNITUDE
+    }
+
+    /// Keeps `cost` and `mass` up to date after `value` was added to leaf `key`.
+    fn note_added(&mut self, key: &str, value: f64) {
+        self.mass += value.abs();
+        if key.starts_with("costs/") {
+            self.cost.get_or_insert_default().add(value);
+        }
     }
 
     /// Leaf `i`'s sum with `value` added, refused when it is no longer finite.
@@ -79,32 +119,46 @@ impl StepBuffer {
         }
         self.index.insert(key.to_owned(), i);
         self.leaves.push((key.to_owned(), ExactSum::new(value)));
-        self.add_to_rollups(key, value);
+        self.note_added(key, value);
         Ok(())
     }
 
-    fn add_to_rollups(&mut self, key: &str, value: f64) {
-        for r in rollup_keys(key) {
-            match self.rollups.get_mut(r) {
-                Some(sum) => sum.add(value),
-                None => {
-                    self.rollups.insert(r.to_owned(), ExactSum::new(value));
-                }
+    /// The current value of the rollup `key` (`costs/all` or a cost ancestor): the exact
+    /// check's slow path, linear in the leaves.
+    fn rollup(&self, key: &str) -> Option<ExactSum> {
+        if key == "costs/all" {
+            return self.cost;
+        }
+        if !key.starts_with("costs/") {
+            return None;
+        }
+        let mut sum = None;
+        for (leaf, value) in &self.leaves {
+            let below = leaf.len() > key.len()
+                && leaf.starts_with(key)
+                && leaf.as_bytes()[key.len()] == b'/';
+            if below {
+                sum.get_or_insert_with(ExactSum::default).merge(value);
             }
         }
+        sum
     }
 
     /// Refuses `values` (naming the key) when adding them would make a step value, a cost
     /// rollup, `costs/all` or a running total in `totals` non-finite: two finite values can
     /// overflow (`1e308 + 1e308`), and an infinite total would be saved and restored forever.
     pub fn check_derived(&self, values: &[(&str, f64)], totals: &Totals) -> CoreResult<()> {
+        let added: f64 = values.iter().map(|(_, v)| v.abs()).sum();
+        if self.is_safe(added, totals.abs_bound()) {
+            return Ok(());
+        }
         let mut sums: FxHashMap<&str, ExactSum> = FxHashMap::default();
         for (key, value) in values {
             let own = (*key != "costs/all").then_some(*key);
             for k in own.into_iter().chain(rollup_keys(key)) {
                 let sum = sums.entry(k).or_insert_with(|| {
-                    let current = self.get(k).or_else(|| self.rollups.get(k));
-                    current.copied().unwrap_or_default()
+                    let current = self.get(k).copied().or_else(|| self.rollup(k));
+                    current.unwrap_or_default()
                 });
                 sum.add(*value);
                 let cumulative = keys::CUMULATIVE_SECTIONS.contains(&keys::section(k));
@@ -173,7 +227,7 @@ impl StepBuffer {
 
     /// The sum of this step's cost leaves (its `costs/all` rollup), if it has any.
     pub fn pending_cost(&self) -> Option<&ExactSum> {
-        self.rollups.get("costs/all")
+        self.cost.as_ref()
     }
 
     /// The leaf `key`, if recorded.

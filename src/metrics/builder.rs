@@ -2,9 +2,9 @@
 
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, MutexGuard, RwLock};
 
 use crate::error::{CoreError, CoreResult};
 use crate::fork::{self, ForkLocks};
@@ -27,7 +27,11 @@ pub struct RunMetrics {
     buffers: Mutex<FxHashMap<String, StepBuffer>>,
     /// The ids of the `PendingMetrics` merged into this run (see `pending`).
     merged: Mutex<MergedIds>,
+    /// Locked through [`RunMetrics::totals`] only, which keeps `totals_bound` current.
     totals: Mutex<Totals>,
+    /// [`Totals::abs_bound`] as `f64` bits, published whenever the totals lock is released,
+    /// so an add to an existing leaf can skip the exact guard without taking that lock.
+    totals_bound: AtomicU64,
     pricing: RwLock<PricingRegistry>,
     /// The openpipe-art version whose rules the run follows (fixed when the run starts).
     art_version: ArtVersion,
@@ -48,6 +52,48 @@ impl RunMetrics {
         });
         fork::register(&(Arc::clone(&run) as Arc<dyn ForkLocks>));
         run
+    }
+}
+
+impl RunMetrics {
+    /// The running totals, locked.
+    fn totals(&self) -> TotalsGuard<'_> {
+        TotalsGuard {
+            totals: self.totals.lock(),
+            bound: &self.totals_bound,
+        }
+    }
+
+    /// A bound on the running totals' magnitudes as of the last release of their lock.
+    fn totals_bound(&self) -> f64 {
+        f64::from_bits(self.totals_bound.load(Ordering::Acquire))
+    }
+}
+
+/// The locked totals; on release their bound is published for [`RunMetrics::totals_bound`].
+struct TotalsGuard<'a> {
+    totals: MutexGuard<'a, Totals>,
+    bound: &'a AtomicU64,
+}
+
+impl std::ops::Deref for TotalsGuard<'_> {
+    type Target = Totals;
+    fn deref(&self) -> &Totals {
+        &self.totals
+    }
+}
+
+impl std::ops::DerefMut for TotalsGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Totals {
+        &mut self.totals
+    }
+}
+
+impl Drop for TotalsGuard<'_> {
+    fn drop(&mut self) {
+        // Still under the lock: publications are in the order of the changes.
+        self.bound
+            .store(self.totals.abs_bound().to_bits(), Ordering::Release);
     }
 }
 
@@ -181,7 +227,7 @@ impl Builder {
     /// (rollup, `costs/all`, running total) would become non-finite.
     fn add_checked(&self, values: &[(&str, f64)]) -> CoreResult<()> {
         self.with_buffer(|b| {
-            b.check_derived(values, &self.run.totals.lock())?;
+            b.check_derived(values, &self.run.totals())?;
             b.add_all(values)
         })
     }
@@ -189,7 +235,14 @@ impl Builder {
     /// Adds `value` to the leaf `key` of this builder's pending step.
     pub fn add_metric(&self, key: &str, value: f64) -> CoreResult<()> {
         check_value(key, value)?;
-        self.add_checked(&[(key, value)])
+        self.with_buffer(|b| {
+            // The common call: an existing leaf, nothing near overflowing.
+            if b.add_existing_unchecked(key, value, self.run.totals_bound()) {
+                return Ok(());
+            }
+            b.check_derived(&[(key, value)], &self.run.totals())?;
+            b.add_all(&[(key, value)])
+        })
     }
 
     /// Adds several leaves at once: all of them or, when one is refused, none.
@@ -225,7 +278,7 @@ impl Builder {
             check_value(key, *value)?;
         }
         self.with_buffer(|b| {
-            b.check_derived(&values, &self.run.totals.lock())?;
+            b.check_derived(&values, &self.run.totals())?;
             b.add_all(&values)?;
             if let Some(ids) = scenario_ids {
                 b.add_scenario_ids(ids);
@@ -259,7 +312,7 @@ impl Builder {
             for cost in buffers.values().filter_map(StepBuffer::pending_cost) {
                 spend.merge(cost);
             }
-            if let Some(total) = self.run.totals.lock().get("costs/cum/all") {
+            if let Some(total) = self.run.totals().get("costs/cum/all") {
                 spend.add(total);
             }
         }
@@ -300,7 +353,7 @@ impl Builder {
         let step = self.run.buffers.lock().remove(self.buffer_scope.as_str());
         match step {
             Some(step) if !step.is_empty() => {
-                flush_step(step, &mut self.run.totals.lock(), self.dialect())
+                flush_step(step, &mut self.run.totals(), self.dialect())
             }
             _ => StepMetrics::default(),
         }
@@ -333,7 +386,7 @@ impl Builder {
         }
         let pending = self.run.buffers.lock().remove(self.buffer_scope.as_str());
         let mut step = pending.clone().unwrap_or_default();
-        let checked = step.check_derived(values, &self.run.totals.lock());
+        let checked = step.check_derived(values, &self.run.totals());
         let added = checked.and_then(|()| step.add_all(values)).map(|()| {
             if !scenario_ids.is_empty() {
                 step.add_scenario_ids(scenario_ids);
@@ -345,7 +398,7 @@ impl Builder {
             let _ = self.put_back(pending);
             return Err(e);
         }
-        let mut totals = self.run.totals.lock();
+        let mut totals = self.run.totals();
         totals.begin_undo();
         let metrics = if step.is_empty() {
             StepMetrics::default()
@@ -363,7 +416,7 @@ impl Builder {
     /// Takes back a [`Builder::flush_with`]: the totals lose what it added, and the step
     /// pending before it is pending again, ahead of anything recorded since.
     pub fn undo_flush(&self, undo: FlushUndo) -> CoreResult<()> {
-        self.run.totals.lock().undo(undo.totals);
+        self.run.totals().undo(undo.totals);
         self.put_back(undo.pending)
     }
 
@@ -381,17 +434,17 @@ impl Builder {
 
     /// Puts back changes taken by [`Builder::take_changes`] whose save failed.
     pub fn restore_changes(&self, changes: TotalsChanges) {
-        self.run.totals.lock().restore_changes(changes);
+        self.run.totals().restore_changes(changes);
     }
 
     /// A snapshot of the running totals and unique scenario ids.
     pub fn state(&self) -> TotalsState {
-        self.run.totals.lock().to_state()
+        self.run.totals().to_state()
     }
 
     /// The totals and scenario ids changed since the previous call, for incremental saving.
     pub fn take_changes(&self) -> TotalsChanges {
-        self.run.totals.lock().take_changes()
+        self.run.totals().take_changes()
     }
 
     /// Replaces the running totals and drops every pending buffer of the run; the run
@@ -424,14 +477,14 @@ impl Builder {
         }
         let mut buffers = self.run.buffers.lock();
         buffers.clear();
-        *self.run.totals.lock() = totals;
+        *self.run.totals() = totals;
         Ok(non_finite)
     }
 
     /// True once after `load_state` replaced the totals: the run directory then saves them
     /// whole with the next row.
     pub fn take_replaced(&self) -> bool {
-        self.run.totals.lock().take_replaced()
+        self.run.totals().take_replaced()
     }
 
     /// Registers prices for `model_name`, for every builder of the run.
@@ -507,6 +560,37 @@ mod tests {
         assert_eq!(b.flush().get("costs/all"), Some(1.0));
         // SAFETY: as above; nothing is held now.
         assert_eq!(unsafe { run.repair_in_child() }, 0);
+    }
+
+    /// Issue #20: an add to an existing leaf skips the exact guard only while nothing is
+    /// near overflowing; a large running total, leaf or rollup still gets the exact check.
+    #[test]
+    fn adds_to_existing_leaves_still_refuse_what_would_overflow() {
+        let b = Builder::new("train").unwrap();
+        let state = TotalsState {
+            cum_state: vec![("costs/cum/train/judge".into(), 1.7e308)],
+            ..TotalsState::default()
+        };
+        b.load_state(state).unwrap();
+        b.add_cost("train/judge", 1.0).unwrap();
+        b.add_cost("train/judge", 1.0).unwrap();
+        let e = b.add_cost("train/judge", 1e308).unwrap_err().to_string();
+        assert!(e.contains("'costs/train/judge'"), "{e}");
+
+        let b = Builder::new("train").unwrap();
+        b.add_cost("a/x", 1e308).unwrap();
+        assert!(b.add_cost("a/x", 1e308).is_err(), "the leaf itself");
+        assert!(b.add_cost("a/y", 1e308).is_err(), "the rollup costs/a");
+        b.add_metric("time/t", 1.0).unwrap();
+        assert!(b.add_metric("time/t", 1e308).is_ok());
+        assert!(b.add_metric("time/t", 1e308).is_err());
+        let r = b.flush();
+        assert_eq!(r["costs/a/x"], 1e308);
+        assert_eq!(r["time/t"], 1e308 + 1.0);
+        // The totals now hold 1e308: a small step adding to them is checked exactly.
+        b.add_cost("a/x", 1.0).unwrap();
+        assert!(b.add_cost("a/x", 1e308).is_err());
+        assert_eq!(b.flush()["costs/cum/a/x"], 1e308 + 1.0);
     }
 
     #[test]

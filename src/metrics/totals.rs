@@ -22,6 +22,8 @@ pub struct Totals {
     replaced: bool,
     /// While a flush may still be taken back: what it added (see [`Totals::begin_undo`]).
     undo: Option<TotalsUndo>,
+    /// At least the magnitude of every finite total (see [`Totals::abs_bound`]).
+    abs_bound: f64,
 }
 
 /// What one flush added to the totals, so that a failed save can take it back exactly.
@@ -82,6 +84,7 @@ impl Totals {
         };
         total.merge(value);
         let v = total.value();
+        self.note_value(v);
         if let Some(undo) = self.undo.as_mut() {
             undo.added
                 .push((key.to_owned(), Change::Added(*value, created)));
@@ -92,12 +95,26 @@ impl Totals {
 
     /// Overwrites the running total `key` with `value` (a ratio recomputed from other totals).
     pub fn set(&mut self, key: &str, value: f64) {
+        self.note_value(value);
         let previous = self.cum.insert(key.to_owned(), ExactSum::new(value));
         if let Some(undo) = self.undo.as_mut() {
             undo.added
                 .push((key.to_owned(), Change::Replaced(previous)));
         }
         self.mark_changed(key);
+    }
+
+    /// At least the magnitude of every finite running total: it only grows (an undo or a
+    /// restore brings back values it already covered) until the totals are replaced.
+    /// The add-time guard needs no exact check while it is small (`StepBuffer::is_safe`).
+    pub fn abs_bound(&self) -> f64 {
+        self.abs_bound
+    }
+
+    fn note_value(&mut self, value: f64) {
+        if value.is_finite() {
+            self.abs_bound = self.abs_bound.max(value.abs());
+        }
     }
 
     fn mark_changed(&mut self, key: &str) {
@@ -152,6 +169,10 @@ impl Totals {
                 Change::Added(value, created) => {
                     if let Some(total) = self.cum.get_mut(&key) {
                         total.merge(&value.negated());
+                        let v = total.value();
+                        if v.is_finite() {
+                            self.abs_bound = self.abs_bound.max(v.abs());
+                        }
                         if created && total.value() == 0.0 {
                             self.cum.remove(&key);
                         }
@@ -253,12 +274,19 @@ impl Totals {
                 .find(|(ck, _)| ck == k)
                 .map_or(0.0, |(_, c)| *c)
         };
+        let abs_bound = state
+            .cum_state
+            .iter()
+            .map(|(_, v)| v.abs())
+            .filter(|v| v.is_finite())
+            .fold(0.0, f64::max);
         Totals {
             cum: state
                 .cum_state
                 .iter()
                 .map(|(k, v)| (k.clone(), ExactSum::with_residual(*v, residual(k))))
                 .collect(),
+            abs_bound,
             // Restored ids are already saved: only ids seen from now on are changes.
             ids_reported: scenarios.len(),
             scenarios,
