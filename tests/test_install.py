@@ -8,6 +8,7 @@ compared at 1e-12 relative: our totals use compensated sums, which may differ fr
 float sums in the last bits.
 """
 
+import asyncio
 import json
 import os
 import pathlib
@@ -151,6 +152,12 @@ def test_the_override_installs_the_named_versions_rules(tmp_path):
     """On 0.5.18, ``install(art_version="0.5.23")`` serves 0.5.23's vocabulary (the user's risk)."""
     assert art_metrics.install(art_version="0.5.23") == "0.5.23"
     try:
+        # 0.5.18's groups have no prepared parquet paths: logged all the same, 0.5.23's keys.
+        model = art.Model(name="m", project="p", base_path=str(tmp_path))
+        group = art.TrajectoryGroup([art.Trajectory(reward=1.0), art.Trajectory(reward=0.0)])
+        asyncio.run(model.log([group], split="train", step=1))
+        history = (tmp_path / "p/models/m/history.jsonl").read_text()
+        assert '"train/reward": 0.5' in history
         assert art.metrics.MetricsBuilder is art.model.MetricsBuilder
         assert issubclass(art.metrics.MetricsBuilder, art_metrics.MetricsBuilder)
         worker = art.metrics.MetricsBuilder(cost_context="train")  # as ART constructs it

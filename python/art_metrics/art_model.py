@@ -128,9 +128,10 @@ def _write_parquet(model: Any, groups: list[Any], split: str, step: int, version
     path = f"{directory}/{step:04d}.parquet"
     if version != "0.5.18":
         # 0.5.23: groups may come with their parquet already written by a rollout worker.
-        prepared = {g._prepared_log_path for g in groups if g._prepared_log_path is not None}
+        paths = [getattr(g, "_prepared_log_path", None) for g in groups]
+        prepared = {p for p in paths if p is not None}
         if prepared:
-            if len(prepared) != 1 or any(g._prepared_log_path is None for g in groups):
+            if len(prepared) != 1 or None in paths:
                 raise RuntimeError("trajectory batch has inconsistent prepared logs")
             os.replace(prepared.pop(), path)
             for group in groups:
