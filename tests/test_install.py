@@ -215,3 +215,20 @@ async def test_an_installed_art_model_writes_its_files_off_the_event_loops_threa
     finally:
         art_metrics.uninstall()
     assert recorder.threads and threading.get_ident() not in recorder.threads
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [({"name": "n", "project": "../.."}, "project"), ({"name": "../x", "project": "p"}, "name")],
+)
+def test_an_installed_art_model_refuses_names_that_leave_the_base_path(tmp_path, kwargs, named):
+    """Issue #21, case 2 under install() (plain openpipe-art writes there)."""
+    base = tmp_path / "base"
+    base.mkdir()
+    art_metrics.install()
+    try:
+        with pytest.raises(ValueError, match=f"^{named} must be one folder name"):
+            art.Model(base_path=str(base), **kwargs)
+    finally:
+        art_metrics.uninstall()
+    assert list(tmp_path.rglob("*")) == [base]

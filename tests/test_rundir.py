@@ -386,6 +386,31 @@ def test_model_names_must_be_non_empty_strings(tmp_path, kwargs, exc, match):
         Model(base_path=str(tmp_path), **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"name": "n", "project": "../.."}, "project"),
+        ({"name": "../../x", "project": "p"}, "name"),
+        ({"name": ".", "project": "p"}, "name"),
+        ({"name": "..", "project": "p"}, "name"),
+        ({"name": "a/b", "project": "p"}, "name"),
+        ({"name": "a\\b", "project": "p"}, "name"),
+        ({"name": "n\x00", "project": "p"}, "name"),
+        ({"name": "n", "project": "/abs"}, "project"),
+    ],
+)
+def test_names_that_leave_the_base_path_are_refused_before_anything_is_created(
+    tmp_path, kwargs, named
+):
+    """Issue #21, case 2: name and project are one folder each (openpipe-art joins them as
+    given, so `project="../.."` writes outside base_path)."""
+    base = tmp_path / "base"
+    base.mkdir()
+    with pytest.raises(ValueError, match=f"^{named} must be one folder name"):
+        Model(base_path=str(base), **kwargs)
+    assert list(tmp_path.rglob("*")) == [base]
+
+
 @pytest.mark.parametrize(("step", "exc"), [(1.5, TypeError), ("3", TypeError), (2**63, ValueError)])
 def test_bad_steps_are_named(tmp_path, step, exc):
     """Case 9: step=1.5 / "3" / 2**63 errors name `step`."""

@@ -31,6 +31,7 @@ __all__ = [
     "_reload_catalog",
     "_catalog_cache_path",
     "_after_fork_in_child",
+    "_check_path_component",
     "_noop",
     "_fail_next_appends",
 ]
@@ -206,6 +207,7 @@ class RunCore:
 class PreparedLog: ...
 
 def _after_fork_in_child() -> int: ...
+def _check_path_component(value: str, what: str) -> None: ...
 
 @final
 class CostTracker:

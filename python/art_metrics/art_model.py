@@ -26,7 +26,7 @@ from typing import Any
 
 from ._core import RunCore
 from .builder import MetricsBuilder
-from .model import _close_quietly, _python_locks, _warn_about, commit_off_loop
+from .model import _close_quietly, _folder_name, _python_locks, _warn_about, commit_off_loop
 
 __all__ = ["METHODS", "ArtRun", "close_all", "replacements"]
 
@@ -175,6 +175,13 @@ def replacements(originals: Mapping[str, Callable[..., Any]], art_version: str) 
     def _init_runtime_state(self: Any) -> None:
         originals["_init_runtime_state"](self)
         if isinstance(self._metrics_builder, MetricsBuilder):
+            # The folders of the run directory: one each, or nothing is created (0.5.23's
+            # TrainableModel stores under `run_name`; its `name` is only a serving alias).
+            _folder_name(self.project, "project")
+            if "run_name" in type(self).model_fields:
+                _folder_name(self.run_name, "run_name")
+            else:
+                _folder_name(self.name, "name")
             started = getattr(self, "_run_start_monotonic", time.monotonic())
             object.__setattr__(self, RUN_ATTR, ArtRun(art_version, started))
 

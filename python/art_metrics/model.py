@@ -29,7 +29,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from . import budget as _budget
-from ._core import BuilderCore, PreparedLog, RunCore, _after_fork_in_child, _split_notice
+from ._core import (
+    BuilderCore,
+    PreparedLog,
+    RunCore,
+    _after_fork_in_child,
+    _check_path_component,
+    _split_notice,
+)
 from .builder import MetricsBuilder
 from .reporting import WandbReporter, reporters_for
 from .trajectories import normalize_groups
@@ -61,11 +68,12 @@ def _warn_about(run: RunCore) -> None:
         warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
-def _non_empty_str(value: Any, what: str) -> str:
+def _folder_name(value: Any, what: str) -> str:
+    """``name``/``project``: a str naming one folder (the core's rule), else TypeError or
+    ValueError naming ``what``."""
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a non-empty str, got {type(value).__name__}")
-    if not value.strip():
-        raise ValueError(f"{what} must be a non-empty str, got {value!r}")
+    _check_path_component(value, what)
     return value
 
 
@@ -155,8 +163,8 @@ class Model:
         efficiency_metrics: bool = False,
     ) -> None:
         # First: bad names and an unsupported version are refused before anything else.
-        self.name = _non_empty_str(name, "name")
-        self.project = _non_empty_str(project, "project")
+        self.name = _folder_name(name, "name")
+        self.project = _folder_name(project, "project")
         self._builder = MetricsBuilder("train", art_version=art_version)
         self.entity = entity
         self.id = id

@@ -33,6 +33,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model::backend_gpu_cost_per_hour, m)?)?;
     m.add_function(wrap_pyfunction!(model::gpu_cost_usd, m)?)?;
     m.add_function(wrap_pyfunction!(model::_after_fork_in_child, m)?)?;
+    m.add_function(wrap_pyfunction!(model::_check_path_component, m)?)?;
     m.add_function(wrap_pyfunction!(notices::_split_notice, m)?)?;
     m.add_class::<pricing::CostTracker>()?;
     m.add_class::<tracked::TrackedFunction>()?;

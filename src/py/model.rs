@@ -319,6 +319,16 @@ fn provided_keys(metrics: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<&'static st
     Ok(out)
 }
 
+/// Refuses a `name`/`project` that is not one folder name (`history::rundir::names`): a
+/// `ValueError` naming the argument `what`.
+#[pyfunction]
+pub fn _check_path_component(value: &Bound<'_, PyString>, what: &str) -> PyResult<()> {
+    Ok(crate::history::rundir::names::path_component(
+        unicode_str(value, what)?,
+        what,
+    )?)
+}
+
 /// In a forked child (`os.register_at_fork(after_in_child=...)`, registered by
 /// `art_metrics.model`): repairs the core's locks that vanished threads held (see
 /// `crate::fork`). Returns how many were found held.

@@ -160,3 +160,17 @@ async def test_a_state_with_infinity_and_nan_resumes_under_install_as_art_resume
 def test_a_run_switching_between_plain_art_and_install_keeps_arts_rows_and_state(tmp_path):
     """State calls, resume and switching (tests/switching_run.py), on 0.5.23."""
     switching_run.check(tmp_path, compare.comparable, compare.assert_rows_equal, compare.IGNORED)
+
+
+def test_an_installed_trainable_model_checks_its_run_name_not_its_serving_name(installed, tmp_path):
+    """0.5.23 stores a TrainableModel under `run_name`; `name` is only a serving alias, so it
+    may hold a '/', while a `run_name` that leaves the base path is refused."""
+    model = art.TrainableModel(
+        name="org/model", run_name="run-1", project="p", base_model="b", base_path=str(tmp_path)
+    )
+    model.merge_state({"x": 1})
+    assert (tmp_path / "p/models/run-1/state.json").exists()
+    with pytest.raises(ValueError, match="^run_name must be one folder name"):
+        art.TrainableModel(
+            name="m", run_name="../up", project="p", base_model="b", base_path=str(tmp_path)
+        )

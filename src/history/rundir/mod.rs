@@ -57,6 +57,7 @@
 pub mod fsio;
 pub mod journal;
 pub mod lock;
+pub mod names;
 pub mod state;
 
 use std::fs::File;
