@@ -229,6 +229,17 @@ class WithPrivate(BaseModel):
     _hidden_params: dict[str, Any] = PrivateAttr(default_factory=dict)
 
 
+class OwnModelExtra(BaseModel):
+    """A model whose `model_extra` is its own: read with getattr, not as `__pydantic_extra__`."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def model_extra(self) -> dict[str, Any]:
+        return {"cost": 0.75}
+
+
 class Slotted:
     __slots__ = ("usage",)
 
@@ -283,6 +294,8 @@ def test_pydantic_extras_and_properties_and_private_attributes():
     assert price(private, "openai", "gpt-4o") == 0.125
     with pytest.raises(ValueError, match="does not match provider"):
         price(WithPrivate(), "openai", "gpt-4o")
+    assert price(Extras(usage=Extras(**USAGE, cost=0.5)), "openai", "gpt-4o") == 0.5
+    assert price(Extras(usage=OwnModelExtra(**USAGE)), "openai", "gpt-4o") == 0.75
 
 
 def test_plain_objects_of_every_kind():

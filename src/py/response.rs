@@ -19,7 +19,7 @@ use pyo3::types::{
     PyBool, PyBytes, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple,
 };
 
-use self::shape::{Kind, TypeShape, instance_dict, pydantic_extra, shape_of};
+use self::shape::{Kind, Read, TypeShape, generic_getattr, instance_dict, shape_of};
 use super::convert::type_name;
 use crate::pricing::usage::{MODALITY_KEYS, RESPONSE_SCHEMA, SchemaNode, WRAPPER_KEYS};
 use crate::pricing::{Field, Formula, ResponseFields, Scalar};
@@ -228,8 +228,8 @@ enum How<'py> {
     Dict,
     Mapping,
     Getattr,
-    /// `Plain` and `Pydantic` types: the instance `__dict__`, then (pydantic) the extras,
-    /// read when first needed.
+    /// `Plain` and `Pydantic` types, each key where [`TypeShape::read`] says; pydantic's
+    /// extras are read when first needed.
     Attrs {
         shape: Arc<TypeShape>,
         dict: Option<Bound<'py, PyDict>>,
@@ -276,28 +276,45 @@ impl<'py, 'k> Reader<'py, 'k> {
             How::Mapping => Some(self.obj.call_method1("get", (name,))?),
             How::Getattr => self.obj.getattr_opt(name)?,
             How::Attrs { shape, dict, extra } => {
-                if shape.by_getattr(key) {
-                    self.obj.getattr_opt(name)?
-                } else if let Some(v) = match dict {
-                    Some(d) => d.get_item(name)?,
-                    None => None,
-                } {
-                    Some(v)
-                } else if shape.kind == Kind::Pydantic {
-                    let extra = match extra {
-                        Some(e) => e,
-                        None => extra.insert(pydantic_extra(&self.obj)?),
-                    };
-                    match extra {
-                        None => None,
-                        Some(e) => match e.cast::<PyDict>() {
-                            Ok(e) => e.get_item(name)?,
-                            // Not a dict: whatever pydantic's `__getattr__` makes of it.
-                            Err(_) => self.obj.getattr_opt(name)?,
-                        },
+                let read = shape.read(key);
+                let pydantic = shape.kind == Kind::Pydantic;
+                let own = match (read, &dict) {
+                    (Read::Dict | Read::Private, Some(d)) => d.get_item(name)?,
+                    _ => None,
+                };
+                match read {
+                    _ if own.is_some() => own,
+                    Read::Getattr => self.obj.getattr_opt(name)?,
+                    _ if !pydantic => None,
+                    Read::Private => {
+                        let private = pyo3::intern!(py, "__pydantic_private__");
+                        match generic_getattr(&self.obj, private)? {
+                            Some(p) if p.is_instance_of::<PyDict>() => {
+                                p.cast_into::<PyDict>()?.get_item(name)?
+                            }
+                            _ => self.obj.getattr_opt(name)?,
+                        }
                     }
-                } else {
-                    None
+                    Read::Extra | Read::Dict => {
+                        let extra = match extra {
+                            Some(e) => e,
+                            None => extra.insert(generic_getattr(
+                                &self.obj,
+                                pyo3::intern!(py, "__pydantic_extra__"),
+                            )?),
+                        };
+                        match (read, extra) {
+                            (Read::Extra, Some(e)) => Some(e.clone()),
+                            // Unset (a model still being built): what getattr makes of it.
+                            (Read::Extra, None) => self.obj.getattr_opt(name)?,
+                            (_, Some(e)) if e.is_truthy()? => match e.cast::<PyDict>() {
+                                Ok(e) => e.get_item(name)?,
+                                // Not a dict: whatever pydantic's `__getattr__` makes of it.
+                                Err(_) => self.obj.getattr_opt(name)?,
+                            },
+                            _ => None,
+                        }
+                    }
                 }
             }
         };

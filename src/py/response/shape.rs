@@ -12,10 +12,12 @@
 //!   anywhere in its MRO (a property, slot, method or class attribute) is read with getattr;
 //!   any other key is the instance `__dict__`'s, or absent.
 //! - [`Kind::Pydantic`]: as `Plain`, but `__getattr__` is pydantic v2's `BaseModel.__getattr__`
-//!   (the openai, anthropic, google-genai and litellm models). Its private attributes are
-//!   read with getattr too; any other key missing from the `__dict__` is looked up where
-//!   that `__getattr__` looks: `__pydantic_extra__` when it is non-empty (litellm keeps
-//!   `usage` there), else absent.
+//!   (the openai, anthropic, google-genai and litellm models). A key missing from the
+//!   `__dict__` is looked up where that `__getattr__` looks: a private attribute (litellm's
+//!   `_hidden_params`) in `__pydantic_private__` (with getattr if its default is a
+//!   descriptor), any other key in `__pydantic_extra__` when that is non-empty (litellm
+//!   keeps `usage` there), else absent. `model_extra`, when it is `BaseModel`'s own
+//!   property, is `__pydantic_extra__` itself.
 //! - [`Kind::Mapping`]: a `collections.abc.Mapping` that is not a dict: `.get(key)`.
 //! - [`Kind::Getattr`]: anything else (a custom `__getattr__` or `__getattribute__`): getattr.
 //!
@@ -45,20 +47,33 @@ pub enum Kind {
     Unknown,
 }
 
-/// One type's shape: its [`Kind`] and, for `Plain` and `Pydantic`, which of the schema's keys
-/// must be read with getattr (the class defines them, or they are pydantic private attributes).
+/// Where a `Plain` or `Pydantic` type's instances keep one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// The class defines it: getattr.
+    Getattr,
+    /// The instance `__dict__`, then (pydantic) `__pydantic_extra__`.
+    Dict,
+    /// A pydantic private attribute: `__pydantic_private__`.
+    Private,
+    /// pydantic's `model_extra` property: `__pydantic_extra__`.
+    Extra,
+}
+
+/// One type's shape: its [`Kind`] and, for `Plain` and `Pydantic`, where each of the schema's
+/// keys is read ([`Read`], by key id).
 #[derive(Debug)]
 pub struct TypeShape {
     pub kind: Kind,
     /// Whether instances have a `__dict__` (`__dictoffset__ != 0`).
     pub has_dict: bool,
-    by_getattr: Box<[bool]>,
+    reads: Box<[Read]>,
 }
 
 impl TypeShape {
-    /// True when the key with this id must be read with getattr.
-    pub fn by_getattr(&self, key: usize) -> bool {
-        self.by_getattr.get(key).copied().unwrap_or(true)
+    /// Where the key with this id is read.
+    pub fn read(&self, key: usize) -> Read {
+        self.reads.get(key).copied().unwrap_or(Read::Getattr)
     }
 }
 
@@ -81,7 +96,7 @@ fn unknown(py: Python<'_>) -> Arc<TypeShape> {
             Arc::new(TypeShape {
                 kind: Kind::Unknown,
                 has_dict: false,
-                by_getattr: Box::new([]),
+                reads: Box::new([]),
             })
         })
         .clone()
@@ -144,7 +159,7 @@ fn classify(ty: &Bound<'_, PyType>, keys: &[Py<PyString>]) -> PyResult<TypeShape
     let other = |kind| TypeShape {
         kind,
         has_dict: false,
-        by_getattr: Box::new([]),
+        reads: Box::new([]),
     };
     let mapping = py
         .import("collections.abc")?
@@ -164,9 +179,18 @@ fn classify(ty: &Bound<'_, PyType>, keys: &[Py<PyString>]) -> PyResult<TypeShape
         Some(g) if g.is(&object_getattribute) => {}
         _ => return Ok(other(Kind::Getattr)),
     }
+    let base_model = pydantic_base_model(py)?;
+    let base_dict = match &base_model {
+        Some(b) => Some(b.getattr(pyo3::intern!(py, "__dict__"))?),
+        None => None,
+    };
+    let base_item = |name: &str| match &base_dict {
+        Some(d) => d.get_item(name).ok(),
+        None => None,
+    };
     let kind = match mro_lookup(&mro, pyo3::intern!(py, "__getattr__"))? {
         None => Kind::Plain,
-        Some(g) if pydantic_getattr(py)?.is_some_and(|p| g.is(&p)) => Kind::Pydantic,
+        Some(g) if base_item("__getattr__").is_some_and(|p| g.is(&p)) => Kind::Pydantic,
         Some(_) => return Ok(other(Kind::Getattr)),
     };
     let private = match kind {
@@ -175,14 +199,28 @@ fn classify(ty: &Bound<'_, PyType>, keys: &[Py<PyString>]) -> PyResult<TypeShape
             .and_then(|p| p.cast_into::<PyDict>().ok()),
         _ => None,
     };
-    let mut by_getattr = Vec::with_capacity(keys.len());
+    let model_extra = base_item("model_extra");
+    let mut reads = Vec::with_capacity(keys.len());
     for key in keys {
         let key = key.bind(py);
-        let private = match &private {
-            Some(p) => p.contains(key)?,
-            None => false,
+        let read = match mro_lookup(&mro, key)? {
+            Some(v) if kind == Kind::Pydantic && model_extra.as_ref().is_some_and(|m| v.is(m)) => {
+                Read::Extra
+            }
+            Some(_) => Read::Getattr,
+            None => match private
+                .as_ref()
+                .map(|p| p.get_item(key))
+                .transpose()?
+                .flatten()
+            {
+                // A descriptor default is read through it, by pydantic's `__getattr__`.
+                Some(attr) if attr.hasattr(pyo3::intern!(py, "__get__"))? => Read::Getattr,
+                Some(_) => Read::Private,
+                None => Read::Dict,
+            },
         };
-        by_getattr.push(private || mro_lookup(&mro, key)?.is_some());
+        reads.push(read);
     }
     let has_dict = ty
         .getattr(pyo3::intern!(py, "__dictoffset__"))?
@@ -191,12 +229,12 @@ fn classify(ty: &Bound<'_, PyType>, keys: &[Py<PyString>]) -> PyResult<TypeShape
     Ok(TypeShape {
         kind,
         has_dict,
-        by_getattr: by_getattr.into_boxed_slice(),
+        reads: reads.into_boxed_slice(),
     })
 }
 
-/// pydantic v2's `BaseModel.__getattr__`, when pydantic is imported.
-fn pydantic_getattr(py: Python<'_>) -> PyResult<Option<Bound<'_, PyAny>>> {
+/// pydantic v2's `BaseModel`, when pydantic is imported.
+fn pydantic_base_model(py: Python<'_>) -> PyResult<Option<Bound<'_, PyAny>>> {
     let modules = py.import("sys")?.getattr(pyo3::intern!(py, "modules"))?;
     let Ok(modules) = modules.cast_into::<PyDict>() else {
         return Ok(None);
@@ -204,14 +242,7 @@ fn pydantic_getattr(py: Python<'_>) -> PyResult<Option<Bound<'_, PyAny>>> {
     let Some(main) = modules.get_item("pydantic.main")? else {
         return Ok(None);
     };
-    let Some(base) = main.getattr_opt("BaseModel")? else {
-        return Ok(None);
-    };
-    let dict = base.getattr(pyo3::intern!(py, "__dict__"))?;
-    Ok(dict
-        .get_item(pyo3::intern!(py, "__getattr__"))
-        .ok()
-        .filter(|g| !g.is_none()))
+    main.getattr_opt("BaseModel")
 }
 
 /// The instance `__dict__` of `obj` (the dict generic attribute lookup reads).
@@ -233,11 +264,13 @@ pub fn instance_dict<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py,
     Ok(dict.cast_into::<PyDict>().ok())
 }
 
-/// `obj.__pydantic_extra__` when it is a non-empty dict, read the way pydantic's
-/// `__getattr__` reads it (`object.__getattribute__`: no `__getattr__` of its own).
-pub fn pydantic_extra<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+/// `obj.<name>` read the way pydantic's `__getattr__` reads its slots
+/// (`object.__getattribute__`: no `__getattr__` of its own); `None` when unset.
+pub fn generic_getattr<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
     let py = obj.py();
-    let name = pyo3::intern!(py, "__pydantic_extra__");
     // SAFETY: both live; a new reference or NULL with an exception set.
     let extra = unsafe { pyo3::ffi::PyObject_GenericGetAttr(obj.as_ptr(), name.as_ptr()) };
     if extra.is_null() {
@@ -249,6 +282,5 @@ pub fn pydantic_extra<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py
         };
     }
     // SAFETY: non-NULL: a new (owned) reference.
-    let extra = unsafe { Bound::from_owned_ptr(py, extra) };
-    Ok(extra.is_truthy()?.then_some(extra))
+    Ok(Some(unsafe { Bound::from_owned_ptr(py, extra) }))
 }
