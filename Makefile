@@ -67,6 +67,7 @@ bench:
 	$(MAKE) venv VENV=.venv-bench
 	VIRTUAL_ENV=$(abspath .venv-bench) .venv-bench/bin/maturin develop -q --release --features test-hooks
 	.venv-bench/bin/python bench/compare.py
+	.venv-bench/bin/python bench/sdk.py
 	.venv-bench/bin/python bench/workers.py
 
 demo: build-dev
