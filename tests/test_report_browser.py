@@ -20,6 +20,7 @@ import pytest
 from art_metrics.history import read_rows
 from art_metrics.report import load_run, write_html
 from report_runs import expected_points, long_run, openpipe_art_run, step_value
+from test_security import escaped, hostile_run
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PLOT_WIDTH = 600 - 66 - 14  # report.js: W - M.l - M.r
@@ -255,6 +256,75 @@ def test_ten_thousand_steps_with_a_budget(browser, tmp_path, capsys):
         line = page.page.query_selector("#chart-cost_total line.budget")
         assert line.get_attribute("y1") == line.get_attribute("y2")
         page.screenshot(tmp_path / "long.png")
+        assert page.errors == []
+    finally:
+        page.close()
+
+
+def test_hostile_names_in_the_browser(browser, tmp_path):
+    """Keys, splits and sources holding ``</script>``, ``<!--<script>``, an ``<img onerror>``,
+    ``&amp;``, U+2028 and terminal controls (tests/test_security.py's run): the page runs with
+    no console error, every chart is drawn with its series, and each name is text in the
+    legend and the tooltip (controls shown escaped), never markup. Failed before: the
+    ``<!--<script>`` kept the data element from ending, so no chart was drawn; and the tooltip
+    showed ``&amp;`` as ``&``."""
+    run_dir = hostile_run(tmp_path / "runs")
+    run = load_run(run_dir)
+    html = report_of(run_dir, tmp_path / "report.html")
+
+    first = browser.new_page()
+    errors: list[str] = []
+    first.on("pageerror", lambda e: errors.append(str(e)))
+    first.goto(html.as_uri(), wait_until="load")  # the script is inline: done by "load"
+    drawn = first.evaluate("window.artReport !== undefined")
+    first.close()
+    assert drawn, f"the report's script did not run, no chart drawn (page errors: {errors})"
+
+    page = Page(browser, html)
+    try:
+        charts = {c.id: c for c in run.charts}
+        assert page.page.evaluate("Object.keys(window.artReport.charts)") == list(charts)
+        assert page.page.evaluate("window.__pwned") is None
+        assert page.page.query_selector_all("img, iframe, object, embed") == []
+        for chart_id, name in (
+            ("reward", "&amp;"),
+            ("reward", "<!--<script>"),
+            ("loss", "</script>"),
+            ("loss", "<img src=x onerror=window.__pwned=1>"),
+            ("loss", "\x1b]0;pwned\x07"),
+            ("cost_step", "train/\u202e"),
+            ("cost_total", "a\u2028b"),
+        ):
+            expected = {s.name: s for s in charts[chart_id].series}[name]
+            tooltip = page.hover(chart_id, name, 1)
+            assert name in tooltip, f"{name!r} not in the tooltip's rows {list(tooltip)}"
+            assert tooltip[name][1] == expected.y[1], (chart_id, name)
+            (row,) = [
+                r
+                for r in page.page.query_selector_all("#tooltip .row")
+                if r.get_attribute("data-series") == name
+            ]
+            assert row.query_selector("bdi").inner_text() == escaped(name), (chart_id, name)
+        for chart_id, chart in charts.items():
+            names = [s.name for s in chart.series]
+            series = page.series(chart_id)
+            assert list(series) == names, chart_id
+            assert {n: s["points"] for n, s in series.items()} == {
+                s.name: s.points() for s in chart.series
+            }, chart_id
+            legend = page.page.query_selector_all(f"#chart-{chart_id} .legend span")
+            assert [item.get_attribute("data-series") for item in legend] == names
+            assert [item.inner_text() for item in legend] == [escaped(n) for n in names]
+            if chart.stacked:
+                continue
+            marked = page.page.evaluate(
+                f"""Array.from(document.querySelectorAll("#chart-{chart_id} circle.pt"))
+                    .map(function (c) {{ return c.getAttribute("data-series"); }})"""
+            )
+            assert sorted(marked) == sorted(n for s in chart.series for n in [s.name] * s.points())
+        assert page.page.query_selector_all("img, iframe, object, embed") == []
+        assert page.page.evaluate("window.__pwned") is None
+        page.screenshot(tmp_path / "hostile.png")
         assert page.errors == []
     finally:
         page.close()

@@ -19,6 +19,7 @@ from .summary import (
     StepSummary,
     Table,
     cost_breakdown,
+    escape_controls,
     find_run_dir,
     format_breakdown,
     row_step,
@@ -141,11 +142,14 @@ def _compact(args: argparse.Namespace) -> int:
 
 
 def _warn(problems: list[str]) -> None:
-    for problem in problems:
-        print(f"warning: {problem}; skipped it", file=sys.stderr)
+    for problem in problems:  # they name the run's files, whose path comes from the run
+        print(f"warning: {escape_controls(problem)}; skipped it", file=sys.stderr)
 
 
 # -- summary ------------------------------------------------------------------------------
+# Text from the run (metric keys, split and source names, run directory paths) is printed
+# `escape_controls`'d: `Table` and `format_breakdown` escape the names, the JSON output is
+# json.dumps with ensure_ascii (every control and non-ASCII character as \uNNNN).
 
 
 class _StepPrinter:
@@ -166,7 +170,7 @@ class _StepPrinter:
                 else:
                     print(self.table.header(), file=self.out)
             if self.style == "json":
-                print(json.dumps(step.to_dict()), file=self.out)
+                print(json.dumps(step.to_dict(), ensure_ascii=True), file=self.out)
             elif self.style == "csv":
                 assert self.table is not None
                 self.writer.writerow(self.table.csv_row(step))
@@ -191,12 +195,12 @@ def _summary(args: argparse.Namespace) -> int:
             "totals": cost_breakdown(rows),
             "problems": problems,
         }
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(doc, indent=2, ensure_ascii=True))
         return 0
     if args.csv:
         _StepPrinter("csv", sys.stdout).print_steps(steps, [])
         return 0
-    print(f"{run_dir}: {len(rows)} rows, {len(steps)} steps\n")
+    print(f"{escape_controls(str(run_dir))}: {len(rows)} rows, {len(steps)} steps\n")
     _StepPrinter("text", sys.stdout).print_steps(steps, [])
     print("\n" + format_breakdown(cost_breakdown(rows)))
     return 0
@@ -210,7 +214,8 @@ def _watch(run_dir: Path, args: argparse.Namespace) -> int:
     reader = HistoryReader(run_dir)
     by_step: dict[int, list[dict[str, Any]]] = {}
     summaries: dict[int, StepSummary] = {}
-    print(f"Following {reader.path} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    following = escape_controls(str(reader.path))
+    print(f"Following {following} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     first = True
     try:
         while True:

@@ -1,6 +1,8 @@
 // Draws the charts of an art-metrics report as SVG. No dependencies, no network.
 // Long series are downsampled for drawing only (min/max per pixel column); the hover reads the
 // full data, so it always shows exact values. window.artReport exposes what the tests check.
+// Names (keys, splits, sources) come from the run: they are only ever set as text or as
+// attribute values (textContent, setAttribute), never parsed as HTML.
 (function () {
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
@@ -13,6 +15,27 @@
   var charts = JSON.parse(document.getElementById("report-data").textContent);
   var tooltip = document.getElementById("tooltip");
   var api = { charts: {} };
+
+  // Control characters as \xNN, bidi controls, U+2028/U+2029 and lone surrogates as \uNNNN
+  // (summary.escape_controls): a name shown can't hide or reorder the text around it.
+  var CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]/gu;
+  function shown(name) {
+    return String(name).replace(CONTROLS, function (c) {
+      var code = c.charCodeAt(0);
+      return code < 0x100 ? "\\x" + ("0" + code.toString(16)).slice(-2) : "\\u" + ("000" + code.toString(16)).slice(-4);
+    });
+  }
+
+  // A legend or tooltip entry's content: the series' colour swatch and its name, isolated
+  // (<bdi>) so right-to-left text in a name can't reorder the value beside it.
+  function swatchAndName(parent, s) {
+    var swatch = document.createElement("i");
+    swatch.style.background = s.color;
+    parent.appendChild(swatch);
+    var name = document.createElement("bdi");
+    name.textContent = shown(s.name);
+    parent.appendChild(name);
+  }
 
   function el(name, attrs, parent) {
     var node = document.createElementNS(NS, name);
@@ -157,8 +180,8 @@
     legend.className = "legend";
     series.forEach(function (s) {
       var item = document.createElement("span");
-      item.innerHTML = '<i style="background:' + s.color + '"></i>';
-      item.appendChild(document.createTextNode(s.name));
+      item.setAttribute("data-series", s.name);
+      swatchAndName(item, s);
       legend.appendChild(item);
     });
     figure.appendChild(legend);
@@ -195,16 +218,23 @@
       var box = svg.getBoundingClientRect();
       var found = hover(event.clientX - box.left);
       if (!found) return hide();
-      var title = chart.xMoney ? fmt(found.x, true) + " · step " + found.step : "step " + found.x;
-      var html = '<div class="title">' + title + "</div>";
+      var title = document.createElement("div");
+      title.className = "title";
+      title.textContent = chart.xMoney ? fmt(found.x, true) + " · step " + found.step : "step " + found.x;
+      tooltip.replaceChildren(title);
       while (dots.firstChild) dots.removeChild(dots.firstChild);
       found.rows.forEach(function (r) {
         var v = r.s.y[r.i];
-        html += '<div class="row" data-series="' + r.s.name.replace(/"/g, "&quot;") + '" data-value="' + String(v) + '"><i style="background:' + r.s.color + '"></i>' +
-          r.s.name.replace(/</g, "&lt;") + " <b>" + fmt(v, chart.money) + "</b></div>";
+        var row = document.createElement("div");
+        row.className = "row";
+        row.setAttribute("data-series", r.s.name);
+        row.setAttribute("data-value", String(v));
+        swatchAndName(row, r.s);
+        row.appendChild(document.createTextNode(" "));
+        row.appendChild(document.createElement("b")).textContent = fmt(v, chart.money);
+        tooltip.appendChild(row);
         el("circle", { cx: sx(found.x), cy: sy(chart.stacked ? r.s.top[r.i] : v), r: 4.5, fill: r.s.color, "class": "hover-dot" }, dots);
       });
-      tooltip.innerHTML = html;
       tooltip.hidden = false;
       tooltip.dataset.chart = chart.id;
       var left = event.clientX + 14;

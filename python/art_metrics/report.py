@@ -29,7 +29,7 @@ from typing import Any
 
 from . import __version__
 from .history import read_rows, read_state
-from .summary import cost_sources, number, numbers, row_step
+from .summary import cost_sources, escape_controls, number, numbers, row_step
 
 __all__ = ["Chart", "Run", "Series", "load_run", "render_html", "write_html", "write_pngs"]
 
@@ -281,6 +281,27 @@ def load_run(run_dir: str | os.PathLike[str]) -> Run:
     )
 
 
+# Inside <script type="application/json"> only "</script" ends the element, but "<!--" and
+# "<script" change how the parser looks for it: escaped as JSON, no text of the run can.
+_SCRIPT_SAFE = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+def _script_json(value: Any) -> str:
+    """``value`` as JSON to embed in a script element: ``<``, ``>``, ``&`` (and every
+    non-ASCII character) as ``\\uNNNN`` escapes, so ``JSON.parse`` gives ``value`` back and
+    no key, split or name can end the element or comment it out."""
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=True)
+    return text.translate(_SCRIPT_SAFE)
+
+
+def _text(value: object) -> str:
+    """Run text (a name, a path, a problem) for the HTML: its controls shown escaped as in
+    ``summary`` (`escape_controls`), then HTML-escaped."""
+    return html.escape(escape_controls(str(value)))
+
+
 def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
@@ -290,7 +311,7 @@ def _sources_table(run: Run) -> str:
         return "<p>No costs recorded.</p>"
     whole = sum(amount for _, amount in run.sources) or 1.0
     rows = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>${amount:,.4f}</td><td>{amount / whole:.1%}</td></tr>"
+        f"<tr><td>{_text(name)}</td><td>${amount:,.4f}</td><td>{amount / whole:.1%}</td></tr>"
         for name, amount in run.sources[:15]
     )
     return (
@@ -301,7 +322,7 @@ def _sources_table(run: Run) -> str:
 
 def render_html(run: Run) -> str:
     """The report as one HTML document."""
-    data = json.dumps([c.to_json() for c in run.charts], separators=(",", ":"), allow_nan=False)
+    data = _script_json([c.to_json() for c in run.charts])
     facts = [
         ("steps", f"{run.n_steps:,}"),
         ("rows", f"{run.n_rows:,}"),
@@ -312,10 +333,9 @@ def render_html(run: Run) -> str:
     facts_html = "".join(
         f'<div class="fact"><span>{name}</span><b>{value}</b></div>' for name, value in facts
     )
-    problems = "".join(f"<li>{html.escape(p)}</li>" for p in run.problems)
+    problems = "".join(f"<li>{_text(p)}</li>" for p in run.problems)
     problems = f'<ul class="problems">{problems}</ul>' if problems else ""
-    data = data.replace("</", "<\\/")  # no "</script>" inside the script element
-    title = html.escape(str(run.run_dir))
+    title = _text(run.run_dir)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -342,6 +362,12 @@ def write_html(run: Run, path: str | os.PathLike[str]) -> int:
     return len(text)
 
 
+def _png_label(name: str) -> str:
+    """A series name as matplotlib text: controls escaped (no missing-glyph warnings), ``$``
+    kept literal (not the start of mathtext, which can fail to parse)."""
+    return escape_controls(name).replace("$", "\\$")
+
+
 def write_pngs(run: Run, folder: str | os.PathLike[str]) -> list[Path]:
     """Draw each chart into ``folder/<chart id>.png`` with matplotlib (the ``[plot]`` extra)."""
     import matplotlib
@@ -359,11 +385,11 @@ def write_pngs(run: Run, folder: str | os.PathLike[str]) -> list[Path]:
             ax.stackplot(
                 x,
                 *[[v or 0.0 for v in s.y] for s in chart.series],
-                labels=[s.name for s in chart.series],
+                labels=[_png_label(s.name) for s in chart.series],
             )
         else:
             for s in chart.series:
-                ax.plot(s.x, s.y, label=s.name, marker="o" if len(s.x) <= 60 else None)
+                ax.plot(s.x, s.y, label=_png_label(s.name), marker="o" if len(s.x) <= 60 else None)
         if chart.budget is not None:
             ax.axhline(chart.budget, color="crimson", linestyle="--", label="budget")
         ax.set_title(chart.title)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ __all__ = [
     "StepSummary",
     "Table",
     "cost_breakdown",
+    "escape_controls",
     "find_run_dir",
     "format_breakdown",
     "format_summary",
@@ -35,6 +37,30 @@ __all__ = [
 
 # 0.5.23 renamed the actor to the rollout; both mean the same column.
 _ACTOR_TOK_PER_S = ("throughput/avg_actor_tok_per_s", "throughput/avg_rollout_tok_per_s")
+
+# C0 and C1 control characters (with DEL), bidi controls (ALM, LRM, RLM, LRE..RLO, LRI..PDI)
+# and the line/paragraph separators: what a terminal or viewer acts on rather than shows. And
+# lone surrogates (a path's undecodable byte, a "\ud800" key), which no UTF-8 output holds.
+_CONTROLS = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    r"""``text`` (a metric key, split, source name or path from a run) safe to print:
+    control characters as ``\xNN``, bidi controls, U+2028/U+2029 and lone surrogates as
+    ``\uNNNN``, so that a name can neither retitle or clear the terminal nor hide or reorder
+    the text around it (nor make printing it fail).
+
+    >>> print(escape_controls("costs/\x1b]0;pwned\x07judge \u202eevil"))
+    costs/\x1b]0;pwned\x07judge \u202eevil
+    """
+    return _CONTROLS.sub(_escaped, text) if _CONTROLS.search(text) else text
 
 
 @dataclass
@@ -102,9 +128,14 @@ def cost_sources(values: Mapping[str, float]) -> dict[str, float]:
         for key, amount in values.items()
         if key.startswith("costs/") and key != "costs/all" and not key.startswith("costs/cum/")
     }
-    names = sorted(costs)
-    # Sorted, a key's children directly follow it: a key is a parent when the next one is below it.
-    parents = {a for a, b in zip(names, names[1:]) if b.startswith(a + "/")}
+    # Every key's ancestors are parents. (Not "the next key in sorted order is below it": a
+    # sibling can sort between a key and its children, "judge" < "judge-2" < "judge/style".)
+    parents: set[str] = set()
+    for name in costs:
+        head, sep, _ = name.rpartition("/")
+        while sep and head not in parents:  # an ancestor already in has its own ancestors in
+            parents.add(head)
+            head, sep, _ = head.rpartition("/")
     return {name: amount for name, amount in costs.items() if name not in parents}
 
 
@@ -208,11 +239,12 @@ class Table:
         )
 
     def names(self) -> list[str]:
+        """The columns' names as printed (run text `escape_controls`'d)."""
         return [
             *_COLUMNS,
-            *self.sources,
-            *self.losses,
-            *(f"{split} exceptions" for split in self.splits),
+            *map(escape_controls, self.sources),
+            *map(escape_controls, self.losses),
+            *(f"{escape_controls(split)} exceptions" for split in self.splits),
         ]
 
     def header(self) -> str:
@@ -234,9 +266,9 @@ class Table:
             "total_cost",
             "actor_tok_per_s",
             "trainer_tok_per_s",
-            *(f"cost:{s}" for s in self.sources),
-            *self.losses,
-            *(f"exception_rate:{s}" for s in self.splits),
+            *(f"cost:{escape_controls(s)}" for s in self.sources),
+            *map(escape_controls, self.losses),
+            *(f"exception_rate:{escape_controls(s)}" for s in self.splits),
         ]
 
     def csv_row(self, step: StepSummary) -> list[str]:
@@ -284,7 +316,7 @@ def format_breakdown(totals: Mapping[str, float]) -> str:
     if total is None:
         return "No costs recorded."
     parts = [
-        f"{name} ${value:.4f}" + (f" ({value / total:.0%})" if total > 0 else "")
+        f"{escape_controls(name)} ${value:.4f}" + (f" ({value / total:.0%})" if total > 0 else "")
         for name, value in sorted(totals.items(), key=lambda item: -item[1])
         if name != "all"
     ]
@@ -295,9 +327,10 @@ def find_run_dir(path: str | os.PathLike[str]) -> Path:
     """``path`` when it holds history.jsonl, else the single run at any depth below it.
     ``FileNotFoundError`` when there is none, ``ValueError`` listing them when several."""
     found = find_runs(path)
+    where = escape_controls(str(path))  # the messages are printed: paths `escape_controls`'d
     if not found:
-        raise FileNotFoundError(f"no history.jsonl in {path} or in a run directory below it")
+        raise FileNotFoundError(f"no history.jsonl in {where} or in a run directory below it")
     if len(found) > 1:
-        listing = "\n  ".join(str(p) for p in found)
-        raise ValueError(f"{path} holds several runs ({len(found)}); pick one:\n  {listing}")
+        listing = "\n  ".join(escape_controls(str(p)) for p in found)
+        raise ValueError(f"{where} holds several runs ({len(found)}); pick one:\n  {listing}")
     return found[0]
