@@ -239,6 +239,11 @@ impl StepBuffer {
         &self.scenario_ids
     }
 
+    /// The leaves (in the order first recorded) and the scenario ids, taken out.
+    pub fn into_parts(self) -> (Vec<(String, ExactSum)>, ScenarioSet) {
+        (self.leaves, self.scenario_ids)
+    }
+
     /// Adds every leaf and scenario id of `later` (values recorded after this buffer's).
     /// A leaf that conflicts with this buffer's keys is refused and reported; the rest are kept.
     pub fn absorb(&mut self, later: StepBuffer) -> CoreResult<()> {

@@ -79,31 +79,42 @@ pub fn rollup_costs<'a>(
 /// of `dialect` (idle totals, the recomputed ratio, throughput inputs).
 pub fn flush_step(step: StepBuffer, totals: &mut Totals, dialect: &Dialect) -> StepMetrics {
     let rollups = rollup_costs(step.leaves());
-    let mut out = StepMetrics(Vec::with_capacity(3 * (step.len() + rollups.len()) + 4));
+    // What the rules after the totals read from the step, so its leaves can be moved out.
+    let ratio = dialect.ratio.filter(|r| step.get(r.step_key).is_some());
+    let idle: Vec<(&str, ExactSum)> = dialect
+        .idle_totals
+        .iter()
+        .filter_map(|&(step_key, cum_key)| step.get(step_key).map(|v| (cum_key, *v)))
+        .collect();
+    let throughputs: Vec<_> = dialect
+        .throughputs
+        .iter()
+        .filter(|t| t.triggers.iter().any(|k| step.get(k).is_some()))
+        .collect();
+    let (leaves, ids) = step.into_parts();
+    let mut out = StepMetrics(Vec::with_capacity(3 * (leaves.len() + rollups.len()) + 4));
 
     // Leaves and rollups, each with its running total. `costs/all` is never kept as a leaf:
     // the rollup of every cost replaces it, as in the reference.
-    let values = step
-        .leaves()
-        .filter(|(k, _)| *k != "costs/all")
-        .chain(rollups.iter().map(|(k, v)| (k.as_str(), v)));
+    let values = leaves
+        .into_iter()
+        .filter(|(k, _)| k != "costs/all")
+        .chain(rollups);
     let mut cumulative: Vec<(String, f64)> = Vec::with_capacity(out.0.capacity() / 2);
     for (key, value) in values {
-        out.push(key, value.value());
         let recomputed = dialect.ratio.is_some_and(|r| r.step_key == key);
-        if CUMULATIVE_SECTIONS.contains(&keys::section(key)) && !recomputed {
-            let cum_key = keys::cumulative_key(key);
-            let total = totals.add(&cum_key, value);
+        if CUMULATIVE_SECTIONS.contains(&keys::section(&key)) && !recomputed {
+            let cum_key = keys::cumulative_key(&key);
+            let total = totals.add(&cum_key, &value);
             cumulative.push((cum_key, total));
         }
+        out.push(key, value.value());
     }
     out.0.append(&mut cumulative);
 
     // A ratio of totals is not summed: recomputed from the totals after this step's, and
     // stored over whatever the total held.
-    if let Some(ratio) = dialect.ratio
-        && step.get(ratio.step_key).is_some()
-    {
+    if let Some(ratio) = ratio {
         let total = |k: &str| totals.get(k).unwrap_or(0.0);
         let numerator = total(ratio.numerators[0]) + total(ratio.numerators[1]);
         let denominator = total(ratio.denominator);
@@ -116,23 +127,17 @@ pub fn flush_step(step: StepBuffer, totals: &mut Totals, dialect: &Dialect) -> S
         out.push(ratio.total_key, value);
     }
 
-    let ids = step.scenario_ids();
     if !ids.is_empty() {
         let unique = totals.add_scenarios(ids.iter());
         out.push("data/cum/num_unique_scenarios", unique as f64);
     }
 
-    for &(step_key, cum_key) in dialect.idle_totals {
-        if let Some(value) = step.get(step_key) {
-            let total = totals.add(cum_key, value);
-            out.push(cum_key, total);
-        }
+    for (cum_key, value) in idle {
+        let total = totals.add(cum_key, &value);
+        out.push(cum_key, total);
     }
 
-    for t in dialect.throughputs {
-        if !t.triggers.iter().any(|k| step.get(k).is_some()) {
-            continue;
-        }
+    for t in throughputs {
         if let (Some(tokens), Some(seconds)) = (totals.get(t.tokens), totals.get(t.seconds))
             && seconds > 0.0
         {

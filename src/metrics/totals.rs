@@ -89,7 +89,12 @@ impl Totals {
             undo.added
                 .push((key.to_owned(), Change::Added(*value, created)));
         }
-        self.mark_changed(key);
+        if created {
+            // Almost never there already (only after an undo removed it): one lookup.
+            self.changed_keys.insert(key.to_owned());
+        } else {
+            self.mark_changed(key);
+        }
         v
     }
 
