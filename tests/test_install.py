@@ -198,20 +198,22 @@ def test_a_run_switching_between_plain_art_and_install_keeps_arts_rows_and_state
     switching_run.check(tmp_path, comparable, assert_rows_equal, IGNORED)
 
 
-async def test_an_installed_art_model_writes_its_files_off_the_event_loops_thread(tmp_path):
-    """Issue #20 under install(): the core's commit runs on the loop's default executor."""
+async def test_an_installed_art_model_folds_state_json_off_the_event_loops_thread(tmp_path):
+    """Issue #20 under install(): the journal's fold runs on the loop's default executor."""
     import threading
 
-    from test_model import CommitRecorder
+    from test_model import FoldRecorder
 
     art_metrics.install()
     try:
         model = art.Model(name="m", project="p", base_path=str(tmp_path))
         run = model.__dict__["_art_metrics_run"]
-        recorder = CommitRecorder(run.core(model))
-        run._core = recorder
+        core = art_metrics._core.RunCore(model._get_output_dir(), compact_min_bytes=0)
+        recorder = FoldRecorder(core)
+        run._core, run._path = recorder, model._get_output_dir()
         group = art.TrajectoryGroup([art.Trajectory(reward=1.0), art.Trajectory(reward=0.0)])
-        await model.log([group], split="train", step=1)
+        for step in range(1, 6):
+            await model.log([group], split="train", step=step)
     finally:
         art_metrics.uninstall()
     assert recorder.threads and threading.get_ident() not in recorder.threads

@@ -314,9 +314,10 @@ async def test_a_torn_reference_state_json_is_reported_clearly(tmp_path):
         await model.log(None, split="train", metrics={"loss/x": 1.0})
 
 
-class CommitRecorder:
-    """A model's RunCore whose `commit_log` (the file work of a log) records the thread it
-    runs on, and can be held back until `release` is set."""
+class FoldRecorder:
+    """A model's RunCore whose `fold_if_due` (the journal's fold into state.json, which
+    rewrites and fsyncs it) records the thread it runs on, and can be held back until
+    `release` is set."""
 
     def __init__(self, run) -> None:
         self._run = run
@@ -328,16 +329,22 @@ class CommitRecorder:
     def __getattr__(self, name):
         return getattr(self._run, name)
 
-    def commit_log(self, prepared):
+    def fold_if_due(self):
         self.threads.append(threading.get_ident())
         self.started.set()
         self.release.wait(10)
-        return self._run.commit_log(prepared)
+        return self._run.fold_if_due()
 
 
-async def test_log_writes_its_files_off_the_event_loops_thread(model):
-    """Issue #20: the loop runs other tasks while a log's rows and journal are written."""
-    recorder = model._run = CommitRecorder(model._run)
+class SmallJournal(Model):
+    # The journal is folded into state.json as soon as it outgrows it: at every few rows.
+    _compact_min_bytes = 0
+
+
+async def test_log_folds_state_json_off_the_event_loops_thread(tmp_path):
+    """Issue #20: the loop runs other tasks while a log's fold rewrites and fsyncs state.json."""
+    model = SmallJournal(name="m", project="p", base_path=str(tmp_path))
+    recorder = model._run = FoldRecorder(model._run)
     ticks = 0
 
     async def ticker():
@@ -349,33 +356,41 @@ async def test_log_writes_its_files_off_the_event_loops_thread(model):
     task = asyncio.create_task(ticker())
     await asyncio.sleep(0)
     before = ticks
-    await model.log([group(1.0, 0.0)], split="train", step=1, metrics={"loss": 0.5})
+    for step in range(1, 6):
+        await model.log([group(1.0, 0.0)], split="train", step=step, metrics={"loss": 0.5})
     task.cancel()
     assert recorder.threads and threading.get_ident() not in recorder.threads
-    assert ticks > before  # the ticker ran while the log was being written
-    assert rows(model)[0]["train/loss"] == 0.5
+    assert ticks > before  # the ticker ran while state.json was being folded
+    state = json.loads((tmp_path / "p/models/m/state.json").read_text())
+    assert state["_art_metrics"]["journal_seq"] >= 3  # folded, not only appended
+    assert len(rows(model)) == 5
 
 
-async def test_a_log_cancelled_while_writing_is_written_and_reported_once(tmp_path):
+async def test_a_log_cancelled_while_folding_keeps_its_row_and_reports_it_once(tmp_path):
     got = []
 
     class Collect:
         def log(self, row):
             got.append(row["training_step"])
 
-    model = Model(name="m", project="p", base_path=str(tmp_path), reporters=[Collect()])
-    recorder = model._run = CommitRecorder(model._run)
+    model = SmallJournal(name="m", project="p", base_path=str(tmp_path), reporters=[Collect()])
+    recorder = model._run = FoldRecorder(model._run)
     recorder.release.clear()
-    task = asyncio.create_task(model.log(None, split="train", step=1, metrics={"a": 1.0}))
+    step = 0
+
+    async def logs():
+        nonlocal step
+        while True:
+            step += 1
+            await model.log(None, split="train", step=step, metrics={"a": 1.0})
+
+    task = asyncio.create_task(logs())
     await asyncio.get_running_loop().run_in_executor(None, recorder.started.wait, 10)
     task.cancel()
     recorder.release.set()
     with pytest.raises(asyncio.CancelledError):
         await task
-    for _ in range(10_000):  # the write finishes on its thread, then the row is queued
-        if model._undelivered:
-            break
-        await asyncio.sleep(0.001)
-    await model.log(None, split="train", step=2, metrics={"a": 2.0})
-    assert [r["training_step"] for r in rows(model)] == [1, 2]
-    assert got == [1, 2]
+    await model.log(None, split="train", step=step + 1, metrics={"a": 2.0})
+    written = [r["training_step"] for r in rows(model)]
+    assert written == list(range(1, step + 2))
+    assert got == written  # the cancelled log's row too, once

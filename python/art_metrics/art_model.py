@@ -26,7 +26,7 @@ from typing import Any
 
 from ._core import RunCore
 from .builder import MetricsBuilder
-from .model import _close_quietly, _folder_name, _python_locks, _warn_about, commit_off_loop
+from .model import _close_quietly, _folder_name, _python_locks, _warn_about, fold_off_loop
 
 __all__ = ["METHODS", "ArtRun", "close_all", "replacements"]
 
@@ -246,9 +246,11 @@ def replacements(originals: Mapping[str, Callable[..., Any]], art_version: str) 
             self._backend,
             self,
         )
-        logged = await commit_off_loop(core, prepared, run.undelivered.append)
+        logged = core.commit_log(prepared, defer_fold=True)
         if logged is not None:
             run.undelivered.append(logged)
+        await fold_off_loop(core)
+        if logged is not None:
             _deliver(self, run)
             self._metrics_builder._check_budget()
         _warn_about(core)

@@ -23,7 +23,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from contextvars import Token
 from datetime import datetime
 from typing import Any, Protocol
@@ -31,7 +31,6 @@ from typing import Any, Protocol
 from . import budget as _budget
 from ._core import (
     BuilderCore,
-    PreparedLog,
     RunCore,
     _after_fork_in_child,
     _check_path_component,
@@ -89,29 +88,14 @@ def _step(step: Any) -> int:
     return step
 
 
-async def commit_off_loop(
-    run: RunCore,
-    prepared: PreparedLog,
-    late: Callable[[tuple[dict[str, float | int], list[str]]], None],
-) -> tuple[dict[str, float | int], list[str]] | None:
-    """Writes a prepared log (the row, the journal, a compaction) on the event loop's default
-    executor, so that the loop runs other tasks while the files are written (a shared disk
-    can take milliseconds a write; a compaction rewrites state.json and fsyncs it).
-
-    The write is not interrupted when the awaiting task is cancelled: it finishes, and its
-    row is handed to ``late`` (the model's undelivered rows) for the reporters.
-    """
-    future = asyncio.get_running_loop().run_in_executor(None, run.commit_log, prepared)
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-
-        def written(done: asyncio.Future[Any]) -> None:
-            if not done.cancelled() and done.exception() is None and done.result() is not None:
-                late(done.result())
-
-        future.add_done_callback(written)
-        raise
+async def fold_off_loop(run: RunCore) -> None:
+    """Folds the run's journal into state.json when it has outgrown it, on the event loop's
+    default executor: the fold rewrites state.json (a temporary file, fsync, rename), which
+    can take long on a big run or a shared disk, and the loop runs other tasks meanwhile. A
+    log's own writes, a journal line and a row appended to the page cache, stay inline (a
+    thread hop costs more than they do)."""
+    if run.fold_due():
+        await asyncio.get_running_loop().run_in_executor(None, run.fold_if_due)
 
 
 # Objects with a Python lock of their own (the first load's): a child forked while another
@@ -349,9 +333,11 @@ class Model:
             self,
             efficiency=self.efficiency_metrics,
         )
-        logged = await commit_off_loop(self._run, prepared, self._undelivered.append)
+        logged = self._run.commit_log(prepared, defer_fold=True)
         if logged is not None:
             self._undelivered.append(logged)
+        await fold_off_loop(self._run)
+        if logged is not None:
             self._deliver()
             # The row's costs (GPU time, `metrics=` costs) count against the budget.
             self._builder._check_budget()

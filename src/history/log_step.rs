@@ -28,6 +28,9 @@ pub struct LogRequest<'a> {
     pub recorded_at: &'a str,
     /// `Some(GPU USD/hour or None)`: add the `efficiency/` metrics to a train row.
     pub efficiency: Option<Option<f64>>,
+    /// Leave the journal's fold into state.json, when due, to the caller
+    /// ([`Logged::fold_due`], then [`RunDir::fold_if_due`]).
+    pub defer_fold: bool,
 }
 
 /// A logged row: prefixed keys in row order, NaN values included (history.jsonl leaves
@@ -41,6 +44,8 @@ pub type Row = Vec<(String, Number)>;
 pub struct Logged {
     pub row: Row,
     pub caller_keys: Vec<String>,
+    /// With [`LogRequest::defer_fold`]: the journal has outgrown state.json, fold it.
+    pub fold_due: bool,
 }
 
 /// Logs one row. Returns `None` when there was nothing to log (no row, no state change).
@@ -164,18 +169,26 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
     } else {
         (root.take_changes(), false)
     };
-    if let Err(e) = writer.append(&line, changes.clone(), reset) {
-        // Nothing was saved (append undoes its partial writes), so nothing happened: the
-        // builder gets back the values pending before this call, the totals lose this row's
-        // additions, and the changes it took are saved by the next row. Retrying the call,
-        // or logging the next step, then counts every value exactly once.
-        root.restore_changes(changes);
-        builder.undo_flush(undo)?;
-        return Err(e);
-    }
+    let appended = match req.defer_fold {
+        true => writer.append_unfolded(&line, changes.clone(), reset),
+        false => writer.append(&line, changes.clone(), reset).map(|()| false),
+    };
+    let fold_due = match appended {
+        Ok(due) => due,
+        Err(e) => {
+            // Nothing was saved (append undoes its partial writes), so nothing happened: the
+            // builder gets back the values pending before this call, the totals lose this row's
+            // additions, and the changes it took are saved by the next row. Retrying the call,
+            // or logging the next step, then counts every value exactly once.
+            root.restore_changes(changes);
+            builder.undo_flush(undo)?;
+            return Err(e);
+        }
+    };
     Ok(Some(Logged {
         row,
         caller_keys: qualified.into_keys().collect(),
+        fold_due,
     }))
 }
 

@@ -85,6 +85,18 @@ impl RunCore {
         Ok(py.detach(|| self.run.close())?)
     }
 
+    /// Whether the journal has outgrown state.json since the last fold (a log committed
+    /// with `defer_fold` leaves it so).
+    fn fold_due(&self) -> bool {
+        self.run.fold_due_now()
+    }
+
+    /// Folds the journal into state.json (temporary file, fsync, rename) if it is due, with
+    /// the GIL released; a failure leaves it to a later row.
+    fn fold_if_due(&self, py: Python<'_>) {
+        py.detach(|| self.run.fold_if_due());
+    }
+
     /// Whether this process holds the run directory's writer lock.
     fn is_writer(&self) -> bool {
         self.run.is_writer()
@@ -122,7 +134,7 @@ impl RunCore {
             model,
             efficiency,
         )?;
-        self.commit_log(py, &prepared)
+        self.commit_log(py, &prepared, false)
     }
 
     /// The part of a log call that reads Python objects (groups, metrics, the backend), on
@@ -180,13 +192,16 @@ impl RunCore {
         }))))
     }
 
-    /// The file part of a log call: routes and flushes the builder and writes the row, with
-    /// the GIL released; from any thread (`Model.log` runs it off the event loop's thread).
-    /// Returns what `log` returns. A prepared log is written at most once.
+    /// The file part of a log call: routes and flushes the builder and appends the row and
+    /// its journal entry, with the GIL released. Returns what `log` returns. A prepared log
+    /// is written at most once. With `defer_fold`, a fold of the journal into state.json that
+    /// the row makes due is left to `fold_if_due` (`Model.log` runs it off the event loop).
+    #[pyo3(signature = (prepared, defer_fold=false))]
     fn commit_log<'py>(
         &self,
         py: Python<'py>,
         prepared: &PreparedLog,
+        defer_fold: bool,
     ) -> PyResult<Option<(Bound<'py, PyDict>, Vec<String>)>> {
         let Some(p) = prepared.0.lock().take() else {
             return Err(CoreError::value("this prepared log was committed already").into());
@@ -200,6 +215,7 @@ impl RunCore {
             wall_clock_sec: p.wall_clock_sec,
             recorded_at: &p.recorded_at,
             efficiency: p.efficiency,
+            defer_fold,
         };
         let row = py.detach(|| log_step(&p.core, &self.run, request))?;
         let Some(logged) = row else { return Ok(None) };

@@ -310,6 +310,27 @@ impl RunDir {
         Ok(text)
     }
 
+    fn fold_due(&self, files: &Files) -> bool {
+        files.journal_len > self.shared.compact_min_bytes.max(files.state_len)
+    }
+
+    /// Whether this process writes the run and its journal has outgrown state.json.
+    pub fn fold_due_now(&self) -> bool {
+        let files = self.shared.files.lock();
+        files.lock.as_ref().is_some_and(WriterLock::held_here) && self.fold_due(&files)
+    }
+
+    /// Folds the journal into state.json if this process writes the run and the journal
+    /// has outgrown state.json (what a log whose append was
+    /// [`append_unfolded`](RunWriter::append_unfolded) leaves to do). A failure leaves the
+    /// fold to a later row, as an append's own fold does.
+    pub fn fold_if_due(&self) {
+        let mut files = self.shared.files.lock();
+        if files.lock.as_ref().is_some_and(WriterLock::held_here) && self.fold_due(&files) {
+            let _ = self.compact_locked(&mut files);
+        }
+    }
+
     /// Folds the journal into state.json now, taking the writer role if no one has it
     /// (`python -m art_metrics compact`).
     pub fn compact(&self) -> CoreResult<()> {
@@ -633,8 +654,26 @@ impl RunWriter<'_> {
     }
 
     /// Appends one history row (`line` ends with a newline) after its journal entry.
-    /// `reset` marks `changes` as a full snapshot.
+    /// `reset` marks `changes` as a full snapshot. Folds the journal into state.json when it
+    /// has outgrown it.
     pub fn append(&mut self, line: &str, changes: TotalsChanges, reset: bool) -> CoreResult<()> {
+        if self.append_unfolded(line, changes, reset)? {
+            // The row is saved (the journal holds its totals); folding them into state.json
+            // can wait for a later row if the disk is full now.
+            let _ = self.run.compact_locked(&mut self.files);
+        }
+        Ok(())
+    }
+
+    /// [`append`](Self::append) without the fold: returns whether the journal has outgrown
+    /// state.json, for a caller that folds it with [`RunDir::fold_if_due`] elsewhere (the
+    /// fold rewrites and fsyncs state.json; the append is two page-cache writes).
+    pub fn append_unfolded(
+        &mut self,
+        line: &str,
+        changes: TotalsChanges,
+        reset: bool,
+    ) -> CoreResult<bool> {
         let history_path = self.run.file(HISTORY_FILE);
         self.open_history(&history_path)?;
         let (history, _) = self.files.history.as_ref().expect("opened above");
@@ -661,12 +700,7 @@ impl RunWriter<'_> {
             tip.seq = seq;
         }
         self.files.snapshot_next = false;
-        if self.files.journal_len > self.run.shared.compact_min_bytes.max(self.files.state_len) {
-            // The row is saved (the journal holds its totals); folding them into state.json
-            // can wait for a later row if the disk is full now.
-            let _ = self.run.compact_locked(&mut self.files);
-        }
-        Ok(())
+        Ok(self.run.fold_due(&self.files))
     }
 
     /// Opens history.jsonl, or reopens it when the path no longer names the file we hold
