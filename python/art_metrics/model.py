@@ -16,6 +16,7 @@ the clock, the backend, the reporters.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import operator
 import os
@@ -177,9 +178,11 @@ class Model:
         self._loaded = False
         self._load_lock = threading.Lock()
         _python_locks.add(self)
-        # Rows written but not yet given to the reporters (a KeyboardInterrupt in between):
-        # delivered on the next log or on close.
-        self._undelivered: list[tuple[dict[str, float | int], Any]] = []
+        # Rows written to history.jsonl that some reporter has not received yet (README: "W&B
+        # and Trackio", delivery): given on the next log or on close.
+        self._undelivered = _Outbox([], [[] for _ in self.reporters])
+        # Per reporter (by index) that is failing: the cause (type, message) last raised.
+        self._reporter_errors: dict[int, tuple[type, str]] = {}
         self._finalizer = weakref.finalize(self, _close_quietly, self._run)
         _budget._register(self._builder, self)
 
@@ -310,8 +313,8 @@ class Model:
             step = await self.get_step()
         step = _step(step)
         self._ensure_loaded()
-        self._deliver()
         if trajectories is None and metrics is None:
+            self._deliver()  # rows left undelivered (an interrupt, a failing reporter)
             return
         notice = _split_notice(split)
         if notice is not None:
@@ -333,24 +336,78 @@ class Model:
             self,
             efficiency=self.efficiency_metrics,
         )
-        logged = self._run.commit_log(prepared, defer_fold=True)
-        if logged is not None:
-            self._undelivered.append(logged)
-        await fold_off_loop(self._run)
-        if logged is not None:
+        outbox = self._undelivered
+        written = len(outbox.rows)
+        try:
+            # The row joins the queue in the C call that writes it (list.extend over map):
+            # no bytecode runs in between, so a KeyboardInterrupt (handled between bytecodes)
+            # cannot leave a written row out of the queue.
+            commit = functools.partial(self._run.commit_log, defer_fold=True)
+            outbox.rows.extend(filter(None, map(commit, (prepared,))))
+            await fold_off_loop(self._run)
             self._deliver()
-            # The row's costs (GPU time, `metrics=` costs) count against the budget.
-            self._builder._check_budget()
+        finally:
+            if len(outbox.rows) > written:
+                # The row's costs (GPU time, `metrics=` costs) count against the budget,
+                # whether or not the reporters took it.
+                self._builder._check_budget()
         _warn_about(self._run)
 
     def _deliver(self) -> None:
-        """Give the reporters every row written but not yet reported, oldest first."""
-        while self._undelivered:
-            row, caller_keys = self._undelivered[0]
-            for reporter in self.reporters:
+        """Give each reporter the written rows it has not received, oldest first.
+
+        Each reporter has its own position in the queue: one that raises keeps its row (and
+        later ones) and gets them again on the next log or close, the others are not sent
+        them again. A reporter's exception is raised here once per cause (type and message),
+        after every reporter was tried; the same failure again is not raised again until
+        the reporter has succeeded once. A BaseException (KeyboardInterrupt) is raised at
+        once; the row is then not received by that reporter.
+        """
+        outbox = self._undelivered
+        rows = outbox.rows
+        received = outbox.received
+        while len(received) < len(self.reporters):
+            # A reporter appended to `reporters` later gets the rows written after this.
+            received.append([None] * len(rows))
+        raised: BaseException | None = None
+        for index, reporter in enumerate(self.reporters):
+            got = received[index]
+            while len(got) < len(rows):
+                row, caller_keys = rows[len(got)]
+                log = reporter.log
                 if isinstance(reporter, WandbReporter):
                     # 0.5.23 sends W&B the canonical keys and the caller's own.
-                    reporter.log(row, caller_keys=caller_keys)
-                else:
-                    reporter.log(row)
-            self._undelivered.pop(0)
+                    log = functools.partial(log, caller_keys=caller_keys)
+                try:
+                    # Recorded in the C call that returns from `log` (as in `log` above).
+                    got.extend(map(log, (row,)))
+                except Exception as exc:  # noqa: BLE001 - raised below, once per cause
+                    cause = (type(exc), str(exc))
+                    if raised is None and self._reporter_errors.get(index) != cause:
+                        self._reporter_errors[index] = cause
+                        raised = exc
+                    break
+                self._reporter_errors.pop(index, None)
+        done = min(map(len, received), default=len(rows))
+        if done:
+            # One assignment: an interrupt leaves the old queue or the new one, both right.
+            self._undelivered = outbox.without_first(done)
+        if raised is not None:
+            raise raised
+
+
+class _Outbox:
+    """Rows written to history.jsonl and not yet received by every reporter: ``rows`` (the
+    row and the caller's keys), and per reporter a list as long as the number of ``rows`` it
+    has received (lengths change in one C call, see `Model._deliver`)."""
+
+    __slots__ = ("received", "rows")
+
+    def __init__(
+        self, rows: list[tuple[dict[str, float | int], Any]], received: list[list[Any]]
+    ) -> None:
+        self.rows = rows
+        self.received = received
+
+    def without_first(self, count: int) -> _Outbox:
+        return _Outbox(self.rows[count:], [got[count:] for got in self.received])
