@@ -234,3 +234,25 @@ def test_an_installed_art_model_refuses_names_that_leave_the_base_path(tmp_path,
     finally:
         art_metrics.uninstall()
     assert list(tmp_path.rglob("*")) == [base]
+
+
+async def test_an_installed_model_checks_the_budget_and_writes_rows_while_wandb_fails(tmp_path):
+    """Issue #21 case 8 under install(): the budget check does not depend on W&B taking the
+    row, and a failing W&B retry does not stop the next row from being written."""
+    art_metrics.install()
+    try:
+        model = art.Model(name="m", project="p", base_path=str(tmp_path), report_metrics=["wandb"])
+
+        def broken():
+            raise OSError("wandb is down")
+
+        object.__setattr__(model, "_get_wandb_run", broken)
+        model.metrics_builder().set_budget(1.0, on_exceed="raise", warn_at=())
+        with pytest.raises(art_metrics.BudgetExceeded):
+            await model.log(None, split="train", step=1, metrics={"costs/train/judge": 2.0})
+        with pytest.raises(OSError, match="wandb is down"):
+            await model.log(None, split="train", step=2, metrics={"loss": 1.0})
+    finally:
+        art_metrics.uninstall()
+    history = (tmp_path / "p/models/m/history.jsonl").read_text().splitlines()
+    assert [json.loads(line)["training_step"] for line in history] == [1, 2]

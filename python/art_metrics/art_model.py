@@ -14,6 +14,7 @@ with one warning naming the order of calls.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -226,8 +227,8 @@ def replacements(originals: Mapping[str, Callable[..., Any]], art_version: str) 
         if step is None:
             step = await self.get_step() if self.trainable else 0
         core = run.ensure_loaded(self)
-        _deliver(self, run)
         if trajectories is None and metrics is None:
+            _deliver(self, run)  # rows left unreported (an interrupt, a failing W&B log)
             return
         groups = None
         if trajectories is not None:
@@ -246,12 +247,16 @@ def replacements(originals: Mapping[str, Callable[..., Any]], art_version: str) 
             self._backend,
             self,
         )
-        logged = core.commit_log(prepared, defer_fold=True)
-        if logged is not None:
-            run.undelivered.append(logged)
-        await fold_off_loop(core)
-        if logged is not None:
+        try:
+            # The row joins the queue in the C call that writes it (list.extend over map), so
+            # a KeyboardInterrupt cannot leave a written row unqueued (as in Model.log).
+            commit = functools.partial(core.commit_log, defer_fold=True)
+            run.undelivered.extend(filter(None, map(commit, (prepared,))))
+            await fold_off_loop(core)
             _deliver(self, run)
+        finally:
+            # The row's costs count against the budget whether or not W&B took it (checking
+            # again without a new row changes nothing).
             self._metrics_builder._check_budget()
         _warn_about(core)
 
