@@ -8,6 +8,12 @@
 //! - Its id, `(origin, sequence)`, is unique: `origin` is drawn at random once per process
 //!   (again after a fork), `sequence` counts that process's exports.
 //! - A run remembers the ids it merged ([`MergedIds`]) so a second delivery merges nothing.
+//!   No id has sequence `u64::MAX` (the counter after it would wrap to 0 and the id would
+//!   merge again), so decoding and merging refuse it.
+//! - Decoding allocates no more than [`MAX_DECODED_BYTES`] whatever the bytes claim: a length
+//!   or count is checked against the bytes left before anything is allocated for it, and
+//!   front coding (a key may repeat its predecessor's prefix, so a few bytes can name a long
+//!   key) is checked against that limit (issue #21).
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, RandomState};
@@ -24,6 +30,17 @@ use crate::metrics::builder::check_value;
 /// The format this build writes, and the newest it reads.
 pub const FORMAT_VERSION: u8 = 1;
 const MAGIC: &[u8; 4] = b"AMPM";
+
+/// The most that [`PendingMetrics::from_bytes`] decodes: the bytes of the names, keys and
+/// scenario ids, each key or id counted [`DECODED_ITEM_OVERHEAD`] bytes more. A payload past
+/// it is refused (a step that large has to be exported in smaller steps).
+pub const MAX_DECODED_BYTES: usize = 64 << 20;
+
+/// What one key or scenario id costs in memory besides its bytes (a `String` and its value).
+pub const DECODED_ITEM_OVERHEAD: usize = 32;
+
+/// The largest sequence number an id may have; see the module's invariants.
+pub const MAX_SEQUENCE: u64 = u64::MAX - 1;
 
 /// Gaps (ids never delivered) remembered per origin before the oldest is forgotten.
 pub const MAX_GAPS_PER_ORIGIN: usize = 4096;
@@ -114,9 +131,15 @@ impl PendingMetrics {
     }
 
     /// Reads [`PendingMetrics::to_bytes`] output, refusing anything a builder would refuse:
-    /// a newer format, blank names, bad or conflicting keys, values that are not finite.
+    /// a newer format, blank names, bad or conflicting keys, values that are not finite, a
+    /// sequence number past [`MAX_SEQUENCE`], more than [`MAX_DECODED_BYTES`] decoded.
+    /// No input panics or allocates past that limit.
     pub fn from_bytes(data: &[u8]) -> CoreResult<Self> {
-        let mut r = Reader { data, pos: 0 };
+        let mut r = Reader {
+            data,
+            pos: 0,
+            budget: MAX_DECODED_BYTES,
+        };
         if r.take(4)? != MAGIC {
             return Err(corrupt("it does not start with the PendingMetrics magic"));
         }
@@ -132,6 +155,12 @@ impl PendingMetrics {
         }
         let origin = r.string()?;
         let sequence = r.varint()?;
+        if sequence > MAX_SEQUENCE {
+            return Err(corrupt(&format!(
+                "its sequence number {sequence} is past the largest an export uses \
+                 ({MAX_SEQUENCE})"
+            )));
+        }
         let cost_context = r.string()?;
         let buffer_scope = r.string()?;
         for (name, what) in [
@@ -143,7 +172,7 @@ impl PendingMetrics {
                 return Err(CoreError::empty(&format!("PendingMetrics {what}")));
             }
         }
-        let n = r.count(9)?;
+        let n = r.count(10)?;
         let mut values: Vec<(String, f64)> = Vec::with_capacity(n);
         // Checked as a builder checks them: distinct leaves, valid keys, no leaf that is an
         // ancestor of another, finite values.
@@ -158,7 +187,7 @@ impl PendingMetrics {
             check.add(&key, value)?;
             values.push((key, value));
         }
-        let n = r.count(1)?;
+        let n = r.count(2)?;
         let mut scenario_ids: Vec<String> = Vec::with_capacity(n);
         for _ in 0..n {
             let id = r.front_coded(scenario_ids.last().map_or("", String::as_str))?;
@@ -204,6 +233,7 @@ impl Builder {
             .iter()
             .map(|(k, v)| check_value(k, *v).map(|v| (k.as_str(), v)))
             .collect::<CoreResult<_>>()?;
+        check_sequence(&pending.origin, pending.sequence)?;
         self.with_scope_and_merged(&pending.buffer_scope, |step, merged| {
             if merged.contains(&pending.origin, pending.sequence)? {
                 return Ok(false);
@@ -245,8 +275,10 @@ impl OriginRecord {
 }
 
 impl MergedIds {
-    /// Whether `(origin, seq)` was merged; an error when that can no longer be told.
+    /// Whether `(origin, seq)` was merged; an error when that can no longer be told, or when
+    /// `seq` is past [`MAX_SEQUENCE`] (it could not be recorded).
     pub fn contains(&self, origin: &str, seq: u64) -> CoreResult<bool> {
+        check_sequence(origin, seq)?;
         let Some(record) = self.origins.get(origin) else {
             return Ok(false);
         };
@@ -263,8 +295,12 @@ impl MergedIds {
         Ok(true)
     }
 
-    /// Records `(origin, seq)` as merged; `seq` must not be merged yet.
+    /// Records `(origin, seq)` as merged; `seq` must not be merged yet and (as
+    /// [`MergedIds::contains`] checks) not past [`MAX_SEQUENCE`]: one past it is ignored.
     pub fn insert(&mut self, origin: &str, seq: u64) {
+        if seq > MAX_SEQUENCE {
+            return;
+        }
         let record = match self.origins.get_mut(origin) {
             Some(r) => r,
             None => self.origins.entry(origin.to_owned()).or_default(),
@@ -324,6 +360,18 @@ fn random_origin(pid: u32) -> String {
     format!("{:016x}", RandomState::new().hash_one((pid, nanos)))
 }
 
+/// A sequence number past [`MAX_SEQUENCE`] would make the next-expected counter wrap to 0, and
+/// the id merge again (issue #21).
+fn check_sequence(origin: &str, seq: u64) -> CoreResult<()> {
+    if seq > MAX_SEQUENCE {
+        return Err(CoreError::value(format!(
+            "PendingMetrics ({origin:?}, {seq}) has a sequence number past the largest an \
+             export uses ({MAX_SEQUENCE}); it is not merged"
+        )));
+    }
+    Ok(())
+}
+
 fn corrupt(why: &str) -> CoreError {
     CoreError::value(format!("not a valid PendingMetrics: {why}"))
 }
@@ -358,6 +406,8 @@ fn put_front_coded(out: &mut Vec<u8>, previous: &str, s: &str) {
 struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
+    /// What may still be allocated, of [`MAX_DECODED_BYTES`].
+    budget: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -387,20 +437,48 @@ impl<'a> Reader<'a> {
         Err(corrupt("a number overflows"))
     }
 
-    /// A count of items of at least `min_size` bytes each, no more than the bytes left hold.
-    fn count(&mut self, min_size: usize) -> CoreResult<usize> {
+    /// Takes `n` bytes from the allocation budget, before they are allocated.
+    fn reserve(&mut self, n: usize) -> CoreResult<()> {
+        self.budget = self.budget.checked_sub(n).ok_or_else(|| {
+            corrupt(&format!(
+                "it decodes to more than {} MiB of keys and scenario ids, the limit",
+                MAX_DECODED_BYTES >> 20
+            ))
+        })?;
+        Ok(())
+    }
+
+    /// A count or length of at least `min_size` bytes each, no more than the bytes left hold.
+    fn length(&mut self, min_size: usize) -> CoreResult<usize> {
         let n = self.varint()?;
-        let left = (self.data.len() - self.pos) as u64;
-        if n > left / min_size as u64 {
-            return Err(corrupt("it ends early"));
-        }
-        Ok(n as usize)
+        let left = (self.data.len() - self.pos) / min_size;
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= left)
+            .ok_or_else(|| corrupt("it ends early"))
+    }
+
+    /// A count of keys or ids of at least `min_size` bytes each, reserved in the budget.
+    fn count(&mut self, min_size: usize) -> CoreResult<usize> {
+        let n = self.length(min_size)?;
+        self.reserve(n.saturating_mul(DECODED_ITEM_OVERHEAD))?;
+        Ok(n)
+    }
+
+    /// A string after `prefix`.
+    fn string_after(&mut self, prefix: &str) -> CoreResult<String> {
+        let len = self.length(1)?;
+        self.reserve(prefix.len().saturating_add(len))?;
+        let bytes = self.take(len)?;
+        let rest = std::str::from_utf8(bytes).map_err(|_| corrupt("a string is not UTF-8"))?;
+        let mut s = String::with_capacity(prefix.len() + len);
+        s.push_str(prefix);
+        s.push_str(rest);
+        Ok(s)
     }
 
     fn string(&mut self) -> CoreResult<String> {
-        let len = self.count(1)?;
-        let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| corrupt("a string is not UTF-8"))
+        self.string_after("")
     }
 
     fn front_coded(&mut self, previous: &str) -> CoreResult<String> {
@@ -408,9 +486,7 @@ impl<'a> Reader<'a> {
         let prefix = previous
             .get(..shared)
             .ok_or_else(|| corrupt("a key shares more than its predecessor has"))?;
-        let mut s = prefix.to_owned();
-        s.push_str(&self.string()?);
-        Ok(s)
+        self.string_after(prefix)
     }
 }
 

@@ -218,6 +218,130 @@ fn a_forked_child_draws_a_new_origin() {
     assert_eq!(seq, 0);
 }
 
+/// A payload's header: magic, version, names and `sequence`.
+fn header(sequence: u64) -> Vec<u8> {
+    let mut out = MAGIC.to_vec();
+    out.push(FORMAT_VERSION);
+    put_str(&mut out, "origin");
+    put_varint(&mut out, sequence);
+    put_str(&mut out, "train");
+    put_str(&mut out, "train");
+    out
+}
+
+/// No values, then `count` scenario ids, each repeating all of the first one, `len` bytes.
+fn repeated_ids(len: usize, count: u64) -> Vec<u8> {
+    let mut out = header(0);
+    put_varint(&mut out, 0);
+    put_varint(&mut out, count);
+    put_front_coded(&mut out, "", &"a".repeat(len));
+    for _ in 1..count {
+        put_varint(&mut out, len as u64);
+        put_str(&mut out, "");
+    }
+    out
+}
+
+#[test]
+fn a_small_payload_that_decodes_to_gigabytes_is_refused() {
+    // Issue #21: 488 KiB naming a 100,000-byte id 97,000 times (9.7 GB) aborted the process.
+    let data = repeated_ids(100_000, 97_000);
+    assert!(data.len() < 500 * 1024, "{}", data.len());
+    let e = PendingMetrics::from_bytes(&data).unwrap_err().to_string();
+    assert!(e.contains("more than 64 MiB"), "{e}");
+    // Keys front-coded the same way are refused the same way.
+    let mut keys = header(0);
+    let long = format!("time/{}", "k".repeat(10_000));
+    put_varint(&mut keys, 7_000);
+    let mut previous = String::new();
+    for i in 0..7_000 {
+        let key = format!("{long}/{i:06}");
+        put_front_coded(&mut keys, &previous, &key);
+        keys.extend_from_slice(&1.0f64.to_le_bytes());
+        previous = key;
+    }
+    put_varint(&mut keys, 0);
+    let e = PendingMetrics::from_bytes(&keys).unwrap_err().to_string();
+    assert!(e.contains("more than 64 MiB"), "{e}");
+}
+
+#[test]
+fn the_decoding_limit_counts_bytes_and_items() {
+    let mib = 1 << 20;
+    // 60 ids of 1 MiB fit in 64 MiB; 70 do not.
+    let ok = PendingMetrics::from_bytes(&repeated_ids(mib, 60)).unwrap();
+    assert_eq!(ok.scenario_ids().len(), 60);
+    assert!(PendingMetrics::from_bytes(&repeated_ids(mib, 70)).is_err());
+    // Many empty ids cost their overhead: a count the bytes hold, past the limit in items.
+    let items = (MAX_DECODED_BYTES / DECODED_ITEM_OVERHEAD) as u64;
+    assert!(PendingMetrics::from_bytes(&repeated_ids(0, items / 2)).is_ok());
+    let e = PendingMetrics::from_bytes(&repeated_ids(0, items + 1))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("64 MiB"), "{e}");
+    // A count or length past the bytes left is refused before anything is allocated.
+    for huge in [u64::MAX, 1 << 40, 1 << 20] {
+        let mut data = header(0);
+        put_varint(&mut data, huge);
+        let e = PendingMetrics::from_bytes(&data).unwrap_err().to_string();
+        assert!(e.contains("ends early"), "{e}");
+        let mut data = MAGIC.to_vec();
+        data.push(FORMAT_VERSION);
+        put_varint(&mut data, huge);
+        let e = PendingMetrics::from_bytes(&data).unwrap_err().to_string();
+        assert!(e.contains("ends early"), "{e}");
+    }
+}
+
+#[test]
+fn the_largest_sequence_number_is_refused_not_merged_again() {
+    // Issue #21: sequence 2^64 - 1 wrapped the next-expected counter and merged again.
+    let mut data = header(u64::MAX);
+    put_varint(&mut data, 0);
+    put_varint(&mut data, 0);
+    let e = PendingMetrics::from_bytes(&data).unwrap_err().to_string();
+    assert!(e.contains("sequence number 18446744073709551615"), "{e}");
+
+    let driver = Builder::new("train").unwrap();
+    let mut p = worker_step("train", 0.5, &["a"]);
+    p.sequence = u64::MAX;
+    for _ in 0..3 {
+        let e = driver.merge_pending(&p).unwrap_err().to_string();
+        assert!(e.contains("sequence number"), "{e}");
+    }
+    assert!(driver.flush().is_empty());
+    let mut m = MergedIds::default();
+    assert!(m.contains("o", u64::MAX).is_err());
+    m.insert("o", u64::MAX);
+    assert_eq!(m.size(), (0, 0));
+
+    // The largest allowed one merges once, and the counter after it does not wrap.
+    p.sequence = MAX_SEQUENCE;
+    let copy = PendingMetrics::from_bytes(&p.to_bytes()).unwrap();
+    assert!(driver.merge_pending(&copy).unwrap());
+    assert!(!driver.merge_pending(&copy).unwrap());
+    assert!(!driver.merge_pending(&p).unwrap());
+    assert_eq!(driver.flush()["costs/train/judge"], 0.5);
+    p.sequence = 0;
+    assert!(driver.merge_pending(&p).unwrap());
+}
+
+/// A payload with long shared prefixes, for the mutation fuzzer to break.
+fn fuzz_seed() -> Vec<u8> {
+    let w = Builder::new("train").unwrap();
+    for i in 0..8 {
+        w.add_cost(&format!("train/judge_{i}/{}", "x".repeat(40)), 0.5)
+            .unwrap();
+    }
+    w.add_data(
+        None,
+        None,
+        Some((0..8).map(|i| format!("scenario-{i:04}")).collect()),
+    )
+    .unwrap();
+    w.export_pending().to_bytes()
+}
+
 proptest! {
     #[test]
     fn decoding_any_bytes_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
@@ -240,6 +364,39 @@ proptest! {
         }
         for seq in 0..70 {
             prop_assert_eq!(m.contains("o", seq).unwrap(), set.contains(&seq));
+        }
+    }
+
+    /// Truncated, overwritten and huge-length payloads: an error or a value, never a panic or
+    /// an abort (a huge allocation would abort this test binary).
+    #[test]
+    fn decoding_mutated_payloads_never_panics(
+        cut in 0usize..400,
+        edits in proptest::collection::vec((0usize..400, any::<u8>()), 0..6),
+        at in 0usize..400,
+        huge in prop_oneof![Just(u64::MAX), Just(1u64 << 33), Just(100_000u64), any::<u64>()],
+    ) {
+        let seed = fuzz_seed();
+        let _ = PendingMetrics::from_bytes(&seed[..cut.min(seed.len())]);
+        let mut edited = seed.clone();
+        for (i, b) in &edits {
+            let i = i % edited.len();
+            edited[i] = *b;
+        }
+        let _ = PendingMetrics::from_bytes(&edited);
+        let mut spliced = seed[..at.min(seed.len())].to_vec();
+        put_varint(&mut spliced, huge);
+        spliced.extend_from_slice(&seed[at.min(seed.len())..]);
+        let _ = PendingMetrics::from_bytes(&spliced);
+        // The same huge number in place of the varint at `at`, when one starts there.
+        if let Some(rest) = seed.get(at..) {
+            let mut r = Reader { data: rest, pos: 0, budget: MAX_DECODED_BYTES };
+            if r.varint().is_ok() {
+                let mut replaced = seed[..at].to_vec();
+                put_varint(&mut replaced, huge);
+                replaced.extend_from_slice(&rest[r.pos..]);
+                let _ = PendingMetrics::from_bytes(&replaced);
+            }
         }
     }
 }

@@ -18,7 +18,15 @@ impl PendingMetrics {
     #[classattr]
     const FORMAT_VERSION: u8 = pending::FORMAT_VERSION;
 
-    /// Rebuilds a `PendingMetrics` from `to_bytes()` output; `ValueError` for anything else.
+    /// `PendingMetrics(data)` is `PendingMetrics.from_bytes(data)`: what unpickling calls.
+    #[new]
+    #[pyo3(signature = (data, /))]
+    fn new(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        Self::from_bytes(py, data)
+    }
+
+    /// Rebuilds a `PendingMetrics` from `to_bytes()` output; `ValueError` for anything else
+    /// (decoding allocates at most 64 MiB, whatever the bytes claim).
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
         let core = py.detach(|| CorePending::from_bytes(data))?;
@@ -30,11 +38,13 @@ impl PendingMetrics {
         PyBytes::new(py, &self.core.to_bytes())
     }
 
+    /// `(PendingMetrics, (bytes,))`: the pickle names only `art_metrics._core.PendingMetrics`,
+    /// so an unpickler's allow-list can admit it (the bound `from_bytes` it named before
+    /// pickled as `builtins.getattr`, issue #21).
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
-        let from_bytes = slf.get_type().getattr("from_bytes")?;
         let args = PyTuple::new(py, [slf.get().to_bytes(py)])?;
-        PyTuple::new(py, [from_bytes.into_any(), args.into_any()])
+        PyTuple::new(py, [slf.get_type().into_any(), args.into_any()])
     }
 
     /// `(origin, sequence)`: unique per export; a run merges each id once.
