@@ -185,3 +185,22 @@ def test_report_errors(tmp_path):
     missing = cli("report", str(tmp_path / "nope"), cwd=tmp_path, check=False)
     assert missing.returncode == 2 and missing.stderr.startswith("error: ")
     assert "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_report_and_summary_agree_on_the_total_with_a_late_row_for_an_earlier_step(tmp_path):
+    """Issue #21 case 9: a validation row for step 1 written after step 2's train row carries
+    the newest running total; the report took the total at the highest step ($2.00), summary
+    the last row's ($7.00, the truth). Both now say $7.00."""
+    from art_metrics.report import load_run
+    from art_metrics.summary import cost_breakdown
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    rows = [
+        {"training_step": 1, "costs/train": 1.0, "costs/cum/all": 1.0, "step": 1},
+        {"training_step": 2, "costs/train": 1.0, "costs/cum/all": 2.0, "step": 2},
+        {"training_step": 1, "costs/eval": 5.0, "costs/cum/all": 7.0, "step": 1},
+    ]
+    (run_dir / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert cost_breakdown(rows)["all"] == 7.0
+    assert load_run(run_dir).total_cost == 7.0

@@ -29,7 +29,7 @@ from typing import Any
 
 from . import __version__
 from .history import read_rows, read_state
-from .summary import cost_sources, escape_controls, number, numbers, row_step
+from .summary import cost_breakdown, cost_sources, escape_controls, number, numbers, row_step
 
 __all__ = ["Chart", "Run", "Series", "load_run", "render_html", "write_html", "write_pngs"]
 
@@ -268,14 +268,16 @@ def load_run(run_dir: str | os.PathLike[str]) -> Run:
     totals = {
         k[len("costs/") :]: sum(v.values()) for k, v in data.sums.items() if k.startswith("costs/")
     }
-    total = data.last.get("costs/cum/all", {})
+    # The run's total is the last `costs/cum/all` written (file order), as `summary` says:
+    # a late row for an earlier step (a validation) carries the newest total.
+    total_cost = cost_breakdown(rows).get("all")
     return Run(
         run_dir=run_dir,
         n_rows=len(rows),
         n_steps=len(steps),
         charts=_charts(data, budget),
         sources=sorted(totals.items(), key=lambda item: -item[1]),
-        total_cost=total[max(total)] if total else None,
+        total_cost=total_cost,
         budget=budget,
         problems=problems,
     )
