@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import warnings
 
 import pytest
@@ -85,6 +86,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/slow":
             SLOW_RELEASE.wait()
+        if self.path == "/drip":
+            # One byte at a time, each well within a read timeout, the whole far past it
+            # (bounded: 40 bytes, 0.1 s apart), then the end of a valid price list.
+            body = json.dumps(PRICE_MAP).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(40 + len(body)))
+            self.end_headers()
+            try:
+                for _ in range(40):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
         if self.path == "/huge":
             self.send_response(200)
             self.send_header("Content-Length", str(HUGE))
@@ -249,6 +266,16 @@ def test_failures_keep_the_previous_catalog(server, cache_dir, path, error, mess
 def test_timeout(server, cache_dir):
     with pytest.raises(TimeoutError, match="timed out"):
         refresh(f"{server}/slow", timeout=0.3)
+    assert pricing.catalog_info()["origin"] == "builtin"
+    assert not (cache_dir / CACHE).exists()
+
+
+def test_the_timeout_bounds_the_whole_download(server, cache_dir):
+    """Issue #21 case 4: a server dripping a byte every 0.1 s never times a read out; the
+    timeout (1 s) ends the download itself, where the whole body used to be read (4 s here,
+    forever from an endless drip) before the elapsed time was checked."""
+    with pytest.raises(TimeoutError, match=r"^Downloading the price catalog from .* timed out"):
+        refresh(f"{server}/drip", timeout=1)
     assert pricing.catalog_info()["origin"] == "builtin"
     assert not (cache_dir / CACHE).exists()
 

@@ -109,10 +109,19 @@ impl Progress {
 struct Counted<'a, R> {
     inner: R,
     progress: &'a Progress,
+    /// When the whole download must be done (a server sending a byte at a time never times
+    /// out a single read).
+    deadline: Option<std::time::Instant>,
 }
 
 impl<R: Read> Read for Counted<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+        {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
         let n = self.inner.read(buf)?;
         self.progress
             .received
@@ -138,9 +147,16 @@ fn read_capped(mut r: impl Read, what: &str) -> std::io::Result<Result<Vec<u8>, 
     Ok(Ok(body))
 }
 
-/// Downloads `url` within `timeout` (connecting and reading the body together), capped,
-/// counting the bytes into `progress`.
-pub fn download(url: &str, timeout: Duration, progress: &Progress) -> CoreResult<Vec<u8>> {
+/// Downloads `url` within `timeout` (from connecting to the last byte: a read is refused
+/// once it has passed), capped, counting the bytes into `progress`. Redirects stay on https
+/// (`allow_insecure` lets them go to http; never to another scheme), at most 10.
+pub fn download(
+    url: &str,
+    timeout: Duration,
+    allow_insecure: bool,
+    progress: &Progress,
+) -> CoreResult<Vec<u8>> {
+    let deadline = std::time::Instant::now() + timeout;
     let fail = |e: reqwest::Error| {
         if e.is_timeout() {
             CoreError::Timeout(format!(
@@ -154,8 +170,15 @@ pub fn download(url: &str, timeout: Duration, progress: &Progress) -> CoreResult
             ))
         }
     };
+    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+        match redirect_refused(attempt.url(), attempt.previous().len(), allow_insecure) {
+            Some(why) => attempt.error(why),
+            None => attempt.follow(),
+        }
+    });
     let client = reqwest::blocking::Client::builder()
         .timeout(timeout)
+        .redirect(redirects)
         .build()
         .map_err(fail)?;
     let response = client.get(url).send().map_err(fail)?;
@@ -175,6 +198,7 @@ pub fn download(url: &str, timeout: Duration, progress: &Progress) -> CoreResult
     let body = Counted {
         inner: response,
         progress,
+        deadline: Some(deadline),
     };
     read_capped(body, url).map_err(|e| {
         let timed_out = e
@@ -195,6 +219,21 @@ pub fn download(url: &str, timeout: Duration, progress: &Progress) -> CoreResult
     })?
 }
 
+/// Why a redirect to `to`, after `hops` earlier ones, is not followed (None: follow it):
+/// a price list stays on https (http only with `allow_insecure`), within 10 redirects.
+fn redirect_refused(to: &reqwest::Url, hops: usize, allow_insecure: bool) -> Option<String> {
+    let scheme = to.scheme();
+    if hops > 10 {
+        Some("more than 10 redirects".into())
+    } else if scheme == "https" || (allow_insecure && scheme == "http") {
+        None
+    } else {
+        Some(format!(
+            "redirected to {to}: a price list is only read over https (http with allow_insecure)"
+        ))
+    }
+}
+
 fn read_file(path: &std::path::Path, progress: &Progress) -> CoreResult<Vec<u8>> {
     let shown = path.display().to_string();
     let io = |e: std::io::Error| CoreError::Io(format!("cannot read the price list {shown}: {e}"));
@@ -203,6 +242,7 @@ fn read_file(path: &std::path::Path, progress: &Progress) -> CoreResult<Vec<u8>>
     let counted = Counted {
         inner: file,
         progress,
+        deadline: None,
     };
     read_capped(counted, &shown).map_err(io)?
 }
@@ -298,7 +338,7 @@ pub fn refresh(
     })?;
     let started = std::time::Instant::now();
     let raw = match &parsed_source {
-        Source::Url(url) => download(url, timeout, progress)?,
+        Source::Url(url) => download(url, timeout, allow_insecure, progress)?,
         Source::File(p) => read_file(p, progress)?,
     };
     let value: Value = serde_json::from_slice(&raw).map_err(|e| {
@@ -387,6 +427,7 @@ mod tests {
         let mut counted = Counted {
             inner: &b"0123456789"[..],
             progress: &progress,
+            deadline: None,
         };
         let mut first = [0u8; 4];
         counted.read_exact(&mut first).unwrap();
@@ -458,12 +499,59 @@ mod tests {
         assert!(err.to_string().contains("64 MiB"), "{err}");
     }
 
+    /// Issue #21 case 4: a server that drips one byte at a time never times out a single
+    /// read; the deadline ends the whole download.
+    #[test]
+    fn the_timeout_bounds_the_whole_download() {
+        let drip = std::io::repeat(b' ').take(1 << 20);
+        let slow = SlowReader(drip);
+        let deadline = std::time::Instant::now() + Duration::from_millis(150);
+        let counted = Counted {
+            inner: slow,
+            progress: &Progress::default(),
+            deadline: Some(deadline),
+        };
+        let started = std::time::Instant::now();
+        let err = read_capped(counted, "drip").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    /// Issue #21 case 4: an https source redirected to http (or file://, ftp://) is refused.
+    #[test]
+    fn redirects_stay_on_https() {
+        let url = |u: &str| reqwest::Url::parse(u).unwrap();
+        assert_eq!(redirect_refused(&url("https://b/p.json"), 0, false), None);
+        for (to, insecure) in [
+            ("http://b/p.json", false),
+            ("file:///etc/passwd", true),
+            ("ftp://b/p.json", true),
+        ] {
+            let why = redirect_refused(&url(to), 0, insecure).unwrap();
+            assert!(why.contains("only read over https"), "{why}");
+        }
+        assert_eq!(redirect_refused(&url("http://b/p.json"), 0, true), None);
+        assert!(redirect_refused(&url("https://b/p.json"), 11, false).is_some());
+    }
+
+    /// One byte per read, 10 ms apart.
+    struct SlowReader<R>(R);
+
+    impl<R: Read> Read for SlowReader<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            std::thread::sleep(Duration::from_millis(10));
+            let n = buf.len().min(1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
     #[test]
     fn download_errors_are_clear() {
         // Nothing listens on port 9 of localhost (discard, normally closed).
         let err = download(
             "http://127.0.0.1:9/x.json",
             Duration::from_secs(5),
+            true,
             &Progress::default(),
         )
         .unwrap_err();
