@@ -50,42 +50,49 @@ pub fn open_append(path: &Path) -> CoreResult<File> {
 }
 
 /// Test hook (cargo feature `test-hooks`, which only test builds enable): how many of the
-/// next appends fail, and with which errno.
+/// next writes fail, with which errno, and (for tests that run beside others) only those
+/// under which directory.
 #[cfg(feature = "test-hooks")]
-static FAIL_APPENDS: AtomicU64 = AtomicU64::new(0);
+static FAIL_WRITES: parking_lot::Mutex<(u32, i32, Option<std::path::PathBuf>)> =
+    parking_lot::Mutex::new((0, 0, None));
 
-/// Makes the next `count` appends write half their bytes and then fail with `errno` (for
-/// example ENOSPC), as on a full disk. For tests where mounting a small filesystem is not
-/// permitted; the real case is tested on a size-limited tmpfs where it is.
+/// Makes the next `count` writes fail with `errno` (for example ENOSPC), as on a full disk:
+/// an append writes half its bytes first, a state.json replacement leaves it as it was. For
+/// tests where mounting a small filesystem is not permitted; the real case is tested on a
+/// size-limited tmpfs where it is.
 #[cfg(feature = "test-hooks")]
 pub fn fail_next_appends(count: u32, errno: i32) {
-    FAIL_APPENDS.store(
-        (u64::from(count) << 32) | u64::from(errno as u32),
-        Ordering::SeqCst,
-    );
+    *FAIL_WRITES.lock() = (count, errno, None);
+}
+
+/// As [`fail_next_appends`], for writes to files under `dir` only.
+#[cfg(feature = "test-hooks")]
+pub fn fail_next_writes_under(dir: &Path, count: u32, errno: i32) {
+    *FAIL_WRITES.lock() = (count, errno, Some(dir.to_path_buf()));
 }
 
 #[cfg(feature = "test-hooks")]
-fn injected_failure() -> Option<std::io::Error> {
-    let v = FAIL_APPENDS.load(Ordering::Relaxed);
-    if v >> 32 == 0 {
+fn injected_failure(path: &Path) -> Option<std::io::Error> {
+    let mut hook = FAIL_WRITES.lock();
+    let (count, errno, dir) = &mut *hook;
+    if *count == 0 || dir.as_ref().is_some_and(|d| !path.starts_with(d)) {
         return None;
     }
-    FAIL_APPENDS.store(v - (1 << 32), Ordering::SeqCst);
-    Some(std::io::Error::from_raw_os_error(v as u32 as i32))
+    *count -= 1;
+    Some(std::io::Error::from_raw_os_error(*errno))
 }
 
 /// Without the test hooks, no append is made to fail (and none pays for a check).
 #[cfg(not(feature = "test-hooks"))]
 #[inline(always)]
-fn injected_failure() -> Option<std::io::Error> {
+fn injected_failure(_path: &Path) -> Option<std::io::Error> {
     None
 }
 
 /// Appends `bytes` with one `write_all` on an `O_APPEND` handle: a kill leaves either
 /// nothing, the whole line, or a torn tail that [`repair_torn_tail`] removes.
 pub fn append(f: &mut File, path: &Path, bytes: &[u8]) -> CoreResult<()> {
-    if let Some(e) = injected_failure() {
+    if let Some(e) = injected_failure(path) {
         let _ = f.write_all(&bytes[..bytes.len() / 2]);
         return Err(io_err("cannot append to", path, e));
     }
@@ -107,6 +114,9 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> CoreResult<()> {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!(".{name}.tmp.{}.{n}", std::process::id()));
     let result = (|| {
+        if let Some(e) = injected_failure(path) {
+            return Err(io_err("cannot write", &tmp, e));
+        }
         let mut f = File::create(&tmp).map_err(|e| io_err("cannot create", &tmp, e))?;
         f.write_all(bytes)
             .and_then(|_| f.sync_all())

@@ -74,7 +74,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::fork::{self, ForkLocks};
 use crate::metrics::totals::{TotalsChanges, TotalsState};
 #[cfg(feature = "test-hooks")]
-pub use fsio::fail_next_appends;
+pub use fsio::{fail_next_appends, fail_next_writes_under};
 pub use journal::{BUILDER_STATE_KEY, JournalEntry};
 use lock::WriterLock;
 pub use state::{COVERAGE_KEY, deep_merge};
@@ -349,15 +349,19 @@ impl RunDir {
         {
             return Ok(());
         }
-        let result = self.compact_locked(&mut files);
-        if let Ok(tip) = &result {
+        let result = self.fold(&mut files).and_then(|mut folded| {
             // Handles in step with the writer stay so: their next write (which takes the
-            // lock again) compares against these totals.
+            // lock again) compares against these totals. They are what a fresh open sees
+            // whether or not the write below succeeds (a failed one leaves state.json and
+            // the journal as they were), so a close that fails on a full disk still lets
+            // them continue once there is space (issue #21 case 6).
+            let tip = folded.tip();
             let seq = files.seq;
             for t in files.synced.values_mut().filter(|t| t.seq == seq) {
                 *t = tip.clone();
             }
-        }
+            self.write_state_locked(&mut files, &mut folded.state)
+        });
         if files.writers.is_empty() {
             files.history = None;
             files.journal = None;
@@ -410,9 +414,12 @@ impl RunDir {
         {
             return Err(self.stale_error());
         }
-        files.lock = Some(lock);
         fsio::remove_stale_temp_files(&self.shared.dir, STATE_FILE);
-        self.reconcile(files, folded)
+        // The lock is kept only once the directory is reconciled: a reconcile that fails
+        // (a full disk) leaves no half-set writer state, and the next write tries again.
+        self.reconcile(files, folded)?;
+        files.lock = Some(lock);
+        Ok(())
     }
 
     fn stale_error(&self) -> CoreError {

@@ -384,3 +384,45 @@ fn many_logs_compact_and_stay_correct() {
     assert_eq!(total(&state), Some(200.0));
     assert_eq!(state.unique_scenario_ids.len(), 200);
 }
+
+/// Issue #21 case 6: a close whose fold fails (disk full) leaves state.json and the journal
+/// as they were; the same handle then writes on top of them, every row counted once.
+#[cfg(feature = "test-hooks")]
+#[test]
+fn a_failed_close_leaves_the_handle_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path());
+    run.open().unwrap();
+    log(&run, 0);
+    log(&run, 1);
+    fsio::fail_next_writes_under(dir.path(), 1, libc::ENOSPC);
+    let err = run.close().unwrap_err().to_string();
+    assert!(err.contains("No space left"), "{err}");
+    // The space is back: the next row was refused as "written by someone else".
+    log(&run, 2);
+    run.close().unwrap();
+    let (_, state, _) = reopen(run);
+    assert_eq!(total(&state), Some(3.0));
+    let history = fs::read_to_string(dir.path().join(HISTORY_FILE)).unwrap();
+    assert_eq!(history, format!("{}{}{}", row(0), row(1), row(2)));
+}
+
+/// A first write whose reconcile fails (the fold into state.json, disk full) takes no lock
+/// and no stale position: the next write reconciles again and continues.
+#[cfg(feature = "test-hooks")]
+#[test]
+fn a_failed_reconcile_leaves_the_handle_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path());
+    run.open().unwrap();
+    log(&run, 0);
+    drop(run);
+    let run = RunDir::new(dir.path());
+    run.open().unwrap();
+    fsio::fail_next_writes_under(dir.path(), 1, libc::ENOSPC);
+    assert!(run.writer().is_err());
+    log(&run, 1);
+    run.close().unwrap();
+    let (_, state, _) = reopen(run);
+    assert_eq!(total(&state), Some(2.0));
+}
