@@ -163,3 +163,29 @@ def test_read_only_run_directory_log_raises_and_keeps_the_step(disk):
     check_failed_log_changed_nothing(model, run_dir, 2, "Read-only file system")
     disk.writable()
     check_retry_counts_once(model, run_dir, 2)
+
+
+def test_a_close_that_fails_on_a_full_disk_lets_the_same_model_go_on(disk):
+    """Issue #21 case 6: after close() fails (disk full), the same Model logs again once there
+    is space, and the value pending at the failure counts once (it used to be refused as
+    "written by someone else since this Model loaded its totals", its pending $0.25 lost)."""
+    model = art_metrics.Model(name="m", project="p", base_path=str(disk.base))
+    run_dir = Path(model.run_dir)
+    for step in (1, 2):
+        log(model, step, **{"costs/train/judge": 1.0, "data/step_items": 1})
+    model.metrics_builder().add_cost("train/judge", 0.25)  # pending across the failure
+    model.metrics_builder().add_data(scenario_ids=["s1"])
+    disk.fill()
+    with pytest.raises(OSError):
+        model.close()
+    disk.free()
+    log(model, 3, **{"costs/train/judge": 1.0, "data/step_items": 1})
+    model.close()
+    assert [r["training_step"] for r in rows(run_dir)] == [1, 2, 3]
+    del model
+    gc.collect()
+    reopened = art_metrics.Model(name="m", project="p", base_path=str(disk.base))
+    state = reopened.metrics_builder().state_dict()
+    assert state["cum_state"]["costs/cum/all"] == 3.25
+    assert state["cum_state"]["data/cum/items"] == 3
+    assert state["unique_scenario_ids"] == ["s1"]
