@@ -66,9 +66,12 @@ ci:
 bench:
 	$(MAKE) venv VENV=.venv-bench
 	VIRTUAL_ENV=$(abspath .venv-bench) .venv-bench/bin/maturin develop -q --release --features test-hooks
-	.venv-bench/bin/python bench/compare.py
-	.venv-bench/bin/python bench/sdk.py
-	.venv-bench/bin/python bench/workers.py
+	# Every script runs, then the target fails if any missed a goal.
+	status=0; \
+	.venv-bench/bin/python bench/compare.py || status=1; \
+	.venv-bench/bin/python bench/sdk.py || status=1; \
+	.venv-bench/bin/python bench/workers.py || status=1; \
+	exit $$status
 
 demo: build-dev
 	$(PY) -m art_metrics demo
