@@ -236,3 +236,21 @@ def test_an_installed_art_model_makes_the_same_wandb_calls(fake_wandb, tmp_path)
     # The rows went through the core's run directory (its journal bookkeeping).
     state = json.loads((tmp_path / "ours/proj/models/m1/state.json").read_text())
     assert "_art_metrics" in state
+
+
+def test_an_installed_model_reports_through_the_installed_arts_own_wandb_methods(
+    fake_wandb, tmp_path
+):
+    """``install(art_version="0.5.23")`` on 0.5.18: rows follow 0.5.23's rules, W&B follows
+    the installed ART's methods (0.5.18 has no key filter; asking it for one raised)."""
+    import art_metrics
+
+    art_metrics.install(art_version="0.5.23")
+    try:
+        asyncio.run(log_script(art, str(tmp_path)))
+    finally:
+        art_metrics.uninstall()
+    logged = [c[1] for c in fake_wandb if c[0] == "log"]
+    history = (tmp_path / "proj/models/m1/history.jsonl").read_text().splitlines()
+    assert len(logged) == len(history) == 3
+    assert "train/reward" in logged[0]  # 0.5.23's key, sent whole by 0.5.18's reporting

@@ -44,8 +44,7 @@ _live: weakref.WeakSet[ArtRun] = weakref.WeakSet()
 class ArtRun:
     """The core-side state of one installed ``art.Model``."""
 
-    def __init__(self, art_version: str, started_monotonic: float) -> None:
-        self.art_version = art_version
+    def __init__(self, started_monotonic: float) -> None:
         self._started = started_monotonic
         self._core: RunCore | None = None
         self._path: str | None = None
@@ -118,7 +117,7 @@ def _json(state: Mapping[str, Any]) -> str:
     return json.dumps(state, allow_nan=False)
 
 
-def _write_parquet(model: Any, groups: list[Any], split: str, step: int, version: str) -> None:
+def _write_parquet(model: Any, groups: list[Any], split: str, step: int) -> None:
     """The trajectory parquet file ART writes for a logged batch, through ART's own writer
     (looked up at call time in ``art.model``)."""
     import art.model
@@ -127,21 +126,21 @@ def _write_parquet(model: Any, groups: list[Any], split: str, step: int, version
     if not os.path.isdir(directory):  # (makedirs raises and catches when it exists: slower)
         os.makedirs(directory, exist_ok=True)
     path = f"{directory}/{step:04d}.parquet"
-    if version != "0.5.18":
-        # 0.5.23: groups may come with their parquet already written by a rollout worker.
-        paths = [getattr(g, "_prepared_log_path", None) for g in groups]
-        prepared = {p for p in paths if p is not None}
-        if prepared:
-            if len(prepared) != 1 or None in paths:
-                raise RuntimeError("trajectory batch has inconsistent prepared logs")
-            os.replace(prepared.pop(), path)
-            for group in groups:
-                group._prepared_log_path = None
-            return
+    # 0.5.23's groups may come with their parquet already written by a rollout worker
+    # (0.5.18's have no such attribute).
+    paths = [getattr(g, "_prepared_log_path", None) for g in groups]
+    prepared = {p for p in paths if p is not None}
+    if prepared:
+        if len(prepared) != 1 or None in paths:
+            raise RuntimeError("trajectory batch has inconsistent prepared logs")
+        os.replace(prepared.pop(), path)
+        for group in groups:
+            group._prepared_log_path = None
+        return
     art.model.write_trajectory_groups_parquet(groups, path)
 
 
-def _report(model: Any, row: dict[str, float | int], caller_keys: list[str], version: str) -> None:
+def _report(model: Any, row: dict[str, float | int], caller_keys: list[str]) -> None:
     """W&B as openpipe-art reports a row, through the model's own W&B run and methods."""
     wanted = model.report_metrics
     if not (
@@ -152,12 +151,15 @@ def _report(model: Any, row: dict[str, float | int], caller_keys: list[str], ver
     run = model._get_wandb_run()
     if not run:
         return
-    if version == "0.5.18":
+    # The installed openpipe-art's own methods decide, not the rules' version: 0.5.23 filters
+    # the row to its canonical and the caller's keys; 0.5.18 has no filter and logs it all.
+    filtered = getattr(model, "_wandb_metrics_payload", None)
+    if filtered is None:
         model._define_wandb_step_metrics(row.keys())
         run.log(row)
     else:
         custom = set(caller_keys)
-        payload = model._wandb_metrics_payload(row, custom)
+        payload = filtered(row, custom)
         model._define_wandb_step_metrics(payload.keys(), custom)
         run.log(payload)
 
@@ -165,11 +167,11 @@ def _report(model: Any, row: dict[str, float | int], caller_keys: list[str], ver
 def _deliver(model: Any, run: ArtRun) -> None:
     while run.undelivered:
         row, caller_keys = run.undelivered[0]
-        _report(model, row, caller_keys, run.art_version)
+        _report(model, row, caller_keys)
         run.undelivered.pop(0)
 
 
-def replacements(originals: Mapping[str, Callable[..., Any]], art_version: str) -> dict[str, Any]:
+def replacements(originals: Mapping[str, Callable[..., Any]]) -> dict[str, Any]:
     """The methods install() puts on ``art.model.Model``, by name; ``originals`` are
     openpipe-art's, used for models created before install()."""
 
@@ -184,7 +186,7 @@ def replacements(originals: Mapping[str, Callable[..., Any]], art_version: str) 
             else:
                 _folder_name(self.name, "name")
             started = getattr(self, "_run_start_monotonic", time.monotonic())
-            object.__setattr__(self, RUN_ATTR, ArtRun(art_version, started))
+            object.__setattr__(self, RUN_ATTR, ArtRun(started))
 
     def _load_metrics_builder_state(self: Any) -> None:
         run = _run_of(self)
@@ -233,7 +235,7 @@ def replacements(originals: Mapping[str, Callable[..., Any]], art_version: str) 
         groups = None
         if trajectories is not None:
             groups = self._normalize_trajectory_groups(trajectories)
-            _write_parquet(self, groups, split, step, run.art_version)
+            _write_parquet(self, groups, split, step)
         if metrics is not None and not isinstance(metrics, dict):
             metrics = dict(metrics)
         prepared = core.prepare_log(

@@ -76,7 +76,7 @@ def _patches(art_version: str, modules: dict[str, Any]) -> list[tuple[str, str, 
     patches = [(name, attr, replacements[attr]) for name, attr in _TARGETS]
     model_class = modules["art.model"].Model
     originals = {name: getattr(model_class, name) for name in art_model.METHODS}
-    for name, replacement in art_model.replacements(originals, art_version).items():
+    for name, replacement in art_model.replacements(originals).items():
         patches.append(("art.model", f"Model.{name}", replacement))
     patches.extend(art_distributed.targets(art_version))
     return patches
