@@ -126,9 +126,14 @@ def _write_parquet(model: Any, groups: list[Any], split: str, step: int) -> None
     if not os.path.isdir(directory):  # (makedirs raises and catches when it exists: slower)
         os.makedirs(directory, exist_ok=True)
     path = f"{directory}/{step:04d}.parquet"
-    # 0.5.23's groups may come with their parquet already written by a rollout worker
-    # (0.5.18's have no such attribute).
-    paths = [getattr(g, "_prepared_log_path", None) for g in groups]
+    # 0.5.23's groups may come with their parquet already written by a rollout worker; 0.5.18's
+    # group class declares no such private attribute (asking each group would raise and catch
+    # an AttributeError per group in pydantic's __getattr__: 0.5 ms a batch).
+    declares = {
+        cls: "_prepared_log_path" in getattr(cls, "__private_attributes__", ())
+        for cls in {type(g) for g in groups}
+    }
+    paths = [g._prepared_log_path if declares[type(g)] else None for g in groups]
     prepared = {p for p in paths if p is not None}
     if prepared:
         if len(prepared) != 1 or None in paths:

@@ -103,30 +103,8 @@ impl TrackedFunction {
         args: &Bound<'py, PyTuple>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let py = args.py();
-        let result = self.func.bind(py).call(args, kwargs)?;
-        let Some(builder) = context_var_get(self.active.bind(py))? else {
-            self.tracker.get().warn_no_builder(py)?;
-            return Ok(result);
-        };
-        {
-            let recorded = builder
-                .cast::<BuilderCore>()
-                .map_err(PyErr::from)
-                .and_then(|b| self.tracker.get().record(b, &result));
-            if let Err(err) = recorded {
-                // KeyboardInterrupt and friends pass through untouched, as in the async path.
-                if !err.is_instance_of::<PyException>(py) {
-                    return Err(err);
-                }
-                let exc =
-                    self.on_error
-                        .bind(py)
-                        .call1((err.value(py), &result, self.func.bind(py)))?;
-                return Err(PyErr::from_value(exc));
-            }
-        }
-        Ok(result)
+        let result = self.func.bind(args.py()).call(args, kwargs)?;
+        self.finish(result)
     }
 
     /// The async path: records the awaited `result` of the function and returns it.
