@@ -65,11 +65,30 @@ BAD_ENTRIES = {
         "input_cost_per_token": -1e-6,
         "output_cost_per_token": 1e-6,
     },
+    # $1e306 per million: above the sane bound (issue #21 case 4).
+    "gpt-huge": {
+        "litellm_provider": "openai",
+        "mode": "chat",
+        "input_cost_per_token": 1e300,
+        "output_cost_per_token": 1e-6,
+    },
+}
+# A list that prices gpt-4o itself absurdly: before, it was accepted and every later
+# gpt-4o call failed with "token counts are too large to price".
+ABSURD_GPT4O = {
+    "gpt-4o": {
+        "litellm_provider": "openai",
+        "mode": "chat",
+        "input_cost_per_token": 1e300,
+        "output_cost_per_token": 1e-5,
+    },
+    "claude-new": PRICE_MAP["claude-new"],
 }
 ROUTES = {
     "/prices.json": (200, json.dumps(PRICE_MAP).encode()),
     "/genai.json": (200, json.dumps(GENAI_DATA).encode()),
     "/bad-entries.json": (200, json.dumps(BAD_ENTRIES).encode()),
+    "/absurd.json": (200, json.dumps(ABSURD_GPT4O).encode()),
     "/error": (500, b"internal error"),
     "/bad-json": (200, b"{not json"),
     "/not-a-map": (200, json.dumps({"a": 1}).encode()),
@@ -188,7 +207,18 @@ def test_genai_prices_format_and_bad_entries_skipped_one_by_one(server, cache_di
         pricing.lookup("openai", "gpt-bad")
     with pytest.warns(pricing.CatalogRefreshWarning) as warned:
         refresh(f"{server}/bad-entries.json")
-    assert sorted(str(w.message).split(": ")[1] for w in warned) == ["gpt-list", "gpt-negative"]
+    assert sorted(str(w.message).split(": ")[1] for w in warned) == [
+        "gpt-huge",
+        "gpt-list",
+        "gpt-negative",
+    ]
+
+
+def test_prices_above_the_sane_bound_are_skipped(server, cache_dir):
+    builtin_cost = gpt4o_cost()
+    with pytest.warns(pricing.CatalogRefreshWarning, match="gpt-4o.*above the highest price"):
+        refresh(f"{server}/absurd.json")
+    assert gpt4o_cost() == builtin_cost
 
 
 def test_local_paths_and_file_urls(cache_dir, tmp_path):

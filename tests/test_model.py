@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from art_metrics import Model, Trajectory, TrajectoryGroup
+from art_metrics.history import read_rows
 
 
 def text(model: Model) -> str:
@@ -186,15 +187,21 @@ async def test_overwrite_before_first_use_restarts_totals(tmp_path):
     assert rows(fresh)[-1]["costs/cum/all"] == 1.0
 
 
-async def test_torn_last_line_is_repaired_on_open(tmp_path):
+async def test_a_torn_last_line_of_another_writer_is_kept_and_ended_on_open(tmp_path):
+    """A partial last line the journal does not prove ours (here another program's) is
+    never cut (issue #21 case 1): it is ended with a newline, readers skip it, and our rows
+    stay whole. Our own torn rows are cut: tests/test_crash_safety.py."""
     first = Model(name="m", project="p", base_path=str(tmp_path))
     await first.log(None, split="train", metrics={"costs/train/x": 1.0})
     first.close()
     with open(f"{first.run_dir}/history.jsonl", "a") as f:
         f.write('{"costs/all": 5.0, "costs/cum/')
     second = Model(name="m", project="p", base_path=str(tmp_path))
-    await second.log(None, split="train", metrics={"costs/train/x": 1.0})
-    assert [r["costs/cum/all"] for r in rows(second)] == [1.0, 2.0]
+    with pytest.warns(RuntimeWarning, match="partial line that art_metrics did not write"):
+        await second.log(None, split="train", metrics={"costs/train/x": 1.0})
+    found, problems = read_rows(second.run_dir)
+    assert [r["costs/cum/all"] for r in found] == [1.0, 2.0]
+    assert len(problems) == 1 and "line 2: not JSON" in problems[0]
 
 
 async def test_concurrent_logs_from_many_tasks(model):

@@ -312,3 +312,85 @@ def test_cost_sources_with_a_sibling_sorting_between_a_key_and_its_children(tmp_
     run = load_run(hostile_run(tmp_path, MARKUP))
     assert "train/<" not in dict(run.sources)
     assert sum(amount for _, amount in run.sources) == pytest.approx(run.total_cost)
+
+
+# -- case 1: links in a run directory ---------------------------------------------------
+# Before: a journal linked elsewhere had its target truncated to 0 bytes, a linked lock
+# file was overwritten with the pid, a link planted at a temporary name of state.json had
+# its target overwritten (and state.json became a link to it), a linked history's
+# unfinished last line was cut, and a history linked to /dev/zero made `summary` read
+# until memory ran out.
+
+
+def _run_dir(base: pathlib.Path) -> pathlib.Path:
+    run = base / "p" / "models" / "m"
+    run.mkdir(parents=True)
+    return run
+
+
+async def _log_once(base: pathlib.Path) -> None:
+    model = art_metrics.Model(name="m", project="p", base_path=str(base))
+    await model.log([art_metrics.Trajectory(reward=1.0)], split="train", step=1)
+    model.close()
+
+
+@pytest.mark.parametrize("name", ["state.journal", ".art_metrics.lock"])
+def test_the_journal_and_the_lock_are_never_written_through_links(tmp_path, name):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    (_run_dir(tmp_path) / name).symlink_to(target)
+    with pytest.raises(OSError, match=rf"{re.escape(name)} is a symbolic link"):
+        asyncio.run(_log_once(tmp_path))
+    assert target.read_text() == "keep me"
+
+
+PLANT_AND_LOG = """
+import asyncio, os, pathlib, sys
+import art_metrics
+base = pathlib.Path(sys.argv[1])
+run = base / "p" / "models" / "m"
+run.mkdir(parents=True)
+# Every temporary name this process's next writes of state.json could take.
+for n in range(200):
+    (run / f".state.json.tmp.{os.getpid()}.{n}").symlink_to(base / "precious.txt")
+async def main():
+    model = art_metrics.Model(name="m", project="p", base_path=str(base))
+    for step in (1, 2):
+        await model.log([art_metrics.Trajectory(reward=1.0)], split="train", step=step)
+    model.merge_state({"user": 1})
+    model.close()
+asyncio.run(main())
+"""
+
+
+def test_planted_temporary_links_are_never_written_through(tmp_path):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    subprocess.run([sys.executable, "-c", PLANT_AND_LOG, str(tmp_path)], check=True, timeout=60)
+    assert target.read_text() == "keep me"
+    state = tmp_path / "p" / "models" / "m" / "state.json"
+    assert state.is_file() and not state.is_symlink()
+    assert json.loads(state.read_text())["user"] == 1
+
+
+def test_a_linked_history_keeps_every_byte_of_its_target(tmp_path):
+    target = tmp_path / "notes.jsonl"
+    target.write_text('{"step": 0}\nan unfinished line')
+    (_run_dir(tmp_path) / "history.jsonl").symlink_to(target)
+    with pytest.warns(RuntimeWarning, match="partial line that art_metrics did not write"):
+        asyncio.run(_log_once(tmp_path))
+    lines = target.read_text().split("\n")
+    assert lines[:2] == ['{"step": 0}', "an unfinished line"]
+    assert json.loads(lines[2])["step"] == 1
+
+
+def test_a_history_that_is_not_a_regular_file_is_refused(tmp_path):
+    run = _run_dir(tmp_path)
+    (run / "history.jsonl").symlink_to("/dev/zero")
+    for args in (["summary", str(run)], ["summary", "--json", str(run)], ["report", str(run)]):
+        proc = cli(*args, cwd=tmp_path, check=False)
+        assert proc.returncode != 0
+        error = proc.stderr.strip()
+        assert "history.jsonl is not a regular file" in error and len(error.splitlines()) == 1
+    with pytest.raises(OSError, match="history.jsonl is not a regular file"):
+        asyncio.run(_log_once(tmp_path))

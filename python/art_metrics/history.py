@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 __all__ = ["HistoryReader", "find_runs", "read_history", "read_rows", "read_state"]
@@ -50,9 +51,12 @@ class HistoryReader:
 
     def read_new(self) -> tuple[list[dict[str, Any]], list[str]]:
         """New complete rows and the problems found in them (``FileNotFoundError`` when the
-        file does not exist). Sets ``restarted`` when the file was rewritten."""
+        file does not exist; ``ValueError`` when it is not a regular file). Sets
+        ``restarted`` when the file was rewritten."""
+        _check_regular(self.path)  # opening a FIFO would block; /dev/zero never ends
         with open(self.path, "rb") as f:
             stat = os.fstat(f.fileno())
+            _check_regular(self.path, stat)
             identity = (stat.st_dev, stat.st_ino)
             self.restarted = self._identity is not None and (
                 identity != self._identity or stat.st_size < self._offset
@@ -100,6 +104,17 @@ class HistoryReader:
         return rows, problems
 
 
+def _check_regular(path: Path, stat: os.stat_result | None = None) -> None:
+    """``ValueError`` naming ``path`` unless it (or what its link points to) is a regular
+    file (``FileNotFoundError`` when it does not exist)."""
+    mode = (stat or os.stat(path)).st_mode
+    if not S_ISREG(mode):
+        raise ValueError(
+            f"{path} is not a regular file (a device, FIFO or directory): a run's files "
+            "are read only as regular files"
+        )
+
+
 def read_rows(run_dir: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], list[str]]:
     """The rows of ``run_dir/history.jsonl`` and the problems found (see `HistoryReader`)."""
     return HistoryReader(run_dir).read_all()
@@ -118,9 +133,12 @@ def read_history(run_dir: str | os.PathLike[str]) -> list[dict]:
 
 
 def read_state(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """``run_dir/state.json`` as a dict; an empty dict when it is missing or unreadable."""
+    """``run_dir/state.json`` as a dict; an empty dict when it is missing, unreadable or
+    not a regular file."""
+    path = Path(run_dir) / "state.json"
     try:
-        with open(Path(run_dir) / "state.json", encoding="utf-8") as f:
+        _check_regular(path)
+        with open(path, encoding="utf-8") as f:
             state = json.load(f)
     except (OSError, ValueError):
         return {}

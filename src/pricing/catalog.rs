@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 use super::prices::{
     Condition, Model, Period, Price, PriceKey, PriceSet, Variant, parse_date, parse_hhmm,
 };
-use super::{Formula, is_price};
+use super::{Formula, is_price, listed_price};
 use crate::error::{CoreError, CoreResult};
 
 /// The catalog built into the extension.
@@ -413,10 +413,11 @@ pub fn price_value(v: &Value) -> Result<Price, String> {
             .filter(|x| is_price(*x) && !v.is_boolean())
             .ok_or_else(|| format!("{v} is not a finite non-negative number"))
     };
+    let price = |v: &Value| number(v).and_then(listed_price);
     match v {
-        Value::Number(_) => Ok(Price::Flat(number(v)?)),
+        Value::Number(_) => Ok(Price::Flat(price(v)?)),
         Value::Object(o) => {
-            let base = number(o.get("base").unwrap_or(&Value::Null))?;
+            let base = price(o.get("base").unwrap_or(&Value::Null))?;
             let mut tiers = Vec::new();
             for t in o
                 .get("tiers")
@@ -431,7 +432,7 @@ pub fn price_value(v: &Value) -> Result<Price, String> {
                     ),
                     _ => return Err(format!("bad tier {t}")),
                 };
-                tiers.push((number(s)?, number(p)?));
+                tiers.push((number(s)?, price(p)?));
             }
             if tiers.windows(2).any(|w| w[0].0 >= w[1].0) {
                 return Err("tier starts must ascend".into());

@@ -173,15 +173,29 @@ mod tests {
                     {"constraint": {"start_date": "2026-03-13"}, "prices": {"input_mtok": 2, "output_mtok": 10}}],
                  "price_variants": [{"when": {"processing": "batch"}, "prices": {"input_mtok": 1}}]},
                 {"id": "claude-bad", "prices": {"input_mtok": -1, "output_mtok": 1}},
-                {"id": "claude-null", "prices": {"input_mtok": null, "output_mtok": 1}}
+                {"id": "claude-null", "prices": {"input_mtok": null, "output_mtok": 1}},
+                {"id": "claude-huge", "prices": {"input_mtok": 1e306, "output_mtok": 1}},
+                {"id": "claude-huge-tier", "prices": {"input_mtok": {"base": 3,
+                    "tiers": [{"start": 200000, "price": 1e306}]}, "output_mtok": 1}}
             ]},
             {"id": "aws", "models": [{"id": "ignored", "prices": {"input_mtok": 1}}]}
         ]);
         assert!(is_genai_prices(&data));
         let parsed = parse(&data, &catalog);
         assert_eq!(parsed.models.len(), 1);
-        assert_eq!(parsed.skipped.len(), 2, "{:?}", parsed.skipped);
+        assert_eq!(parsed.skipped.len(), 4, "{:?}", parsed.skipped);
         assert!(parsed.skipped[0].starts_with("anthropic/claude-bad"));
+        // Issue #21 case 4: prices above the sane bound are skipped, naming the model.
+        for (skipped, id) in parsed.skipped[2..]
+            .iter()
+            .zip(["claude-huge", "claude-huge-tier"])
+        {
+            assert!(
+                skipped.starts_with(&format!("anthropic/{id}:")),
+                "{skipped}"
+            );
+            assert!(skipped.contains("above the highest price"), "{skipped}");
+        }
         let m = &parsed.models[0].1;
         assert_eq!(
             m.names,

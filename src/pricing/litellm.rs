@@ -22,8 +22,8 @@ use serde_json::{Map, Value};
 
 use super::catalog::PriceCatalog;
 use super::genai::Parsed;
-use super::is_price;
 use super::prices::{Condition, Model, Period, Price, PriceKey, PriceSet, Variant};
+use super::{is_price, listed_price};
 
 /// litellm field -> catalog key (USD per token, read per million).
 const FIELDS: [(&str, PriceKey); 14] = [
@@ -155,7 +155,7 @@ fn field(info: &Map<String, Value>, f: &str) -> Result<Option<f64>, String> {
     };
     let m = per_million(v);
     if is_price(v) && m.is_finite() {
-        Ok(Some(m))
+        listed_price(m).map(Some).map_err(|e| format!("{f}: {e}"))
     } else {
         Err(bad())
     }

@@ -38,19 +38,29 @@ fn entries_providers_modes_names_tiers_and_variants() {
         "bad-list": {"litellm_provider": "openai", "mode": "chat",
             "input_cost_per_token": [1], "output_cost_per_token": 1e-6},
         "null-price": {"litellm_provider": "openai", "mode": "chat",
-            "input_cost_per_token": null, "output_cost_per_token": 1e-6}
+            "input_cost_per_token": null, "output_cost_per_token": 1e-6},
+        "bad-huge": {"litellm_provider": "openai", "mode": "chat",
+            "input_cost_per_token": 1e300, "output_cost_per_token": 1e-6}
     });
     assert!(is_litellm(&map));
     let c = catalog();
     let parsed = parse(&map, &c);
     let ids: Vec<&str> = parsed.models.iter().map(|(_, m)| m.id.as_str()).collect();
     assert_eq!(ids, vec!["gpt-x", "gem-x"]);
-    assert_eq!(parsed.skipped.len(), 3, "{:?}", parsed.skipped);
+    assert_eq!(parsed.skipped.len(), 4, "{:?}", parsed.skipped);
     assert!(
         parsed
             .skipped
             .iter()
             .any(|s| s.starts_with("bad-bool: input_cost_per_token"))
+    );
+    // Issue #21 case 4: a price above the sane bound ($1e306 per million) is skipped.
+    assert!(
+        parsed
+            .skipped
+            .iter()
+            .any(|s| s.starts_with("bad-huge: input_cost_per_token")
+                && s.contains("above the highest price"))
     );
     let now = RequestTime::now();
     let gpt = &parsed.models[0].1;

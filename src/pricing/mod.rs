@@ -59,6 +59,26 @@ pub fn is_price(v: f64) -> bool {
     v.is_finite() && v >= 0.0
 }
 
+/// The highest price a price list may give, in its unit (USD per million tokens, or per
+/// thousand requests): ~170 times the dearest published price (o1-pro's output, $600 per
+/// million tokens in 2026). A refreshed entry above it is a mistake or an attack (a price
+/// of $1e306 made every later call fail to price): it is skipped, with a warning naming it.
+pub const MAX_LISTED_PRICE: f64 = 100_000.0;
+
+/// An error unless `v` is a usable price no higher than [`MAX_LISTED_PRICE`].
+pub fn listed_price(v: f64) -> Result<f64, String> {
+    if !is_price(v) {
+        return Err(format!("{v} is not a finite non-negative number"));
+    }
+    if v > MAX_LISTED_PRICE {
+        return Err(format!(
+            "{v} is above the highest price a list may give ({MAX_LISTED_PRICE} USD per \
+             million tokens or per thousand requests)"
+        ));
+    }
+    Ok(v)
+}
+
 /// Checks named prices (absent ones pass); the error names the first bad one as
 /// `shown(name)` says.
 pub(crate) fn check_prices(

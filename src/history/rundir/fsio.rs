@@ -3,14 +3,39 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{CoreError, CoreResult};
 
-/// Wraps an I/O error with what we were doing and to which file.
+/// Wraps an I/O error with what we were doing and to which file; opening a symbolic link
+/// where the library follows none (`O_NOFOLLOW` gives `ELOOP`) says so.
 pub fn io_err(what: &str, path: &Path, err: std::io::Error) -> CoreError {
+    if err.raw_os_error() == Some(libc::ELOOP) {
+        return CoreError::Io(format!(
+            "{} is a symbolic link: art_metrics writes its own files of a run directory \
+             (the journal, the lock, temporary files) only as plain files, never through a \
+             link; remove the link",
+            path.display()
+        ));
+    }
     CoreError::Io(format!("{what} {}: {err}", path.display()))
+}
+
+/// An error unless `path` (followed if a link) is a regular file or absent: a reader of a
+/// FIFO, a device or `/dev/zero` would block or read forever. Returns whether it exists.
+pub fn check_regular(path: &Path) -> CoreResult<bool> {
+    match fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(true),
+        Ok(_) => Err(CoreError::Io(format!(
+            "{} is not a regular file (a device, FIFO or directory): art_metrics reads and \
+             writes a run's files only as regular files",
+            path.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_err("cannot stat", path, e)),
+    }
 }
 
 /// The length of `path`, or 0 when it does not exist.
@@ -28,25 +53,62 @@ pub fn truncate(f: &File, path: &Path, len: u64) -> CoreResult<()> {
         .map_err(|e| io_err("cannot truncate", path, e))
 }
 
-/// Truncates `path` to `len` bytes if it is longer.
+/// Truncates `path`, one of the library's own files, to `len` bytes if it is longer;
+/// never through a symbolic link.
 pub fn truncate_path(path: &Path, len: u64) -> CoreResult<()> {
-    if file_len(path)? <= len {
+    let f = match OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("cannot open", path, e)),
+    };
+    let current = f
+        .metadata()
+        .map_err(|e| io_err("cannot stat", path, e))?
+        .len();
+    if current <= len {
         return Ok(());
     }
-    let f = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|e| io_err("cannot open", path, e))?;
     truncate(&f, path, len)
 }
 
-/// Opens `path` for appending, creating it.
-pub fn open_append(path: &Path) -> CoreResult<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
+/// Opens `path` for appending, creating it. `follow`: whether a symbolic link at `path` is
+/// written through (history.jsonl may be a link, the journal may not).
+pub fn open_append(path: &Path, follow: bool) -> CoreResult<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    if !follow {
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    if follow {
+        check_regular(path)?;
+    }
+    let f = options
         .open(path)
-        .map_err(|e| io_err("cannot open", path, e))
+        .map_err(|e| io_err("cannot open", path, e))?;
+    let m = f.metadata().map_err(|e| io_err("cannot stat", path, e))?;
+    if !m.is_file() {
+        return Err(CoreError::Io(format!(
+            "{} is not a regular file: art_metrics appends only to regular files",
+            path.display()
+        )));
+    }
+    Ok(f)
+}
+
+/// Creates `path` exclusively (`O_EXCL`: never an existing file, never through a link)
+/// and writes `bytes` to it, fsynced.
+pub fn create_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
 
 /// Test hook (cargo feature `test-hooks`, which only test builds enable): how many of the
@@ -111,16 +173,23 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> CoreResult<()> {
     let name = path
         .file_name()
         .map_or("state".into(), |n| n.to_string_lossy());
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.tmp.{}.{n}", std::process::id()));
-    let result = (|| {
+    // A file already at the temporary name (a planted link, a leftover) is never opened:
+    // the next name is tried.
+    let mut attempts = 0;
+    let (tmp, created) = loop {
+        attempts += 1;
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".{name}.tmp.{}.{n}", std::process::id()));
         if let Some(e) = injected_failure(path) {
             return Err(io_err("cannot write", &tmp, e));
         }
-        let mut f = File::create(&tmp).map_err(|e| io_err("cannot create", &tmp, e))?;
-        f.write_all(bytes)
-            .and_then(|_| f.sync_all())
-            .map_err(|e| io_err("cannot write", &tmp, e))?;
+        match create_new(&tmp, bytes) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 1000 => continue,
+            r => break (tmp, r),
+        }
+    };
+    let result = (|| {
+        created.map_err(|e| io_err("cannot write", &tmp, e))?;
         fs::rename(&tmp, path).map_err(|e| io_err("cannot replace", path, e))?;
         // The rename is durable only once the directory entry is.
         if let Ok(d) = File::open(dir) {
@@ -167,18 +236,39 @@ pub fn remove_stale_temp_files(dir: &Path, name: &str) {
     }
 }
 
-/// Reads a whole file, `None` when it does not exist.
-pub fn read_bytes_opt(path: &Path) -> CoreResult<Option<Vec<u8>>> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err("cannot read", path, e)),
+/// Reads a whole regular file, `None` when it does not exist. `follow`: whether a
+/// symbolic link at `path` is read through (state.json may be a link, the journal may not).
+pub fn read_bytes_opt(path: &Path, follow: bool) -> CoreResult<Option<Vec<u8>>> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    if !follow {
+        options.custom_flags(libc::O_NOFOLLOW);
     }
+    // Opening a FIFO for reading would block: only a regular file is opened.
+    if follow && !check_regular(path)? {
+        return Ok(None);
+    }
+    let mut f = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("cannot read", path, e)),
+    };
+    let m = f.metadata().map_err(|e| io_err("cannot stat", path, e))?;
+    if !m.is_file() {
+        return Err(CoreError::Io(format!(
+            "{} is not a regular file: art_metrics reads only regular files",
+            path.display()
+        )));
+    }
+    let mut bytes = Vec::with_capacity(m.len() as usize);
+    f.read_to_end(&mut bytes)
+        .map_err(|e| io_err("cannot read", path, e))?;
+    Ok(Some(bytes))
 }
 
 /// Reads a whole file as UTF-8, `None` when it does not exist.
 pub fn read_opt(path: &Path) -> CoreResult<Option<String>> {
-    match read_bytes_opt(path)? {
+    match read_bytes_opt(path, true)? {
         Some(bytes) => String::from_utf8(bytes)
             .map(Some)
             .map_err(|_| CoreError::Corrupt(format!("{} is not UTF-8", path.display()))),
@@ -202,8 +292,12 @@ pub struct HistoryTail {
     pub terminated_len: u64,
 }
 
-/// Reads the end of `path` (following a symlink): up to `count` last rows.
+/// Reads the end of `path` (following a symlink): up to `count` last rows. An error when
+/// `path` is not a regular file.
 pub fn history_tail(path: &Path, count: usize) -> CoreResult<HistoryTail> {
+    if !check_regular(path)? {
+        return Ok(HistoryTail::default());
+    }
     let mut f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HistoryTail::default()),

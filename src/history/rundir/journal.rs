@@ -72,6 +72,11 @@ pub struct JournalEntry {
     /// Scenario ids first seen in the row.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub new_scenario_ids: Vec<String>,
+    /// Where in history.jsonl the row starts (the file's length before its append): a torn
+    /// last line that starts exactly there, after an entry whose row never completed, is
+    /// provably ours to cut. Absent in journals written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -80,7 +85,7 @@ struct Header {
 }
 
 impl JournalEntry {
-    pub fn new(seq: u64, row_line: &str, changes: TotalsChanges, reset: bool) -> Self {
+    pub fn new(seq: u64, row_line: &str, at: u64, changes: TotalsChanges, reset: bool) -> Self {
         let residual = |k: &str| {
             changes
                 .compensation
@@ -98,6 +103,7 @@ impl JournalEntry {
                 .map(|(k, v)| (k.clone(), Total(*v), Total(residual(k))))
                 .collect(),
             new_scenario_ids: changes.new_scenario_ids,
+            at: Some(at),
         }
     }
 
@@ -281,6 +287,7 @@ mod tests {
             reset: false,
             cum_state: vec![("costs/cum/all".into(), Total(1.5), Total(0.0))],
             new_scenario_ids: vec!["a".into()],
+            at: None,
         }
     }
 
@@ -342,6 +349,7 @@ mod tests {
                 ("b".into(), Total(1.0), Total(0.0)),
             ],
             new_scenario_ids: vec!["x".into(), "y".into()],
+            at: None,
         });
         f.finish();
         let s = serde_json::to_string(&state).unwrap();

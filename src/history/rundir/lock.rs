@@ -4,6 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::fsio::io_err;
@@ -31,6 +32,8 @@ impl WriterLock {
             .write(true)
             .create(true)
             .truncate(false)
+            // Never through a link: the pid would overwrite whatever it points to.
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| io_err("cannot open", &path, e))?;
         // SAFETY: flock on a descriptor we own; no memory is involved.

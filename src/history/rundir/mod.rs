@@ -435,20 +435,52 @@ impl RunDir {
     fn reconcile(&self, files: &mut Files, mut folded: Folded) -> CoreResult<()> {
         let history = self.file(HISTORY_FILE);
         match folded.history.unterminated {
+            // A whole row someone wrote without its newline: the newline is added.
             Some(true) => {
-                let mut f = fsio::open_append(&history)?;
+                let mut f = fsio::open_append(&history, true)?;
                 fsio::append(&mut f, &history, b"\n")?;
             }
-            Some(false) => fsio::truncate_path(&history, folded.history.terminated_len)?,
+            // Our own row, torn by a crash (the journal proves it): cut.
+            Some(false) if folded.torn_row_is_ours => {
+                let f = fsio::open_append(&history, true)?;
+                fsio::truncate(&f, &history, folded.history.terminated_len)?;
+            }
+            // Bytes we did not write: kept, ended with a newline so that our rows stay whole
+            // (readers skip the partial line with a warning).
+            Some(false) => {
+                let mut f = fsio::open_append(&history, true)?;
+                fsio::append(&mut f, &history, b"\n")?;
+                files.warnings.push(format!(
+                    "{} ended with a partial line that art_metrics did not write (another \
+                     program's, or the file a link points to): it is kept, ended with a \
+                     newline; readers skip it",
+                    history.display()
+                ));
+            }
             None => {}
         }
         if let Some(kind) = folded.set_aside {
             let secs = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            let kept = self.file(&format!("{JOURNAL_FILE}.{kind}-{secs}"));
-            std::fs::copy(self.file(JOURNAL_FILE), &kept)
-                .map_err(|e| fsio::io_err("cannot copy the journal to", &kept, e))?;
+            let journal =
+                fsio::read_bytes_opt(&self.file(JOURNAL_FILE), false)?.unwrap_or_default();
+            // A new file under a new name: an existing one (or a link planted there) is
+            // never written through.
+            let mut n = 0;
+            let kept = loop {
+                let suffix = if n == 0 {
+                    String::new()
+                } else {
+                    format!(".{n}")
+                };
+                let kept = self.file(&format!("{JOURNAL_FILE}.{kind}-{secs}{suffix}"));
+                match fsio::create_new(&kept, &journal) {
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+                    Err(e) => return Err(fsio::io_err("cannot copy the journal to", &kept, e)),
+                    Ok(()) => break kept,
+                }
+            };
             files
                 .warnings
                 .push(format!("the journal was kept as {}", kept.display()));
@@ -520,6 +552,9 @@ struct Folded {
     history: fsio::HistoryTail,
     /// `Some("corrupt" | "stale")` when the writer must keep the journal aside.
     set_aside: Option<&'static str>,
+    /// History's torn last line is the row of the journal's last entry, whose append a
+    /// crash cut short: it starts where that entry says its row starts.
+    torn_row_is_ours: bool,
     warnings: Vec<String>,
 }
 
@@ -545,10 +580,10 @@ fn fold_dir(dir: &Path) -> CoreResult<Folded> {
     let (state_bytes, journal_bytes, history) = {
         let mut attempt = 0;
         loop {
-            let before = fsio::read_bytes_opt(&state_path)?;
-            let journal = fsio::read_bytes_opt(&journal_path)?.unwrap_or_default();
+            let before = fsio::read_bytes_opt(&state_path, true)?;
+            let journal = fsio::read_bytes_opt(&journal_path, false)?.unwrap_or_default();
             let history = fsio::history_tail(&dir.join(HISTORY_FILE), TAIL_ROWS)?;
-            let after = fsio::read_bytes_opt(&state_path)?;
+            let after = fsio::read_bytes_opt(&state_path, true)?;
             attempt += 1;
             if before == after || attempt >= 100 {
                 break (after, journal, history);
@@ -574,10 +609,22 @@ fn fold_dir(dir: &Path) -> CoreResult<Folded> {
         state_bytes: None,
         journal_len: journal_bytes.len(),
         seq: covered,
+        torn_row_is_ours: false,
         history,
         set_aside: None,
         warnings: Vec::new(),
     };
+    let rows: Vec<String> = out
+        .history
+        .last_rows
+        .iter()
+        .map(|r| journal::row_hash(r))
+        .collect();
+    out.torn_row_is_ours = out.history.unterminated == Some(false)
+        && parsed
+            .entries
+            .last()
+            .is_some_and(|e| e.at == Some(out.history.terminated_len) && !rows.contains(&e.row));
     let jname = journal_path.display();
     let base = journal::fingerprint(state_bytes.as_deref());
     if !pending.is_empty() && parsed.base.as_deref() != Some(base.as_str()) {
@@ -601,12 +648,6 @@ fn fold_dir(dir: &Path) -> CoreResult<Folded> {
             ));
             out.set_aside = Some("corrupt");
         }
-        let rows: Vec<String> = out
-            .history
-            .last_rows
-            .iter()
-            .map(|r| journal::row_hash(r))
-            .collect();
         let mut comp = match state::ours(&mut state).remove(state::COMPENSATION_KEY) {
             Some(Value::Object(m)) => m,
             _ => Map::new(),
@@ -691,7 +732,7 @@ impl RunWriter<'_> {
             .len();
         let journal_len = self.files.journal_len;
         let seq = self.files.seq + 1;
-        if let Err(e) = self.append_row(seq, line, changes, reset) {
+        if let Err(e) = self.append_row(seq, line, start, changes, reset) {
             // A full disk can take half a line. Cut both files back to where they were
             // (shrinking needs no space), so that the next row follows whole rows only.
             if let Some((h, _)) = &self.files.history {
@@ -721,7 +762,7 @@ impl RunWriter<'_> {
         }
         std::fs::create_dir_all(&self.run.shared.dir)
             .map_err(|e| fsio::io_err("cannot create directory", &self.run.shared.dir, e))?;
-        let f = fsio::open_append(path)?;
+        let f = fsio::open_append(path, true)?;
         let m = f
             .metadata()
             .map_err(|e| fsio::io_err("cannot stat", path, e))?;
@@ -734,6 +775,7 @@ impl RunWriter<'_> {
         &mut self,
         seq: u64,
         line: &str,
+        at: u64,
         changes: TotalsChanges,
         reset: bool,
     ) -> CoreResult<()> {
@@ -742,9 +784,9 @@ impl RunWriter<'_> {
         if self.files.journal_len == 0 {
             entry_line = journal::header_line(&self.files.base);
         }
-        entry_line.push_str(&JournalEntry::new(seq, line, changes, reset).to_line());
+        entry_line.push_str(&JournalEntry::new(seq, line, at, changes, reset).to_line());
         if self.files.journal.is_none() || self.files.journal_len == 0 {
-            self.files.journal = Some(fsio::open_append(&journal_path)?);
+            self.files.journal = Some(fsio::open_append(&journal_path, false)?);
         }
         let journal = self.files.journal.as_mut().expect("opened above");
         fsio::append(journal, &journal_path, entry_line.as_bytes())?;

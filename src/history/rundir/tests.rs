@@ -89,7 +89,8 @@ fn a_torn_row_is_dropped_with_its_entry() {
     log(&run, 0);
     log(&run, 1);
     // Killed in the middle of row 2: its journal entry is complete, the row is not.
-    let entry = JournalEntry::new(3, &row(2), changes(3.0, &["s2"]), false);
+    let at = (row(0).len() + row(1).len()) as u64;
+    let entry = JournalEntry::new(3, &row(2), at, changes(3.0, &["s2"]), false);
     append_raw(&path.join(JOURNAL_FILE), entry.to_line().as_bytes());
     append_raw(&path.join(HISTORY_FILE), b"{\"costs/all\": 1.");
     let (run, state, _) = reopen(run);
@@ -109,7 +110,7 @@ fn the_last_entry_counts_when_its_row_is_complete() {
     let run = RunDir::new(&path);
     log(&run, 0);
     // Killed after row 1 was written, before anything else.
-    let entry = JournalEntry::new(2, &row(1), changes(2.0, &["s1"]), false);
+    let entry = JournalEntry::new(2, &row(1), 0, changes(2.0, &["s1"]), false);
     append_raw(&path.join(JOURNAL_FILE), entry.to_line().as_bytes());
     append_raw(&path.join(HISTORY_FILE), row(1).as_bytes());
     assert_eq!(total(&reopen(run).1), Some(2.0));
@@ -125,7 +126,7 @@ fn readers_never_modify_the_directory() {
         log(&run, i);
     }
     // A row being written: its entry is there, the row not yet.
-    let entry = JournalEntry::new(4, &row(3), changes(4.0, &[]), false);
+    let entry = JournalEntry::new(4, &row(3), 0, changes(4.0, &[]), false);
     append_raw(&path.join(JOURNAL_FILE), entry.to_line().as_bytes());
     append_raw(&path.join(HISTORY_FILE), b"{\"costs/a");
     let before = snapshot(&path);
@@ -379,7 +380,10 @@ fn many_logs_compact_and_stay_correct() {
     for i in 0..200 {
         log(&run, i);
     }
-    assert!(fs::metadata(path.join(JOURNAL_FILE)).unwrap().len() < 2048);
+    // Folded once it outgrows state.json: never longer than that plus one entry.
+    let journal = fs::metadata(path.join(JOURNAL_FILE)).unwrap().len();
+    let state = fs::metadata(path.join(STATE_FILE)).unwrap().len();
+    assert!(journal < state.max(512) + 256, "{journal} {state}");
     let (_run, state, _) = reopen(run);
     assert_eq!(total(&state), Some(200.0));
     assert_eq!(state.unique_scenario_ids.len(), 200);
@@ -425,4 +429,112 @@ fn a_failed_reconcile_leaves_the_handle_writing() {
     run.close().unwrap();
     let (_, state, _) = reopen(run);
     assert_eq!(total(&state), Some(2.0));
+}
+
+/// Issue #21, case 1: a torn last line the journal does not prove ours (an old journal,
+/// another program's partial line, a file a link points to) is kept, ended with a newline.
+#[test]
+fn a_torn_line_not_ours_is_kept_and_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
+    let run = RunDir::new(&path);
+    log(&run, 0);
+    // An entry whose row would start elsewhere: the partial line is not its row.
+    let entry = JournalEntry::new(2, &row(1), 3, changes(2.0, &["s1"]), false);
+    append_raw(&path.join(JOURNAL_FILE), entry.to_line().as_bytes());
+    append_raw(&path.join(HISTORY_FILE), b"{\"not\": \"ours");
+    let (run, state, _) = reopen(run);
+    assert_eq!(total(&state), Some(1.0));
+    log(&run, 1);
+    let history = fs::read_to_string(path.join(HISTORY_FILE)).unwrap();
+    assert_eq!(history, format!("{}{{\"not\": \"ours\n{}", row(0), row(1)));
+    let warnings = run.take_warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("partial line that art_metrics did not write")),
+        "{warnings:?}"
+    );
+}
+
+/// Issue #21, case 1: history.jsonl linked to a file whose last line is unfinished: the
+/// file keeps every byte it had.
+#[test]
+fn a_linked_history_keeps_the_targets_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
+    fs::create_dir_all(&path).unwrap();
+    let target = dir.path().join("notes.txt");
+    fs::write(&target, "line one\nline two, unfinished").unwrap();
+    std::os::unix::fs::symlink(&target, path.join(HISTORY_FILE)).unwrap();
+    let run = RunDir::new(&path);
+    log(&run, 0);
+    let text = fs::read_to_string(&target).unwrap();
+    assert_eq!(text, format!("line one\nline two, unfinished\n{}", row(0)));
+}
+
+fn assert_link_refused(err: CoreError, name: &str) {
+    let msg = err.to_string();
+    assert!(msg.contains(name) && msg.contains("symbolic link"), "{msg}");
+}
+
+/// Issue #21, case 1: the journal and the lock file are never opened through a link.
+#[test]
+fn the_journal_and_the_lock_are_never_written_through_links() {
+    for name in [JOURNAL_FILE, lock::LOCK_FILE] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run");
+        fs::create_dir_all(&path).unwrap();
+        let target = dir.path().join("precious");
+        fs::write(&target, "keep me").unwrap();
+        std::os::unix::fs::symlink(&target, path.join(name)).unwrap();
+        let run = RunDir::new(&path);
+        let err = match run.open() {
+            Err(e) => e,
+            Ok(_) => run
+                .writer()
+                .and_then(|mut w| w.append(&row(0), changes(1.0, &[]), false))
+                .expect_err("a write through the link"),
+        };
+        assert_link_refused(err, name);
+        assert_eq!(fs::read_to_string(&target).unwrap(), "keep me", "{name}");
+    }
+}
+
+/// Issue #21, case 1: a link planted at a temporary name of state.json is never written
+/// through, and state.json stays a plain file.
+#[test]
+fn planted_temporary_links_are_passed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
+    fs::create_dir_all(&path).unwrap();
+    let target = dir.path().join("precious");
+    fs::write(&target, "keep me").unwrap();
+    // Every name the next writes of this process could take.
+    let pid = std::process::id();
+    for n in 0..200 {
+        let _ =
+            std::os::unix::fs::symlink(&target, path.join(format!(".state.json.tmp.{pid}.{n}")));
+    }
+    let run = RunDir::new(&path);
+    log(&run, 0);
+    run.close().unwrap();
+    assert_eq!(fs::read_to_string(&target).unwrap(), "keep me");
+    let meta = fs::symlink_metadata(path.join(STATE_FILE)).unwrap();
+    assert!(meta.file_type().is_file());
+}
+
+/// Issue #21, case 1: a history.jsonl that is not a regular file (`/dev/zero`) is refused
+/// with an error naming it, by readers and the writer.
+#[test]
+fn a_history_that_is_not_a_regular_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
+    fs::create_dir_all(&path).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", path.join(HISTORY_FILE)).unwrap();
+    let msg = RunDir::new(&path).open().unwrap_err().to_string();
+    assert!(
+        msg.contains(HISTORY_FILE) && msg.contains("not a regular file"),
+        "{msg}"
+    );
 }
