@@ -4,8 +4,9 @@
 //! Every line is `<json>\t<check>\n`, where `<check>` is the first 8 hex digits of the
 //! SHA-256 of `<json>`. The first line is the header `{"base": "<fingerprint>"}`: the
 //! fingerprint of the state.json the entries extend ([`fingerprint`]). Each other line is a
-//! [`JournalEntry`]: a sequence number, the hash of the history row it announces, and the
-//! new values of the totals that row changed.
+//! [`JournalEntry`]: a sequence number, the hash of the history row it announces, the
+//! new values of the totals that row changed, the scenario ids it saw first and those the
+//! previous entry saw first (so one corrupt entry loses no id).
 
 use std::collections::HashSet;
 
@@ -77,6 +78,12 @@ pub struct JournalEntry {
     /// provably ours to cut. Absent in journals written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<u64>,
+    /// The previous entry's `new_scenario_ids` (written by the same writer), repeated so
+    /// that a corrupt entry in the middle loses none of its ids: ids form a set and no later
+    /// entry or history row names them otherwise (issue #21, case 7). Absent in journals
+    /// written before it was recorded (a lost entry's ids are then lost).
+    #[serde(default, rename = "prev_ids", skip_serializing_if = "Option::is_none")]
+    pub prev_new_scenario_ids: Option<Vec<String>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -85,7 +92,16 @@ struct Header {
 }
 
 impl JournalEntry {
-    pub fn new(seq: u64, row_line: &str, at: u64, changes: TotalsChanges, reset: bool) -> Self {
+    /// The entry for `row_line`, which starts at byte `at` of history.jsonl; `prev_ids`
+    /// are the previous entry's new scenario ids.
+    pub fn new(
+        seq: u64,
+        row_line: &str,
+        at: u64,
+        changes: TotalsChanges,
+        reset: bool,
+        prev_ids: Vec<String>,
+    ) -> Self {
         let residual = |k: &str| {
             changes
                 .compensation
@@ -104,6 +120,7 @@ impl JournalEntry {
                 .collect(),
             new_scenario_ids: changes.new_scenario_ids,
             at: Some(at),
+            prev_new_scenario_ids: Some(prev_ids),
         }
     }
 
@@ -236,6 +253,9 @@ impl<'a> StateFolder<'a> {
     }
 
     pub fn apply(&mut self, entry: &JournalEntry) {
+        // The previous entry's ids first (they precede this entry's; already there unless
+        // that entry was lost), then a reset drops them with everything else.
+        self.apply_prev_ids(entry);
         if entry.reset {
             self.cum.clear();
             self.ids.clear();
@@ -251,9 +271,21 @@ impl<'a> StateFolder<'a> {
             }
         }
         for id in &entry.new_scenario_ids {
-            if self.seen.insert(id.clone()) {
-                self.ids.push(Value::String(id.clone()));
-            }
+            self.add_id(id);
+        }
+    }
+
+    /// Adds the ids `entry` repeats from its previous entry (a no-op unless that one was
+    /// lost).
+    pub fn apply_prev_ids(&mut self, entry: &JournalEntry) {
+        for id in entry.prev_new_scenario_ids.iter().flatten() {
+            self.add_id(id);
+        }
+    }
+
+    fn add_id(&mut self, id: &str) {
+        if self.seen.insert(id.to_owned()) {
+            self.ids.push(Value::String(id.to_owned()));
         }
     }
 
@@ -288,6 +320,7 @@ mod tests {
             cum_state: vec![("costs/cum/all".into(), Total(1.5), Total(0.0))],
             new_scenario_ids: vec!["a".into()],
             at: None,
+            prev_new_scenario_ids: None,
         }
     }
 
@@ -350,6 +383,7 @@ mod tests {
             ],
             new_scenario_ids: vec!["x".into(), "y".into()],
             at: None,
+            prev_new_scenario_ids: None,
         });
         f.finish();
         let s = serde_json::to_string(&state).unwrap();

@@ -9,7 +9,9 @@
 //!   compensation terms). Other sub-keys of `_art_metrics` (a budget, ...) are kept.
 //! * `state.journal`: self-checking lines (see [`journal`]): a header with the fingerprint
 //!   of the state.json it extends, then one entry per history row: a sequence number, the
-//!   hash of the row, the new values of the totals it changed, the scenario ids it saw first.
+//!   hash of the row, the new values of the totals it changed, the scenario ids it saw first
+//!   and those the previous entry saw first (history rows do not name ids, so this repeat is
+//!   what lets a corrupt entry lose none).
 //! * `.art_metrics.lock`: the writer's lock (see [`lock`]), holding its pid.
 //!
 //! # One writer, readers that never write
@@ -46,9 +48,10 @@
 //! A torn journal tail (an incomplete last line, a last line failing its checksum, one
 //! ending inside a UTF-8 character) is the entry being written when the process died: cut.
 //! A bad line in the middle is never dropped silently: the run opens with every valid entry
-//! (a bad entry loses only the totals that it alone changed and the ids it saw first), a
-//! warning names the file, the line and that, and the writer keeps the journal beside as
-//! `state.journal.corrupt-<unix time>`.
+//! (a bad entry loses only the totals that it alone changed; its ids come back from the next
+//! entry, unless that one is bad too), a warning names the file, the lines, and whether the
+//! ids were restored or which entries' (by sequence number) were lost, and the writer keeps
+//! the journal beside as `state.journal.corrupt-<unix time>`.
 //!
 //! If state.json was replaced by another program (openpipe-art) since we last wrote it (its
 //! fingerprint differs from the journal header's), the journal's entries are not replayed
@@ -104,6 +107,9 @@ struct Files {
     state_len: u64,
     /// The last sequence number written (while we are the writer).
     seq: u64,
+    /// The scenario ids our last entry in the current journal saw first (repeated by the
+    /// next entry; empty once the journal restarts, its ids then being in state.json).
+    prev_ids: Vec<String>,
     /// The fingerprint of the state.json we last wrote (the journal header's base).
     base: String,
     snapshot_next: bool,
@@ -433,6 +439,8 @@ impl RunDir {
     /// The writer's repair on taking the lock: history's tail, set-aside journals, then
     /// the journal folded into state.json.
     fn reconcile(&self, files: &mut Files, mut folded: Folded) -> CoreResult<()> {
+        // Another writer may have run since our last entry: never repeat its ids.
+        files.prev_ids.clear();
         let history = self.file(HISTORY_FILE);
         match folded.history.unterminated {
             // A whole row someone wrote without its newline: the newline is added.
@@ -517,6 +525,7 @@ impl RunDir {
         fsio::atomic_write(&self.file(STATE_FILE), text.as_bytes())?;
         fsio::truncate_path(&self.file(JOURNAL_FILE), 0)?;
         files.journal_len = 0;
+        files.prev_ids.clear();
         files.state_len = text.len() as u64;
         files.base = journal::fingerprint(Some(text.as_bytes()));
         Ok(text)
@@ -643,8 +652,9 @@ fn fold_dir(dir: &Path) -> CoreResult<Folded> {
                 .collect();
             out.warnings.push(format!(
                 "{jname}: line(s) {} fail their checksum and were skipped: the totals only \
-                 they changed and the scenario ids they saw first may be missing",
-                lines.join(", ")
+                 they changed may be missing; {}",
+                lines.join(", "),
+                lost_ids_notice(covered, &pending)
             ));
             out.set_aside = Some("corrupt");
         }
@@ -656,6 +666,9 @@ fn fold_dir(dir: &Path) -> CoreResult<Folded> {
         for (i, entry) in pending.iter().enumerate() {
             // Only the last entry can be uncertain: its row may not have been written.
             if i + 1 == pending.len() && !rows.contains(&entry.row) {
+                // Its previous entry is committed all the same (this one was written after
+                // that one's row), and may be the lost one.
+                folder.apply_prev_ids(entry);
                 break;
             }
             folder.apply(entry);
@@ -683,6 +696,36 @@ fn fold_dir(dir: &Path) -> CoreResult<Folded> {
     out.state = state;
     out.state_bytes = state_bytes;
     Ok(out)
+}
+
+/// What skipped journal entries did to the scenario ids: each entry repeats the ids its
+/// previous entry saw first, so a lost entry followed by a valid one loses none; of several
+/// consecutive lost entries, all but the last lose theirs (and the last too when the valid
+/// entry after them predates the repeat).
+fn lost_ids_notice(covered: u64, pending: &[&JournalEntry]) -> String {
+    let mut lost: Vec<String> = Vec::new();
+    let mut prev = covered;
+    for e in pending {
+        let restored = u64::from(e.prev_new_scenario_ids.is_some());
+        if e.seq > prev.saturating_add(1 + restored) {
+            let (from, to) = (prev + 1, e.seq - 1 - restored);
+            lost.push(if from == to {
+                from.to_string()
+            } else {
+                format!("{from}-{to}")
+            });
+        }
+        prev = prev.max(e.seq);
+    }
+    if lost.is_empty() {
+        "the scenario ids they saw first were restored from the entries after them".into()
+    } else {
+        format!(
+            "the scenario ids first seen by the rows of entries (seq) {} are lost (no later \
+             entry repeats them)",
+            lost.join(", ")
+        )
+    }
 }
 
 fn is_empty_builder(v: &Value) -> bool {
@@ -732,6 +775,7 @@ impl RunWriter<'_> {
             .len();
         let journal_len = self.files.journal_len;
         let seq = self.files.seq + 1;
+        let new_ids = changes.new_scenario_ids.clone();
         if let Err(e) = self.append_row(seq, line, start, changes, reset) {
             // A full disk can take half a line. Cut both files back to where they were
             // (shrinking needs no space), so that the next row follows whole rows only.
@@ -743,6 +787,7 @@ impl RunWriter<'_> {
             return Err(e);
         }
         self.files.seq = seq;
+        self.files.prev_ids = new_ids;
         let id = self.run.id;
         if let Some(tip) = self.files.synced.get_mut(&id) {
             tip.seq = seq;
@@ -784,7 +829,8 @@ impl RunWriter<'_> {
         if self.files.journal_len == 0 {
             entry_line = journal::header_line(&self.files.base);
         }
-        entry_line.push_str(&JournalEntry::new(seq, line, at, changes, reset).to_line());
+        let prev_ids = self.files.prev_ids.clone();
+        entry_line.push_str(&JournalEntry::new(seq, line, at, changes, reset, prev_ids).to_line());
         if self.files.journal.is_none() || self.files.journal_len == 0 {
             self.files.journal = Some(fsio::open_append(&journal_path, false)?);
         }

@@ -90,7 +90,14 @@ fn a_torn_row_is_dropped_with_its_entry() {
     log(&run, 1);
     // Killed in the middle of row 2: its journal entry is complete, the row is not.
     let at = (row(0).len() + row(1).len()) as u64;
-    let entry = JournalEntry::new(3, &row(2), at, changes(3.0, &["s2"]), false);
+    let entry = JournalEntry::new(
+        3,
+        &row(2),
+        at,
+        changes(3.0, &["s2"]),
+        false,
+        vec!["s1".into()],
+    );
     append_raw(&path.join(JOURNAL_FILE), entry.to_line().as_bytes());
     append_raw(&path.join(HISTORY_FILE), b"{\"costs/all\": 1.");
     let (run, state, _) = reopen(run);
@@ -110,7 +117,14 @@ fn the_last_entry_counts_when_its_row_is_complete() {
     let run = RunDir::new(&path);
     log(&run, 0);
     // Killed after row 1 was written, before anything else.
-    let entry = JournalEntry::new(2, &row(1), 0, changes(2.0, &["s1"]), false);
+    let entry = JournalEntry::new(
+        2,
+        &row(1),
+        0,
+        changes(2.0, &["s1"]),
+        false,
+        vec!["s0".into()],
+    );
     append_raw(&path.join(JOURNAL_FILE), entry.to_line().as_bytes());
     append_raw(&path.join(HISTORY_FILE), row(1).as_bytes());
     assert_eq!(total(&reopen(run).1), Some(2.0));
@@ -126,7 +140,7 @@ fn readers_never_modify_the_directory() {
         log(&run, i);
     }
     // A row being written: its entry is there, the row not yet.
-    let entry = JournalEntry::new(4, &row(3), 0, changes(4.0, &[]), false);
+    let entry = JournalEntry::new(4, &row(3), 0, changes(4.0, &[]), false, Vec::new());
     append_raw(&path.join(JOURNAL_FILE), entry.to_line().as_bytes());
     append_raw(&path.join(HISTORY_FILE), b"{\"costs/a");
     let before = snapshot(&path);
@@ -202,8 +216,8 @@ fn a_corrupt_record_in_the_middle_is_reported_and_kept() {
     assert_eq!(total(&state), Some(4.0), "later entries still count");
     assert_eq!(
         state.unique_scenario_ids,
-        ["s0", "s2", "s3"],
-        "s1 was only in line 3"
+        ["s0", "s1", "s2", "s3"],
+        "s1, first seen by line 3's row, is repeated by line 4"
     );
     assert!(
         warnings
@@ -224,6 +238,55 @@ fn a_corrupt_record_in_the_middle_is_reported_and_kept() {
     assert_eq!(kept.len(), 1);
     assert_eq!(fs::read(kept[0].path()).unwrap(), bytes);
     assert!(run.take_warnings().iter().any(|w| w.contains("kept as")));
+}
+
+/// Issue #21, case 7: a corrupt journal entry in the middle loses none of the scenario ids
+/// it saw first (the next entry repeats them); where consecutive entries are corrupt, the
+/// warning names exactly the entries whose ids are lost.
+#[test]
+fn corrupt_middle_entries_keep_or_name_their_scenario_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
+    let run = RunDir::new(&path);
+    for i in 0..10 {
+        log(&run, i);
+    }
+    let journal = path.join(JOURNAL_FILE);
+    let text = fs::read_to_string(&journal).unwrap();
+    let lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
+    let flip = |l: &str| l.replacen("\"seq\"", "\"sEq\"", 1);
+    // One bad line (entry 3, row 2, which saw "s2" first): every id survives.
+    let mut one = lines.clone();
+    one[3] = flip(&one[3]);
+    fs::write(&journal, one.concat()).unwrap();
+    let (run, state, warnings) = reopen(run);
+    assert_eq!(total(&state), Some(10.0));
+    let all: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
+    assert_eq!(state.unique_scenario_ids, all, "10 ids, none lost");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("line(s) 4") && w.contains("restored from the entries after them")),
+        "{warnings:?}"
+    );
+    drop(run);
+    // Entries 5 and 6 (rows 4 and 5) both bad: row 5's id is repeated by entry 7, row 4's
+    // is lost, and the warning says so.
+    let mut two = lines.clone();
+    two[5] = flip(&two[5]);
+    two[6] = flip(&two[6]);
+    fs::write(&journal, two.concat()).unwrap();
+    let run = RunDir::new(&path);
+    let (state, _) = run.open().unwrap();
+    let warnings = run.take_warnings();
+    assert_eq!(total(&state), Some(10.0));
+    let kept: Vec<String> = all.iter().filter(|s| *s != "s4").cloned().collect();
+    assert_eq!(state.unique_scenario_ids, kept);
+    assert!(
+        warnings.iter().any(|w| w.contains("line(s) 6, 7")
+            && w.contains("first seen by the rows of entries (seq) 5 are lost")),
+        "{warnings:?}"
+    );
 }
 
 /// Issue #10, case 7: when openpipe-art wrote a newer state.json, our older journal is not
@@ -440,7 +503,14 @@ fn a_torn_line_not_ours_is_kept_and_ended() {
     let run = RunDir::new(&path);
     log(&run, 0);
     // An entry whose row would start elsewhere: the partial line is not its row.
-    let entry = JournalEntry::new(2, &row(1), 3, changes(2.0, &["s1"]), false);
+    let entry = JournalEntry::new(
+        2,
+        &row(1),
+        3,
+        changes(2.0, &["s1"]),
+        false,
+        vec!["s0".into()],
+    );
     append_raw(&path.join(JOURNAL_FILE), entry.to_line().as_bytes());
     append_raw(&path.join(HISTORY_FILE), b"{\"not\": \"ours");
     let (run, state, _) = reopen(run);
@@ -536,5 +606,37 @@ fn a_history_that_is_not_a_regular_file_is_refused() {
     assert!(
         msg.contains(HISTORY_FILE) && msg.contains("not a regular file"),
         "{msg}"
+    );
+}
+
+/// Issue #21, case 7: an entry written before entries repeated their previous entry's ids
+/// cannot restore them: the warning names the lost entry rather than claiming a restore.
+#[test]
+fn a_lost_entry_before_an_old_style_entry_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
+    let run = RunDir::new(&path);
+    for i in 0..4 {
+        log(&run, i);
+    }
+    let journal = path.join(JOURNAL_FILE);
+    let text = fs::read_to_string(&journal).unwrap();
+    let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
+    // Line 3 (entry 2) corrupt; line 4 (entry 3) as an older version wrote it.
+    lines[2] = lines[2].replacen("\"seq\"", "\"sEq\"", 1);
+    let mut old = journal::parse(lines[3].as_bytes()).entries.remove(0);
+    old.prev_new_scenario_ids = None;
+    lines[3] = old.to_line();
+    fs::write(&journal, lines.concat()).unwrap();
+    drop(run);
+    let run = RunDir::new(&path);
+    let (state, _) = run.open().unwrap();
+    assert_eq!(state.unique_scenario_ids, ["s0", "s2", "s3"]);
+    let warnings = run.take_warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("first seen by the rows of entries (seq) 2 are lost")),
+        "{warnings:?}"
     );
 }
