@@ -252,6 +252,7 @@ def corrupt_journal_case() -> str:
     base = tempfile.mkdtemp(prefix="corrupt-")
     model = Model(name="c", project="p", base_path=base)
     for i in range(20):
+        model.metrics_builder().add_data(scenario_ids=[f"s{i}"])
         _log(model, i, **{"data/step_items": 1})
     run_dir = Path(model.run_dir)
     model._finalizer.detach()  # a crash: no close
@@ -265,9 +266,11 @@ def corrupt_journal_case() -> str:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = Model(name="c", project="p", base_path=base)
-        items = model.read_state()["_metrics_builder_state"]["cum_state"]["data/cum/items"]
-    kinds = "; ".join(str(w.message)[:90] for w in caught)
-    return f"restored {items:g} of 20 items; warning: {kinds}"
+        state = model.read_state()["_metrics_builder_state"]
+    items = state["cum_state"]["data/cum/items"]
+    ids = len(state["unique_scenario_ids"])
+    kinds = "; ".join(str(w.message).split(": ", 1)[1][:140] for w in caught)
+    return f"restored {items:g} of 20 items, {ids} of 20 scenario ids; warning: {kinds}"
 
 
 def fork_case(builder_cls, *, forks: int = 150, threads: int = 4) -> str:
