@@ -247,6 +247,11 @@ pub struct RequestContext<'a> {
 }
 
 impl RequestContext<'_> {
+    /// The standard tier, not batch, not fast: no variant applies.
+    pub fn is_standard(&self) -> bool {
+        self.service_tier.is_none() && !self.batch && !self.fast
+    }
+
     fn holds(&self, key: &str, value: &str) -> bool {
         match key {
             "service_tier" => self.service_tier == Some(value),
@@ -278,7 +283,18 @@ impl<'a> Applied<'a> {
 
 impl Model {
     /// The period that applies at `at` (module docs).
+    /// Whether the prices a request in `ctx` gets depend on when it was made: several
+    /// periods, or dated variants that a non-standard request may get. Otherwise pricing it
+    /// needs no clock read.
+    pub fn needs_time(&self, ctx: &RequestContext<'_>) -> bool {
+        self.periods.len() > 1
+            || (!ctx.is_standard() && self.variants.iter().any(|v| v.from.is_some()))
+    }
+
     pub fn period_at(&self, at: RequestTime) -> &Period {
+        if self.periods.len() == 1 {
+            return &self.periods[0];
+        }
         let (day, minute) = (at.day(), at.minute_of_day());
         self.periods
             .iter()
@@ -297,7 +313,7 @@ impl Model {
         let period = self.period_at(at);
         let mut out: [Option<&Price>; KEY_COUNT] =
             std::array::from_fn(|i| period.prices.0[i].as_ref());
-        if ctx.service_tier.is_none() && !ctx.batch && !ctx.fast {
+        if ctx.is_standard() {
             return Applied(out);
         }
         let day = at.day();
@@ -454,6 +470,31 @@ mod tests {
 
     fn at(date: &str) -> RequestTime {
         RequestTime(parse_date(date).unwrap() as f64 * 86_400.0 + 3600.0)
+    }
+
+    /// A request whose prices cannot depend on when it was made needs no clock: one
+    /// period (which applies at any time, even before its date), and no dated variant that
+    /// the request could get.
+    #[test]
+    fn requests_that_need_no_clock() {
+        let mut m = o3();
+        let standard = RequestContext::default();
+        let flex = RequestContext {
+            service_tier: Some("flex"),
+            ..standard
+        };
+        assert!(m.needs_time(&standard), "two periods");
+        m.periods.remove(0);
+        assert!(!m.needs_time(&standard) && !m.needs_time(&flex));
+        for when in [RequestTime(0.0), at("2020-01-01"), at("2030-01-01")] {
+            assert_eq!(m.applied(when, &standard).price(PriceKey::Input, 0.0), 2.0);
+        }
+        m.variants[0].from = parse_date("2026-01-01");
+        assert!(
+            !m.needs_time(&standard),
+            "a standard request gets no variant"
+        );
+        assert!(m.needs_time(&flex));
     }
 
     #[test]

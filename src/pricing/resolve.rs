@@ -131,9 +131,13 @@ pub fn token_cost(
             Applied(std::array::from_fn(|i| own.0[i].as_ref()))
         }
         (None, Some(m)) => {
-            let at = fields
-                .timestamp()
-                .map_or_else(RequestTime::now, RequestTime);
+            // Most models price every moment alike: no clock read then (issue #20).
+            let at = match !m.needs_time(&ctx) {
+                true => RequestTime(0.0),
+                false => fields
+                    .timestamp()
+                    .map_or_else(RequestTime::now, RequestTime),
+            };
             m.applied(at, &ctx)
         }
         (None, None) => Applied([None; KEY_COUNT]),

@@ -463,6 +463,17 @@ impl ResponseFields {
         self.set |= bit(field);
     }
 
+    /// [`set`](Self::set) of a number.
+    #[inline]
+    pub fn set_number(&mut self, field: Field, value: f64) {
+        let slot = &mut self.values[field as usize];
+        match slot {
+            Some(Scalar::Number(x)) => *x = value,
+            _ => *slot = Some(Scalar::Number(value)),
+        }
+        self.set |= bit(field);
+    }
+
     pub fn get(&self, field: Field) -> Option<&Scalar> {
         self.values[field as usize].as_ref()
     }

@@ -7,6 +7,7 @@
 //! cycle (an extractor that closes over its builder).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 use pyo3::prelude::*;
@@ -16,6 +17,9 @@ use pyo3::{PyTraverseError, PyVisit};
 #[derive(Default)]
 pub struct CostExtractors {
     by_provider: Mutex<HashMap<String, Py<PyAny>>>,
+    /// Whether any extractor was ever registered: the common run has none, and its tracked
+    /// calls then take no lock here.
+    any: AtomicBool,
 }
 
 impl CostExtractors {
@@ -24,12 +28,16 @@ impl CostExtractors {
     /// that registers again.
     pub fn insert(&self, provider: String, extractor: Py<PyAny>) {
         let replaced = self.by_provider.lock().insert(provider, extractor);
+        self.any.store(true, Ordering::Release);
         drop(replaced);
     }
 
     /// The extractor for `provider` (normalized), if any; the lock is released before the
     /// caller can call it.
     pub fn get(&self, py: Python<'_>, provider: &str) -> Option<Py<PyAny>> {
+        if !self.any.load(Ordering::Acquire) {
+            return None;
+        }
         let by_provider = self.by_provider.lock();
         if by_provider.is_empty() {
             return None;
