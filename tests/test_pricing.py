@@ -442,3 +442,57 @@ def test_catalog_info_names_source_and_version():
     assert (info["source"], info["version"]) == ("genai-prices", "0.2.3")
     assert {"name": "litellm", "version": "1.110.2"}.items() <= info["sources"][1].items()
     assert info["models"]["openai"] > 100 and info["models"]["anthropic"] > 20
+
+
+# A dict with fewer items than the keys the reader looks for is read by matching its items
+# (issue #20), one with more by looking each key up; any Mapping through `.get`, an object
+# through its attributes. All four must read the same usage.
+USAGE_SHAPES = [
+    {"prompt_tokens": 1234, "completion_tokens": 56},
+    {
+        "prompt_tokens": 1234,
+        "completion_tokens": 56,
+        "prompt_tokens_details": {"cached_tokens": 200},
+    },
+    {
+        "prompt_tokens": 1000,
+        "completion_tokens": 500,
+        "total_tokens": 1500,
+        "prompt_tokens_details": {"cached_tokens": 100, "audio_tokens": None, "x": 1, "y": 2},
+        "completion_tokens_details": {"reasoning_tokens": 300, "audio_tokens": 0},
+        "unrelated": [1, 2],
+        "also": {"deep": 1},
+        1: "a non-str key",
+    },
+    {"prompt_tokens": 10, "completion_tokens": None, "completion_tokens_details": None},
+]
+
+
+def _as_object(value):
+    if isinstance(value, dict):
+        return SimpleNamespace(**{k: _as_object(v) for k, v in value.items() if isinstance(k, str)})
+    return value
+
+
+@pytest.mark.parametrize("usage", USAGE_SHAPES)
+@pytest.mark.parametrize("service_tier", [None, "flex", "default"])
+def test_dicts_of_any_size_read_like_mappings_and_objects(usage, service_tier):
+    from types import MappingProxyType
+
+    def mapping(value):
+        if isinstance(value, dict):
+            return MappingProxyType({k: mapping(v) for k, v in value.items()})
+        return value
+
+    response = {"model": "gpt-4.1", "usage": usage, "choices": [], "service_tier": service_tier}
+    costs = []
+    for shaped in (response, mapping(response), _as_object(response)):
+        try:
+            costs.append(
+                MetricsBuilder("t").add_response_cost(
+                    "j", shaped, provider="openai", model_name="gpt-4.1"
+                )
+            )
+        except ValueError as err:
+            costs.append(type(err).__name__ + str(err).split(":")[0])
+    assert costs[0] == costs[1] == costs[2], costs

@@ -185,6 +185,13 @@ fn walk(
     mask: u64,
     out: &mut ResponseFields,
 ) -> PyResult<()> {
+    if let How::Dict = reader.how {
+        let dict = reader.obj.cast::<PyDict>()?;
+        let wanted = nodes.iter().filter(|n| n.node.mask & mask != 0).count();
+        if dict.len() < wanted {
+            return walk_items(dict, reader.keys, nodes, mask, out);
+        }
+    }
     for n in nodes {
         if n.node.mask & mask == 0 {
             continue;
@@ -192,33 +199,68 @@ fn walk(
         let Some(child) = reader.get(n.key)? else {
             continue;
         };
-        if !n.node.modalities.is_empty() {
-            read_modalities(&child, n.node, out)?;
-            continue;
-        }
-        if let Some(field) = n.node.field {
-            // Token counts are almost always exact ints: set without moving a `Scalar`
-            // through a `Result` (copies of the enum stalled on store forwarding: a fifth of
-            // a dict judge's read, issue #20).
-            if let Some(x) = exact_int(&child) {
-                out.set_number(field, x);
-                continue;
-            }
-            let scalar = scalar(&child)?;
-            let leaf = scalar.is_leaf_value();
-            out.set(field, scalar);
-            if leaf {
-                continue;
-            }
-        }
-        walk(
-            &mut Reader::new(&child, reader.keys)?,
-            &n.children,
-            mask,
-            out,
-        )?;
+        visit(n, &child, reader.keys, mask, out)?;
     }
     Ok(())
+}
+
+/// [`walk`] over a dict with fewer items than the keys looked for (a usage dict holds a few
+/// of the dozen counts the schema knows): its items are matched to the schema's keys, rather
+/// than each key looked up and most of them missed (issue #20).
+fn walk_items(
+    dict: &Bound<'_, PyDict>,
+    keys: &Keys,
+    nodes: &[PyNode],
+    mask: u64,
+    out: &mut ResponseFields,
+) -> PyResult<()> {
+    for (key, value) in dict.iter() {
+        if value.is_none() {
+            continue;
+        }
+        let Ok(key) = key.cast::<PyString>() else {
+            continue;
+        };
+        let Ok(key) = key.to_str() else {
+            continue;
+        };
+        if let Some(n) = nodes
+            .iter()
+            .find(|n| n.node.mask & mask != 0 && n.node.key == key)
+        {
+            visit(n, &value, keys, mask, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads `child`, the value of `n`'s key: its field, then its children.
+fn visit(
+    n: &PyNode,
+    child: &Bound<'_, PyAny>,
+    keys: &Keys,
+    mask: u64,
+    out: &mut ResponseFields,
+) -> PyResult<()> {
+    if !n.node.modalities.is_empty() {
+        return read_modalities(child, n.node, out);
+    }
+    if let Some(field) = n.node.field {
+        // Token counts are almost always exact ints: set without moving a `Scalar` through
+        // a `Result` (copies of the enum stalled on store forwarding: a fifth of a dict
+        // judge's read, issue #20).
+        if let Some(x) = exact_int(child) {
+            out.set_number(field, x);
+            return Ok(());
+        }
+        let scalar = scalar(child)?;
+        let leaf = scalar.is_leaf_value();
+        out.set(field, scalar);
+        if leaf {
+            return Ok(());
+        }
+    }
+    walk(&mut Reader::new(child, keys)?, &n.children, mask, out)
 }
 
 /// Reads keys of one object: `obj.get(key)` for a Mapping, else what `getattr(obj, key,
