@@ -186,3 +186,88 @@ def test_keyboard_interrupts_right_after_the_write_or_a_delivery_lose_and_repeat
     for reporter in reporters:
         assert reporter.steps == written
     assert interrupted == 50
+
+
+# -- across restarts ---------------------------------------------------------------------
+# Before: the queue of undelivered rows lived only in memory, so a row a reporter had not
+# received when the process ended (a reporter still failing at close, an interrupt with no
+# later log) was in history.jsonl but never reported.
+
+RESTART_SCRIPT = """
+import asyncio, sys
+from art_metrics import Model
+
+base, phase = sys.argv[1], sys.argv[2]
+
+class FileRecorder:
+    def __init__(self, name, fail=None):
+        self.name, self.fail = name, fail
+    def log(self, row):
+        step = row["training_step"]
+        if self.fail and step in self.fail[1]:
+            raise self.fail[0]("down")
+        with open(f"{base}/got-{self.name}.txt", "a") as f:
+            f.write(f"{step}\\n")
+
+class Other(FileRecorder):
+    pass
+
+def log(model, step):
+    asyncio.run(model.log(None, split="train", step=step, metrics={"a": 1.0}))
+
+if phase == "failing-at-close":
+    b = FileRecorder("b", (ValueError, {1, 2}))
+    model = Model(name="m", project="p", base_path=base, reporters=[FileRecorder("a"), b])
+    for step in (1, 2):
+        try:
+            log(model, step)
+        except ValueError:
+            pass
+    model.close()  # b fails again on rows 1 and 2: the same cause, not raised again
+elif phase == "interrupted":
+    b = FileRecorder("b", (KeyboardInterrupt, {2}))
+    model = Model(name="m", project="p", base_path=base, reporters=[FileRecorder("a"), b])
+    log(model, 1)
+    try:
+        log(model, 2)
+    except KeyboardInterrupt:
+        sys.exit(1)  # no close: the rows are kept at exit
+elif phase == "other-reporter":
+    model = Model(name="m", project="p", base_path=base, reporters=[FileRecorder("a"), Other("c")])
+    log(model, 3)
+else:
+    model = Model(name="m", project="p", base_path=base, reporters=[FileRecorder("a"), FileRecorder("b")])
+    log(model, 3)
+    model.close()
+"""
+
+
+def _phase(tmp_path, phase: str) -> None:
+    import subprocess
+
+    subprocess.run(
+        [sys.executable, "-c", RESTART_SCRIPT, str(tmp_path), phase], timeout=120, check=False
+    )
+
+
+def _got(tmp_path, name: str) -> list[int]:
+    path = tmp_path / f"got-{name}.txt"
+    return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.parametrize("phase", ["failing-at-close", "interrupted"])
+def test_rows_undelivered_at_exit_reach_the_reporter_after_a_restart(tmp_path, phase):
+    _phase(tmp_path, phase)
+    kept = tmp_path / "p" / "models" / "m" / ".art_metrics.undelivered.json"
+    assert kept.is_file()
+    assert _got(tmp_path, "a") == [1, 2]
+    assert _got(tmp_path, "b") == ([] if phase == "failing-at-close" else [1])
+    _phase(tmp_path, "restart")
+    assert _got(tmp_path, "a") == _got(tmp_path, "b") == [1, 2, 3]
+    assert not kept.exists()
+
+
+def test_kept_rows_go_only_to_the_reporter_they_were_kept_for(tmp_path):
+    _phase(tmp_path, "failing-at-close")
+    _phase(tmp_path, "other-reporter")  # another class at b's place: not sent b's rows
+    assert _got(tmp_path, "a") == [1, 2, 3] and _got(tmp_path, "c") == [3]

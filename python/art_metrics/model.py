@@ -54,13 +54,22 @@ class Reporter(Protocol):
     def log(self, row: dict[str, float | int]) -> None: ...
 
 
-def _close_quietly(run: RunCore) -> None:
-    # At exit or when the Model is collected: fold the journal so state.json is complete,
-    # and release the run directory's writer lock.
-    try:
-        run.close()
-    except Exception:  # noqa: BLE001 - nothing useful can be done at interpreter exit
-        pass
+def _close_quietly(run: RunCore, mail: _Mail | None = None) -> None:
+    # At exit or when the Model is collected: keep the rows some reporter has not received
+    # for the next process, fold the journal so state.json is complete, and release the run
+    # directory's writer lock.
+    steps = [run.close] if mail is None else [functools.partial(mail.save, run), run.close]
+    for step in steps:
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - nothing useful can be done at interpreter exit
+            pass
+
+
+def _reporter_key(reporter: object) -> str:
+    """What identifies a reporter across processes (with its index): its class."""
+    cls = type(reporter)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _warn_about(run: RunCore) -> None:
@@ -180,10 +189,11 @@ class Model:
         _python_locks.add(self)
         # Rows written to history.jsonl that some reporter has not received yet (README: "W&B
         # and Trackio", delivery): given on the next log or on close.
-        self._undelivered = _Outbox([], [[] for _ in self.reporters])
+        self._mail = _Mail(_Outbox([], [[] for _ in self.reporters]))
+        self._mail.keys = [_reporter_key(r) for r in self.reporters]
         # Per reporter (by index) that is failing: the cause (type, message) last raised.
         self._reporter_errors: dict[int, tuple[type, str]] = {}
-        self._finalizer = weakref.finalize(self, _close_quietly, self._run)
+        self._finalizer = weakref.finalize(self, _close_quietly, self._run, self._mail)
         _budget._register(self._builder, self)
 
     @property
@@ -207,6 +217,7 @@ class Model:
             if not self._loaded:
                 self._run.load_into(self._builder)
                 self._restore_budget()
+                self._mail.restore(self._run, self.run_dir)
                 self._loaded = True
         _warn_about(self._run)
 
@@ -277,7 +288,11 @@ class Model:
         resumes their run (and takes the lock again).
         """
         self._run.close()
-        self._deliver()
+        try:
+            self._deliver()
+        finally:
+            # Rows a reporter still has not received go to the next process.
+            self._mail.save(self._run)
         for reporter in self.reporters:
             finish = getattr(reporter, "finish", None)
             if callable(finish):
@@ -336,7 +351,7 @@ class Model:
             self,
             efficiency=self.efficiency_metrics,
         )
-        outbox = self._undelivered
+        outbox = self._mail.outbox
         written = len(outbox.rows)
         try:
             # The row joins the queue in the C call that writes it (list.extend over map):
@@ -363,12 +378,14 @@ class Model:
         the reporter has succeeded once. A BaseException (KeyboardInterrupt) is raised at
         once; the row is then not received by that reporter.
         """
-        outbox = self._undelivered
+        mail = self._mail
+        outbox = mail.outbox
         rows = outbox.rows
         received = outbox.received
         while len(received) < len(self.reporters):
             # A reporter appended to `reporters` later gets the rows written after this.
             received.append([None] * len(rows))
+            mail.keys.append(_reporter_key(self.reporters[len(mail.keys)]))
         raised: BaseException | None = None
         for index, reporter in enumerate(self.reporters):
             got = received[index]
@@ -391,9 +408,69 @@ class Model:
         done = min(map(len, received), default=len(rows))
         if done:
             # One assignment: an interrupt leaves the old queue or the new one, both right.
-            self._undelivered = outbox.without_first(done)
+            mail.outbox = outbox.without_first(done)
+            if mail.on_disk:
+                # Rows kept by an earlier process were delivered: the file follows.
+                mail.save(self._run)
         if raised is not None:
             raise raised
+
+
+class _Mail:
+    """A Model's `_Outbox` and what identifies its reporters, kept apart from the Model so
+    that its finalizer can save the rows left undelivered at exit (README: "W&B and
+    Trackio", delivery). The file is the core's (`RunCore.save_undelivered`)."""
+
+    __slots__ = ("keys", "on_disk", "outbox")
+
+    def __init__(self, outbox: _Outbox) -> None:
+        self.outbox = outbox
+        self.keys: list[str] = []
+        # Whether the run directory holds rows kept by this or an earlier process.
+        self.on_disk = False
+
+    def save(self, run: RunCore) -> None:
+        """Keeps the undelivered rows (each reporter's position among them) for the next
+        process, or removes the kept ones when every reporter has received everything."""
+        outbox = self.outbox
+        if not outbox.rows:
+            if self.on_disk:
+                run.save_undelivered(None)
+                self.on_disk = False
+            return
+        kept = {
+            "rows": [[row, None if keys is None else list(keys)] for row, keys in outbox.rows],
+            "reporters": [
+                {"key": key, "received": len(got)} for key, got in zip(self.keys, outbox.received)
+            ],
+        }
+        run.save_undelivered(json.dumps(kept).encode())
+        self.on_disk = True
+
+    def restore(self, run: RunCore, run_dir: str) -> None:
+        """Queues the rows an earlier process kept, for the reporters it had at the same
+        places (same class); other reporters are not sent them. Called before any log."""
+        data = run.read_undelivered()
+        if data is None:
+            return
+        self.on_disk = True
+        try:
+            kept = json.loads(data)
+            rows = [(dict(row), keys) for row, keys in kept["rows"]]
+            before = [(r["key"], int(r["received"])) for r in kept["reporters"]]
+        except (ValueError, TypeError, KeyError) as err:
+            warnings.warn(
+                f"{run_dir}: the rows kept for reporters could not be read ({err}); they "
+                "are not delivered",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            return
+        received = []
+        for index, key in enumerate(self.keys):
+            match = index < len(before) and before[index][0] == key
+            received.append([None] * (min(before[index][1], len(rows)) if match else len(rows)))
+        self.outbox = _Outbox(rows, received)
 
 
 class _Outbox:

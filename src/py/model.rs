@@ -8,7 +8,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use super::builder::BuilderCore;
 use super::convert::{int_arg, number_arg, opt_count_arg, price_arg, type_name, unicode_str};
@@ -73,6 +73,19 @@ impl RunCore {
 
     fn merge_state(&self, py: Python<'_>, json: &str, snapshot_next: bool) -> PyResult<String> {
         Ok(py.detach(|| self.run.merge_state(json, snapshot_next))?)
+    }
+
+    /// Keeps `json` (rows some reporter has not received) for the next process, or removes
+    /// what was kept (`None`).
+    #[pyo3(signature = (json))]
+    fn save_undelivered(&self, py: Python<'_>, json: Option<&[u8]>) -> PyResult<()> {
+        Ok(py.detach(|| self.run.save_undelivered(json))?)
+    }
+
+    /// What `save_undelivered` kept, if anything.
+    fn read_undelivered<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let bytes = py.detach(|| self.run.read_undelivered())?;
+        Ok(bytes.map(|b| PyBytes::new(py, &b)))
     }
 
     /// Folds the journal into state.json, taking the writer lock if no one holds it.

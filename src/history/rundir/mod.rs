@@ -85,6 +85,9 @@ pub use state::{COVERAGE_KEY, deep_merge};
 pub const HISTORY_FILE: &str = "history.jsonl";
 pub const STATE_FILE: &str = "state.json";
 pub const JOURNAL_FILE: &str = "state.journal";
+/// Rows written to history.jsonl that some reporter had not received when its process
+/// closed the run (the caller's own JSON), for the next process to deliver.
+pub const UNDELIVERED_FILE: &str = ".art_metrics.undelivered.json";
 /// The journal is folded into state.json once it is larger than this and than state.json.
 pub const COMPACT_MIN_BYTES: u64 = 1 << 20;
 /// How many of history's last rows the last journal entry's row is looked for in.
@@ -374,6 +377,27 @@ impl RunDir {
             files.lock = None;
         }
         result.map(|_| ())
+    }
+
+    /// Keeps `json` (rows not yet delivered to every reporter) for the next process, or
+    /// removes what was kept (`None`). Written atomically, never through a link.
+    pub fn save_undelivered(&self, json: Option<&[u8]>) -> CoreResult<()> {
+        let path = self.file(UNDELIVERED_FILE);
+        match json {
+            Some(bytes) => fsio::atomic_write(&path, bytes),
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(fsio::io_err("cannot remove", &path, e))
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// What [`save_undelivered`](Self::save_undelivered) kept, if anything (never read
+    /// through a link).
+    pub fn read_undelivered(&self) -> CoreResult<Option<Vec<u8>>> {
+        fsio::read_bytes_opt(&self.file(UNDELIVERED_FILE), false)
     }
 
     /// Whether this process holds the writer lock.
