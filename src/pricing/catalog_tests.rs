@@ -78,11 +78,11 @@ fn bedrock_ids_resolve_with_their_profile_price() {
         id("bedrock", "us.openai.gpt-6-sol"),
         "regional.openai.gpt-6-sol"
     );
-    // The version and profile forms are Bedrock's only.
-    assert!(
-        c.resolve("anthropic", "us.anthropic.claude-sonnet-4-5-20250929-v1:0")
-            .is_err()
-    );
+    // The version and profile forms are Bedrock's only (a full Bedrock id is a name of `aws`,
+    // found from any provider as every other name is).
+    let v9 = "eu.anthropic.claude-sonnet-4-5-20250929-v9:0";
+    assert_eq!(id("bedrock", v9), sonnet);
+    assert!(c.resolve("anthropic", v9).is_err());
     assert_eq!(strip_bedrock_version("a.b-v1:0"), "a.b");
     assert_eq!(strip_bedrock_version("a.b-1:0"), "a.b-1");
     assert_eq!(strip_bedrock_version("a.b-v2"), "a.b");
