@@ -22,7 +22,7 @@ venv: $(PY)
 PRICES_VENV ?= .venv-prices
 $(PRICES_VENV)/bin/python:
 	python3 -m venv $(PRICES_VENV)
-	$(PRICES_VENV)/bin/python -m pip install -q genai-prices==0.2.3 litellm==1.110.2
+	$(PRICES_VENV)/bin/python -m pip install -q genai-prices==0.2.5 litellm==1.110.2
 
 prices-venv: $(PRICES_VENV)/bin/python
 

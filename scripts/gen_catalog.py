@@ -18,7 +18,7 @@ sources (litellm's per-token floats are converted exactly through ``Decimal(repr
 
 Usage (a Python >= 3.11 venv outside the repo, e.g. /work/scratch/prices-venv):
 
-    pip install genai-prices==0.2.3 litellm==1.110.2
+    pip install genai-prices==0.2.5 litellm==1.110.2
     python scripts/gen_catalog.py [--out PATH] [--check]
 """
 
@@ -38,28 +38,69 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "src" / "pricing" / "catalog.json"
-GENAI_PRICES_VERSION = "0.2.3"
+GENAI_PRICES_VERSION = "0.2.5"
 LITELLM_VERSION = "1.110.2"
 # Prices are compared between the sources as of this date (a constant keeps the output stable).
 COMPARE_AS_OF = dt.date(2026, 11, 28)
 TOLERANCE = Decimal("0.005")
 
-# Catalog provider -> (genai-prices provider id, litellm_provider values, name aliases).
-# Only providers whose responses carry OpenAI-, Anthropic- or Gemini-shaped usage.
-PROVIDERS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "openai": ("openai", ("openai", "text-completion-openai"), ("openai",)),
-    "anthropic": ("anthropic", ("anthropic",), ("anthropic",)),
-    "google": ("google", ("gemini",), ("google", "gemini", "google_genai", "google-genai")),
-    "mistral": ("mistral", ("mistral", "codestral"), ("mistral", "mistralai")),
-    "deepseek": ("deepseek", ("deepseek",), ("deepseek",)),
-    "xai": ("x-ai", ("xai",), ("xai", "x-ai", "grok")),
-    "groq": ("groq", ("groq",), ("groq",)),
-    "together": ("together", ("together_ai",), ("together", "together_ai", "togetherai")),
-    "fireworks": ("fireworks", ("fireworks_ai",), ("fireworks", "fireworks_ai", "fireworks-ai")),
-    "openrouter": ("openrouter", ("openrouter",), ("openrouter",)),
-    "cerebras": ("cerebras", ("cerebras",), ("cerebras",)),
-    "perplexity": ("perplexity", ("perplexity",), ("perplexity",)),
-    "moonshot": ("moonshotai", ("moonshot",), ("moonshot", "moonshotai")),
+# Catalog provider -> (genai-prices provider id, litellm_provider values, name aliases, usage
+# shape). The usage shape picks the core's formula (src/pricing/catalog.rs ProviderInfo::formula):
+# openai (OpenAI chat / Responses usage), anthropic, gemini (and Claude on Vertex AI), bedrock
+# (Converse, or an InvokeModel body), perplexity. Every other genai-prices provider with per-token
+# prices is added under its own id with the `openai` shape (OpenAI-compatible APIs):
+# ``other_providers``.
+PROVIDERS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]] = {
+    "openai": ("openai", ("openai", "text-completion-openai"), ("openai",), "openai"),
+    "anthropic": ("anthropic", ("anthropic",), ("anthropic",), "anthropic"),
+    "google": (
+        "google",
+        ("gemini",),
+        (
+            "google",
+            "gemini",
+            "google_genai",
+            "google-genai",
+            "google-gla",
+            "google-vertex",
+            "google_vertex",
+            "vertex",
+            "vertex_ai",
+            "vertex-ai",
+            "vertex_ai_beta",
+        ),
+        "gemini",
+    ),
+    "aws": (
+        "aws",
+        ("bedrock", "bedrock_converse"),
+        ("aws", "aws-bedrock", "aws_bedrock", "amazon-bedrock", "bedrock", "bedrock_converse"),
+        "bedrock",
+    ),
+    "azure": ("azure", (), ("azure", "azure_openai", "azure-openai", "azure_ai", "azure-ai"), "openai"),
+    "mistral": ("mistral", ("mistral", "codestral"), ("mistral", "mistralai"), "openai"),
+    "deepseek": ("deepseek", ("deepseek",), ("deepseek",), "openai"),
+    "xai": ("x-ai", ("xai",), ("xai", "x-ai", "grok"), "openai"),
+    "groq": ("groq", ("groq",), ("groq",), "openai"),
+    "together": ("together", ("together_ai",), ("together", "together_ai", "togetherai"), "openai"),
+    "fireworks": (
+        "fireworks",
+        ("fireworks_ai",),
+        ("fireworks", "fireworks_ai", "fireworks-ai"),
+        "openai",
+    ),
+    "openrouter": ("openrouter", ("openrouter",), ("openrouter",), "openai"),
+    "cerebras": ("cerebras", ("cerebras",), ("cerebras",), "openai"),
+    "perplexity": ("perplexity", ("perplexity",), ("perplexity",), "perplexity"),
+    "moonshot": ("moonshotai", ("moonshot",), ("moonshot", "moonshotai"), "openai"),
+}
+# Names litellm and ART users write for the other genai-prices providers.
+OTHER_ALIASES: dict[str, tuple[str, ...]] = {
+    "github-copilot": ("github_copilot", "copilot"),
+    "meta": ("meta_llama", "meta-llama"),
+    "zai": ("z-ai", "z_ai"),
+    "zhipuai": ("zhipu",),
+    "huggingface_together": ("huggingface-together",),
 }
 LITELLM_MODES = ("chat", "responses", "completion")
 # genai-prices price keys kept (USD per million tokens, or per 1,000 for *_kcount).
@@ -79,8 +120,10 @@ PRICE_KEYS = (
     "input_video_mtok",
     "output_video_mtok",
     "output_reasoning_mtok",
+    "output_citation_mtok",
     "input_tool_mtok",
     "web_searches_kcount",
+    "requests_kcount",
 )
 # litellm per-token field -> catalog key (prices are multiplied by 1e6).
 LITELLM_FIELDS = {
@@ -449,8 +492,14 @@ def _genai_model_json(m: Any, dropped: set[str]) -> dict[str, Any]:
     return out
 
 
-def _token_priced(entry: dict[str, Any]) -> bool:
-    return any("input_mtok" in p and "output_mtok" in p for p in entry["prices"])
+def _token_priced(entry: dict[str, Any], free_ok: bool = False) -> bool:
+    """Priced per input and output token, or (`free_ok`: genai-prices' empty price) free."""
+    free = free_ok and "variants" not in entry and all(not _keys(p) for p in entry["prices"])
+    return free or any("input_mtok" in p and "output_mtok" in p for p in entry["prices"])
+
+
+def _keys(period: dict[str, Any]) -> list[str]:
+    return [k for k in period if k in PRICE_KEYS]
 
 
 def _per_million(x: Any) -> Decimal | None:
@@ -527,8 +576,11 @@ def _strip_prefix(key: str, litellm_provider: str) -> str:
 
 
 def _clause_literals(clause: Any) -> list[str]:
+    """Candidate names from a match clause (each is resolved with genai-prices' own matcher)."""
     from genai_prices.types import (
         ClauseAnd,
+        ClauseContains,
+        ClauseEndsWith,
         ClauseEquals,
         ClauseOr,
         ClauseStartsWith,
@@ -542,6 +594,10 @@ def _clause_literals(clause: Any) -> list[str]:
         return [clause.equals.lower()]
     if isinstance(clause, ClauseStartsWith):
         return [clause.starts_with.lower().rstrip("-@:.")]
+    if isinstance(clause, ClauseContains):
+        return [clause.contains.lower().rstrip("-@:.")]
+    if isinstance(clause, ClauseEndsWith):
+        return [clause.ends_with.lower().lstrip("-@:./")]
     return []
 
 
@@ -584,7 +640,7 @@ def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return out
 
 
-# Keys genai-prices 0.2.3 never prices for some models though the provider bills them.
+# Keys genai-prices 0.2.5 never prices for some models though the provider bills them.
 FILL_KEYS = (
     "cache_read_mtok",
     "cache_write_12h_mtok",
@@ -630,6 +686,18 @@ def _fill_modalities(
     log.append(f"fill {cat}/{mid}: genai-prices lacks {got}; taken from litellm")
 
 
+def other_providers(genai_providers: Any) -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]]:
+    """Every genai-prices provider not in PROVIDERS, under its own id, OpenAI-shaped."""
+    known = {gid for gid, *_ in PROVIDERS.values()}
+    out = {}
+    for p in genai_providers:
+        if p.id in known:
+            continue
+        aliases = {p.id, p.id.replace("-", "_"), p.id.replace("_", "-")}
+        out[p.id] = (p.id, (), tuple(sorted(aliases | set(OTHER_ALIASES.get(p.id, ())))), "openai")
+    return out
+
+
 def build(allow_other_versions: bool = False) -> tuple[dict[str, Any], list[str]]:
     genai_version = _installed("genai-prices", GENAI_PRICES_VERSION, allow_other_versions)
     litellm_version = _installed("litellm", LITELLM_VERSION, allow_other_versions)
@@ -641,14 +709,15 @@ def build(allow_other_versions: bool = False) -> tuple[dict[str, Any], list[str]
     dropped: set[str] = set()
     catalog_providers: dict[str, Any] = {}
     models_out: dict[str, list[dict[str, Any]]] = {}
-    for cat, (gid, lprovs, aliases) in PROVIDERS.items():
+    for cat, (gid, lprovs, aliases, usage) in {
+        **PROVIDERS,
+        **other_providers(genai_providers),
+    }.items():
         gp = by_id[gid]
         genai_models: dict[str, dict[str, Any]] = {}
         for m in gp.models:
-            if cat == "google" and m.id.startswith("claude"):
-                continue  # Claude on Vertex AI, not the Gemini API
             entry = _genai_model_json(m, dropped)
-            if _token_priced(entry):
+            if _token_priced(entry, free_ok=True):
                 genai_models[m.id] = entry
         names: dict[str, set[str]] = {mid: set() for mid in genai_models}
         litellm_names: dict[str, dict[str, Any]] = {}
@@ -722,11 +791,15 @@ def build(allow_other_versions: bool = False) -> tuple[dict[str, Any], list[str]
         for name, entry in litellm_only.items():
             out.append({"id": name, "src": "litellm", **entry})
         out.sort(key=lambda e: e["id"])
+        if not out:
+            log.append(f"skip provider {cat}: no per-token prices (embeddings, per-hour...)")
+            continue
         models_out[cat] = out
         catalog_providers[cat] = {
             "aliases": sorted(set(aliases) | {cat}),
             "pricing_urls": list(gp.pricing_urls or []),
             "litellm": sorted(lprovs),
+            "usage": usage,
         }
         log.append(
             f"provider {cat}: {len(out)} models "
@@ -738,6 +811,7 @@ def build(allow_other_versions: bool = False) -> tuple[dict[str, Any], list[str]
         "aliases": ["tinker"],
         "pricing_urls": ["https://thinkingmachines.ai/tinker/"],
         "litellm": [],
+        "usage": "openai",
     }
     models_out["tinker"] = [
         {

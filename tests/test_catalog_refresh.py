@@ -237,7 +237,7 @@ def test_plain_http_is_refused_unless_allowed(server, cache_dir):
         pricing.refresh_catalog(f"{server}/prices.json")
     assert pricing.catalog_info()["origin"] == "builtin"
     assert pricing.DEFAULT_CATALOG_URL.startswith("https://")
-    assert "/refs/tags/v0.2.3/" in pricing.DEFAULT_CATALOG_URL
+    assert "/refs/tags/v0.2.5/" in pricing.DEFAULT_CATALOG_URL
 
 
 def test_bodies_past_64_mib_are_refused(server, cache_dir):

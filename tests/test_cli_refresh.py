@@ -99,7 +99,7 @@ def test_refresh_prints_what_changed(server, tmp_path):
     lines = first.stdout.splitlines()
     assert lines[:2] == [
         f"Refreshed the price catalog from {server}/first.json",
-        f"Cached at {tmp_path / 'price-list.json'} (was: builtin genai-prices 0.2.3)",
+        f"Cached at {tmp_path / 'price-list.json'} (was: builtin genai-prices 0.2.5)",
     ]
     # Merged: one model more, none gone.
     n = counts["anthropic"]

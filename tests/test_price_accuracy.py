@@ -1046,6 +1046,387 @@ CASES = [
 ]
 
 
+# --- routes: Azure, Bedrock, Vertex, free models, per-request fees (issue #22) ------------------
+# Prices are genai-prices 0.2.5's (the catalog's primary source; its `aws` models are Bedrock's
+# published prices, regional profiles 10% above `global.`); `test_route_cases_match_genai_prices`
+# checks every expected value below against genai-prices' own extract_usage + calc_price.
+AWS = "https://aws.amazon.com/bedrock/pricing/ (genai-prices 0.2.5 aws)"
+AZURE = "https://azure.microsoft.com/pricing/details/cognitive-services/openai-service/ (genai-prices 0.2.5 azure)"
+VERTEX = "https://cloud.google.com/vertex-ai/generative-ai/pricing (genai-prices 0.2.5 google)"
+PPLX = "https://docs.perplexity.ai/guides/pricing (genai-prices 0.2.5 perplexity)"
+FREE = "https://openrouter.ai/models?max_price=0 (genai-prices 0.2.5: ModelPrice() = $0)"
+BEFORE_CARBON_RISE = int(dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc).timestamp())
+AFTER_CARBON_RISE = int(dt.datetime(2026, 12, 2, tzinfo=dt.timezone.utc).timestamp())
+
+
+def converse(input, output, read=0, write=0) -> dict[str, Any]:
+    """A boto3 `bedrock-runtime` `converse()` response (the usage keys are camelCase)."""
+    usage = {
+        "inputTokens": input,
+        "outputTokens": output,
+        "totalTokens": input + output + read + write,
+    }
+    if read or write:
+        usage |= {"cacheReadInputTokens": read, "cacheWriteInputTokens": write}
+    return {
+        "ResponseMetadata": {"RequestId": "1", "HTTPStatusCode": 200},
+        "output": {"message": {"role": "assistant", "content": [{"text": "ok"}]}},
+        "stopReason": "end_turn",
+        "usage": usage,
+        "metrics": {"latencyMs": 420},
+    }
+
+
+def invoke_model_body(model, *args, **kw) -> dict[str, Any]:
+    """`json.loads(bedrock.invoke_model(...)["body"].read())` for a Claude model."""
+    return anth_msg(model, *args, **kw).model_dump(mode="json")
+
+
+def pplx_chat(model, prompt, completion, *, citations=0, reasoning=0, searches=0) -> ChatCompletion:
+    """A Perplexity chat completion through the openai SDK (its extra usage fields kept)."""
+    response = oai_chat(model, prompt, completion)
+    usage = response.usage.model_dump() | {
+        "citation_tokens": citations,
+        "reasoning_tokens": reasoning,
+        "num_search_queries": searches,
+        "search_context_size": "low",
+    }
+    return ChatCompletion.model_validate(response.model_dump() | {"usage": usage})
+
+
+def gem_at(model, prompt, candidates, when) -> gtypes.GenerateContentResponse:
+    return gem(
+        model, prompt, candidates, create_time=dt.datetime.fromtimestamp(when, dt.timezone.utc)
+    )
+
+
+def R(id, response, provider, model, expected, cite, genai_provider, **kw) -> Case:
+    case = Case(id, response, provider, model, expected, cite, kw)
+    ROUTE_GENAI[id] = genai_provider
+    return case
+
+
+ROUTE_GENAI: dict[str, str] = {}
+ROUTE_CASES = [
+    # ---- Azure OpenAI: OpenAI shapes; Azure's own prices, else OpenAI's (genai-prices' fallback) ----
+    R(
+        "azure-gpt-4o",
+        lambda: oai_chat("gpt-4o", 10_000, 500, 2_000),
+        "azure",
+        "gpt-4o",
+        M(8_000, 2.5) + M(2_000, 1.25) + M(500, 10.0),
+        AZURE,
+        "azure",
+    ),
+    R(
+        "azure-openai-gpt-4.1",
+        lambda: oai_chat("gpt-4.1", 4_000, 300),
+        "azure_openai",
+        "gpt-4.1",
+        M(4_000, 2.0) + M(300, 8.0),
+        AZURE,
+        "azure",
+    ),
+    R(
+        "azure-o3-snapshot",
+        lambda: oai_chat("o3-2025-04-16", 6_000, 2_000, 1_000, reasoning=1_500),
+        "azure",
+        "o3-2025-04-16",
+        M(5_000, 2.0) + M(1_000, 0.5) + M(2_000, 8.0),
+        AZURE,
+        "azure",
+    ),
+    R(
+        "azure-phi-4",
+        lambda: oai_chat("phi-4", 20_000, 1_000),
+        "Azure",
+        "phi-4",
+        M(20_000, 0.125) + M(1_000, 0.5),
+        AZURE,
+        "azure",
+    ),
+    R(
+        "azure-responses-gpt-5-mini",
+        lambda: oai_response("gpt-5-mini", 20_000, 1_000, 5_000),
+        "azure-openai",
+        "gpt-5-mini",
+        M(15_000, 0.25) + M(5_000, 0.025) + M(1_000, 2.0),
+        AZURE,
+        "azure",
+    ),
+    # ---- Bedrock Converse: regional profiles (us./eu./apac.) 10% above global. ----
+    R(
+        "bedrock-converse-us-sonnet-4-5",
+        lambda: converse(1_000, 100),
+        "bedrock",
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        M(1_000, 3.3) + M(100, 16.5),
+        AWS,
+        "aws",
+    ),
+    R(
+        "bedrock-converse-global-sonnet-4-5",
+        lambda: converse(1_000, 100),
+        "bedrock",
+        "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        M(1_000, 3.0) + M(100, 15.0),
+        AWS,
+        "aws",
+    ),
+    R(
+        "bedrock-converse-eu-cache",
+        lambda: converse(2_000, 300, read=10_000, write=4_000),
+        "aws",
+        "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        M(2_000, 3.3) + M(10_000, 0.33) + M(4_000, 4.125) + M(300, 16.5),
+        AWS,
+        "aws",
+    ),
+    R(
+        "bedrock-converse-apac-opus-4-6",
+        lambda: converse(5_000, 800, read=20_000),
+        "aws-bedrock",
+        "apac.anthropic.claude-opus-4-6-v1:0",
+        M(5_000, 5.5) + M(20_000, 0.55) + M(800, 27.5),
+        AWS,
+        "aws",
+    ),
+    R(
+        "bedrock-converse-global-opus-4-6",
+        lambda: converse(5_000, 800, read=20_000),
+        "bedrock",
+        "global.anthropic.claude-opus-4-6-v1:0",
+        M(5_000, 5.0) + M(20_000, 0.5) + M(800, 25.0),
+        AWS,
+        "aws",
+    ),
+    R(
+        "bedrock-converse-in-region-id",
+        lambda: converse(3_000, 200),
+        "bedrock",
+        "anthropic.claude-haiku-4-5-20251001-v1:0",
+        M(3_000, 1.1) + M(200, 5.5),
+        AWS,
+        "aws",
+    ),
+    R(
+        "bedrock-converse-nova-pro",
+        lambda: converse(10_000, 1_000, read=4_000),
+        "bedrock",
+        "amazon.nova-pro-v1:0",
+        M(10_000, 0.8) + M(4_000, 0.2) + M(1_000, 3.2),
+        AWS,
+        "aws",
+    ),
+    R(
+        "bedrock-converse-us-nova-pro",
+        lambda: converse(10_000, 1_000),
+        "bedrock",
+        "us.amazon.nova-pro-v1:0",
+        M(10_000, 0.8) + M(1_000, 3.2),
+        AWS,
+        "aws",
+    ),
+    R(
+        "bedrock-converse-llama-3-3",
+        lambda: converse(8_000, 2_000),
+        "bedrock",
+        "us.meta.llama3-3-70b-instruct-v1:0",
+        M(8_000, 0.72) + M(2_000, 0.72),
+        AWS,
+        "aws",
+    ),
+    R(
+        "bedrock-converse-gpt-6-sol-regional",
+        lambda: converse(10_000, 1_000),
+        "bedrock",
+        "us.openai.gpt-6-sol",
+        M(10_000, 2.2) + M(1_000, 11.0),
+        AWS,
+        "aws",
+    ),
+    # ---- Bedrock InvokeModel: the Anthropic body (dict, or AnthropicBedrock's Message) ----
+    R(
+        "bedrock-invoke-body-sonnet-4-5",
+        lambda: invoke_model_body("claude-sonnet-4-5-20250929", 1_000, 500, 3_000, 400),
+        "bedrock",
+        "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        M(1_000, 3.3) + M(3_000, 4.125) + M(400, 0.33) + M(500, 16.5),
+        AWS,
+        "aws",
+    ),
+    R(
+        "bedrock-invoke-message-us-opus-4-6",
+        lambda: anth_msg("claude-opus-4-6", 2_000, 100),
+        "bedrock",
+        "us.anthropic.claude-opus-4-6-v1:0",
+        M(2_000, 5.5) + M(100, 27.5),
+        AWS,
+        "aws",
+    ),
+    R(
+        "bedrock-invoke-openai-gpt-oss",
+        lambda: oai_chat("openai.gpt-oss-120b-1:0", 10_000, 2_000),
+        "bedrock",
+        "openai.gpt-oss-120b-1:0",
+        M(10_000, 0.15) + M(2_000, 0.6),
+        AWS,
+        "aws",
+    ),
+    # ---- Vertex AI: Gemini shapes, and Claude on Vertex (Anthropic shapes) ----
+    R(
+        "vertex-gemini-2.5-flash",
+        lambda: gem("gemini-2.5-flash", 10_000, 1_000),
+        "vertex_ai",
+        "gemini-2.5-flash",
+        M(10_000, 0.3) + M(1_000, 2.5),
+        VERTEX,
+        "google",
+    ),
+    R(
+        "vertex-gemini-4-carbon-before",
+        lambda: gem_at("gemini-4-carbon", 10_000, 1_000, BEFORE_CARBON_RISE),
+        "google-vertex",
+        "gemini-4-carbon",
+        M(10_000, 2.0) + M(1_000, 10.0),
+        VERTEX,
+        "google",
+    ),
+    R(
+        "vertex-gemini-4-carbon-after",
+        lambda: gem_at("gemini-4-carbon", 10_000, 1_000, AFTER_CARBON_RISE),
+        "vertex",
+        "gemini-4-carbon",
+        M(10_000, 4.0) + M(1_000, 20.0),
+        VERTEX,
+        "google",
+    ),
+    R(
+        "vertex-gemini-4-neon",
+        lambda: gem("gemini-4-neon", 10_000, 1_000, 2_000),
+        "vertex_ai",
+        "gemini-4-neon",
+        M(8_000, 3.0) + M(2_000, 0.15) + M(1_000, 15.0),
+        VERTEX,
+        "google",
+    ),
+    R(
+        "gemini-4-hydrogen",
+        lambda: gem("gemini-4-hydrogen", 10_000, 1_000),
+        "google",
+        "gemini-4-hydrogen",
+        M(10_000, 1.5) + M(1_000, 7.5),
+        GOOGLE,
+        "google",
+    ),
+    R(
+        "vertex-claude-sonnet-4-5-at-date",
+        lambda: anth_msg("claude-sonnet-4-5", 1_000, 500, 2_000, 400),
+        "vertex_ai",
+        "claude-sonnet-4-5@20250929",
+        M(1_000, 3.0) + M(2_000, 3.75) + M(400, 0.3) + M(500, 15.0),
+        VERTEX,
+        "google",
+    ),
+    R(
+        "vertex-claude-haiku-4-5",
+        lambda: anth_msg("claude-haiku-4-5", 4_000, 300),
+        "google-vertex",
+        "claude-haiku-4-5@20251001",
+        M(4_000, 1.0) + M(300, 5.0),
+        VERTEX,
+        "google",
+    ),
+    # ---- new OpenAI models (genai-prices 0.2.5) ----
+    R(
+        "openai-gpt-6.2-astra",
+        lambda: oai_chat("gpt-6.2-astra", 10_000, 1_000, 2_000),
+        "openai",
+        "gpt-6.2-astra",
+        M(8_000, 8.0) + M(2_000, 0.4) + M(1_000, 40.0),
+        OPENAI,
+        "openai",
+    ),
+    R(
+        "openai-gpt-6.2-sol",
+        lambda: oai_response("gpt-6.2-sol", 10_000, 1_000, 2_000),
+        "openai",
+        "gpt-6.2-sol",
+        M(8_000, 2.0) + M(2_000, 0.1) + M(1_000, 10.0),
+        OPENAI,
+        "openai",
+    ),
+    # ---- free models: $0, not an error ----
+    R(
+        "openrouter-free-llama",
+        lambda: oai_chat("meta-llama/llama-3.3-70b-instruct:free", 5_000, 500),
+        "openrouter",
+        "meta-llama/llama-3.3-70b-instruct:free",
+        0.0,
+        FREE,
+        "openrouter",
+    ),
+    R(
+        "openrouter-free-deepcoder",
+        lambda: oai_chat("agentica-org/deepcoder-14b-preview:free", 900, 90),
+        "openrouter",
+        "agentica-org/deepcoder-14b-preview:free",
+        0.0,
+        FREE,
+        "openrouter",
+    ),
+    R(
+        "azure-free-mai-ds-r1",
+        lambda: oai_chat("mai-ds-r1:free", 900, 90),
+        "azure",
+        "mai-ds-r1:free",
+        0.0,
+        AZURE,
+        "azure",
+    ),
+    # ---- Perplexity: per-request fee, citations, reasoning, searches ----
+    R(
+        "perplexity-sonar-request-fee",
+        lambda: pplx_chat("sonar", 1_000, 100),
+        "perplexity",
+        "sonar",
+        M(1_000, 1.0) + M(100, 1.0) + 12 / 1_000,
+        PPLX,
+        "perplexity",
+    ),
+    R(
+        "perplexity-sonar-pro-request-fee",
+        lambda: pplx_chat("sonar-pro", 2_000, 400),
+        "perplexity",
+        "sonar-pro",
+        M(2_000, 3.0) + M(400, 15.0) + 14 / 1_000,
+        PPLX,
+        "perplexity",
+    ),
+    R(
+        "perplexity-sonar-reasoning-pro",
+        lambda: pplx_chat("sonar-reasoning-pro", 2_000, 400),
+        "perplexity",
+        "sonar-reasoning-pro",
+        M(2_000, 2.0) + M(400, 8.0) + 14 / 1_000,
+        PPLX,
+        "perplexity",
+    ),
+    R(
+        "perplexity-deep-research",
+        lambda: pplx_chat(
+            "sonar-deep-research", 3_000, 1_000, citations=5_000, reasoning=20_000, searches=12
+        ),
+        "perplexity",
+        "sonar-deep-research",
+        M(3_000, 2.0) + M(1_000, 8.0) + M(5_000, 2.0) + M(20_000, 3.0) + 12 * 5 / 1_000,
+        PPLX,
+        "perplexity",
+    ),
+]
+CASES += ROUTE_CASES
+
+
 def price(case: Case) -> float:
     return MetricsBuilder("train").add_response_cost(
         "judge", case.response(), provider=case.provider, model_name=case.model, **case.kw
@@ -1053,7 +1434,7 @@ def price(case: Case) -> float:
 
 
 def test_enough_cases():
-    assert len(CASES) >= 60
+    assert len(CASES) >= 60 and len(ROUTE_CASES) >= 30
     assert len({c.id for c in CASES}) == len(CASES)
 
 
@@ -1153,3 +1534,66 @@ def test_unknown_model_under_track_api_cost_keeps_result():
     assert info.value.result is response
     assert "gpt-4.1-nano" in str(info.value) + str(info.value.__cause__)
     assert "costs/train/judge" not in b._flush()
+
+
+# genai-prices' own reading of each route case's body (its extractors) and its calc_price.
+GENAI_CALC = r"""
+import datetime as dt, json, sys, warnings
+from genai_prices import Usage, calc_price, extract_usage
+out = []
+for provider, body, when in json.load(sys.stdin):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        flavor = "default"
+        if provider in ("azure", "openai", "openrouter") and "choices" in body:
+            flavor = "chat"
+        elif provider in ("azure", "openai") and "output" in body:
+            flavor = "responses"
+        elif provider in ("aws", "google") and "content" in body and "usage" in body and "input_tokens" in body["usage"]:
+            flavor = "anthropic"
+        at = dt.datetime.fromtimestamp(when, dt.timezone.utc) if when else None
+        if provider == "aws" and "choices" in body:
+            # Bedrock's OpenAI-compatible endpoint: genai-prices has no extractor for it.
+            u = body["usage"]
+            usage = Usage(input_tokens=u["prompt_tokens"], output_tokens=u["completion_tokens"])
+            price = calc_price(usage, body["model"], provider_id=provider, genai_request_timestamp=at)
+        else:
+            usage = extract_usage(body, provider_id=provider, api_flavor=flavor)
+            price = usage.calc_price(genai_request_timestamp=at)
+        out.append(float(price.total_price))
+print(json.dumps(out))
+"""
+
+
+def _body(case: Case) -> tuple[dict[str, Any], int | None]:
+    response = case.response()
+    if not isinstance(response, dict):
+        response = response.model_dump(mode="json", by_alias=True, exclude_none=True)
+    when = response.get("created") or response.get("created_at")
+    if "createTime" in response:
+        when = int(dt.datetime.fromisoformat(response["createTime"]).timestamp())
+    return {**response, "model": case.model, "modelVersion": case.model}, when
+
+
+def test_route_cases_match_genai_prices():
+    import json
+    import subprocess
+
+    from test_catalog_generator import prices_python
+
+    specs = [[ROUTE_GENAI[c.id], *_body(c)] for c in ROUTE_CASES]
+    proc = subprocess.run(
+        [prices_python(), "-c", GENAI_CALC],
+        input=json.dumps(specs),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    truths = json.loads(proc.stdout)
+    wrong = {
+        c.id: (c.expected, truth)
+        for c, truth in zip(ROUTE_CASES, truths)
+        if c.expected != pytest.approx(truth, rel=1e-9, abs=1e-15)
+    }
+    assert not wrong, wrong

@@ -439,7 +439,7 @@ def test_lookup():
 def test_catalog_info_names_source_and_version():
     info = pricing.catalog_info()
     assert info["origin"] == "builtin"
-    assert (info["source"], info["version"]) == ("genai-prices", "0.2.3")
+    assert (info["source"], info["version"]) == ("genai-prices", "0.2.5")
     assert {"name": "litellm", "version": "1.110.2"}.items() <= info["sources"][1].items()
     assert info["models"]["openai"] > 100 and info["models"]["anthropic"] > 20
 

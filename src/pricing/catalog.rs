@@ -15,6 +15,10 @@
 //! 4. the name under every other provider (first-party ones first), priced with the
 //!    requested provider's usage shape, as openpipe-art does;
 //! 5. the same with one trailing snapshot date removed (`-YYYYMMDD`, `-YYYY-MM-DD`, `@YYYYMMDD`);
+//! 6. for a provider with Bedrock model ids (`aws`), under it: the id without its version
+//!    suffix (`-v1:0`), then without its cross-region profile (`us.`, `eu.`, `apac.`...; an
+//!    in-region price, which genai-prices' `regional.*` models give), then without the vendor
+//!    (`anthropic.`). A `global.` profile is a name of its own (cheaper than regional ones);
 //!
 //! else an error naming up to three nearest names; never $0.
 
@@ -58,16 +62,26 @@ pub struct ProviderInfo {
     pub pricing_urls: Vec<String>,
     /// The `litellm_provider` values whose entries are this provider's.
     pub litellm: Vec<String>,
+    /// The usage shape of its responses, as the catalog names it (`openai`, `anthropic`,
+    /// `gemini`, `bedrock`, `perplexity`; `openai` when absent).
+    pub usage: String,
 }
 
 impl ProviderInfo {
     /// The usage shape (and formula) of this provider's responses.
     pub fn formula(&self) -> Formula {
-        match self.name.as_str() {
+        match self.usage.as_str() {
             "anthropic" => Formula::Anthropic,
-            "google" => Formula::Gemini,
+            "gemini" => Formula::Gemini,
+            "bedrock" => Formula::Bedrock,
+            "perplexity" => Formula::Perplexity,
             _ => Formula::OpenAi,
         }
+    }
+
+    /// Whether its model ids are Bedrock's (version suffixes, cross-region profiles).
+    fn bedrock_ids(&self) -> bool {
+        self.usage == "bedrock"
     }
 }
 
@@ -149,6 +163,7 @@ impl PriceCatalog {
                 aliases: list("aliases"),
                 pricing_urls: list("pricing_urls"),
                 litellm: list("litellm"),
+                usage: text(p, "usage"),
             });
         }
         let mut catalog = PriceCatalog::empty(providers, sources, text(&raw, "sha256"));
@@ -296,6 +311,13 @@ impl PriceCatalog {
         {
             return Ok(found);
         }
+        if let Some(p) = want.filter(|&p| self.providers[p].bedrock_ids()) {
+            for form in bedrock_forms(&name) {
+                if let Some(found) = self.get(p, form) {
+                    return Ok(found);
+                }
+            }
+        }
         Err(self.unknown(want, model.trim()))
     }
 
@@ -387,6 +409,59 @@ pub fn strip_snapshot_date(name: &str) -> Option<&str> {
         return Some(&name[..n - 11]);
     }
     None
+}
+
+/// Bedrock's cross-region inference profile prefixes that bill at the in-region price.
+const BEDROCK_REGIONS: [&str; 8] = ["us.", "eu.", "apac.", "jp.", "au.", "ca.", "us-gov.", "in."];
+
+/// The shorter forms of a Bedrock model id, most specific first (module docs, step 6):
+/// `us.anthropic.claude-x-v1:0` -> `us.anthropic.claude-x`, `anthropic.claude-x`, `claude-x`.
+fn bedrock_forms(name: &str) -> Vec<&str> {
+    let mut out = Vec::with_capacity(3);
+    let bare = strip_bedrock_version(name);
+    out.push(bare);
+    let mut rest = bare;
+    if let Some(r) = BEDROCK_REGIONS.iter().find_map(|p| rest.strip_prefix(p)) {
+        rest = r;
+        out.push(rest);
+    }
+    if let Some((vendor, model)) = rest.split_once('.')
+        && !vendor.is_empty()
+        && vendor
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !model.is_empty()
+    {
+        out.push(model);
+        if let Some(undated) = strip_snapshot_date(model) {
+            out.push(undated);
+        }
+    }
+    out
+}
+
+/// `name` without a Bedrock version suffix (`-v1:0`, `-v2`, `:0`), if it has one.
+fn strip_bedrock_version(name: &str) -> &str {
+    let b = name.as_bytes();
+    let digits_back = |end: usize| {
+        b[..end]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
+    let mut end = b.len();
+    // `:N`
+    let n = digits_back(end);
+    if n > 0 && end > n && b[end - n - 1] == b':' {
+        end -= n + 1;
+    }
+    // `-vN`
+    let n = digits_back(end);
+    if n > 0 && end > n + 1 && b[end - n - 1] == b'v' && b[end - n - 2] == b'-' {
+        end -= n + 2;
+    }
+    &name[..end]
 }
 
 /// Levenshtein distance (for the nearest names of an unknown model).

@@ -19,7 +19,7 @@ fn builtin_catalog_parses_with_its_sources() {
     let c = cat();
     assert_eq!(c.origin, PriceOrigin::Builtin);
     assert_eq!(c.sources[0].name, "genai-prices");
-    assert_eq!(c.sources[0].version, "0.2.3");
+    assert_eq!(c.sources[0].version, "0.2.5");
     assert!(
         c.sources
             .iter()
@@ -35,6 +35,75 @@ fn builtin_catalog_parses_with_its_sources() {
     assert_eq!(c.formula("ANTHROPIC"), Formula::Anthropic);
     assert_eq!(c.formula("groq"), Formula::OpenAi);
     assert_eq!(c.formula("xyz"), Formula::None);
+    // Routes (issue #22): the names litellm and ART users write.
+    for (alias, formula) in [
+        ("azure", Formula::OpenAi),
+        ("azure_openai", Formula::OpenAi),
+        ("bedrock", Formula::Bedrock),
+        ("aws", Formula::Bedrock),
+        ("aws-bedrock", Formula::Bedrock),
+        ("vertex_ai", Formula::Gemini),
+        ("google-vertex", Formula::Gemini),
+        ("vertex", Formula::Gemini),
+        ("perplexity", Formula::Perplexity),
+        ("cohere", Formula::OpenAi),
+    ] {
+        assert_eq!(c.formula(alias), formula, "{alias}");
+    }
+}
+
+#[test]
+fn bedrock_ids_resolve_with_their_profile_price() {
+    let c = cat();
+    let id = |provider: &str, name: &str| c.resolve(provider, name).unwrap().model.id.clone();
+    let sonnet = "regional.anthropic.claude-sonnet-4-5-20250929-v1:0";
+    for name in [
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "apac.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "anthropic.claude-sonnet-4-5-20250929-v2:0",
+    ] {
+        assert_eq!(id("bedrock", name), sonnet, "{name}");
+    }
+    assert_eq!(
+        id("aws", "global.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    );
+    assert_eq!(
+        id("bedrock", "us.amazon.nova-pro-v1:0"),
+        "amazon.nova-pro-v1:0"
+    );
+    assert_eq!(
+        id("bedrock", "us.openai.gpt-6-sol"),
+        "regional.openai.gpt-6-sol"
+    );
+    // The version and profile forms are Bedrock's only (a full Bedrock id is a name of `aws`,
+    // found from any provider as every other name is).
+    let v9 = "eu.anthropic.claude-sonnet-4-5-20250929-v9:0";
+    assert_eq!(id("bedrock", v9), sonnet);
+    assert!(c.resolve("anthropic", v9).is_err());
+    assert_eq!(strip_bedrock_version("a.b-v1:0"), "a.b");
+    assert_eq!(strip_bedrock_version("a.b-1:0"), "a.b-1");
+    assert_eq!(strip_bedrock_version("a.b-v2"), "a.b");
+    assert_eq!(strip_bedrock_version("gpt-6-sol"), "gpt-6-sol");
+}
+
+#[test]
+fn free_models_and_new_models_resolve() {
+    let c = cat();
+    for (provider, name) in [
+        ("openrouter", "meta-llama/llama-3.3-70b-instruct:free"),
+        ("openai", "gpt-6.2-astra"),
+        ("openai", "gpt-6.2-sol"),
+        ("google", "gemini-4-carbon"),
+        ("google", "gemini-4-neon"),
+        ("google", "gemini-4-hydrogen"),
+        ("vertex_ai", "claude-sonnet-4-5@20250929"),
+        ("azure", "phi-4"),
+    ] {
+        assert!(c.resolve(provider, name).is_ok(), "{provider}/{name}");
+    }
 }
 
 #[test]

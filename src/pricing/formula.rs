@@ -13,6 +13,13 @@
 //! - Gemini: `prompt_token_count` includes the cached tokens and the per-modality counts;
 //!   `tool_use_prompt_token_count` is added to the input, thoughts to the output.
 //!
+//! - Bedrock Converse: `inputTokens`, `cacheReadInputTokens`, `cacheWriteInputTokens` are
+//!   disjoint (as genai-prices' `aws` extractor reads them); an InvokeModel body is read as
+//!   Anthropic's (Claude) or OpenAI's (gpt-oss) usage. Claude on Vertex AI is Anthropic's.
+//! - Perplexity: OpenAI chat usage; `citation_tokens` and `reasoning_tokens` are billed on top
+//!   of `completion_tokens`, `num_search_queries` as web searches (genai-prices' extractor).
+//!
+//! Every priced response is one request ([`PriceKey::Requests`], a fee only some models have).
 //! A long-context tier is chosen by the request's whole input (every input-side unit).
 
 use super::Formula;
@@ -39,7 +46,9 @@ const SUM_ORDER: [PriceKey; KEY_COUNT] = [
     PriceKey::OutputAudio,
     PriceKey::OutputImage,
     PriceKey::OutputVideo,
+    PriceKey::OutputCitation,
     PriceKey::WebSearches,
+    PriceKey::Requests,
 ];
 
 /// Billed units of one response, per key, and the input size that selects a tier.
@@ -71,12 +80,27 @@ impl Units {
 
     /// Reads the usage of `formula`'s shape; `None` when the response has none of its fields.
     pub fn read(formula: Formula, f: &ResponseFields) -> CoreResult<Option<Units>> {
-        match formula {
-            Formula::OpenAi => read_openai(f),
-            Formula::Anthropic => read_anthropic(f),
-            Formula::Gemini => read_gemini(f),
-            Formula::None => Ok(None),
-        }
+        let units = match formula {
+            Formula::OpenAi => read_openai(f)?,
+            Formula::Anthropic => read_anthropic(f)?,
+            Formula::Gemini => match read_gemini(f)? {
+                None => read_anthropic(f)?,
+                some => some,
+            },
+            Formula::Bedrock => match read_converse(f)? {
+                None => match read_anthropic(f)? {
+                    None => read_openai(f)?,
+                    some => some,
+                },
+                some => some,
+            },
+            Formula::Perplexity => read_perplexity(f)?,
+            Formula::None => None,
+        };
+        Ok(units.map(|mut u| {
+            u.put(PriceKey::Requests, 1.0);
+            u
+        }))
     }
 
     /// The cost in US dollars at `prices`, summed key by key in [`SUM_ORDER`].
@@ -193,6 +217,43 @@ fn read_anthropic(f: &ResponseFields) -> CoreResult<Option<Units>> {
     u.put(PriceKey::Output, output.unwrap_or(0.0));
     u.put(PriceKey::WebSearches, searches);
     u.input_tokens = input + writes + read;
+    Ok(Some(u))
+}
+
+fn read_converse(f: &ResponseFields) -> CoreResult<Option<Units>> {
+    let input = f.tokens(Field::ConverseInputTokens)?;
+    let output = f.tokens(Field::ConverseOutputTokens)?;
+    let read = f.tokens_or_zero(Field::ConverseCacheReadTokens)?;
+    let write = f.tokens_or_zero(Field::ConverseCacheWriteTokens)?;
+    if input.is_none() && output.is_none() && read == 0.0 && write == 0.0 {
+        return Ok(None);
+    }
+    let input = input.unwrap_or(0.0);
+    let mut u = Units::new();
+    u.put(PriceKey::Input, input);
+    u.put(PriceKey::CacheWrite, write);
+    u.put(PriceKey::CacheRead, read);
+    u.put(PriceKey::Output, output.unwrap_or(0.0));
+    u.input_tokens = input + read + write;
+    Ok(Some(u))
+}
+
+fn read_perplexity(f: &ResponseFields) -> CoreResult<Option<Units>> {
+    let Some(mut u) = read_openai(f)? else {
+        return Ok(None);
+    };
+    u.put(
+        PriceKey::OutputCitation,
+        f.tokens_or_zero(Field::PerplexityCitationTokens)?,
+    );
+    u.put(
+        PriceKey::OutputReasoning,
+        f.tokens_or_zero(Field::PerplexityReasoningTokens)?,
+    );
+    u.put(
+        PriceKey::WebSearches,
+        f.tokens_or_zero(Field::PerplexitySearchQueries)?,
+    );
     Ok(Some(u))
 }
 
@@ -313,6 +374,47 @@ mod tests {
             cost(Formula::Anthropic, &m, v),
             (1_000.0 * 3.0 + 1_000.0 * 3.75 + 2_000.0 * 6.0 + 400.0 * 0.3 + 500.0 * 15.0) / 1e6
                 + 0.03,
+        );
+    }
+
+    #[test]
+    fn bedrock_converse_invoke_model_and_vertex_claude() {
+        let m = model(&[
+            (PriceKey::Input, 3.3),
+            (PriceKey::CacheWrite, 4.125),
+            (PriceKey::CacheRead, 0.33),
+            (PriceKey::Output, 16.5),
+        ]);
+        let converse = json!({"output": {}, "usage": {"inputTokens": 1_000, "outputTokens": 100,
+            "totalTokens": 5_100, "cacheReadInputTokens": 3_000, "cacheWriteInputTokens": 1_000}});
+        let want = (1_000.0 * 3.3 + 1_000.0 * 4.125 + 3_000.0 * 0.33 + 100.0 * 16.5) / 1e6;
+        close(cost(Formula::Bedrock, &m, converse), want);
+        let invoke = json!({"type": "message", "usage": {"input_tokens": 1_000, "output_tokens": 100,
+            "cache_creation_input_tokens": 1_000, "cache_read_input_tokens": 3_000}});
+        close(cost(Formula::Bedrock, &m, invoke.clone()), want);
+        close(cost(Formula::Gemini, &m, invoke), want);
+        let chat = json!({"usage": {"prompt_tokens": 1_000, "completion_tokens": 100}});
+        close(
+            cost(Formula::Bedrock, &m, chat),
+            (1_000.0 * 3.3 + 100.0 * 16.5) / 1e6,
+        );
+    }
+
+    #[test]
+    fn perplexity_request_fee_citations_reasoning_and_searches() {
+        let m = model(&[
+            (PriceKey::Input, 2.0),
+            (PriceKey::Output, 8.0),
+            (PriceKey::OutputReasoning, 3.0),
+            (PriceKey::OutputCitation, 2.0),
+            (PriceKey::WebSearches, 5.0),
+            (PriceKey::Requests, 12.0),
+        ]);
+        let v = json!({"usage": {"prompt_tokens": 1_000, "completion_tokens": 100,
+            "citation_tokens": 500, "reasoning_tokens": 2_000, "num_search_queries": 3}});
+        close(
+            cost(Formula::Perplexity, &m, v),
+            (1_000.0 * 2.0 + 100.0 * 8.0 + 500.0 * 2.0 + 2_000.0 * 3.0) / 1e6 + 0.015 + 0.012,
         );
     }
 

@@ -178,7 +178,7 @@ mod tests {
                 {"id": "claude-huge-tier", "prices": {"input_mtok": {"base": 3,
                     "tiers": [{"start": 200000, "price": 1e306}]}, "output_mtok": 1}}
             ]},
-            {"id": "aws", "models": [{"id": "ignored", "prices": {"input_mtok": 1}}]}
+            {"id": "voyageai", "models": [{"id": "ignored", "prices": {"input_mtok": 1}}]}
         ]);
         assert!(is_genai_prices(&data));
         let parsed = parse(&data, &catalog);

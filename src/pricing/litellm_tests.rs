@@ -29,7 +29,7 @@ fn entries_providers_modes_names_tiers_and_variants() {
             "input_cost_per_token": 9e-6, "output_cost_per_token": 9e-6},
         "embed-x": {"litellm_provider": "openai", "mode": "embedding", "input_cost_per_token": 1e-6},
         "no-output": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1e-6},
-        "bedrock/x": {"litellm_provider": "bedrock", "mode": "chat",
+        "sagemaker/x": {"litellm_provider": "sagemaker", "mode": "chat",
             "input_cost_per_token": 1e-6, "output_cost_per_token": 1e-6},
         "bad-bool": {"litellm_provider": "openai", "mode": "chat",
             "input_cost_per_token": true, "output_cost_per_token": 1e-6},

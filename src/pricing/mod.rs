@@ -106,8 +106,15 @@ pub enum Formula {
     OpenAi,
     /// `anthropic`: messages usage, with the 5m/1h cache-write split and web searches.
     Anthropic,
-    /// `google` (`gemini`...): Gemini `usage_metadata` (or REST `usageMetadata`).
+    /// `google` (`gemini`, `vertex_ai`...): Gemini `usage_metadata` (or REST `usageMetadata`);
+    /// Claude on Vertex AI's Anthropic-shaped usage when there is none.
     Gemini,
+    /// `aws` (`bedrock`...): Converse usage (`inputTokens`...); an InvokeModel body's
+    /// Anthropic- or OpenAI-shaped usage when there is none.
+    Bedrock,
+    /// `perplexity`: OpenAI chat usage with citation and reasoning tokens billed on top of
+    /// the completion, and `num_search_queries` web searches.
+    Perplexity,
     /// A provider the catalog does not know: only a reported cost or a custom extractor
     /// can price it.
     None,

@@ -12,7 +12,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A billed term. `*_mtok` keys are USD per million tokens, `web_searches_kcount` USD per 1,000.
+/// A billed term. `*_mtok` keys are USD per million tokens, `*_kcount` keys USD per 1,000
+/// (web searches, requests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PriceKey {
     Input,
@@ -31,11 +32,15 @@ pub enum PriceKey {
     OutputAudio,
     OutputImage,
     OutputVideo,
+    /// Perplexity's citation tokens (billed on top of the completion).
+    OutputCitation,
     WebSearches,
+    /// A fee per request (Perplexity's `requests_kcount`): every priced response is one.
+    Requests,
 }
 
 /// Number of [`PriceKey`]s.
-pub const KEY_COUNT: usize = 17;
+pub const KEY_COUNT: usize = 19;
 
 impl PriceKey {
     /// Every key, in catalog order.
@@ -56,7 +61,9 @@ impl PriceKey {
         PriceKey::OutputAudio,
         PriceKey::OutputImage,
         PriceKey::OutputVideo,
+        PriceKey::OutputCitation,
         PriceKey::WebSearches,
+        PriceKey::Requests,
     ];
 
     /// The key's name in the catalog (and in genai-prices' data).
@@ -78,7 +85,9 @@ impl PriceKey {
             PriceKey::OutputAudio => "output_audio_mtok",
             PriceKey::OutputImage => "output_image_mtok",
             PriceKey::OutputVideo => "output_video_mtok",
+            PriceKey::OutputCitation => "output_citation_mtok",
             PriceKey::WebSearches => "web_searches_kcount",
+            PriceKey::Requests => "requests_kcount",
         }
     }
 
@@ -91,20 +100,22 @@ impl PriceKey {
     pub fn fallback(self) -> Option<PriceKey> {
         use PriceKey::*;
         match self {
-            Input | Output | WebSearches => None,
+            Input | Output | WebSearches | Requests => None,
             CacheRead | CacheWrite | InputAudio | InputImage | InputVideo | InputTool => {
                 Some(Input)
             }
             CacheWrite1h | CacheWrite12h => Some(CacheWrite),
             CacheAudioRead | CacheImageRead => Some(CacheRead),
-            OutputReasoning | OutputAudio | OutputImage | OutputVideo => Some(Output),
+            OutputReasoning | OutputAudio | OutputImage | OutputVideo | OutputCitation => {
+                Some(Output)
+            }
         }
     }
 
     /// Units per priced quantity: a million tokens, or a thousand requests.
     pub fn per(self) -> f64 {
         match self {
-            PriceKey::WebSearches => 1_000.0,
+            PriceKey::WebSearches | PriceKey::Requests => 1_000.0,
             _ => 1_000_000.0,
         }
     }

@@ -15,10 +15,10 @@ use super::catalog::{PriceCatalog, PriceOrigin, SourceInfo};
 use super::{genai, litellm, store};
 use crate::error::{CoreError, CoreResult};
 
-/// genai-prices' data file at its 0.2.3 release (the embedded catalog's primary source): a
+/// genai-prices' data file at its 0.2.5 release (the embedded catalog's primary source): a
 /// pinned release, not a moving branch.
 pub const DEFAULT_URL: &str =
-    "https://raw.githubusercontent.com/pydantic/genai-prices/refs/tags/v0.2.3/prices/data.json";
+    "https://raw.githubusercontent.com/pydantic/genai-prices/refs/tags/v0.2.5/prices/data.json";
 
 /// The longest wait `refresh_catalog` allows: a day (a longer wait is a mistake, and an
 /// unbounded one overflows the clock's arithmetic).

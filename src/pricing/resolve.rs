@@ -110,7 +110,8 @@ pub fn token_cost(
         )));
     }
     let units = Units::read(call.formula, fields)?.ok_or_else(|| mismatch_error(call.provider))?;
-    let anthropic = call.formula == Formula::Anthropic;
+    // Bedrock's cache reads are apart from its input, as Anthropic's are.
+    let anthropic = matches!(call.formula, Formula::Anthropic | Formula::Bedrock);
     let cached_key = |p: &TokenPricing| {
         if anthropic {
             p.cache_read_per_million

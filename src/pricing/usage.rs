@@ -62,10 +62,19 @@ pub enum Field {
     /// Gemini's `create_time` (`createTime` in REST): when the server got the request; a
     /// datetime in the SDK (read as seconds since the epoch), an RFC 3339 string in JSON.
     GeminiCreateTime,
+    /// Bedrock Converse usage (camelCase; input, cache reads and cache writes are disjoint).
+    ConverseInputTokens,
+    ConverseOutputTokens,
+    ConverseCacheReadTokens,
+    ConverseCacheWriteTokens,
+    /// Perplexity's counts beside `completion_tokens` (billed on top of it) and its searches.
+    PerplexityCitationTokens,
+    PerplexityReasoningTokens,
+    PerplexitySearchQueries,
 }
 
 /// Number of [`Field`] variants.
-pub const FIELD_COUNT: usize = 43;
+pub const FIELD_COUNT: usize = 50;
 
 const fn bit(f: Field) -> u64 {
     1 << f as u64
@@ -117,9 +126,20 @@ const GEMINI: u64 = bit(Field::GeminiCreateTime)
     | bit(Field::GeminiCachedAudio)
     | bit(Field::GeminiCachedImage);
 
+const CONVERSE: u64 = bit(Field::ConverseInputTokens)
+    | bit(Field::ConverseOutputTokens)
+    | bit(Field::ConverseCacheReadTokens)
+    | bit(Field::ConverseCacheWriteTokens);
+const PERPLEXITY: u64 = OPENAI
+    | bit(Field::PerplexityCitationTokens)
+    | bit(Field::PerplexityReasoningTokens)
+    | bit(Field::PerplexitySearchQueries);
+
 /// The fields that say a response (or stream event) carries usage or a cost.
 const CARRIES_USAGE: u64 = REPORTED
     | OPENAI_CHAT
+    | bit(Field::ConverseInputTokens)
+    | bit(Field::ConverseOutputTokens)
     | bit(Field::InputTokens)
     | bit(Field::OutputTokens)
     | bit(Field::GeminiPromptTokens)
@@ -137,20 +157,26 @@ impl Field {
                 Formula::OpenAi => OPENAI,
                 Formula::Anthropic => ANTHROPIC,
                 Formula::Gemini => GEMINI,
+                Formula::Bedrock => CONVERSE,
+                Formula::Perplexity => PERPLEXITY,
                 Formula::None => 0,
             }
     }
 
     /// Fields to read in a second pass when the first found none of the provider's usual
-    /// ones: the Responses API's names under `openai`. Keeps the common case to one pass.
+    /// ones: the Responses API's names under `openai`; Claude's Anthropic-shaped usage under
+    /// `google` (Vertex AI); InvokeModel bodies (Anthropic- or OpenAI-shaped) under `aws`.
+    /// Keeps the common case to one pass.
     pub fn fallback_mask(formula: Formula, first: &ResponseFields) -> Option<u64> {
-        let chat = [
-            Field::PromptTokens,
-            Field::CompletionTokens,
-            Field::PromptCachedTokens,
-        ];
-        (formula == Formula::OpenAi && chat.iter().all(|f| first.get(*f).is_none()))
-            .then_some(OPENAI_RESPONSES)
+        let none_of = |mask: u64| first.set & mask & !REPORTED == 0;
+        match formula {
+            Formula::OpenAi | Formula::Perplexity => {
+                none_of(OPENAI_CHAT).then_some(OPENAI_RESPONSES)
+            }
+            Formula::Gemini => none_of(GEMINI).then_some(ANTHROPIC),
+            Formula::Bedrock => none_of(CONVERSE).then_some(ANTHROPIC | OPENAI),
+            Formula::Anthropic | Formula::None => None,
+        }
     }
 
     /// Where the field lives, for error messages: `usage.prompt_tokens`.
@@ -207,6 +233,13 @@ impl Field {
             Field::GeminiCachedAudio => "usage_metadata.cache_tokens_details[AUDIO]",
             Field::GeminiCachedImage => "usage_metadata.cache_tokens_details[IMAGE]",
             Field::GeminiCreateTime => "create_time",
+            Field::ConverseInputTokens => "usage.inputTokens",
+            Field::ConverseOutputTokens => "usage.outputTokens",
+            Field::ConverseCacheReadTokens => "usage.cacheReadInputTokens",
+            Field::ConverseCacheWriteTokens => "usage.cacheWriteInputTokens",
+            Field::PerplexityCitationTokens => "usage.citation_tokens",
+            Field::PerplexityReasoningTokens => "usage.reasoning_tokens",
+            Field::PerplexitySearchQueries => "usage.num_search_queries",
         }
     }
 }
@@ -368,6 +401,14 @@ pub static RESPONSE_SCHEMA: &[SchemaNode] = &[
             ),
             leaf("service_tier", Field::UsageServiceTier),
             leaf("speed", Field::UsageSpeed),
+            // Bedrock Converse (boto3 `converse()` returns these camelCase keys).
+            leaf("inputTokens", Field::ConverseInputTokens),
+            leaf("outputTokens", Field::ConverseOutputTokens),
+            leaf("cacheReadInputTokens", Field::ConverseCacheReadTokens),
+            leaf("cacheWriteInputTokens", Field::ConverseCacheWriteTokens),
+            leaf("citation_tokens", Field::PerplexityCitationTokens),
+            leaf("reasoning_tokens", Field::PerplexityReasoningTokens),
+            leaf("num_search_queries", Field::PerplexitySearchQueries),
         ],
     ),
     node(
