@@ -14,16 +14,17 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .history import HistoryReader, read_rows
+from ._core import StepTable
+from .history import HistoryReader
 from .summary import (
     StepSummary,
     Table,
-    cost_breakdown,
     escape_controls,
     find_run_dir,
     format_breakdown,
-    row_step,
-    summarize,
+    read_steps,
+    step_summaries,
+    write_json,
 )
 
 # Optional dependencies: the module, and the extra that installs it.
@@ -184,25 +185,25 @@ def _summary(args: argparse.Namespace) -> int:
     run_dir = find_run_dir(args.run_dir)
     if args.watch:
         return _watch(run_dir, args)
-    rows, problems = read_rows(run_dir)
+    # The core reads and folds history.jsonl (streamed); the output is written in chunks, so
+    # a long run never exists as Python objects (issue #21: 200,000 steps took 1.2 GB).
+    table, problems = read_steps(run_dir)
     _warn(problems)
-    steps = summarize(rows)
+    out = sys.stdout
     if args.json:
-        doc = {
-            "run_dir": str(run_dir),
-            "rows": len(rows),
-            "steps": [s.to_dict() for s in steps],
-            "totals": cost_breakdown(rows),
-            "problems": problems,
-        }
-        print(json.dumps(doc, indent=2, ensure_ascii=True))
+        write_json(table, run_dir, problems, out)
         return 0
+    layout = Table.of_run(table)
     if args.csv:
-        _StepPrinter("csv", sys.stdout).print_steps(steps, [])
+        if len(table):
+            csv.writer(out, lineterminator="\n").writerow(layout.csv_header())
+            layout.write_csv(table, out)
         return 0
-    print(f"{escape_controls(str(run_dir))}: {len(rows)} rows, {len(steps)} steps\n")
-    _StepPrinter("text", sys.stdout).print_steps(steps, [])
-    print("\n" + format_breakdown(cost_breakdown(rows)))
+    print(f"{escape_controls(str(run_dir))}: {table.rows} rows, {len(table)} steps\n")
+    if len(table):
+        print(layout.header())
+        layout.write_lines(table, out)
+    print("\n" + format_breakdown(table.totals()))
     return 0
 
 
@@ -212,7 +213,7 @@ def _watch(run_dir: Path, args: argparse.Namespace) -> int:
     style = "json" if args.json else "csv" if args.csv else "text"
     printer = _StepPrinter(style, sys.stdout)
     reader = HistoryReader(run_dir)
-    by_step: dict[int, list[dict[str, Any]]] = {}
+    table = StepTable()  # the core folds the rows; a step's line is read back from it
     summaries: dict[int, StepSummary] = {}
     following = escape_controls(str(reader.path))
     print(f"Following {following} (Ctrl-C to stop)", file=sys.stderr, flush=True)
@@ -225,25 +226,22 @@ def _watch(run_dir: Path, args: argparse.Namespace) -> int:
                 rows, problems = [], []
             if reader.restarted:
                 print("note: history.jsonl was rewritten; reading it again", file=sys.stderr)
-                by_step.clear()
+                table = StepTable()
                 summaries.clear()
             _warn(problems)
             if first:
                 for row in rows:
-                    step = row_step(row)
-                    if step is not None:
-                        by_step.setdefault(step, []).append(row)
-                steps = summarize(r for step_rows in by_step.values() for r in step_rows)
+                    table.add_row(row)
+                steps = step_summaries(table)
                 summaries.update((s.step, s) for s in steps)
                 printer.print_steps(steps, [])
                 first = False
             else:
                 for row in rows:
-                    step = row_step(row)
+                    step = table.add_row(row)
                     if step is None:
                         continue
-                    by_step.setdefault(step, []).append(row)
-                    (summaries[step],) = summarize(by_step[step])
+                    summaries[step] = StepSummary(*table.summary_of(step))
                     printer.print_steps([summaries[step]], list(summaries.values()))
             time.sleep(args.interval)
     except KeyboardInterrupt:

@@ -1,6 +1,8 @@
 // Draws the charts of an art-metrics report as SVG. No dependencies, no network.
 // Long series are downsampled for drawing only (min/max per pixel column); the hover reads the
-// full data, so it always shows exact values. window.artReport exposes what the tests check.
+// embedded data, so it always shows exact values. A series longer than the report's point
+// budget arrives already cut (each bucket's first, lowest, highest, last) with `sampledFrom`,
+// and its chart says so. window.artReport exposes what the tests check.
 // Names (keys, splits, sources) come from the run: they are only ever set as text or as
 // attribute values (textContent, setAttribute), never parsed as HTML.
 (function () {
@@ -107,8 +109,21 @@
     var series = chart.series.map(function (s, i) {
       var ys = s.y, n = 0;
       for (var k = 0; k < ys.length; k++) if (ys[k] !== null) n++;
-      return { name: s.name, x: s.x, y: ys, steps: s.steps || null, color: COLORS[i % COLORS.length], points: n };
+      return { name: s.name, x: s.x, y: ys, steps: s.steps || null, color: COLORS[i % COLORS.length], points: n,
+        sampledFrom: s.sampledFrom || null };
     });
+    // A long series arrives cut for drawing (the report's point budget): say so.
+    var cut = series.filter(function (s) { return s.sampledFrom; });
+    if (cut.length) {
+      var kept = Math.max.apply(null, cut.map(function (s) { return s.x.length; }));
+      var from = Math.max.apply(null, cut.map(function (s) { return s.sampledFrom; }));
+      var note = document.createElement("p");
+      note.className = "sampled";
+      note.textContent = "Drawn from at most " + kept.toLocaleString("en-US") + " of " +
+        from.toLocaleString("en-US") + " points per series: each bucket's first, lowest, " +
+        "highest and last (exact values).";
+      figure.appendChild(note);
+    }
     // Stacked layers: each one's base and top, missing values counting as zero.
     if (chart.stacked) {
       var base = new Float64Array(series[0].x.length);
@@ -254,7 +269,7 @@
 
     api.charts[chart.id] = {
       title: chart.title,
-      series: series.map(function (s) { return { name: s.name, points: s.points, drawn: s.drawn }; }),
+      series: series.map(function (s) { return { name: s.name, points: s.points, drawn: s.drawn, sampledFrom: s.sampledFrom }; }),
       // Where point i of series si is on the page (client coordinates).
       point: function (si, i) {
         var s = series[si], box = svg.getBoundingClientRect();

@@ -14,6 +14,12 @@ Every chart is a list of series; a series has one point per training step that h
 - throughput (``throughput/avg_{actor,rollout,trainer}_tok_per_s``) and time per step
   (``time/step_*``, summed over the step's rows); losses (``loss/*``) when present;
 - a table of the most expensive sources.
+
+The run is read and folded per step by the core (`summary.read_steps`), streamed. A series
+longer than the report's point budget (`max_points_per_series`) is cut for drawing: per
+bucket of consecutive steps its first, lowest, highest and last point, each an exact value;
+``Series.sampled_from`` says how many points it had and the page says so under the chart.
+The header's facts and the sources table are exact whatever the length.
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .history import read_rows, read_state
-from .summary import cost_breakdown, cost_sources, escape_controls, number, numbers, row_step
+from ._core import StepTable
+from .history import read_state
+from .summary import escape_controls, number, read_steps
 
 __all__ = ["Chart", "Run", "Series", "load_run", "render_html", "write_html", "write_pngs"]
 
@@ -39,6 +46,20 @@ _THROUGHPUT = {
     "throughput/avg_trainer_tok_per_s": "trainer",
 }
 _SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
+
+# The point budget of the embedded data: each series at most MAX_POINTS (a 10,000-step run is
+# drawn in full), and TOTAL_POINTS over the whole report, but never fewer than MIN_POINTS per
+# series (more than the 520 pixel columns of a chart: report.js still draws each column's
+# first, lowest, highest and last point). A 200,000-step run's report is 4.8 MB of HTML
+# instead of 86 MB (issue #21).
+MAX_POINTS = 10_000
+TOTAL_POINTS = 200_000
+MIN_POINTS = 2_000
+
+
+def max_points_per_series(n_series: int) -> int:
+    """How many points each of ``n_series`` series may keep."""
+    return max(MIN_POINTS, min(MAX_POINTS, TOTAL_POINTS // max(n_series, 1)))
 
 
 @dataclass
@@ -50,6 +71,7 @@ class Series:
     x: list[float] = field(default_factory=list)
     y: list[float | None] = field(default_factory=list)
     steps: list[int] | None = None
+    sampled_from: int | None = None  # the points before the series was cut for drawing
 
     def points(self) -> int:
         """The series' data points (stacked layers hold None where a step lacks the key)."""
@@ -81,7 +103,13 @@ class Chart:
             "budget": self.budget,
             "fromZero": self.from_zero or self.money or self.stacked,
             "series": [
-                {"name": s.name, "x": s.x, "y": s.y, **({"steps": s.steps} if s.steps else {})}
+                {
+                    "name": s.name,
+                    "x": s.x,
+                    "y": s.y,
+                    **({"steps": s.steps} if s.steps else {}),
+                    **({"sampledFrom": s.sampled_from} if s.sampled_from else {}),
+                }
                 for s in self.series
             ],
         }
@@ -101,47 +129,9 @@ class Run:
     problems: list[str]
 
 
-class _Steps:
-    """Per key: the step's last value (and the cumulative cost when it was written), or the
-    sum over the step's rows."""
-
-    def __init__(self) -> None:
-        self.last: dict[str, dict[int, float]] = {}
-        self.cost_at: dict[str, dict[int, float]] = {}
-        self.sums: dict[str, dict[int, float]] = {}
-
-    def add(self, rows: list[dict[str, Any]]) -> set[int]:
-        steps: set[int] = set()
-        cum_cost: float | None = None
-        for row in rows:
-            step = row_step(row)
-            if step is None:
-                continue
-            steps.add(step)
-            values = numbers(row)
-            cum_cost = values.get("costs/cum/all", cum_cost)
-            for key, value in values.items():
-                if key.startswith("time/step_"):
-                    sums = self.sums.get(key)
-                    if sums is None:
-                        sums = self.sums[key] = {}
-                    sums[step] = sums.get(step, 0.0) + value
-                    continue
-                last = self.last.get(key)
-                if last is None:
-                    last = self.last[key] = {}
-                last[step] = value
-                if cum_cost is not None and key.endswith("/reward"):
-                    self.cost_at.setdefault(key, {})[step] = cum_cost
-            for source, amount in cost_sources(values).items():
-                sums = self.sums.setdefault("costs/" + source, {})
-                sums[step] = sums.get(step, 0.0) + amount
-        return steps
-
-    def series(self, key: str, name: str, summed: bool = False) -> Series:
-        values = (self.sums if summed else self.last).get(key, {})
-        steps = sorted(values)
-        return Series(name, [float(s) for s in steps], [values[s] for s in steps])
+def _series(name: str, data: tuple[list[float], list[float], list[int], int]) -> Series:
+    x, y, steps, points = data
+    return Series(name, x, list(y), steps or None, points if points > len(x) else None)
 
 
 def _reward_keys(keys: list[str]) -> list[str]:
@@ -149,9 +139,20 @@ def _reward_keys(keys: list[str]) -> list[str]:
     return sorted(found, key=lambda k: (_SPLIT_ORDER.get(k.split("/")[0], 3), k))
 
 
-def _charts(data: _Steps, budget: float | None) -> list[Chart]:
+def _charts(table: StepTable, budget: float | None) -> list[Chart]:
+    last = table.last_keys()
+    rewards = _reward_keys(last)
+    sources = sorted(table.sources())
+    cum = [k for k in last if k.startswith("costs/cum/") and k.count("/") == 2]
+    cum.sort(key=lambda k: (k != "costs/cum/all", k))
+    throughput = [k for k in _THROUGHPUT if k in last]
+    times = sorted(table.time_keys(), key=lambda k: (k != "time/step_wall_s", k))
+    losses = sorted(k for k in last if k.startswith("loss/"))
+    # every series the charts can have (a reward twice: against step and against cost)
+    n_series = 2 * len(rewards) + len(sources) + len(cum) + len(throughput) + len(times)
+    cap = max_points_per_series(n_series + len(losses))
+
     charts = []
-    rewards = _reward_keys(list(data.last))
     if rewards:
         charts.append(
             Chart(
@@ -159,67 +160,47 @@ def _charts(data: _Steps, budget: float | None) -> list[Chart]:
                 "Reward",
                 "step",
                 "reward",
-                [data.series(k, k.split("/")[0]) for k in rewards],
+                [_series(k.split("/")[0], table.last_series(k, cap)) for k in rewards],
             )
         )
-    with_cost = [k for k in rewards if data.cost_at.get(k)]
-    if with_cost:
-        series = []
-        for key in with_cost:
-            points = sorted((data.cost_at[key][s], s, data.last[key][s]) for s in data.cost_at[key])
-            series.append(
-                Series(
-                    key.split("/")[0],
-                    [p[0] for p in points],
-                    [p[2] for p in points],
-                    steps=[p[1] for p in points],
-                )
-            )
+    against = [(k, table.reward_cost_series(k, cap)) for k in rewards]
+    if any(data for _, data in against):
         charts.append(
             Chart(
                 "reward_cost",
                 "Reward against cumulative cost",
                 "cumulative cost (USD)",
                 "reward",
-                series,
+                [_series(k.split("/")[0], data) for k, data in against if data],
                 x_money=True,
             )
         )
-    sources = sorted(k for k in data.sums if k.startswith("costs/"))
     if sources:
-        steps = sorted({s for k in sources for s in data.sums[k]})
-        layers = [
-            Series(
-                k[len("costs/") :], [float(s) for s in steps], [data.sums[k].get(s) for s in steps]
-            )
-            for k in sources
-        ]
+        x, layers, points = table.stacked_costs(sources, cap)
+        sampled = points if points > len(x) else None
         charts.append(
             Chart(
                 "cost_step",
                 "Cost per step by source",
                 "step",
                 "USD",
-                layers,
+                [Series(s, list(x), y, None, sampled) for s, y in zip(sources, layers)],
                 money=True,
                 stacked=True,
             )
         )
-    cum = [k for k in data.last if k.startswith("costs/cum/") and k.count("/") == 2]
     if cum:
-        cum.sort(key=lambda k: (k != "costs/cum/all", k))
         charts.append(
             Chart(
                 "cost_total",
                 "Cumulative cost",
                 "step",
                 "USD",
-                [data.series(k, k[len("costs/cum/") :]) for k in cum],
+                [_series(k[len("costs/cum/") :], table.last_series(k, cap)) for k in cum],
                 money=True,
                 budget=budget,
             )
         )
-    throughput = [k for k in _THROUGHPUT if k in data.last]
     if throughput:
         charts.append(
             Chart(
@@ -227,27 +208,33 @@ def _charts(data: _Steps, budget: float | None) -> list[Chart]:
                 "Throughput (cumulative average)",
                 "step",
                 "tokens/s",
-                [data.series(k, _THROUGHPUT[k]) for k in throughput],
+                [_series(_THROUGHPUT[k], table.last_series(k, cap)) for k in throughput],
                 from_zero=True,
             )
         )
-    times = sorted(k for k in data.sums if k.startswith("time/step_"))
     if times:
-        times.sort(key=lambda k: (k != "time/step_wall_s", k))
         charts.append(
             Chart(
                 "time",
                 "Time per step",
                 "step",
                 "seconds",
-                [data.series(k, k[len("time/step_") :].removesuffix("_s"), True) for k in times],
+                [
+                    _series(k[len("time/step_") :].removesuffix("_s"), table.summed_series(k, cap))
+                    for k in times
+                ],
                 from_zero=True,
             )
         )
-    losses = sorted(k for k in data.last if k.startswith("loss/"))
     if losses:
         charts.append(
-            Chart("loss", "Loss", "step", "loss", [data.series(k, k[5:]) for k in losses])
+            Chart(
+                "loss",
+                "Loss",
+                "step",
+                "loss",
+                [_series(k[5:], table.last_series(k, cap)) for k in losses],
+            )
         )
     return charts
 
@@ -259,25 +246,20 @@ def _budget(state: dict[str, Any]) -> float | None:
 
 
 def load_run(run_dir: str | os.PathLike[str]) -> Run:
-    """Read ``run_dir`` (history.jsonl, state.json) and build the report's charts."""
+    """Read ``run_dir`` (history.jsonl, streamed by the core; state.json) and build the
+    report's charts."""
     run_dir = Path(run_dir)
-    rows, problems = read_rows(run_dir)
+    table, problems = read_steps(run_dir)
     budget = _budget(read_state(run_dir))
-    data = _Steps()
-    steps = data.add(rows)
-    totals = {
-        k[len("costs/") :]: sum(v.values()) for k, v in data.sums.items() if k.startswith("costs/")
-    }
-    # The run's total is the last `costs/cum/all` written (file order), as `summary` says:
-    # a late row for an earlier step (a validation) carries the newest total.
-    total_cost = cost_breakdown(rows).get("all")
     return Run(
         run_dir=run_dir,
-        n_rows=len(rows),
-        n_steps=len(steps),
-        charts=_charts(data, budget),
-        sources=sorted(totals.items(), key=lambda item: -item[1]),
-        total_cost=total_cost,
+        n_rows=table.rows,
+        n_steps=len(table),
+        charts=_charts(table, budget),
+        sources=sorted(table.source_totals(), key=lambda item: -item[1]),
+        # The run's total is the last `costs/cum/all` written (file order), as `summary` says:
+        # a late row for an earlier step (a validation) carries the newest total.
+        total_cost=table.totals().get("all"),
         budget=budget,
         problems=problems,
     )
@@ -337,6 +319,12 @@ def render_html(run: Run) -> str:
     )
     problems = "".join(f"<li>{_text(p)}</li>" for p in run.problems)
     problems = f'<ul class="problems">{problems}</ul>' if problems else ""
+    if any(s.sampled_from for chart in run.charts for s in chart.series):
+        problems += (
+            '<p class="note">Long series are drawn from fewer points than the run has (see under '
+            "each chart): per bucket of consecutive points, the first, lowest, highest and last, "
+            "each an exact value. The facts above and the sources table are exact.</p>"
+        )
     title = _text(run.run_dir)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -2,7 +2,9 @@
 
 Works on any run directory in ART's format, written by art_metrics or by openpipe-art
 (0.5.18, and 0.5.23's ``rollout`` names), and only reads it. ``python -m art_metrics summary
-RUN_DIR`` prints `format_summary`; `Table` also writes CSV and JSON.
+RUN_DIR`` prints `format_summary`; `Table` also writes CSV and JSON. The rules and the
+formatting of many steps are the core's (`_core.StepTable`): `read_steps` folds a run's
+history.jsonl per step, streamed, and `summarize` folds rows you already hold the same way.
 
 >>> rows = [{"training_step": 1, "train/reward": 0.5, "costs/all": 0.25, "costs/cum/all": 0.25,
 ...          "costs/cum/train": 0.25}]
@@ -13,14 +15,17 @@ step  train reward  val reward  step cost  total cost  actor tok/s  trainer tok/
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from ._core import StepTable, format_summary_line
+from ._core import cost_sources as cost_sources_core
 from .history import find_runs, read_history
 
 __all__ = [
@@ -32,11 +37,11 @@ __all__ = [
     "format_breakdown",
     "format_summary",
     "read_history",
+    "read_steps",
+    "step_summaries",
     "summarize",
+    "write_json",
 ]
-
-# 0.5.23 renamed the actor to the rollout; both mean the same column.
-_ACTOR_TOK_PER_S = ("throughput/avg_actor_tok_per_s", "throughput/avg_rollout_tok_per_s")
 
 # C0 and C1 control characters (with DEL), bidi controls (ALM, LRM, RLM, LRE..RLO, LRI..PDI)
 # and the line/paragraph separators: what a terminal or viewer acts on rather than shows. And
@@ -89,54 +94,18 @@ class StepSummary:
 
 def number(value: object) -> float | None:
     """``value`` as a float when it is a real number (not bool, not NaN)."""
-    if type(value) is float:  # the common case first: this runs for every value of a run
+    if type(value) is float:  # the common case first
         return None if math.isnan(value) else value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return None if math.isnan(value) else float(value)
 
 
-def unprefixed(key: str) -> str:
-    """A cost key without its custom split's prefix: ``holdout/costs/all`` -> ``costs/all``
-    (custom splits prefix every key; costs and their totals are run-wide)."""
-    if key.startswith("costs/") or "/costs/" not in key:
-        return key
-    head, _, rest = key.partition("/")
-    return rest if rest.startswith("costs/") else key
-
-
-def row_step(row: Mapping[str, object]) -> int | None:
-    step = row.get("training_step", row.get("step"))
-    return step if isinstance(step, int) and not isinstance(step, bool) else None
-
-
-def numbers(row: Mapping[str, object]) -> dict[str, float]:
-    """The row's numeric values (NaN and non-numbers left out), cost keys `unprefixed`."""
-    values = {}
-    for key, value in row.items():
-        value = number(value)
-        if value is not None:
-            values[unprefixed(key)] = value
-    return values
-
-
 def cost_sources(values: Mapping[str, float]) -> dict[str, float]:
-    """A row's cost per source, from its `numbers`: the leaf ``costs/...`` keys (no other cost
-    key of the row lies below them), without ``costs/all`` and the cumulative ``costs/cum/...``."""
-    costs = {
-        key[6:]: amount
-        for key, amount in values.items()
-        if key.startswith("costs/") and key != "costs/all" and not key.startswith("costs/cum/")
-    }
-    # Every key's ancestors are parents. (Not "the next key in sorted order is below it": a
-    # sibling can sort between a key and its children, "judge" < "judge-2" < "judge/style".)
-    parents: set[str] = set()
-    for name in costs:
-        head, sep, _ = name.rpartition("/")
-        while sep and head not in parents:  # an ancestor already in has its own ancestors in
-            parents.add(head)
-            head, sep, _ = head.rpartition("/")
-    return {name: amount for name, amount in costs.items() if name not in parents}
+    """A row's cost per source, from its numbers: the leaf ``costs/...`` keys (no other cost
+    key of the row lies below them), without ``costs/all`` and the cumulative
+    ``costs/cum/...`` (the core's rule, `_core.cost_sources`)."""
+    return cost_sources_core(list(values.items()))
 
 
 def summarize(rows: Iterable[Mapping[str, object]]) -> list[StepSummary]:
@@ -144,35 +113,29 @@ def summarize(rows: Iterable[Mapping[str, object]]) -> list[StepSummary]:
 
     The step cost and the per-source costs add every row's own costs (each row has its own
     split's costs); the total, the rewards, the throughputs, losses and exception rates are
-    the step's last values (``costs/cum/all`` and ``throughput/avg_*`` are run-wide).
+    the step's last values (``costs/cum/all`` and ``throughput/avg_*`` are run-wide). The
+    rows are folded by the core's `StepTable`, as ``summary`` folds history.jsonl.
     """
-    steps: dict[int, StepSummary] = {}
+    table = StepTable()
     for row in rows:
-        step = row_step(row)
-        if step is None:
-            continue
-        summary = steps.setdefault(step, StepSummary(step))
-        values = numbers(row)
-        for source, amount in cost_sources(values).items():
-            summary.costs[source] = summary.costs.get(source, 0.0) + amount
-        for key, value in values.items():
-            if key == "costs/all":
-                summary.step_cost += value
-            elif key == "costs/cum/all":
-                summary.total_cost = value
-            elif key == "train/reward":
-                summary.train_reward = value
-            elif key == "val/reward":
-                summary.val_reward = value
-            elif key in _ACTOR_TOK_PER_S:
-                summary.actor_tok_per_s = value
-            elif key == "throughput/avg_trainer_tok_per_s":
-                summary.trainer_tok_per_s = value
-            elif key.startswith("loss/"):
-                summary.losses[key] = value
-            elif key.endswith("/exception_rate") and key.count("/") == 1:
-                summary.exception_rates[key.partition("/")[0]] = value
-    return [steps[step] for step in sorted(steps)]
+        table.add_row(row)
+    return step_summaries(table)
+
+
+def step_summaries(table: StepTable, start: int = 0, stop: int | None = None) -> list[StepSummary]:
+    """The `StepSummary` of each step of ``table`` at positions ``start:stop`` (step order)."""
+    stop = len(table) if stop is None else stop
+    return [StepSummary(*fields) for fields in table.summaries(start, stop)]
+
+
+def read_steps(run_dir: str | os.PathLike[str]) -> tuple[StepTable, list[str]]:
+    """``run_dir/history.jsonl`` folded per step by the core, streamed (a run of any length
+    holds one value per step and column, never its rows), and the problems found: the bad
+    lines, as `read_rows` reports them. ``OSError`` when the file cannot be read or is not a
+    regular file."""
+    path = Path(run_dir) / "history.jsonl"
+    table = StepTable.read(path)
+    return table, [f"{path} line {line}: {what}" for line, what in table.problems()]
 
 
 _COLUMNS = (
@@ -186,31 +149,37 @@ _COLUMNS = (
 )
 
 
-def _cell(value: float | None, fmt: str) -> str:
-    return "-" if value is None else fmt.format(value)
+# Each column's format, one letter per column (the core's `summary_text` writes them as
+# Python's `format()` would): r {:.3f}, $ ${:.4f}, t {:,.0f}, g {:.4g}, % {:.1%}; the step is d.
+_BASE_FORMATS = "drr$$tt"
+_CHUNK = 8192  # steps formatted per call into the core when printing a whole run
 
 
-def _base_cells(summary: StepSummary) -> list[str]:
+def _base_values(summary: StepSummary) -> list[float | None]:
     return [
-        str(summary.step),
-        _cell(summary.train_reward, "{:.3f}"),
-        _cell(summary.val_reward, "{:.3f}"),
-        _cell(summary.step_cost, "${:.4f}"),
-        _cell(summary.total_cost, "${:.4f}"),
-        _cell(summary.actor_tok_per_s, "{:,.0f}"),
-        _cell(summary.trainer_tok_per_s, "{:,.0f}"),
+        summary.train_reward,
+        summary.val_reward,
+        summary.step_cost,
+        summary.total_cost,
+        summary.actor_tok_per_s,
+        summary.trainer_tok_per_s,
     ]
 
 
 def format_step(summary: StepSummary) -> str:
     """One line of the base table (the columns of `format_header`)."""
-    cells = _base_cells(summary)
-    return "  ".join(cell.rjust(len(name)) for cell, name in zip(cells, _COLUMNS)).rstrip()
+    widths = [len(name) for name in _COLUMNS]
+    line = format_summary_line(summary.step, _base_values(summary), _BASE_FORMATS, widths)
+    return line.rstrip()
 
 
 def format_header() -> str:
     """The base table's header: the columns every run has."""
     return "  ".join(_COLUMNS)
+
+
+def _split_order(split: str) -> tuple[int, str]:
+    return ({"train": 0, "val": 1, "test": 2}.get(split, 3), split)
 
 
 class Table:
@@ -219,16 +188,36 @@ class Table:
 
     Text (`header`, `line`), CSV (`csv_header`, `csv_row`: full precision, empty when
     missing) and JSON-ready dicts (``StepSummary.to_dict``) share the same columns.
+    `of_run` lays out a whole run read by `read_steps`, and `write_lines` / `write_csv`
+    print it without making a `StepSummary` per step.
     """
 
-    def __init__(self, steps: Iterable[StepSummary]) -> None:
+    def __init__(self, steps: Iterable[StepSummary] = ()) -> None:
         steps = list(steps)
-        self.sources = sorted({s for step in steps for s in step.costs})
-        self.losses = sorted({k for step in steps for k in step.losses})
-        self.splits = sorted(
+        self._lay_out(
+            {s for step in steps for s in step.costs},
+            {k for step in steps for k in step.losses},
             {k for step in steps for k in step.exception_rates},
-            key=lambda split: ({"train": 0, "val": 1, "test": 2}.get(split, 3), split),
         )
+
+    @classmethod
+    def of_run(cls, table: StepTable) -> Table:
+        """The columns of every step of ``table``."""
+        self = cls.__new__(cls)
+        self._lay_out(table.sources(), table.losses(), table.splits())
+        return self
+
+    def _lay_out(self, sources: Iterable[str], losses: Iterable[str], splits: Iterable[str]):
+        self.sources = sorted(sources)
+        self.losses = sorted(losses)
+        self.splits = sorted(splits, key=_split_order)
+        self._formats = (
+            _BASE_FORMATS
+            + "$" * len(self.sources)
+            + "g" * len(self.losses)
+            + "%" * len(self.splits)
+        )
+        self._widths = [len(name) for name in self.names()]
 
     def covers(self, step: StepSummary) -> bool:
         """Whether this table has a column for everything ``step`` holds."""
@@ -251,11 +240,26 @@ class Table:
         return "  ".join(self.names())
 
     def line(self, step: StepSummary) -> str:
-        cells = _base_cells(step)
-        cells += [_cell(step.costs.get(s), "${:.4f}") for s in self.sources]
-        cells += [_cell(step.losses.get(k), "{:.4g}") for k in self.losses]
-        cells += [_cell(step.exception_rates.get(s), "{:.1%}") for s in self.splits]
-        return "  ".join(cell.rjust(len(name)) for cell, name in zip(cells, self.names()))
+        values = _base_values(step)
+        values += [step.costs.get(s) for s in self.sources]
+        values += [step.losses.get(k) for k in self.losses]
+        values += [step.exception_rates.get(s) for s in self.splits]
+        return format_summary_line(step.step, values, self._formats, self._widths)
+
+    def write_lines(self, table: StepTable, out: TextIO) -> None:
+        """A `line` for every step of ``table``, formatted by the core in chunks."""
+        for start in range(0, len(table), _CHUNK):
+            out.write(
+                table.table_text(
+                    start,
+                    start + _CHUNK,
+                    self.sources,
+                    self.losses,
+                    self.splits,
+                    self._formats,
+                    self._widths,
+                )
+            )
 
     def csv_header(self) -> list[str]:
         return [
@@ -289,6 +293,39 @@ class Table:
         ]
         return [text(v) for v in values]
 
+    def write_csv(self, table: StepTable, out: TextIO) -> None:
+        """A `csv_row` for every step of ``table`` (numbers only: no field needs quoting)."""
+        for start in range(0, len(table), _CHUNK):
+            out.write(table.csv_text(start, start + _CHUNK, self.sources, self.losses, self.splits))
+
+
+def write_json(
+    table: StepTable, run_dir: str | os.PathLike[str], problems: list[str], out: TextIO
+) -> None:
+    """``summary --json``'s document for ``table``, streamed: the same text as
+    ``json.dumps(doc, indent=2, ensure_ascii=True)`` of ``run_dir``, ``rows``, ``steps`` (each
+    step's ``StepSummary.to_dict()``), ``totals`` (`cost_breakdown`) and ``problems``."""
+    marker = r"\u0000steps"  # how json.dumps writes the placeholder: no path or name holds NUL
+    doc = {
+        "run_dir": str(run_dir),
+        "rows": table.rows,
+        "steps": "\0steps",
+        "totals": table.totals(),
+        "problems": problems,
+    }
+    head, tail = json.dumps(doc, indent=2, ensure_ascii=True).split(f'"{marker}"', 1)
+    out.write(head)
+    if len(table):
+        out.write("[\n")
+        for start in range(0, len(table), _CHUNK):
+            if start:
+                out.write(",\n")
+            out.write(table.json_text(start, start + _CHUNK))
+        out.write("\n  ]")
+    else:
+        out.write("[]")
+    out.write(tail + "\n")
+
 
 def format_summary(steps: Iterable[StepSummary]) -> str:
     """The `Table`'s header and one line per step."""
@@ -299,15 +336,12 @@ def format_summary(steps: Iterable[StepSummary]) -> str:
 
 def cost_breakdown(rows: Iterable[Mapping[str, object]]) -> dict[str, float]:
     """The run's cumulative cost per top-level cost context (``train``, ``eval``, ``gpu``, ...)
-    and ``all``: the last value of each ``costs/cum/<name>`` key in the rows."""
-    totals: dict[str, float] = {}
+    and ``all``: the last value of each ``costs/cum/<name>`` key in the rows (rows without a
+    step included; ``StepTable.totals()`` of a run read by `read_steps`)."""
+    table = StepTable()
     for row in rows:
-        for key, value in row.items():
-            key = unprefixed(key)
-            amount = number(value)
-            if amount is not None and key.startswith("costs/cum/") and key.count("/") == 2:
-                totals[key[len("costs/cum/") :]] = amount
-    return totals
+        table.add_row(row)
+    return table.totals()
 
 
 def format_breakdown(totals: Mapping[str, float]) -> str:

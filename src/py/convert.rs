@@ -21,6 +21,8 @@
 //!   values too large, which raise `ValueError`.
 //! * NaN and infinities pass the conversion: the core refuses them by name where a value must
 //!   be finite (metric values, prices, token counts), with `ValueError`.
+//! * A history row's values (`summary`, `report`) are read by [`history_value`]: there a bool
+//!   is not a number, as `json.loads` rows hold them (`"correct": true`).
 //! * Token counts inside API responses are read by `response` into the core's `Scalar`s (a
 //!   bool or a str there is a malformed response, refused by the core with `ValueError`
 //!   naming the usage field).
@@ -30,6 +32,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
 
 use crate::error::CoreError;
+use crate::history::steps::RowValue;
 
 /// Why a value is not a number.
 enum NotANumber {
@@ -220,5 +223,22 @@ pub fn short_repr(obj: &Bound<'_, PyAny>) -> String {
         format!("{}...", r.chars().take(77).collect::<String>())
     } else {
         r
+    }
+}
+
+/// A value of a history row (a dict `json.loads` made, or one like it) as the per-step
+/// aggregation reads it: a float, or an int (not a bool), is a number; anything else is not.
+/// Unlike a metric value, a bool is no number here, as in `summary` before it moved to the
+/// core. An int too large for a float raises `OverflowError`, as `float()` does.
+pub fn history_value(obj: &Bound<'_, PyAny>) -> PyResult<RowValue> {
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return Ok(RowValue::Float(f.value()));
+    }
+    if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+        return Ok(RowValue::Other);
+    }
+    match obj.extract::<i64>() {
+        Ok(i) => Ok(RowValue::Int(i)),
+        Err(_) => obj.extract::<f64>().map(RowValue::Float),
     }
 }

@@ -11,6 +11,7 @@ mod notices;
 mod pending;
 mod pricing;
 mod response;
+mod steps;
 mod tracked;
 
 #[cfg(feature = "test-hooks")]
@@ -35,6 +36,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model::_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(model::_check_path_component, m)?)?;
     m.add_function(wrap_pyfunction!(notices::_split_notice, m)?)?;
+    m.add_class::<steps::StepTable>()?;
+    m.add_function(wrap_pyfunction!(steps::format_summary_line, m)?)?;
+    m.add_function(wrap_pyfunction!(steps::cost_sources, m)?)?;
     m.add_class::<pricing::CostTracker>()?;
     m.add_class::<tracked::TrackedFunction>()?;
     m.add(
