@@ -204,3 +204,31 @@ def test_report_and_summary_agree_on_the_total_with_a_late_row_for_an_earlier_st
     (run_dir / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert cost_breakdown(rows)["all"] == 7.0
     assert load_run(run_dir).total_cost == 7.0
+
+
+def test_summary_and_report_take_the_runs_totals_from_its_folded_state(tmp_path):
+    """Issue #21: one reader of a run. Totals do not depend on history.jsonl (README: "Run
+    directory and crash safety"): after it was rotated away, `summary` and `report` read the
+    run's totals from its state (the journal folded in memory) rather than the last row."""
+    import asyncio
+
+    import art_metrics
+
+    async def write() -> str:
+        model = art_metrics.Model(name="m", project="p", base_path=str(tmp_path))
+        for step in (1, 2, 3):
+            model.metrics_builder().add_cost("train/judge", 1.0)
+            await model.log([art_metrics.Trajectory(reward=1.0)], split="train", step=step)
+        model.close()
+        return model.run_dir
+
+    run_dir = pathlib.Path(asyncio.run(write()))
+    history = run_dir / "history.jsonl"
+    first = history.read_text().splitlines()[0]
+    history.rename(run_dir / "history.jsonl.1")
+    history.write_text(first + "\n")  # a rotated log restarted with an old row
+    assert load_run(run_dir).total_cost == 3.0
+    out = cli("summary", str(run_dir), cwd=tmp_path).stdout
+    assert "Total cost $3.0000" in out, out
+    data = json.loads(cli("summary", "--json", str(run_dir), cwd=tmp_path).stdout)
+    assert data["totals"] == {"all": 3.0, "train": 3.0}

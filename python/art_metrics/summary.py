@@ -130,11 +130,12 @@ def step_summaries(table: StepTable, start: int = 0, stop: int | None = None) ->
 
 def read_steps(run_dir: str | os.PathLike[str]) -> tuple[StepTable, list[str]]:
     """``run_dir/history.jsonl`` folded per step by the core, streamed (a run of any length
-    holds one value per step and column, never its rows), and the problems found: the bad
-    lines, as `read_rows` reports them. ``OSError`` when the file cannot be read or is not a
-    regular file."""
+    holds one value per step and column, never its rows), with the run's cost totals
+    (``totals()``) from its folded state, and the problems found: the bad lines, as
+    `read_rows` reports them. ``OSError`` when the file cannot be read or is not a regular
+    file."""
     path = Path(run_dir) / "history.jsonl"
-    table = StepTable.read(path)
+    table = StepTable.read_run(Path(run_dir))
     return table, [f"{path} line {line}: {what}" for line, what in table.problems()]
 
 

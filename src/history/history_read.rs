@@ -70,6 +70,19 @@ fn add_line(table: &mut StepTable, line: &[u8], number: u64, problems: &mut Vec<
     problems.push(Problem { line: number, what });
 }
 
+/// Reads the run directory `dir` for `summary` and `report`: every row of its
+/// history.jsonl into `table` (streamed), then the run's cost totals from its folded state
+/// (state.json with the journal folded in memory: nothing is written), which hold whatever
+/// became of history.jsonl. A run whose state cannot be read (none, or torn by another
+/// program) keeps the totals its history wrote. Returns the lines that gave no row.
+pub fn read_run(dir: &Path, table: &mut StepTable) -> CoreResult<Vec<Problem>> {
+    let problems = read_history(&dir.join(crate::history::rundir::HISTORY_FILE), table)?;
+    if let Ok((totals, _)) = crate::history::RunDir::new(dir).open() {
+        table.use_folded_totals(&totals.cum_state);
+    }
+    Ok(problems)
+}
+
 /// Adds every row of the history file at `path` to `table`; returns the lines that gave
 /// no row.
 pub fn read_history(path: &Path, table: &mut StepTable) -> CoreResult<Vec<Problem>> {
@@ -131,6 +144,47 @@ mod tests {
         let mut table = StepTable::new();
         let problems = read_history(&path, &mut table).unwrap();
         (table, problems)
+    }
+
+    /// Issue #21: one reader of a run: the totals are the run's folded state, whatever
+    /// became of history.jsonl; a run without a state keeps its history's last totals.
+    #[test]
+    fn a_runs_totals_come_from_its_folded_state() {
+        use crate::metrics::totals::TotalsChanges;
+        let dir = tempfile::tempdir().unwrap();
+        let run = crate::history::RunDir::new(dir.path());
+        for (i, total) in [1.0, 3.0, 7.0].into_iter().enumerate() {
+            let row = format!(
+                "{{\"training_step\": {i}, \"costs/all\": 1.0, \"costs/cum/all\": {total}}}\n"
+            );
+            let changes = TotalsChanges {
+                cum_state: vec![
+                    ("costs/cum/all".into(), total),
+                    ("costs/cum/train".into(), total),
+                ],
+                ..TotalsChanges::default()
+            };
+            run.writer().unwrap().append(&row, changes, false).unwrap();
+        }
+        run.close().unwrap(); // folded into state.json, the lock released
+        // history.jsonl rotated away and restarted with one old row: its total is stale.
+        let history = dir.path().join(crate::history::rundir::HISTORY_FILE);
+        std::fs::write(&history, "{\"training_step\": 0, \"costs/cum/all\": 1.0}\n").unwrap();
+        let mut table = StepTable::new();
+        read_run(dir.path(), &mut table).unwrap();
+        let totals: Vec<(&str, f64)> = table
+            .view()
+            .totals()
+            .iter()
+            .map(|(k, v)| (&k[..], *v))
+            .collect();
+        assert_eq!(totals, [("all", 7.0), ("train", 7.0)]);
+        // No state: the history's own last totals.
+        let bare = tempfile::tempdir().unwrap();
+        std::fs::copy(&history, bare.path().join("history.jsonl")).unwrap();
+        let mut table = StepTable::new();
+        read_run(bare.path(), &mut table).unwrap();
+        assert_eq!(table.view().totals().get("all"), Some(&1.0));
     }
 
     #[test]

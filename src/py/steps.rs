@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use super::convert::history_value;
-use crate::history::history_read::{Problem, read_history};
+use crate::history::history_read::{Problem, read_history, read_run};
 use crate::history::series::Series;
 use crate::history::steps::{self, RowValue, StepSummary, StepTable as CoreTable, StepView};
 use crate::history::summary_text;
@@ -142,6 +142,21 @@ impl StepTable {
             table: Mutex::new(CoreTable::new()),
             problems: Vec::new(),
         }
+    }
+
+    /// Reads the run directory `run_dir` (the GIL released): its history.jsonl streamed, its
+    /// cost totals from its folded state (the core's `read_run`). A non-regular
+    /// history.jsonl is an `OSError`; bad lines are in `problems()`.
+    #[staticmethod]
+    fn read_run(py: Python<'_>, run_dir: PathBuf) -> PyResult<Self> {
+        let (table, problems) = py.detach(|| {
+            let mut table = CoreTable::new();
+            read_run(&run_dir, &mut table).map(|problems| (table, problems))
+        })?;
+        Ok(StepTable {
+            table: Mutex::new(table),
+            problems,
+        })
     }
 
     /// Reads the history file at `path` (streamed, the GIL released). A non-regular file is

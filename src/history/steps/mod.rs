@@ -178,6 +178,26 @@ pub struct StepTable {
     costs: Vec<usize>,
 }
 
+impl StepTable {
+    /// Takes the run's cost totals per context from its folded state (`costs/cum/<context>`
+    /// of state.json with the journal folded in, as [`crate::history::RunDir`] reads it;
+    /// the totals of sources below a context, which rows do not carry, are left out): they
+    /// are the run's, whatever became of history.jsonl (truncated, rotated, rows out of
+    /// order). A run without them keeps the last totals its history wrote; a context only
+    /// its history shows keeps its history's.
+    pub fn use_folded_totals(&mut self, cum_state: &[(String, f64)]) {
+        let folded = cum_state
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("costs/cum/")?, *v)))
+            .filter(|(context, _)| !context.contains('/'));
+        // In the order the history showed them (the output stays the same document), the
+        // contexts it did not show after them.
+        for (context, value) in folded {
+            self.totals.insert(context.into(), value);
+        }
+    }
+}
+
 fn set(column: &mut Vec<f64>, at: u32, value: f64) {
     let at = at as usize;
     if column.len() <= at {
