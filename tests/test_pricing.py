@@ -496,3 +496,33 @@ def test_dicts_of_any_size_read_like_mappings_and_objects(usage, service_tier):
         except ValueError as err:
             costs.append(type(err).__name__ + str(err).split(":")[0])
     assert costs[0] == costs[1] == costs[2], costs
+
+
+def test_bedrock_converse_stream_is_priced_from_its_metadata_event():
+    """A ConverseStream's usage is in its last event, ``{"metadata": {"usage": ...}}``: the
+    events as boto3 yields them price like the `converse()` response."""
+    usage = {
+        "inputTokens": 2_000,
+        "outputTokens": 300,
+        "totalTokens": 16_300,
+        "cacheReadInputTokens": 10_000,
+        "cacheWriteInputTokens": 4_000,
+    }
+    events = [
+        {"messageStart": {"role": "assistant"}},
+        {"contentBlockDelta": {"delta": {"text": "ok"}, "contentBlockIndex": 0}},
+        {"contentBlockStop": {"contentBlockIndex": 0}},
+        {"messageStop": {"stopReason": "end_turn"}},
+        {"metadata": {"usage": usage, "metrics": {"latencyMs": 420}}},
+    ]
+    response = {"output": {"message": {"role": "assistant"}}, "usage": usage}
+    model = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+    def cost(r):
+        return MetricsBuilder("t").add_response_cost("j", r, provider="bedrock", model_name=model)
+
+    assert (
+        cost(events)
+        == cost(response)
+        == pytest.approx((2_000 * 3.3 + 10_000 * 0.33 + 4_000 * 4.125 + 300 * 16.5) / 1e6)
+    )

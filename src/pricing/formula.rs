@@ -398,6 +398,16 @@ mod tests {
             cost(Formula::Bedrock, &m, chat),
             (1_000.0 * 3.3 + 100.0 * 16.5) / 1e6,
         );
+        // ConverseStream: the usage is in the last event's `metadata`.
+        let stream = json!([
+            {"messageStart": {"role": "assistant"}},
+            {"contentBlockDelta": {"delta": {"text": "yes"}, "contentBlockIndex": 0}},
+            {"messageStop": {"stopReason": "end_turn"}},
+            {"metadata": {"usage": {"inputTokens": 1_000, "outputTokens": 100,
+                "totalTokens": 5_100, "cacheReadInputTokens": 3_000,
+                "cacheWriteInputTokens": 1_000}, "metrics": {"latencyMs": 420}}}
+        ]);
+        close(cost(Formula::Bedrock, &m, stream), want);
     }
 
     #[test]

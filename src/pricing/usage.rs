@@ -146,8 +146,9 @@ const CARRIES_USAGE: u64 = REPORTED
     | bit(Field::GeminiCandidatesTokens);
 
 /// Where a stream event keeps the response it wraps: Responses `response.completed` events
-/// (`event.response`) and Anthropic `message_start` (`event.message`).
-pub const WRAPPER_KEYS: [&str; 2] = ["response", "message"];
+/// (`event.response`), Anthropic `message_start` (`event.message`) and Bedrock
+/// ConverseStream's last event (`{"metadata": {"usage": ...}}`).
+pub const WRAPPER_KEYS: [&str; 3] = ["response", "message", "metadata"];
 
 impl Field {
     /// The fields read for a provider's formula, plus the reported-cost fields.

@@ -37,7 +37,7 @@ struct Keys {
     names: Vec<Py<PyString>>,
     schema: Vec<PyNode>,
     /// [`WRAPPER_KEYS`] then [`MODALITY_KEYS`].
-    extra: [usize; 5],
+    extra: [usize; 6],
 }
 
 static KEYS: PyOnceLock<Keys> = PyOnceLock::new();
@@ -49,6 +49,7 @@ fn keys(py: Python<'_>) -> &Keys {
         let extra = [
             WRAPPER_KEYS[0],
             WRAPPER_KEYS[1],
+            WRAPPER_KEYS[2],
             MODALITY_KEYS[0],
             MODALITY_KEYS[1],
             MODALITY_KEYS[2],
@@ -123,7 +124,7 @@ fn read_event(obj: &Bound<'_, PyAny>, formula: Formula, out: &mut ResponseFields
     }
     let keys = keys(obj.py());
     let mut reader = Reader::new(obj, keys)?;
-    for key in &keys.extra[..2] {
+    for key in &keys.extra[..WRAPPER_KEYS.len()] {
         if let Some(inner) = reader.get(*key)? {
             let mut fields = ResponseFields::default();
             read_one(&inner, formula, &mut fields)?;
@@ -143,7 +144,7 @@ fn read_modalities(
     out: &mut ResponseFields,
 ) -> PyResult<()> {
     let keys = keys(list.py());
-    let [_, _, modality_key, count_key, rest_count_key] = keys.extra;
+    let [_, _, _, modality_key, count_key, rest_count_key] = keys.extra;
     let Ok(items) = list.try_iter() else {
         return Ok(());
     };
