@@ -22,11 +22,12 @@
 //!
 //! else an error naming up to three nearest names; never $0.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::merge::{MergeReport, fill_terms};
 use super::prices::{
     Condition, Model, Period, Price, PriceKey, PriceSet, Variant, parse_date, parse_hhmm,
 };
@@ -233,24 +234,61 @@ impl PriceCatalog {
         Ok(())
     }
 
-    /// This catalog with `refreshed` models merged in: each overrides, by name, the model
-    /// that had the name; nothing else changes.
+    /// This catalog with `refreshed` models merged in, term by term (`super::merge`): each
+    /// replaces the model its id (else its first name) resolves to, keeping the terms it
+    /// does not price; the replaced model's other names follow it unless a refreshed model
+    /// claims them.
     pub fn merged(
         &self,
         refreshed: Vec<(usize, Model)>,
         origin: PriceOrigin,
         source: SourceInfo,
         sha256: String,
-    ) -> PriceCatalog {
+    ) -> (PriceCatalog, MergeReport) {
         let mut out = self.clone();
+        let mut report = MergeReport::default();
+        // (provider, replaced model) -> the refreshed model that replaces it.
+        let mut replaced: HashMap<(usize, usize), usize> = HashMap::new();
+        let mut claimed: HashSet<(usize, String)> = HashSet::new();
         for (idx, model) in refreshed {
+            let base = model
+                .all_names()
+                .find_map(|n| self.names[idx].get(&n).copied());
+            let model = match base {
+                Some(at) => {
+                    let (model, kept) = fill_terms(model, &self.models[idx][at]);
+                    if !kept.is_empty() {
+                        let id = format!("{}/{}", self.providers[idx].name, model.id);
+                        report.kept.push((id, kept));
+                    }
+                    model
+                }
+                None => model,
+            };
+            claimed.extend(model.all_names().map(|n| (idx, n)));
+            let same_id = base.is_some_and(|at| self.models[idx][at].id == model.id);
+            let new_at = out.models[idx].len();
             // Overriding never fails.
             let _ = out.add(idx, model, true);
+            if let Some(at) = base {
+                let slot = replaced.entry((idx, at)).or_insert(new_at);
+                if same_id {
+                    *slot = new_at;
+                }
+            }
+        }
+        // Aliases follow their model: one model, one price.
+        for ((idx, at), new_at) in replaced {
+            for (name, &old) in &self.names[idx] {
+                if old == at && !claimed.contains(&(idx, name.clone())) {
+                    out.names[idx].insert(name.clone(), new_at);
+                }
+            }
         }
         out.origin = origin;
         out.sources.insert(0, source);
         out.sha256 = sha256;
-        out
+        (out, report)
     }
 
     /// The index of the provider `name` (any alias, any case) names.

@@ -181,7 +181,7 @@ fn refreshed_models_override_by_name_and_nothing_disappears() {
         version: "1".into(),
         url: String::new(),
     };
-    let merged = c.merged(
+    let (merged, report) = c.merged(
         vec![(openai, model)],
         PriceOrigin::Builtin,
         source,
@@ -198,12 +198,24 @@ fn refreshed_models_override_by_name_and_nothing_disappears() {
     };
     assert_eq!(price(&merged, "gpt-4o"), 99.0);
     assert_eq!(price(&merged, "gpt-4.1"), price(&c, "gpt-4.1"));
-    // gpt-4o's snapshot names still price as before: the old model keeps them.
-    assert_eq!(
-        price(&merged, "gpt-4o-2024-08-06"),
-        price(&c, "gpt-4o-2024-08-06")
+    // Issue #22: the snapshot names follow their model (one model, one price) and the terms
+    // the refreshed entry does not price are kept (cached input), named in the report.
+    assert_eq!(price(&merged, "gpt-4o-2024-08-06"), 99.0);
+    let cached = |cat: &PriceCatalog| {
+        cat.resolve("openai", "gpt-4o")
+            .unwrap()
+            .model
+            .applied(now, &ctx)
+            .price(PriceKey::CacheRead, 0.0)
+    };
+    assert_eq!(cached(&merged), cached(&c));
+    assert!(report.kept[0].0 == "openai/gpt-4o", "{report:?}");
+    assert!(
+        report.kept[0].1.contains(&PriceKey::CacheRead),
+        "{report:?}"
     );
     assert_eq!(merged.name_count(), c.name_count());
+    assert_eq!(merged.counts(), c.counts());
 }
 
 #[test]
