@@ -189,3 +189,23 @@ def test_refresh_shows_progress_on_a_terminal(server, tmp_path):
     assert any(0 < int(pct) < 100 for pct, _, _ in parts), shown
     assert shown.endswith("\r\x1b[K")  # the bar clears its line
     assert "1 model added" in proc.stdout
+
+
+def test_cli_errors_name_cli_flags(server, tmp_path):
+    """Issue #22: the command line's errors name its flags, not the Python arguments."""
+    env = dict(os.environ, ART_METRICS_CACHE_DIR=str(tmp_path))
+    for args, flag in (
+        ([f"{server}/first.json"], "pass --allow-insecure"),
+        (["--timeout", "0", "x.json"], "--timeout must be a positive number"),
+        (["--from-package", "x.json"], "--from-package reads the installed"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "art_metrics", "refresh", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 1, proc
+        assert flag in proc.stderr and "allow_insecure=True" not in proc.stderr, proc.stderr
+        assert "from_package=True" not in proc.stderr, proc.stderr

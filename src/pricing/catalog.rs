@@ -365,14 +365,8 @@ impl PriceCatalog {
             Some(p) => vec![p],
             None => self.order.clone(),
         };
-        let mut scored: Vec<(usize, &str)> = pool
-            .iter()
-            .flat_map(|&p| self.names[p].keys())
-            .map(|n| (edit_distance(&name, n), n.as_str()))
-            .collect();
-        scored.sort();
-        scored.dedup_by_key(|(_, n)| *n);
-        let nearest: Vec<String> = scored
+        let names = pool.iter().flat_map(|&p| self.names[p].keys());
+        let nearest: Vec<String> = nearest(&name, names.map(String::as_str))
             .iter()
             .take(3)
             .map(|(_, n)| format!("'{n}'"))
@@ -382,6 +376,42 @@ impl PriceCatalog {
             msg.push_str(&format!(" Nearest catalog names: {}.", nearest.join(", ")));
         }
         CoreError::Unpriced(msg)
+    }
+
+    /// Checks a provider name where it is given (`track_api_cost`, `add_response_cost`): a
+    /// name the catalog does not know but that is one or two edits from one it does
+    /// (`opnai`) is a mistake, refused naming the nearest provider names (as a misspelled
+    /// model is). Other unknown names (a provider of your own) stay usable with a reported
+    /// cost or a cost extractor, and so does any name `has_extractor` says has one (asked
+    /// only for a name the catalog does not know).
+    pub fn check_provider(
+        &self,
+        provider: &str,
+        has_extractor: impl FnOnce() -> bool,
+    ) -> CoreResult<()> {
+        let name = provider.trim().to_lowercase();
+        if self.aliases.contains_key(&name) || has_extractor() {
+            return Ok(());
+        }
+        let scored = nearest(&name, self.aliases.keys().map(String::as_str));
+        // One edit in three characters at most: `opnai`, `anthropc`, `gemnii`; not `xyz`.
+        match scored.first() {
+            Some(&(d, _)) if d * 3 <= name.chars().count() => {
+                let shown: Vec<String> = scored
+                    .iter()
+                    .take_while(|(x, _)| *x <= d + 1)
+                    .take(3)
+                    .map(|(_, n)| format!("'{n}'"))
+                    .collect();
+                Err(CoreError::value(format!(
+                    "Unknown provider '{}'. Nearest provider names: {}. (A provider of your \
+                     own needs a cost extractor: register_cost_extractor.)",
+                    provider.trim(),
+                    shown.join(", ")
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Models per provider, by provider name.
@@ -502,7 +532,16 @@ fn strip_bedrock_version(name: &str) -> &str {
     &name[..end]
 }
 
-/// Levenshtein distance (for the nearest names of an unknown model).
+/// `names` by their edit distance to `query`, nearest first (ties by name), each once: the
+/// suggestions for an unknown model or provider.
+fn nearest<'a>(query: &str, names: impl Iterator<Item = &'a str>) -> Vec<(usize, &'a str)> {
+    let mut scored: Vec<(usize, &str)> = names.map(|n| (edit_distance(query, n), n)).collect();
+    scored.sort();
+    scored.dedup_by_key(|(_, n)| *n);
+    scored
+}
+
+/// Levenshtein distance (for the nearest names of an unknown model or provider).
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();

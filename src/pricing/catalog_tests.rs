@@ -232,3 +232,22 @@ fn bad_catalogs_are_refused() {
         );
     }
 }
+
+/// Issue #22 part 4: a misspelled provider is refused where it is given, naming the nearest
+/// provider names; a provider of one's own (far from every name) or with an extractor is not.
+#[test]
+fn misspelled_providers_are_refused_with_the_nearest_names() {
+    let c = cat();
+    let err = c.check_provider("opnai", || false).unwrap_err();
+    assert!(matches!(err, CoreError::InvalidValue(_)), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("Unknown provider 'opnai'. Nearest provider names: 'openai'"),
+        "{msg}"
+    );
+    assert!(c.check_provider(" Anthropc ", || false).is_err());
+    for fine in ["openai", "OpenAI", "gemini", "xyz", "custom", "acme"] {
+        assert_eq!(c.check_provider(fine, || false), Ok(()), "{fine}");
+    }
+    assert_eq!(c.check_provider("opnai", || true), Ok(()));
+}
