@@ -389,6 +389,10 @@ impl PriceCatalog {
         provider: &str,
         has_extractor: impl FnOnce() -> bool,
     ) -> CoreResult<()> {
+        // Entry points pass normalized names: the common case allocates nothing.
+        if self.aliases.contains_key(provider) {
+            return Ok(());
+        }
         let name = provider.trim().to_lowercase();
         if self.aliases.contains_key(&name) || has_extractor() {
             return Ok(());
