@@ -217,6 +217,8 @@ CASES = [
     Case("add_cost-empty-path", lambda lib, b: b.add_cost("", 1.0), ValueError, "Cost path"),
     Case("track_api_cost-source-only-slashes", track(source="//"), ValueError, "source"),
     Case("track_api_cost-blank-provider", track(provider="  "), ValueError, "provider"),
+    # Issue #22: a misspelled provider is refused where it is given, naming the nearest.
+    Case("track_api_cost-misspelled-provider", track(provider="opnai"), ValueError, "Unknown provider 'opnai'. Nearest provider names: 'openai'", ours_only=True),
     Case("track_api_cost-empty-model", track(model_name=""), ValueError, "model_name"),
     Case("track_api_cost-price-a-str", track(prompt_price_per_million="2.5"), ValueError, "prompt_price_per_million"),
     Case("track_api_cost-price-nan", track(completion_price_per_million=NAN), ValueError, "completion_price_per_million"),
@@ -231,7 +233,7 @@ CASES = [
     # Malformed responses.
     Case("response-without-usage", price({"id": "x"}), ValueError, "does not match provider 'openai'"),
     Case("response-usage-none", price({"usage": None}), ValueError, "does not match provider 'openai'"),
-    Case("response-a-str", price("an error page"), ValueError, "does not match provider 'openai'"),
+    Case("response-a-str", price("an error page"), ValueError, "not an API response (got str)"),
     Case("response-usage-a-list", price({"usage": [1000, 100]}), ValueError, "does not match provider 'openai'"),
     Case("response-negative-tokens", usage(prompt_tokens=-5), ValueError, "usage.prompt_tokens"),
     Case("response-tokens-a-str", usage(completion_tokens="100"), ValueError, "usage.completion_tokens"),
@@ -244,11 +246,15 @@ CASES = [
     Case("response-negative-reported-cost", usage(cost=-0.5), ValueError, "usage.cost"),
     Case("response-infinite-reported-cost", usage(cost="inf"), ValueError, "usage.cost"),
     Case("response-through-track_api_cost", tracked_call({"usage": {**GOOD_USAGE, "prompt_tokens": -1}}), ValueError, "usage.prompt_tokens"),
+    # Issue #22: a judge that returns no response is told so, and where to pick one out.
+    Case("judge-returns-none", tracked_call(None), ValueError, "The judge returned no API response (got NoneType): ", ours_only=True),
+    Case("judge-returns-a-str", tracked_call("yes"), ValueError, "returned no API response (got str)", ours_only=True),
     Case("extractor-returns-a-str", extractor_returning("0.1"), ValueError, "cost extractor for provider 'openai'"),
     Case("extractor-returns-nan", extractor_returning(NAN), ValueError, "cost extractor for provider 'openai'"),
     # Unknown provider or model.
     Case("unknown-model", price({"usage": GOOD_USAGE}, model_name="no-such-model"), ValueError, "'no-such-model'"),
     Case("unknown-provider", price({"usage": GOOD_USAGE}, provider="acme"), ValueError, "'acme'"),
+    Case("misspelled-provider", price({"usage": GOOD_USAGE}, provider="opnai"), ValueError, "Nearest provider names: 'openai'", ours_only=True),
     Case("lookup-unknown-model", lambda lib, b: lib.pricing.lookup("openai", "no-such-model"), ValueError, "'no-such-model'", ours_only=True),
     # A corrupted cached price catalog: ignored with a warning naming the file (an error here,
     # under warnings-as-errors); the catalog in use does not change.

@@ -183,7 +183,10 @@ def test_refresh_merges_into_the_catalog_and_caches_it(server, cache_dir):
     assert (info["origin"], info["format"]) == ("cache", "litellm")
     assert info["url"] == f"{server}/prices.json"
     assert info["path"] == str(cache_dir / CACHE) == pricing.cache_path()
+    changes = info.pop("changes")
     assert pricing.catalog_info() == info
+    assert changes["added"] == ["anthropic/claude-new"] and changes["removed"] == []
+    assert changes["changed"]["openai/gpt-4o"]["input_mtok"] == (2.5, 5.0)
     assert pricing.lookup("openai", "openai/gpt-4o").prompt_per_million == 5.0
     assert gpt4o_cost() == 800 * 5.0 / 1e6 + 200 * 2.5 / 1e6 + 100 * 20.0 / 1e6 != builtin_cost
     # Merged: a new model is added, nothing built in disappears.
@@ -195,19 +198,28 @@ def test_refresh_merges_into_the_catalog_and_caches_it(server, cache_dir):
     assert cached["prices"] == PRICE_MAP and cached["url"].endswith("/prices.json")
 
 
-def test_genai_prices_format_and_bad_entries_skipped_one_by_one(server, cache_dir):
+def test_genai_prices_format_and_bad_entries_skipped_in_one_warning(server, cache_dir):
     with pytest.warns(pricing.CatalogRefreshWarning) as warned:
         info = refresh(f"{server}/genai.json")
     assert info["format"] == "genai-prices"
-    skipped = sorted(str(w.message) for w in warned)
-    assert len(skipped) == 2
-    assert "openai/gpt-bad" in skipped[0] and "openai/gpt-null" in skipped[1]
+    # Issue #22: one summary line per refresh (the count and the first entries), not one
+    # warning each; every entry is in the result.
+    assert len(warned) == 1
+    summary = str(warned[0].message)
+    assert summary == info["changes"]["skipped_summary"]
+    assert summary.startswith("2 price list entries skipped")
+    assert "openai/gpt-bad" in summary and "openai/gpt-null" in summary
+    assert [e.split(":")[0] for e in info["changes"]["skipped"]] == [
+        "openai/gpt-bad",
+        "openai/gpt-null",
+    ]
     assert pricing.lookup("openai", "gpt-4o").prompt_per_million == 5.0
     with pytest.raises(ValueError, match="gpt-bad"):
         pricing.lookup("openai", "gpt-bad")
     with pytest.warns(pricing.CatalogRefreshWarning) as warned:
-        refresh(f"{server}/bad-entries.json")
-    assert sorted(str(w.message).split(": ")[1] for w in warned) == [
+        info = refresh(f"{server}/bad-entries.json")
+    assert len(warned) == 1 and str(warned[0].message).startswith("3 price list entries")
+    assert sorted(e.split(": ")[0] for e in info["changes"]["skipped"]) == [
         "gpt-huge",
         "gpt-list",
         "gpt-negative",

@@ -101,25 +101,52 @@ def test_refresh_prints_what_changed(server, tmp_path):
         f"Refreshed the price catalog from {server}/first.json",
         f"Cached at {tmp_path / 'price-list.json'} (was: builtin genai-prices 0.2.5)",
     ]
-    # Merged: one model more, none gone.
+    # Merged: one model more, none gone; gpt-4o's snapshots follow it (issue #22), so the
+    # openai count does not change and no line says it did.
     n = counts["anthropic"]
     assert f"anthropic: {n} -> {n + 1} models (+1)" in lines
-    assert f"openai: {counts['openai']} -> {counts['openai'] + 1} models (+1)" in lines
-    assert "1 model added, 1 with changed prices" in lines
-    assert "  + claude-new" in lines
-    # only what changed (the new map has no cache prices: they are gone)
-    assert (
-        "  ~ gpt-4o: prompt $2.5 -> $5, cached_prompt $1.25 -> none, cache_read $1.25 -> none"
-        " per million tokens"
-    ) in lines
+    assert not any(line.startswith("openai:") for line in lines), lines
+    assert lines[3].startswith("1 model added, 1 with changed prices; ")
+    assert "  + anthropic/claude-new" in lines
+    # only what changed: the cached-input price the map does not give is kept
+    assert "  ~ openai/gpt-4o: input_mtok $2.5 -> $5" in lines
+    kept = next(line for line in lines if line.startswith("  = openai/gpt-4o: kept "))
+    assert "cache_read_mtok" in kept
     assert first.stderr == ""  # not a terminal: no progress indicator
 
     # from the cached map to the next one
     second = refresh(f"{server}/second.json", cache=tmp_path).stdout.splitlines()
     assert "(was: cache" in second[1]
-    assert "1 model added, 1 with changed prices" in second
-    assert "  + gpt-newer" in second
-    assert "  ~ claude-new: completion $2 -> $4 per million tokens" in second
+    assert second[3].startswith("1 model added, 1 with changed prices")
+    assert "  + openai/gpt-newer" in second
+    assert "  ~ anthropic/claude-new: output_mtok $2 -> $4" in second
+
+
+def test_the_cli_prints_the_counts_of_the_api_result(server, tmp_path, monkeypatch):
+    """Issue #22: the counts are computed once, by the core: the CLI's lines are the API's."""
+    from art_metrics import pricing
+
+    cli = refresh(f"{server}/first.json", cache=tmp_path / "cli").stdout.splitlines()
+    monkeypatch.setenv("ART_METRICS_CACHE_DIR", str(tmp_path / "api"))
+    pricing.reload_catalog()
+    try:
+        changes = pricing.refresh_catalog(f"{server}/first.json", allow_insecure=True)["changes"]
+    finally:
+        monkeypatch.undo()
+        pricing.reload_catalog()
+    before, after = changes["models_before"], changes["models_after"]
+    shown = [line for line in cli if re.match(r"\w+: \d+ -> \d+ models", line)]
+    assert shown, cli
+    for line in shown:
+        provider, n, m = re.match(r"(\w+): (\d+) -> (\d+) models", line).groups()
+        assert (before[provider], after[provider]) == (int(n), int(m))
+    for provider in after:
+        added = sum(e.startswith(provider + "/") for e in changes["added"])
+        removed = sum(e.startswith(provider + "/") for e in changes["removed"])
+        assert after[provider] - before[provider] == added - removed, provider
+    total = len(changes["added"])
+    assert any(line.startswith(f"{total} model added") for line in cli), cli
+    assert sum(after.values()) - sum(before.values()) == total - len(changes["removed"])
 
 
 def test_refresh_failure_keeps_the_catalog(server, tmp_path):
@@ -162,3 +189,23 @@ def test_refresh_shows_progress_on_a_terminal(server, tmp_path):
     assert any(0 < int(pct) < 100 for pct, _, _ in parts), shown
     assert shown.endswith("\r\x1b[K")  # the bar clears its line
     assert "1 model added" in proc.stdout
+
+
+def test_cli_errors_name_cli_flags(server, tmp_path):
+    """Issue #22: the command line's errors name its flags, not the Python arguments."""
+    env = dict(os.environ, ART_METRICS_CACHE_DIR=str(tmp_path))
+    for args, flag in (
+        ([f"{server}/first.json"], "pass --allow-insecure"),
+        (["--timeout", "0", "x.json"], "--timeout must be a positive number"),
+        (["--from-package", "x.json"], "--from-package reads the installed"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "art_metrics", "refresh", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 1, proc
+        assert flag in proc.stderr and "allow_insecure=True" not in proc.stderr, proc.stderr
+        assert "from_package=True" not in proc.stderr, proc.stderr

@@ -310,3 +310,31 @@ async def test_no_active_builder_warns_for_async_functions_too():
 
     with pytest.warns(CostTrackingWarning, match="no active MetricsBuilder"):
         await judge()
+
+
+@pytest.mark.parametrize("returned", [None, "The answer is yes.", 3])
+def test_a_judge_returning_no_response_is_told_so(returned):
+    """Issue #22: not "usage does not match provider": the response is missing."""
+
+    @track_api_cost(source="judge", provider="openai", model_name="gpt-4o")
+    def judge():
+        return returned
+
+    with MetricsBuilder("train").activate_context():
+        with pytest.raises(CostTrackingError) as info:
+            judge()
+    message = str(info.value)
+    assert f"The judge returned no API response (got {type(returned).__name__})" in message
+    assert "response_getter" in message
+    assert info.value.result == returned
+
+
+def test_a_misspelled_provider_is_refused_when_decorating():
+    with pytest.raises(
+        ValueError, match="Unknown provider 'opnai'. Nearest provider names: 'openai'"
+    ):
+        track_api_cost(source="judge", provider="opnai", model_name="gpt-4o")
+    with pytest.raises(ValueError, match="Nearest provider names: 'anthropic'"):
+        MetricsBuilder("train").add_response_cost(
+            "judge", {"usage": {}}, provider="anthropc", model_name="claude-sonnet-4-5"
+        )

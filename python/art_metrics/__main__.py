@@ -110,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
         help="an https URL, a local path or a file:// URL of a price list in genai-prices' or "
         "litellm's format (default: genai-prices' data at a pinned release)",
     )
+    refresh.add_argument(
+        "--from-package",
+        action="store_true",
+        help="read the installed genai-prices package's data instead (offline; "
+        "pip install -U genai-prices for newer prices)",
+    )
     refresh.add_argument("--timeout", type=float, default=30.0, help="seconds (default: 30)")
     refresh.add_argument(
         "--allow-insecure", action="store_true", help="accept a plain http:// source"
@@ -321,35 +327,40 @@ class _ProgressBar:
 
 
 def _refresh(args: argparse.Namespace) -> int:
+    import warnings
+
     from . import pricing
-    from .catalog_changes import PreviousCatalog, catalog_changes
+    from .catalog_changes import change_lines
 
-    url = args.source or pricing.DEFAULT_CATALOG_URL
-    previous = PreviousCatalog()
-    try:
-        progress = pricing.DownloadProgress()
+    was = pricing.catalog_info()
+    progress = pricing.DownloadProgress()
 
-        def call() -> dict[str, Any]:
-            return pricing.refresh_catalog(
-                url, timeout=args.timeout, allow_insecure=args.allow_insecure, progress=progress
+    def call() -> dict[str, Any]:
+        # The skipped entries are a line of the output (below), not a warning.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pricing.CatalogRefreshWarning)
+            return pricing._refresh(
+                args.source,
+                args.timeout,
+                args.allow_insecure,
+                progress,
+                args.from_package,
+                cli=True,
             )
 
-        try:
-            if sys.stderr.isatty():
-                info = _ProgressBar(f"downloading {url}", progress).run(call)
-            else:
-                info = call()
-        except (ConnectionError, TimeoutError, ValueError, OSError) as err:
-            print(f"error: refresh failed, the previous catalog stays: {err}", file=sys.stderr)
-            return 1
-        changes = catalog_changes(previous)
-    finally:
-        previous.close()
-    was = previous.info
-    print(f"Refreshed the price catalog from {url}")
+    try:
+        if sys.stderr.isatty() and not args.from_package:
+            label = f"downloading {args.source or pricing.DEFAULT_CATALOG_URL}"
+            info = _ProgressBar(label, progress).run(call)
+        else:
+            info = call()
+    except (ConnectionError, TimeoutError, ValueError, OSError, ImportError) as err:
+        print(f"error: refresh failed, the previous catalog stays: {err}", file=sys.stderr)
+        return 1
+    print(f"Refreshed the price catalog from {info['url']}")
     was_source = f"{was.get('source') or ''} {was.get('version') or ''}".strip()
     print(f"Cached at {info['path']} (was: {was.get('origin')} {was_source})")
-    for line in changes.lines():
+    for line in change_lines(info["changes"]):
         print(line)
     return 0
 

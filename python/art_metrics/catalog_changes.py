@@ -1,127 +1,67 @@
-"""What a price catalog refresh changed: ``python -m art_metrics refresh`` prints it.
+"""What a price catalog refresh changed, as lines: ``python -m art_metrics refresh`` prints them.
 
-The core lists every model of the active catalog with the names that resolve to it
-(:func:`art_metrics.pricing.catalog_entries`), so the change is the difference between that
-listing in this process after the refresh and in a child process that sees the catalog as it
-was before (the built-in one, or a copy of the previous cache file).
+The core computes the changes once (``refresh_catalog(...)["changes"]``, against the catalog
+the refresh replaced); this module only formats them, so the counts printed are the API's.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
-from . import pricing
-
-__all__ = ["CatalogChanges", "PreviousCatalog", "catalog_changes", "prices_by_name"]
-
-_PRICE_FIELDS = (
-    "prompt_per_million",
-    "completion_per_million",
-    "cached_prompt_per_million",
-    "cache_creation_per_million",
-    "cache_read_per_million",
-    "cache_creation_1h_per_million",
-)
+__all__ = ["change_lines"]
 
 
-def prices_by_name() -> dict[str, dict[str, float | None]]:
-    """Today's prices of every name of the active catalog, keyed ``provider/name``."""
-    prices = {}
-    for model in pricing.catalog_entries():
-        fields = {f: getattr(model, f) for f in _PRICE_FIELDS}
-        for name in model.names:
-            prices[f"{model.provider}/{name}"] = fields
-    return prices
+def _money(price: Any) -> str:
+    if price is None:
+        return "none"
+    if isinstance(price, dict):
+        tiers = ", ".join(f"${p:g} above {int(s):,}" for s, p in price["tiers"])
+        return f"${price['base']:g} ({tiers})"
+    return f"${price:g}"
 
 
-class PreviousCatalog:
-    """The catalog as it is now, kept for a later comparison: a copy of the cache file (none
-    when the built-in catalog is active), looked up from a child process."""
-
-    def __init__(self) -> None:
-        self.info = pricing.catalog_info()
-        self._dir = tempfile.mkdtemp(prefix="art-metrics-catalog-")
-        path = self.info.get("path")
-        if self.info.get("origin") == "cache" and path:
-            shutil.copy(path, Path(self._dir) / Path(path).name)
-
-    def prices_by_name(self) -> dict[str, dict[str, float | None]]:
-        code = (
-            "import json\n"
-            "from art_metrics.catalog_changes import prices_by_name\n"
-            "print(json.dumps(prices_by_name()))\n"
+def change_lines(changes: dict[str, Any], limit: int = 20) -> list[str]:
+    """The lines for ``changes``: model counts per provider that changed, the totals, the
+    models added and removed, each model whose prices today changed (term by term), the
+    terms kept from the entries the list replaced, and the one line for skipped entries."""
+    before, after = changes["models_before"], changes["models_after"]
+    per_provider: dict[str, list[int]] = {}
+    for entry, sign in [(e, 1) for e in changes["added"]] + [(e, -1) for e in changes["removed"]]:
+        counts = per_provider.setdefault(entry.split("/", 1)[0], [0, 0])
+        counts[sign < 0] += 1
+    out = []
+    for provider, (added, removed) in sorted(per_provider.items()):
+        n, m = before.get(provider, 0), after.get(provider, 0)
+        parts = [f"{n} -> {m} models ({m - n:+d}"]
+        if removed:
+            parts.append(f": {added} added, {removed} now under another entry")
+        out.append(f"{provider}: {''.join(parts)})")
+    added, removed, changed = changes["added"], changes["removed"], changes["changed"]
+    kept = changes["kept"]
+    total = f"{len(added)} model{'' if len(added) == 1 else 's'} added"
+    if removed:
+        total += f", {len(removed)} removed"
+    total += f", {len(changed)} with changed prices"
+    if kept:
+        terms = sum(len(k) for k in kept.values())
+        total += (
+            f"; {terms} term{'' if terms == 1 else 's'} of {len(kept)} refreshed "
+            f"model{'' if len(kept) == 1 else 's'} kept from the entries they replaced"
         )
-        proc = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            env=dict(os.environ, ART_METRICS_CACHE_DIR=self._dir),
-            check=True,
-        )
-        return json.loads(proc.stdout)
-
-    def close(self) -> None:
-        shutil.rmtree(self._dir, ignore_errors=True)
-
-
-@dataclass
-class CatalogChanges:
-    """Names priced now and not before, names whose prices changed (field: old, new),
-    and the per-provider model counts before and after."""
-
-    added: list[str] = field(default_factory=list)
-    changed: dict[str, dict[str, tuple[float | None, float | None]]] = field(default_factory=dict)
-    counts_before: dict[str, int] = field(default_factory=dict)
-    counts_after: dict[str, int] = field(default_factory=dict)
-
-    def lines(self, limit: int = 20) -> list[str]:
-        out = []
-        for provider in sorted(set(self.counts_before) | set(self.counts_after)):
-            before = self.counts_before.get(provider, 0)
-            after = self.counts_after.get(provider, 0)
-            out.append(f"{provider}: {before} -> {after} models ({after - before:+d})")
-        added, changed = len(self.added), len(self.changed)
-        out.append(f"{added} model{'' if added == 1 else 's'} added, {changed} with changed prices")
-        out += [f"  + {name}" for name in self.added[:limit]]
-        if len(self.added) > limit:
-            out.append(f"  ... and {len(self.added) - limit} more added")
-        for name in list(self.changed)[:limit]:
-            parts = ", ".join(
-                f"{f.replace('_per_million', '')} {_money(old)} -> {_money(new)}"
-                for f, (old, new) in self.changed[name].items()
-            )
-            out.append(f"  ~ {name}: {parts} per million tokens")
-        if len(self.changed) > limit:
-            out.append(f"  ... and {len(self.changed) - limit} more changed")
-        return out
-
-
-def _money(value: float | None) -> str:
-    return "none" if value is None else f"${value:g}"
-
-
-def catalog_changes(previous: PreviousCatalog) -> CatalogChanges:
-    """Compare ``previous`` with the active catalog, name by name (shown without provider)."""
-    before, after = previous.prices_by_name(), prices_by_name()
-    changes = CatalogChanges(
-        counts_before=dict(previous.info.get("models", {})),
-        counts_after=dict(pricing.catalog_info().get("models", {})),
-    )
-    for key, new in sorted(after.items()):
-        name = key.split("/", 1)[1]
-        old = before.get(key)
-        if old is None:
-            changes.added.append(name)
-            continue
-        diff = {f: (old[f], new[f]) for f in _PRICE_FIELDS if old[f] != new[f]}
-        if diff:
-            changes.changed[name] = diff
-    changes.added.sort()
-    return changes
+    out.append(total)
+    for sign, names in (("+", added), ("-", removed)):
+        out += [f"  {sign} {name}" for name in names[:limit]]
+        if len(names) > limit:
+            out.append(f"  ... and {len(names) - limit} more")
+    for name, terms in list(changed.items())[:limit]:
+        parts = ", ".join(f"{k} {_money(old)} -> {_money(new)}" for k, (old, new) in terms.items())
+        out.append(f"  ~ {name}: {parts}")
+    if len(changed) > limit:
+        out.append(f"  ... and {len(changed) - limit} more changed")
+    for name, terms in list(kept.items())[:limit]:
+        out.append(f"  = {name}: kept {', '.join(terms)} (the list does not price them)")
+    if len(kept) > limit:
+        out.append(f"  ... and {len(kept) - limit} more with kept terms")
+    if changes["skipped_summary"]:
+        out.append(changes["skipped_summary"])
+    return out

@@ -159,27 +159,131 @@ def refresh_catalog(
     timeout: float = 30.0,
     allow_insecure: bool = False,
     progress: DownloadProgress | None = None,
+    from_package: bool = False,
 ) -> dict[str, Any]:
     """Read a price list, merge it into the built-in catalog, cache it and use it from now on.
 
     ``source`` is an https URL (default: genai-prices' data file at a pinned release), a
     local path or a ``file://`` URL; the list may be genai-prices' data or a litellm price
-    map (detected). Refreshed models override the built-in ones by name; nothing built in
-    disappears. An entry with a bad value is skipped with a :class:`CatalogRefreshWarning`
-    naming it. Plain ``http://`` is refused unless ``allow_insecure=True``; the body is
-    capped at 64 MiB and the whole read at ``timeout`` seconds.
+    map (detected). ``from_package=True`` reads the data of the installed ``genai-prices``
+    package instead (offline: ``pip install -U genai-prices`` brings newer prices; it is not
+    a dependency of art-metrics, and its absence is a ``ModuleNotFoundError`` saying so).
+
+    The merge never makes prices worse: a refreshed model replaces the catalog's model term
+    by term, keeping the terms the list does not price (a cached-input or audio price...),
+    and the replaced model's other names (dated snapshots) follow it; nothing built in
+    disappears. Entries with a bad value are skipped, reported in one
+    :class:`CatalogRefreshWarning` (their count and the first ones). Plain ``http://`` is
+    refused unless ``allow_insecure=True``; the body is capped at 64 MiB and the whole read
+    at ``timeout`` seconds.
 
     On any failure the previous catalog stays active and the cache file is untouched:
     ``ConnectionError`` (network error or HTTP error status), ``TimeoutError``,
     ``ValueError`` (a refused source, not JSON, or not a price list) or ``OSError``. A
     ``timeout`` that is not a positive number of seconds, at most a day, is a ``ValueError``
-    (``TypeError`` for a non-number). Returns :func:`catalog_info` of the new catalog.
+    (``TypeError`` for a non-number).
+
+    Returns :func:`catalog_info` of the new catalog plus ``changes``, what changed against
+    the catalog it replaced: ``models_before`` and ``models_after`` (per provider),
+    ``added`` and ``removed`` (``provider/id``), ``changed`` (``provider/id`` -> term ->
+    ``(old, new)``), ``kept`` (``provider/id`` -> terms kept from the model it replaced),
+    ``skipped`` and ``skipped_summary``.
 
     ``progress``: a :class:`DownloadProgress` that counts the bytes read as they arrive
     (``received``, and ``total`` once the length is announced); read it from another thread
     to show a progress bar, as ``python -m art_metrics refresh`` does on a terminal.
     """
-    return _core._refresh_catalog(source, timeout, allow_insecure, progress)
+    return _refresh(source, timeout, allow_insecure, progress, from_package, cli=False)
+
+
+def _refresh(
+    source: str | None,
+    timeout: float,
+    allow_insecure: bool,
+    progress: DownloadProgress | None,
+    from_package: bool,
+    *,
+    cli: bool,
+) -> dict[str, Any]:
+    """``refresh_catalog``, its errors naming the options as the CLI spells them with ``cli``."""
+    if not from_package:
+        return _core._refresh_catalog(
+            source or DEFAULT_CATALOG_URL, timeout, allow_insecure, progress, cli=cli
+        )
+    if source not in (None, DEFAULT_CATALOG_URL):
+        flag = "--from-package" if cli else "from_package=True"
+        raise ValueError(f"{flag} reads the installed genai-prices package: give no source")
+    data, label = _genai_prices_package_data(cli)
+    return _core._refresh_catalog(label, timeout, allow_insecure, progress, data, cli=cli)
+
+
+def _genai_prices_package_data(cli: bool) -> tuple[bytes, str]:
+    """The installed genai-prices package's price data, in its published JSON form (the
+    package holds it as Python objects, ``genai_prices.data.providers``), and a label."""
+    import json
+
+    try:
+        import genai_prices
+        from genai_prices.data import providers
+    except ImportError as err:
+        flag = "--from-package" if cli else "refresh_catalog(from_package=True)"
+        raise ModuleNotFoundError(
+            f"{flag} reads the installed genai-prices package, which is not installed: "
+            "pip install -U genai-prices",
+            name="genai_prices",
+        ) from err
+    data = [
+        {
+            "id": p.id,
+            "models": [
+                {k: _plain(getattr(m, k)) for k in _MODEL_FIELDS if getattr(m, k, None) is not None}
+                for m in p.models
+            ],
+        }
+        for p in providers
+    ]
+    version = getattr(genai_prices, "__version__", "?")
+    label = f"genai-prices {version} (installed package {genai_prices.__path__[0]})"
+    return json.dumps(data).encode(), label
+
+
+_MODEL_FIELDS = ("id", "match", "prices", "price_variants")
+
+
+def _plain(value: Any) -> Any:
+    """A genai-prices object as the JSON its ``data.json`` holds: dataclasses (and its
+    ``ModelPrice``) as objects with their set fields (``or_`` as ``or``), decimals as
+    numbers, dates as ISO dates and times as UTC ``HH:MM``."""
+    import dataclasses
+    import datetime as dt
+    import decimal
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        items = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    elif type(value).__module__.startswith("genai_prices") and hasattr(value, "__dict__"):
+        items = vars(value)
+    elif isinstance(value, (list, tuple)):
+        return [_plain(x) for x in value]
+    elif isinstance(value, dict):
+        return {str(k): _plain(x) for k, x in value.items()}
+    elif isinstance(value, decimal.Decimal):
+        return float(value)
+    elif isinstance(value, dt.datetime):
+        return value.isoformat()
+    elif isinstance(value, dt.time):
+        if value.tzinfo is not None:
+            moment = dt.datetime.combine(dt.date(1970, 1, 1), value)
+            value = moment.astimezone(dt.timezone.utc).time()
+        return value.strftime("%H:%M")
+    elif isinstance(value, dt.date):
+        return value.isoformat()
+    else:
+        return value
+    return {
+        k.rstrip("_"): _plain(x)
+        for k, x in items.items()
+        if x is not None and not k.startswith("_")
+    }
 
 
 def reload_catalog() -> dict[str, Any]:

@@ -22,11 +22,12 @@
 //!
 //! else an error naming up to three nearest names; never $0.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::merge::{MergeReport, fill_terms};
 use super::prices::{
     Condition, Model, Period, Price, PriceKey, PriceSet, Variant, parse_date, parse_hhmm,
 };
@@ -233,24 +234,61 @@ impl PriceCatalog {
         Ok(())
     }
 
-    /// This catalog with `refreshed` models merged in: each overrides, by name, the model
-    /// that had the name; nothing else changes.
+    /// This catalog with `refreshed` models merged in, term by term (`super::merge`): each
+    /// replaces the model its id (else its first name) resolves to, keeping the terms it
+    /// does not price; the replaced model's other names follow it unless a refreshed model
+    /// claims them.
     pub fn merged(
         &self,
         refreshed: Vec<(usize, Model)>,
         origin: PriceOrigin,
         source: SourceInfo,
         sha256: String,
-    ) -> PriceCatalog {
+    ) -> (PriceCatalog, MergeReport) {
         let mut out = self.clone();
+        let mut report = MergeReport::default();
+        // (provider, replaced model) -> the refreshed model that replaces it.
+        let mut replaced: HashMap<(usize, usize), usize> = HashMap::new();
+        let mut claimed: HashSet<(usize, String)> = HashSet::new();
         for (idx, model) in refreshed {
+            let base = model
+                .all_names()
+                .find_map(|n| self.names[idx].get(&n).copied());
+            let model = match base {
+                Some(at) => {
+                    let (model, kept) = fill_terms(model, &self.models[idx][at]);
+                    if !kept.is_empty() {
+                        let id = format!("{}/{}", self.providers[idx].name, model.id);
+                        report.kept.push((id, kept));
+                    }
+                    model
+                }
+                None => model,
+            };
+            claimed.extend(model.all_names().map(|n| (idx, n)));
+            let same_id = base.is_some_and(|at| self.models[idx][at].id == model.id);
+            let new_at = out.models[idx].len();
             // Overriding never fails.
             let _ = out.add(idx, model, true);
+            if let Some(at) = base {
+                let slot = replaced.entry((idx, at)).or_insert(new_at);
+                if same_id {
+                    *slot = new_at;
+                }
+            }
+        }
+        // Aliases follow their model: one model, one price.
+        for ((idx, at), new_at) in replaced {
+            for (name, &old) in &self.names[idx] {
+                if old == at && !claimed.contains(&(idx, name.clone())) {
+                    out.names[idx].insert(name.clone(), new_at);
+                }
+            }
         }
         out.origin = origin;
         out.sources.insert(0, source);
         out.sha256 = sha256;
-        out
+        (out, report)
     }
 
     /// The index of the provider `name` (any alias, any case) names.
@@ -327,14 +365,8 @@ impl PriceCatalog {
             Some(p) => vec![p],
             None => self.order.clone(),
         };
-        let mut scored: Vec<(usize, &str)> = pool
-            .iter()
-            .flat_map(|&p| self.names[p].keys())
-            .map(|n| (edit_distance(&name, n), n.as_str()))
-            .collect();
-        scored.sort();
-        scored.dedup_by_key(|(_, n)| *n);
-        let nearest: Vec<String> = scored
+        let names = pool.iter().flat_map(|&p| self.names[p].keys());
+        let nearest: Vec<String> = nearest(&name, names.map(String::as_str))
             .iter()
             .take(3)
             .map(|(_, n)| format!("'{n}'"))
@@ -344,6 +376,46 @@ impl PriceCatalog {
             msg.push_str(&format!(" Nearest catalog names: {}.", nearest.join(", ")));
         }
         CoreError::Unpriced(msg)
+    }
+
+    /// Checks a provider name where it is given (`track_api_cost`, `add_response_cost`): a
+    /// name the catalog does not know but that is one or two edits from one it does
+    /// (`opnai`) is a mistake, refused naming the nearest provider names (as a misspelled
+    /// model is). Other unknown names (a provider of your own) stay usable with a reported
+    /// cost or a cost extractor, and so does any name `has_extractor` says has one (asked
+    /// only for a name the catalog does not know).
+    pub fn check_provider(
+        &self,
+        provider: &str,
+        has_extractor: impl FnOnce() -> bool,
+    ) -> CoreResult<()> {
+        // Entry points pass normalized names: the common case allocates nothing.
+        if self.aliases.contains_key(provider) {
+            return Ok(());
+        }
+        let name = provider.trim().to_lowercase();
+        if self.aliases.contains_key(&name) || has_extractor() {
+            return Ok(());
+        }
+        let scored = nearest(&name, self.aliases.keys().map(String::as_str));
+        // One edit in three characters at most: `opnai`, `anthropc`, `gemnii`; not `xyz`.
+        match scored.first() {
+            Some(&(d, _)) if d * 3 <= name.chars().count() => {
+                let shown: Vec<String> = scored
+                    .iter()
+                    .take_while(|(x, _)| *x <= d + 1)
+                    .take(3)
+                    .map(|(_, n)| format!("'{n}'"))
+                    .collect();
+                Err(CoreError::value(format!(
+                    "Unknown provider '{}'. Nearest provider names: {}. (A provider of your \
+                     own needs a cost extractor: register_cost_extractor.)",
+                    provider.trim(),
+                    shown.join(", ")
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Models per provider, by provider name.
@@ -464,7 +536,16 @@ fn strip_bedrock_version(name: &str) -> &str {
     &name[..end]
 }
 
-/// Levenshtein distance (for the nearest names of an unknown model).
+/// `names` by their edit distance to `query`, nearest first (ties by name), each once: the
+/// suggestions for an unknown model or provider.
+fn nearest<'a>(query: &str, names: impl Iterator<Item = &'a str>) -> Vec<(usize, &'a str)> {
+    let mut scored: Vec<(usize, &str)> = names.map(|n| (edit_distance(query, n), n)).collect();
+    scored.sort();
+    scored.dedup_by_key(|(_, n)| *n);
+    scored
+}
+
+/// Levenshtein distance (for the nearest names of an unknown model or provider).
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();

@@ -181,7 +181,7 @@ fn refreshed_models_override_by_name_and_nothing_disappears() {
         version: "1".into(),
         url: String::new(),
     };
-    let merged = c.merged(
+    let (merged, report) = c.merged(
         vec![(openai, model)],
         PriceOrigin::Builtin,
         source,
@@ -198,12 +198,24 @@ fn refreshed_models_override_by_name_and_nothing_disappears() {
     };
     assert_eq!(price(&merged, "gpt-4o"), 99.0);
     assert_eq!(price(&merged, "gpt-4.1"), price(&c, "gpt-4.1"));
-    // gpt-4o's snapshot names still price as before: the old model keeps them.
-    assert_eq!(
-        price(&merged, "gpt-4o-2024-08-06"),
-        price(&c, "gpt-4o-2024-08-06")
+    // Issue #22: the snapshot names follow their model (one model, one price) and the terms
+    // the refreshed entry does not price are kept (cached input), named in the report.
+    assert_eq!(price(&merged, "gpt-4o-2024-08-06"), 99.0);
+    let cached = |cat: &PriceCatalog| {
+        cat.resolve("openai", "gpt-4o")
+            .unwrap()
+            .model
+            .applied(now, &ctx)
+            .price(PriceKey::CacheRead, 0.0)
+    };
+    assert_eq!(cached(&merged), cached(&c));
+    assert!(report.kept[0].0 == "openai/gpt-4o", "{report:?}");
+    assert!(
+        report.kept[0].1.contains(&PriceKey::CacheRead),
+        "{report:?}"
     );
     assert_eq!(merged.name_count(), c.name_count());
+    assert_eq!(merged.counts(), c.counts());
 }
 
 #[test]
@@ -219,4 +231,23 @@ fn bad_catalogs_are_refused() {
             "{bad}"
         );
     }
+}
+
+/// Issue #22 part 4: a misspelled provider is refused where it is given, naming the nearest
+/// provider names; a provider of one's own (far from every name) or with an extractor is not.
+#[test]
+fn misspelled_providers_are_refused_with_the_nearest_names() {
+    let c = cat();
+    let err = c.check_provider("opnai", || false).unwrap_err();
+    assert!(matches!(err, CoreError::InvalidValue(_)), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("Unknown provider 'opnai'. Nearest provider names: 'openai'"),
+        "{msg}"
+    );
+    assert!(c.check_provider(" Anthropc ", || false).is_err());
+    for fine in ["openai", "OpenAI", "gemini", "xyz", "custom", "acme"] {
+        assert_eq!(c.check_provider(fine, || false), Ok(()), "{fine}");
+    }
+    assert_eq!(c.check_provider("opnai", || true), Ok(()));
 }

@@ -8,6 +8,7 @@ pub mod formula;
 pub mod genai;
 pub mod gpu;
 pub mod litellm;
+pub mod merge;
 pub mod order;
 pub mod prices;
 pub mod refresh;

@@ -79,6 +79,36 @@ impl OnUnpriced {
 /// takes (`resolve::TokenCall`), before the model name is normalized.
 pub type PriceCall<'a> = TokenCall<'a>;
 
+/// What the priced function returned (or `add_response_cost` was given), as far as the
+/// order cares: something that may be an API response (an object, a dict, a list of stream
+/// events), or a value that cannot be one (`None`, a string, a number), by its type name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returned<'a> {
+    Response,
+    /// Returned by a decorated function (`tracked`), or given to `add_response_cost`.
+    NotAResponse {
+        type_name: &'a str,
+        tracked: bool,
+    },
+}
+
+/// The error for a value that cannot be an API response (issue #22 part 4): it names the
+/// value's type and where the response should come from.
+pub fn no_response_error(type_name: &str, tracked: bool) -> CoreError {
+    let (what, fix) = match tracked {
+        true => (
+            "The judge returned no API response",
+            "return the provider's response (or a dict with its 'usage'), or pass \
+             response_getter= to pick it out of what the function returns",
+        ),
+        false => (
+            "The response is not an API response",
+            "pass the provider's response (or a dict with its 'usage')",
+        ),
+    };
+    CoreError::Pricing(format!("{what} (got {type_name}): {fix}."))
+}
+
 /// Prices a response in the resolution order (module docs).
 ///
 /// - `extractor` runs the provider's extractor: `Ok(None)` when there is none or it
@@ -86,12 +116,15 @@ pub type PriceCall<'a> = TokenCall<'a>;
 /// - `registered` gives the prices registered for the (trimmed) model name.
 /// - `catalog` gives the catalog's model, or the error naming the nearest names; not called
 ///   when the model has registered prices.
+/// - a value that cannot be a response ([`Returned::NotAResponse`]) is an error once the
+///   extractor gave no cost (it may price anything).
 ///
 /// The model name is checked (non-empty) only once steps 1 and 2 gave no cost, as in the
 /// reference.
 pub fn response_cost<E, V>(
     call: PriceCall<'_>,
     fields: &ResponseFields,
+    returned: Returned<'_>,
     extractor: impl FnOnce() -> Result<Option<V>, E>,
     registered: impl FnOnce(&str) -> Option<TokenPricing>,
     catalog: impl FnOnce(&str) -> Result<CoreResult<Arc<Model>>, E>,
@@ -105,6 +138,9 @@ where
     }
     if let Some(value) = extractor()? {
         return Ok(check_extracted(call.provider, &value)?);
+    }
+    if let Returned::NotAResponse { type_name, tracked } = returned {
+        return Err(no_response_error(type_name, tracked).into());
     }
     let model = model_name(call.model)?;
     let registered = registered(model);
@@ -189,6 +225,7 @@ mod tests {
         let cost = response_cost(
             call("", &o),
             &usage(json!({"cost": 0.5})),
+            Returned::Response,
             never_extracted,
             |_| panic!("the registry must not be consulted"),
             never_priced,
@@ -202,6 +239,7 @@ mod tests {
         let err = response_cost(
             call("gpt-4o", &o),
             &usage(json!({"cost": -1.0})),
+            Returned::Response,
             never_extracted,
             |_| None,
             never_priced,
@@ -216,6 +254,7 @@ mod tests {
         let cost = response_cost(
             call("gpt-4o", &o),
             &usage(json!({})),
+            Returned::Response,
             || Ok::<_, CoreError>(Some(0.25)),
             |_| panic!("the registry must not be consulted"),
             never_priced,
@@ -229,6 +268,7 @@ mod tests {
         let cost = response_cost(
             call(" gpt-4o ", &o),
             &usage(json!({})),
+            Returned::Response,
             || Ok::<Option<f64>, CoreError>(None),
             |_| None,
             catalog,
@@ -244,6 +284,7 @@ mod tests {
             let err = response_cost(
                 call("gpt-4o", &o),
                 &usage(json!({})),
+                Returned::Response,
                 || Ok::<_, CoreError>(Some(bad)),
                 |_| None,
                 never_priced,
@@ -257,6 +298,7 @@ mod tests {
         let err = response_cost(
             call("gpt-4o", &o),
             &usage(json!({})),
+            Returned::Response,
             || Ok::<_, CoreError>(Some(NotANumber)),
             |_| None,
             never_priced,
@@ -281,6 +323,7 @@ mod tests {
         let err = response_cost(
             call("gpt-4o", &o),
             &usage(json!({})),
+            Returned::Response,
             || Err::<Option<f64>, _>(Outer::Raised),
             |_| None,
             |_| Ok(Err(CoreError::Pricing("unknown".into()))),
@@ -294,6 +337,7 @@ mod tests {
         let cost = response_cost(
             call("gpt-4o", &o),
             &usage(json!({})),
+            Returned::Response,
             || Ok::<Option<f64>, CoreError>(None),
             |m| (m == "gpt-4o").then(|| registered_price(1.0, 2.0)),
             never_priced,
@@ -310,6 +354,7 @@ mod tests {
         let registered = response_cost(
             call("mine", &o),
             &usage(json!({})),
+            Returned::Response,
             || Ok::<Option<f64>, CoreError>(None),
             |_| Some(registered_price(1.0, 2.0)),
             never_priced,
@@ -318,6 +363,7 @@ mod tests {
         let from_catalog = response_cost(
             call("gpt-4o", &o),
             &usage(json!({})),
+            Returned::Response,
             || Ok::<Option<f64>, CoreError>(None),
             |_| None,
             catalog,
@@ -331,6 +377,7 @@ mod tests {
         let err = response_cost(
             call("no-such-model", &o),
             &usage(json!({})),
+            Returned::Response,
             || Ok::<Option<f64>, CoreError>(None),
             |_| None,
             catalog,
@@ -346,11 +393,58 @@ mod tests {
         let err = response_cost(
             call("  ", &o),
             &usage(json!({})),
+            Returned::Response,
             || Ok::<Option<f64>, CoreError>(None),
             |_| panic!("the registry must not be consulted"),
             never_priced,
         )
         .unwrap_err();
         assert_eq!(err, CoreError::value("model_name must be non-empty"));
+    }
+
+    /// Issue #22 part 4: a judge that returned no response (None, a string) is told so,
+    /// pointing at response_getter, once the extractor gave nothing.
+    #[test]
+    fn values_that_cannot_be_responses_are_named() {
+        let o = Overrides::default();
+        for (tracked, wanted) in [
+            (true, "The judge returned no API response (got NoneType): "),
+            (
+                false,
+                "The response is not an API response (got NoneType): ",
+            ),
+        ] {
+            let err = response_cost(
+                call("gpt-4o", &o),
+                &ResponseFields::default(),
+                Returned::NotAResponse {
+                    type_name: "NoneType",
+                    tracked,
+                },
+                || Ok::<Option<f64>, CoreError>(None),
+                |_| None,
+                catalog,
+            )
+            .unwrap_err();
+            assert!(err.to_string().starts_with(wanted), "{err}");
+            assert_eq!(
+                err.to_string().contains("response_getter"),
+                tracked,
+                "{err}"
+            );
+        }
+        // An extractor may price anything, a string included.
+        let cost = response_cost(
+            call("gpt-4o", &o),
+            &ResponseFields::default(),
+            Returned::NotAResponse {
+                type_name: "str",
+                tracked: true,
+            },
+            || Ok::<_, CoreError>(Some(0.25)),
+            |_| None,
+            never_priced,
+        );
+        assert_eq!(cost, Ok(0.25));
     }
 }

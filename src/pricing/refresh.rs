@@ -12,6 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::catalog::{PriceCatalog, PriceOrigin, SourceInfo};
+use super::merge::{CatalogChanges, MergeReport};
 use super::{genai, litellm, store};
 use crate::error::{CoreError, CoreResult};
 
@@ -27,14 +28,37 @@ pub const MAX_TIMEOUT_SECS: f64 = 86_400.0;
 /// The largest price list read: litellm's map is ~1.5 MiB, genai-prices' data ~1 MiB.
 pub const MAX_BODY_BYTES: u64 = 64 << 20;
 
+/// How the caller spells the options a refresh error points at: errors from
+/// `refresh_catalog` name its arguments, errors from `art-metrics refresh` its flags
+/// (issue #22 part 4).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OptionNames {
+    pub timeout: &'static str,
+    pub allow_insecure: &'static str,
+}
+
+impl OptionNames {
+    /// `pricing.refresh_catalog(...)`'s keyword arguments.
+    pub const API: OptionNames = OptionNames {
+        timeout: "timeout",
+        allow_insecure: "allow_insecure=True",
+    };
+    /// `art-metrics refresh`'s flags.
+    pub const CLI: OptionNames = OptionNames {
+        timeout: "--timeout",
+        allow_insecure: "--allow-insecure",
+    };
+}
+
 /// A timeout from a number of seconds: positive, finite and at most a day; an error naming
-/// `timeout` otherwise.
-pub fn timeout_from_secs(secs: f64) -> CoreResult<Duration> {
+/// the timeout option (`names`) otherwise.
+pub fn timeout_from_secs(secs: f64, names: OptionNames) -> CoreResult<Duration> {
     if secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_SECS {
         return Ok(Duration::from_secs_f64(secs));
     }
     Err(CoreError::value(format!(
-        "timeout must be a positive number of seconds, at most {MAX_TIMEOUT_SECS}, got {secs}"
+        "{} must be a positive number of seconds, at most {MAX_TIMEOUT_SECS}, got {secs}",
+        names.timeout
     )))
 }
 
@@ -47,8 +71,8 @@ pub enum Source {
 
 impl Source {
     /// Reads a `source` argument: `https://` (or `http://` with `allow_insecure`), `file://`,
-    /// or a local path.
-    pub fn parse(source: &str, allow_insecure: bool) -> CoreResult<Source> {
+    /// or a local path; errors name the options as `names` spells them.
+    pub fn parse(source: &str, allow_insecure: bool, names: OptionNames) -> CoreResult<Source> {
         let s = source.trim();
         let lower = s.to_ascii_lowercase();
         if let Some(path) = s.get(7..).filter(|_| lower.starts_with("file://")) {
@@ -63,7 +87,8 @@ impl Source {
             }
             return Err(CoreError::value(format!(
                 "source {s} is plain http: prices could be altered in transit; use https, or \
-                 pass allow_insecure=True"
+                 pass {}",
+                names.allow_insecure
             )));
         }
         if lower.contains("://") {
@@ -154,6 +179,7 @@ pub fn download(
     url: &str,
     timeout: Duration,
     allow_insecure: bool,
+    names: OptionNames,
     progress: &Progress,
 ) -> CoreResult<Vec<u8>> {
     let deadline = std::time::Instant::now() + timeout;
@@ -171,7 +197,12 @@ pub fn download(
         }
     };
     let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-        match redirect_refused(attempt.url(), attempt.previous().len(), allow_insecure) {
+        match redirect_refused(
+            attempt.url(),
+            attempt.previous().len(),
+            allow_insecure,
+            names,
+        ) {
             Some(why) => attempt.error(why),
             None => attempt.follow(),
         }
@@ -221,7 +252,12 @@ pub fn download(
 
 /// Why a redirect to `to`, after `hops` earlier ones, is not followed (None: follow it):
 /// a price list stays on https (http only with `allow_insecure`), within 10 redirects.
-fn redirect_refused(to: &reqwest::Url, hops: usize, allow_insecure: bool) -> Option<String> {
+fn redirect_refused(
+    to: &reqwest::Url,
+    hops: usize,
+    allow_insecure: bool,
+    names: OptionNames,
+) -> Option<String> {
     let scheme = to.scheme();
     if hops > 10 {
         Some("more than 10 redirects".into())
@@ -229,7 +265,8 @@ fn redirect_refused(to: &reqwest::Url, hops: usize, allow_insecure: bool) -> Opt
         None
     } else {
         Some(format!(
-            "redirected to {to}: a price list is only read over https (http with allow_insecure)"
+            "redirected to {to}: a price list is only read over https (http with {})",
+            names.allow_insecure
         ))
     }
 }
@@ -258,10 +295,12 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// A price list merged into `base`: the models it prices (bad ones named in `skipped`).
+/// A price list merged into `base`: the models it prices (bad ones named in `skipped`) and
+/// the terms kept from the models they replaced.
 pub struct Merged {
     pub catalog: PriceCatalog,
     pub skipped: Vec<String>,
+    pub report: MergeReport,
 }
 
 /// Parses a price list in either format (detected) and merges it into `base`.
@@ -315,55 +354,91 @@ pub fn merge_price_list(
         version: "refreshed".into(),
         url,
     };
+    let (catalog, report) = base.merged(parsed.models, origin, source, sha256);
     Ok(Merged {
-        catalog: base.merged(parsed.models, origin, source, sha256),
+        catalog,
         skipped: parsed.skipped,
+        report,
     })
 }
 
-/// Reads, validates, merges, caches and installs the price list at `source`. Returns the new
-/// catalog and the entries skipped.
+/// A refresh's outcome: the catalog now active and what changed against the one it replaced.
+pub struct Refreshed {
+    pub catalog: Arc<PriceCatalog>,
+    pub changes: CatalogChanges,
+}
+
+fn cache_path() -> CoreResult<std::path::PathBuf> {
+    store::cache_file().ok_or_else(|| {
+        CoreError::Io(
+            "No cache directory: set ART_METRICS_CACHE_DIR, XDG_CACHE_HOME or HOME".into(),
+        )
+    })
+}
+
+/// Reads, validates, merges, caches and installs the price list at `source`.
 /// `progress` counts the bytes read.
 pub fn refresh(
     source: &str,
     timeout: Duration,
     allow_insecure: bool,
+    names: OptionNames,
     progress: &Progress,
-) -> CoreResult<(Arc<PriceCatalog>, Vec<String>)> {
-    let parsed_source = Source::parse(source, allow_insecure)?;
-    let path = store::cache_file().ok_or_else(|| {
-        CoreError::Io(
-            "No cache directory: set ART_METRICS_CACHE_DIR, XDG_CACHE_HOME or HOME".into(),
-        )
-    })?;
+) -> CoreResult<Refreshed> {
+    let parsed_source = Source::parse(source, allow_insecure, names)?;
+    cache_path()?;
     let started = std::time::Instant::now();
     let raw = match &parsed_source {
-        Source::Url(url) => download(url, timeout, allow_insecure, progress)?,
+        Source::Url(url) => download(url, timeout, allow_insecure, names, progress)?,
         Source::File(p) => read_file(p, progress)?,
     };
-    let value: Value = serde_json::from_slice(&raw).map_err(|e| {
+    install_price_list(&raw, source.trim(), || {
+        if started.elapsed() > timeout {
+            return Err(CoreError::Timeout(format!(
+                "Refreshing the price catalog from {source} took longer than {:.3}s",
+                timeout.as_secs_f64()
+            )));
+        }
+        Ok(())
+    })
+}
+
+/// Validates, merges, caches and installs a price list already read (an installed
+/// genai-prices package's data, `refresh_catalog(from_package=True)`); `source` says where
+/// it came from.
+pub fn refresh_from_data(raw: &[u8], source: &str) -> CoreResult<Refreshed> {
+    cache_path()?;
+    install_price_list(raw, source, || Ok(()))
+}
+
+/// Merges `raw` into the built-in catalog, then (once `in_time` agrees) caches and installs
+/// it; the changes are against the catalog active until then.
+fn install_price_list(
+    raw: &[u8],
+    source: &str,
+    in_time: impl FnOnce() -> CoreResult<()>,
+) -> CoreResult<Refreshed> {
+    let path = cache_path()?;
+    let value: Value = serde_json::from_slice(raw).map_err(|e| {
         CoreError::Corrupt(format!("The price list at {source} is not valid JSON: {e}"))
     })?;
-    let sha256 = sha256_hex(&raw);
+    let sha256 = sha256_hex(raw);
     let fetched_at = utc_now();
     let origin = PriceOrigin::Cache {
         path: path.display().to_string(),
-        url: source.trim().to_owned(),
+        url: source.to_owned(),
         fetched_at: fetched_at.clone(),
         format: String::new(),
     };
     let merged = merge_price_list(&value, &store::builtin(), origin, sha256.clone())
         .map_err(|e| CoreError::Corrupt(format!("The price list at {source} was refused: {e}")))?;
-    if started.elapsed() > timeout {
-        return Err(CoreError::Timeout(format!(
-            "Refreshing the price catalog from {source} took longer than {:.3}s",
-            timeout.as_secs_f64()
-        )));
-    }
-    store::write_cached(&path, &raw, source.trim(), &fetched_at, &sha256)?;
+    in_time()?;
+    let before = store::active();
+    store::write_cached(&path, raw, source, &fetched_at, &sha256)?;
     let catalog = Arc::new(merged.catalog);
     store::install(Arc::clone(&catalog));
-    Ok((catalog, merged.skipped))
+    let changes = CatalogChanges::between(&before, &catalog, merged.report, merged.skipped);
+    Ok(Refreshed { catalog, changes })
 }
 
 /// Now as `YYYY-MM-DDTHH:MM:SS+00:00`.
@@ -450,13 +525,16 @@ mod tests {
 
     #[test]
     fn timeouts_are_positive_finite_and_at_most_a_day() {
-        assert_eq!(timeout_from_secs(0.5), Ok(Duration::from_millis(500)));
         assert_eq!(
-            timeout_from_secs(MAX_TIMEOUT_SECS),
+            timeout_from_secs(0.5, OptionNames::API),
+            Ok(Duration::from_millis(500))
+        );
+        assert_eq!(
+            timeout_from_secs(MAX_TIMEOUT_SECS, OptionNames::API),
             Ok(Duration::from_secs(86_400))
         );
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 86_400.5, 1e20, f64::MAX] {
-            let err = timeout_from_secs(bad).unwrap_err();
+            let err = timeout_from_secs(bad, OptionNames::API).unwrap_err();
             assert!(matches!(err, CoreError::InvalidValue(_)), "{bad}: {err:?}");
             assert!(err.to_string().starts_with("timeout must be"), "{err}");
         }
@@ -471,25 +549,38 @@ mod tests {
     #[test]
     fn sources() {
         assert_eq!(
-            Source::parse("https://x/p.json", false),
+            Source::parse("https://x/p.json", false, OptionNames::API),
             Ok(Source::Url("https://x/p.json".into()))
         );
         assert_eq!(
-            Source::parse(" /tmp/p.json ", false),
+            Source::parse(" /tmp/p.json ", false, OptionNames::API),
             Ok(Source::File("/tmp/p.json".into()))
         );
         assert_eq!(
-            Source::parse("file:///tmp/p.json", false),
+            Source::parse("file:///tmp/p.json", false, OptionNames::API),
             Ok(Source::File("/tmp/p.json".into()))
         );
         assert!(
-            Source::parse("http://x/p.json", false)
+            Source::parse("http://x/p.json", false, OptionNames::API)
                 .unwrap_err()
                 .to_string()
                 .contains("allow_insecure")
         );
-        assert!(Source::parse("http://x/p.json", true).is_ok());
-        assert!(Source::parse("ftp://x/p.json", true).is_err());
+        assert!(Source::parse("http://x/p.json", true, OptionNames::API).is_ok());
+        // Issue #22 part 4: the command line's errors name its flags.
+        let cli = Source::parse("http://x/p.json", false, OptionNames::CLI).unwrap_err();
+        assert!(cli.to_string().ends_with("pass --allow-insecure"), "{cli}");
+        let why = redirect_refused(
+            &reqwest::Url::parse("http://b/p.json").unwrap(),
+            0,
+            false,
+            OptionNames::CLI,
+        )
+        .unwrap();
+        assert!(why.contains("--allow-insecure"), "{why}");
+        let err = timeout_from_secs(0.0, OptionNames::CLI).unwrap_err();
+        assert!(err.to_string().starts_with("--timeout must be"), "{err}");
+        assert!(Source::parse("ftp://x/p.json", true, OptionNames::API).is_err());
     }
 
     #[test]
@@ -521,17 +612,23 @@ mod tests {
     #[test]
     fn redirects_stay_on_https() {
         let url = |u: &str| reqwest::Url::parse(u).unwrap();
-        assert_eq!(redirect_refused(&url("https://b/p.json"), 0, false), None);
+        assert_eq!(
+            redirect_refused(&url("https://b/p.json"), 0, false, OptionNames::API),
+            None
+        );
         for (to, insecure) in [
             ("http://b/p.json", false),
             ("file:///etc/passwd", true),
             ("ftp://b/p.json", true),
         ] {
-            let why = redirect_refused(&url(to), 0, insecure).unwrap();
+            let why = redirect_refused(&url(to), 0, insecure, OptionNames::API).unwrap();
             assert!(why.contains("only read over https"), "{why}");
         }
-        assert_eq!(redirect_refused(&url("http://b/p.json"), 0, true), None);
-        assert!(redirect_refused(&url("https://b/p.json"), 11, false).is_some());
+        assert_eq!(
+            redirect_refused(&url("http://b/p.json"), 0, true, OptionNames::API),
+            None
+        );
+        assert!(redirect_refused(&url("https://b/p.json"), 11, false, OptionNames::API).is_some());
     }
 
     /// One byte per read, 10 ms apart.
@@ -552,6 +649,7 @@ mod tests {
             "http://127.0.0.1:9/x.json",
             Duration::from_secs(5),
             true,
+            OptionNames::API,
             &Progress::default(),
         )
         .unwrap_err();

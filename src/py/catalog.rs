@@ -9,6 +9,7 @@ use super::convert::{short_repr, str_arg, type_name};
 use super::notices::warn_as;
 use crate::error::CoreError;
 use crate::pricing::catalog::{PriceCatalog, PriceOrigin};
+use crate::pricing::merge::CatalogChanges;
 use crate::pricing::prices::{Condition, Model, Price, PriceSet, RequestTime};
 use crate::pricing::{provider_name, refresh, store};
 
@@ -23,7 +24,7 @@ pyo3::create_exception!(
     art_metrics._core,
     CatalogRefreshWarning,
     pyo3::exceptions::PyRuntimeWarning,
-    "An entry of a refreshed price list was skipped (its name and why are in the message)."
+    "Entries of a refreshed price list were skipped (one warning per refresh: their count and the first names, with why)."
 );
 
 /// Emits the warning a bad cache file queued when the catalog was loaded.
@@ -222,18 +223,27 @@ impl DownloadProgress {
 }
 
 /// Reads, validates, merges, caches and activates a price list (GIL released meanwhile),
-/// counting the bytes into `progress`; warns once per entry skipped.
+/// counting the bytes into `progress`; with `package_data` (an installed genai-prices'
+/// data, read by `pricing.py`), that list, `source` saying where it came from. Errors name
+/// the options as the command line spells them with `cli`. The skipped entries are one
+/// warning (the core's summary line); the result is `catalog_info()` plus `changes`.
 #[pyfunction]
-#[pyo3(signature = (source, timeout, allow_insecure, progress=None))]
+#[pyo3(signature = (source, timeout, allow_insecure, progress=None, package_data=None, cli=false))]
 pub fn _refresh_catalog<'py>(
     py: Python<'py>,
     source: &Bound<'py, PyAny>,
     timeout: &Bound<'py, PyAny>,
     allow_insecure: bool,
     progress: Option<&Bound<'py, PyAny>>,
+    package_data: Option<Vec<u8>>,
+    cli: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let names = match cli {
+        true => refresh::OptionNames::CLI,
+        false => refresh::OptionNames::API,
+    };
     let source = str_arg(source, "source")?.to_owned();
-    let timeout = refresh::timeout_from_secs(seconds_arg(timeout, "timeout")?)?;
+    let timeout = refresh::timeout_from_secs(seconds_arg(timeout, names.timeout)?, names)?;
     let progress = match progress.filter(|p| !p.is_none()) {
         None => Arc::default(),
         Some(p) => match p.cast::<DownloadProgress>() {
@@ -247,22 +257,53 @@ pub fn _refresh_catalog<'py>(
             }
         },
     };
-    let (catalog, skipped) =
-        py.detach(|| refresh::refresh(&source, timeout, allow_insecure, &progress))?;
-    const SHOWN: usize = 20;
-    let category = py.get_type::<CatalogRefreshWarning>();
-    for entry in skipped.iter().take(SHOWN) {
-        warn_as(py, &category, &format!("Price list entry skipped: {entry}"))?;
+    let refreshed = py.detach(|| match &package_data {
+        Some(data) => refresh::refresh_from_data(data, &source),
+        None => refresh::refresh(&source, timeout, allow_insecure, names, &progress),
+    })?;
+    let changes = &refreshed.changes;
+    if let Some(line) = changes.skipped_summary() {
+        warn_as(py, &py.get_type::<CatalogRefreshWarning>(), &line)?;
     }
-    if skipped.len() > SHOWN {
-        let more = skipped.len() - SHOWN;
-        warn_as(
-            py,
-            &category,
-            &format!("... and {more} more price list entries skipped"),
-        )?;
+    let info = info_dict(py, &refreshed.catalog)?;
+    info.set_item("changes", changes_dict(py, changes)?)?;
+    Ok(info)
+}
+
+/// `CatalogChanges` as a dict: `models_before`/`models_after` (per provider), `added` and
+/// `removed` (`provider/id`), `changed` (`provider/id` -> term -> `(old, new)`, a price or
+/// None), `kept` (`provider/id` -> the terms kept from the model it replaced), `skipped`
+/// and `skipped_summary`.
+fn changes_dict<'py>(py: Python<'py>, c: &CatalogChanges) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("models_before", c.models_before.clone())?;
+    d.set_item("models_after", c.models_after.clone())?;
+    d.set_item("added", c.added.clone())?;
+    d.set_item("removed", c.removed.clone())?;
+    let price = |p: &Option<Price>| -> PyResult<Py<PyAny>> {
+        match p {
+            Some(p) => price_obj(py, p),
+            None => Ok(py.None()),
+        }
+    };
+    let changed = PyDict::new(py);
+    for (id, terms) in &c.changed {
+        let td = PyDict::new(py);
+        for (key, old, new) in terms {
+            td.set_item(key.name(), (price(old)?, price(new)?))?;
+        }
+        changed.set_item(id, td)?;
     }
-    info_dict(py, &catalog)
+    d.set_item("changed", changed)?;
+    let kept = PyDict::new(py);
+    for (id, keys) in &c.kept {
+        let names: Vec<&str> = keys.iter().map(|k| k.name()).collect();
+        kept.set_item(id, names)?;
+    }
+    d.set_item("kept", kept)?;
+    d.set_item("skipped", c.skipped.clone())?;
+    d.set_item("skipped_summary", c.skipped_summary())?;
+    Ok(d)
 }
 
 /// A number of seconds: anything `float()` takes but a str or bytes; an int too large for

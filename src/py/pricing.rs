@@ -10,13 +10,14 @@ use parking_lot::Mutex;
 use pyo3::PyTraverseError;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyFloat, PyInt, PyString};
 
 use super::builder::BuilderCore;
 use super::catalog::active_catalog;
 use super::convert::{price_arg, price_number, short_repr, str_arg, type_name};
 use super::response::read_response;
 use crate::error::{CoreError, CoreResult};
-use crate::pricing::order::{OnUnpriced, UNPRICED_CALLS_KEY};
+use crate::pricing::order::{OnUnpriced, Returned, UNPRICED_CALLS_KEY};
 use crate::pricing::{
     ExtractedCost, Formula, Model, Overrides, PriceCall, ResponseFields, cost_source,
     provider_name, response_cost, store,
@@ -80,12 +81,25 @@ struct Call<'a> {
     batch: bool,
 }
 
-/// Reads `response` and prices it in the core's resolution order.
+/// The type name of a value that cannot be an API response (`None`, a string, bytes, a
+/// number), for the core's "no API response" error; `None` for anything else.
+fn not_a_response(obj: &Bound<'_, PyAny>) -> Option<String> {
+    let scalar = obj.is_none()
+        || obj.is_instance_of::<PyString>()
+        || obj.is_instance_of::<PyBytes>()
+        || obj.is_instance_of::<PyInt>()
+        || obj.is_instance_of::<PyFloat>();
+    scalar.then(|| type_name(obj))
+}
+
+/// Reads `response` and prices it in the core's resolution order; `tracked` when a
+/// decorated function returned it.
 fn price_response(
     builder: &BuilderCore,
     response: &Bound<'_, PyAny>,
     call: Call<'_>,
     catalog: CatalogPrices<'_>,
+    tracked: bool,
 ) -> Result<f64, Failure> {
     let py = response.py();
     let Call {
@@ -97,6 +111,18 @@ fn price_response(
     } = call;
     let mut fields = ResponseFields::default();
     read_response(response, formula, &mut fields)?;
+    // Only looked at when the response carries no usage (the hot path skips it).
+    let type_name = match fields.carries_usage() {
+        true => None,
+        false => not_a_response(response),
+    };
+    let returned = match &type_name {
+        Some(t) => Returned::NotAResponse {
+            type_name: t,
+            tracked,
+        },
+        None => Returned::Response,
+    };
     let extractor = || -> Result<Option<Extracted<'_>>, Failure> {
         let Some(extractor) = builder.cost_extractor(py, provider) else {
             return Ok(None);
@@ -113,6 +139,7 @@ fn price_response(
             batch,
         },
         &fields,
+        returned,
         extractor,
         |model| builder.core.registered_pricing(model),
         |model| match catalog {
@@ -145,9 +172,13 @@ pub fn add_response_cost(
     let py = response.py();
     let source = cost_source(str_arg(source, "source")?)?;
     let provider = provider_name(str_arg(provider, "provider")?)?;
+    let catalog = active_catalog(py)?;
+    catalog.check_provider(&provider, || {
+        builder.cost_extractor(py, &provider).is_some()
+    })?;
     let model = str_arg(model_name, "model_name")?;
     let overrides = overrides_arg(prices)?;
-    let formula = active_catalog(py)?.formula(&provider);
+    let formula = catalog.formula(&provider);
     let call = Call {
         provider: &provider,
         formula,
@@ -155,7 +186,7 @@ pub fn add_response_cost(
         overrides: &overrides,
         batch,
     };
-    let cost = price_response(builder, response, call, CatalogPrices::Resolve)?;
+    let cost = price_response(builder, response, call, CatalogPrices::Resolve, false)?;
     builder.core.add_metric(&cost_key(builder, source)?, cost)?;
     Ok(cost)
 }
@@ -250,6 +281,8 @@ impl CostTracker {
         // Checked in the reference's order, with its messages.
         let source = cost_source(str_arg(source, "source")?)?;
         let provider = provider_name(str_arg(provider, "provider")?)?;
+        // No builder yet: an extractor registered later cannot excuse a misspelling.
+        active_catalog(py)?.check_provider(&provider, || false)?;
         let model = crate::pricing::model_name(str_arg(model_name, "model_name")?)?;
         let overrides = overrides_arg([
             prompt_price_per_million,
@@ -389,6 +422,6 @@ impl CostTracker {
             overrides: &self.overrides,
             batch: self.batch,
         };
-        price_response(builder, response, call, CatalogPrices::Cached(self))
+        price_response(builder, response, call, CatalogPrices::Cached(self), true)
     }
 }
