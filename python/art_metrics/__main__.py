@@ -247,7 +247,9 @@ def _watch(run_dir: Path, args: argparse.Namespace) -> int:
                     step = table.add_row(row)
                     if step is None:
                         continue
-                    summaries[step] = StepSummary(*table.summary_of(step))
+                    summary = table.summary_of(step)
+                    assert summary is not None  # add_row returned the step its row went to
+                    summaries[step] = StepSummary(*summary)
                     printer.print_steps([summaries[step]], list(summaries.values()))
             time.sleep(args.interval)
     except KeyboardInterrupt:

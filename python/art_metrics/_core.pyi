@@ -1,8 +1,10 @@
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable, ClassVar, final
 
 from typing_extensions import Self, disjoint_base
+
+from ._types import ArtVersion, OnExceed, OnUnpriced
 
 __all__ = [
     "__version__",
@@ -50,7 +52,7 @@ class BuilderCore:
         cls,
         cost_context: str,
         *,
-        art_version: str | None = None,
+        art_version: ArtVersion | None = None,
         _share_with: BuilderCore | None = None,
         _buffer_scope: str | None = None,
     ) -> Self: ...
@@ -59,7 +61,7 @@ class BuilderCore:
     @property
     def _buffer_scope(self) -> str: ...
     @property
-    def art_version(self) -> str: ...
+    def art_version(self) -> ArtVersion: ...
     def add_metric(self, key: str, value: float) -> None: ...
     def add_cost(self, path: str, usd: float) -> None: ...
     # The parameter names are the run's art_version's, bound by the core, each defaulting to
@@ -76,7 +78,8 @@ class BuilderCore:
     def _drain_pending(self) -> dict[str, float]: ...
     def export_pending(self) -> PendingMetrics: ...
     def merge_pending(self, pending: PendingMetrics) -> bool: ...
-    def for_cost_context(self, cost_context: str, *, buffer_scope: str | None = None) -> Any: ...
+    # A builder of this one's class: `type(self)(cost_context, _share_with=self, ...)`.
+    def for_cost_context(self, cost_context: str, *, buffer_scope: str | None = None) -> Self: ...
     def register_model_pricing(
         self,
         model_name: str,
@@ -113,9 +116,9 @@ class BuilderCore:
         self,
         usd: float | None,
         *,
-        on_exceed: str = "warn",
-        warn_at: list[float] | None = None,
-        _warned_at: list[float] | None = None,
+        on_exceed: OnExceed = "warn",
+        warn_at: Sequence[float] | None = None,
+        _warned_at: Sequence[float] | None = None,
         _exceeded: bool = False,
     ) -> None: ...
     def _budget_state(self) -> dict[str, Any] | None: ...
@@ -153,7 +156,7 @@ def backend_gpu_cost_per_hour(
 def _split_notice(split: str) -> str | None: ...
 def gpu_cost_usd(wall_s: float, usd_per_hour: float) -> float: ...
 
-SUPPORTED_ART_VERSIONS: tuple[str, ...]
+SUPPORTED_ART_VERSIONS: tuple[ArtVersion, ...]
 
 _Summary = tuple[
     int,
@@ -216,9 +219,9 @@ def format_summary_line(
 ) -> str: ...
 def cost_sources(values: list[tuple[str, float]]) -> dict[str, float]: ...
 def _wandb_row_keys(
-    art_version: str, keys: list[str], caller_keys: list[str]
+    art_version: ArtVersion, keys: list[str], caller_keys: list[str]
 ) -> tuple[list[str], list[str]]: ...
-def _wandb_setup(art_version: str) -> tuple[list[str], list[tuple[str, str]]]: ...
+def _wandb_setup(art_version: ArtVersion) -> tuple[list[str], list[tuple[str, str]]]: ...
 
 @final
 class RunCore:
@@ -292,7 +295,7 @@ class CostTracker:
         cache_creation_price_per_million: float | None = None,
         cache_read_price_per_million: float | None = None,
         batch: bool = False,
-        on_unpriced: str | None = None,
+        on_unpriced: OnUnpriced | None = None,
     ) -> Self: ...
     @property
     def source(self) -> str: ...

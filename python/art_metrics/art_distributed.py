@@ -42,6 +42,7 @@ import functools
 import importlib
 from typing import Any
 
+from ._types import ArtVersion
 from .builder import MetricsBuilder
 from .workers import collect_metrics
 
@@ -50,7 +51,7 @@ __all__ = ["targets"]
 _ROLLOUT = "art.distributed.rollout"
 
 
-def targets(art_version: str) -> list[tuple[str, str, Any]]:
+def targets(art_version: ArtVersion) -> list[tuple[str, str, Any]]:
     """(module name, attribute path, replacement) triples for install() to patch.
 
     The attribute path may be dotted ("InProcessRolloutWorker.run") to patch a class attribute.
@@ -81,7 +82,8 @@ def _result_class() -> type:
 
     from ._core import PendingMetrics
 
-    class MeteredRolloutResult(RolloutResult):
+    # RolloutResult is Any to mypy where openpipe-art < 0.5.23 (no art.distributed) is installed.
+    class MeteredRolloutResult(RolloutResult):  # type: ignore[misc, unused-ignore]
         pending: PendingMetrics | None = None
 
     MeteredRolloutResult.__module__ = __name__
@@ -104,7 +106,7 @@ def _active_builder() -> MetricsBuilder | None:
         return None
 
 
-def _worker_run(art_version: str) -> Any:
+def _worker_run(art_version: ArtVersion) -> Any:
     """``InProcessRolloutWorker.run`` for ``art_version``'s builders."""
 
     async def run(self: Any, invocation: Any) -> Any:

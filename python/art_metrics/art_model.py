@@ -100,7 +100,7 @@ def close_all() -> None:
 
 
 def _run_of(model: Any) -> ArtRun | None:
-    run = model.__dict__.get(RUN_ATTR)
+    run: ArtRun | None = model.__dict__.get(RUN_ATTR)
     if run is None and not model.__dict__.get(_WARNED_ATTR):
         object.__setattr__(model, _WARNED_ATTR, True)
         warnings.warn(
@@ -196,7 +196,8 @@ def replacements(originals: Mapping[str, Callable[..., Any]]) -> dict[str, Any]:
     def _load_metrics_builder_state(self: Any) -> None:
         run = _run_of(self)
         if run is None:
-            return originals["_load_metrics_builder_state"](self)
+            originals["_load_metrics_builder_state"](self)
+            return
         run.ensure_loaded(self)
 
     def read_state(self: Any) -> Any:
@@ -211,7 +212,8 @@ def replacements(originals: Mapping[str, Callable[..., Any]]) -> dict[str, Any]:
     def overwrite_state(self: Any, state: Any) -> None:
         run = _run_of(self)
         if run is None:
-            return originals["overwrite_state"](self, state)
+            originals["overwrite_state"](self, state)
+            return
         run.core(self).overwrite_state(_json(state), run.loaded)
 
     def merge_state(self: Any, state: dict[str, Any]) -> Any:
@@ -230,7 +232,8 @@ def replacements(originals: Mapping[str, Callable[..., Any]]) -> dict[str, Any]:
     ) -> None:
         run = _run_of(self)
         if run is None:
-            return await originals["log"](self, trajectories, split, metrics=metrics, step=step)
+            await originals["log"](self, trajectories, split, metrics=metrics, step=step)
+            return
         if step is None:
             step = await self.get_step() if self.trainable else 0
         core = run.ensure_loaded(self)

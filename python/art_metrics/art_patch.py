@@ -31,6 +31,7 @@ from typing import Any
 
 from . import art_distributed, art_model
 from ._core import SUPPORTED_ART_VERSIONS
+from ._types import ArtVersion
 from .builder import builder_class
 from .costs import track_api_cost
 
@@ -47,7 +48,7 @@ _lock = threading.Lock()
 # What install() replaced, to put back; empty when not installed. Keyed by (module, dotted
 # attribute path); a class attribute the class did not define itself is _INHERITED.
 _originals: dict[tuple[str, str], Any] = {}
-_installed_version: str | None = None
+_installed_version: ArtVersion | None = None
 _INHERITED = object()
 
 
@@ -67,7 +68,7 @@ def _own_value(owner: Any, attr: str) -> Any:
     return getattr(owner, attr)
 
 
-def _patches(art_version: str, modules: dict[str, Any]) -> list[tuple[str, str, Any]]:
+def _patches(art_version: ArtVersion, modules: dict[str, Any]) -> list[tuple[str, str, Any]]:
     """(module, attribute path, replacement) for everything install() patches."""
     replacements = {
         "MetricsBuilder": builder_class(art_version),
@@ -91,7 +92,7 @@ def _installed_art_version() -> str:
         ) from None
 
 
-def install(*, art_version: str | None = None) -> str:
+def install(*, art_version: ArtVersion | None = None) -> ArtVersion:
     """Make openpipe-art use art_metrics' `MetricsBuilder` and `track_api_cost`; returns the
     openpipe-art version whose rules it installed ("0.5.18" or "0.5.23").
 

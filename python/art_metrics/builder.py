@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from typing import Any
 
 from . import budget as _budget
 from ._core import BuilderCore
+from ._types import ArtVersion, OnExceed
 
 _active_builder: ContextVar[MetricsBuilder] = ContextVar("art_metrics_active_builder")
 
@@ -79,17 +80,27 @@ class MetricsBuilder(BuilderCore):
         self,
         usd: float | None,
         *,
-        on_exceed: str = "warn",
-        warn_at: Iterable[float] = (0.5, 0.8, 1.0),
+        on_exceed: OnExceed = "warn",
+        warn_at: Iterable[float] | None = (0.5, 0.8, 1.0),
+        _warned_at: Sequence[float] | None = None,
+        _exceeded: bool = False,
     ) -> None:
         """Guard the spend of this builder's run (every builder of it): ``usd`` dollars,
         recorded and pending costs together. ``None`` removes the budget.
 
         A `BudgetWarning` is given once per ``warn_at`` fraction reached. The call whose
         cost takes the spend past ``usd`` then warns (``on_exceed="warn"``) or raises
-        `BudgetExceeded` (``"raise"``), after recording its cost.
+        `BudgetExceeded` (``"raise"``), after recording its cost. ``warn_at=None`` is the
+        core's default fractions; ``_warned_at`` and ``_exceeded`` restore a saved budget's
+        progress, as in `BuilderCore.set_budget`.
         """
-        super().set_budget(usd, on_exceed=on_exceed, warn_at=list(warn_at))
+        super().set_budget(
+            usd,
+            on_exceed=on_exceed,
+            warn_at=None if warn_at is None else list(warn_at),
+            _warned_at=_warned_at,
+            _exceeded=_exceeded,
+        )
         model = _budget._models.get(self._run_id())
         if model is not None:
             model._save_budget()
@@ -101,7 +112,7 @@ class MetricsBuilder(BuilderCore):
 _classes: dict[str, type[MetricsBuilder]] = {}
 
 
-def builder_class(art_version: str) -> type[MetricsBuilder]:
+def builder_class(art_version: ArtVersion) -> type[MetricsBuilder]:
     """`MetricsBuilder` whose root builders follow ``art_version`` by default.
 
     openpipe-art constructs its builder as ``MetricsBuilder(cost_context="train")``, so the

@@ -43,19 +43,19 @@ def change_lines(changes: dict[str, Any], limit: int = 20) -> list[str]:
         total += f", {len(removed)} removed"
     total += f", {len(changed)} with changed prices"
     if kept:
-        terms = sum(len(k) for k in kept.values())
+        kept_terms = sum(len(k) for k in kept.values())
         total += (
-            f"; {terms} term{'' if terms == 1 else 's'} of {len(kept)} refreshed "
+            f"; {kept_terms} term{'' if kept_terms == 1 else 's'} of {len(kept)} refreshed "
             f"model{'' if len(kept) == 1 else 's'} kept from the entries they replaced"
         )
     out.append(total)
-    for sign, names in (("+", added), ("-", removed)):
-        out += [f"  {sign} {name}" for name in names[:limit]]
+    for mark, names in (("+", added), ("-", removed)):
+        out += [f"  {mark} {name}" for name in names[:limit]]
         if len(names) > limit:
             out.append(f"  ... and {len(names) - limit} more")
     for name, terms in list(changed.items())[:limit]:
-        parts = ", ".join(f"{k} {_money(old)} -> {_money(new)}" for k, (old, new) in terms.items())
-        out.append(f"  ~ {name}: {parts}")
+        diff = ", ".join(f"{k} {_money(old)} -> {_money(new)}" for k, (old, new) in terms.items())
+        out.append(f"  ~ {name}: {diff}")
     if len(changed) > limit:
         out.append(f"  ... and {len(changed) - limit} more changed")
     for name, terms in list(kept.items())[:limit]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
 from ._core import CostTracker, CostTrackingWarning, TrackedFunction
+from ._types import OnUnpriced
 from .budget import BudgetExceeded
 from .builder import _active_builder
 
@@ -30,7 +31,7 @@ class CostTrackingError(ValueError):
         self.result = result
 
 
-def _failure(tracker: CostTracker):
+def _failure(tracker: CostTracker) -> Callable[[BaseException, Any, Callable[..., Any]], Exception]:
     """``on_error(err, result, func)``: the CostTrackingError for a failed recording."""
 
     def on_error(err: BaseException, result: Any, func: Callable[..., Any]) -> Exception:
@@ -60,7 +61,7 @@ def track_api_cost(
     cache_creation_price_per_million: float | None = None,
     cache_read_price_per_million: float | None = None,
     batch: bool = False,
-    on_unpriced: str = "raise",
+    on_unpriced: OnUnpriced = "raise",
 ) -> Callable[[F], F]:
     """Record the cost of each call's response under ``costs/<context>/<source>``.
 
@@ -115,8 +116,8 @@ def track_api_cost(
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 return record_awaited(await func(*args, **kwargs))
 
-            return async_wrapper  # type: ignore[return-value]
+            return cast(F, async_wrapper)
 
-        return functools.wraps(func)(wrapper)  # type: ignore[return-value]
+        return cast(F, functools.wraps(func)(wrapper))
 
     return decorate

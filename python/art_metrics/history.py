@@ -120,7 +120,7 @@ def read_rows(run_dir: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], li
     return HistoryReader(run_dir).read_all()
 
 
-def read_history(run_dir: str | os.PathLike[str]) -> list[dict]:
+def read_history(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The rows of ``run_dir/history.jsonl``; a torn last line (a crash mid-write) is skipped.
 
     Strict: a bad line anywhere else raises ``ValueError`` naming the file and the line

@@ -24,7 +24,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import Token
 from datetime import datetime
 from typing import Any, Protocol
@@ -37,6 +37,7 @@ from ._core import (
     _check_path_component,
     _split_notice,
 )
+from ._types import ArtVersion, OnExceed
 from .builder import MetricsBuilder
 from .reporting import WandbReporter, reporters_for
 from .trajectories import normalize_groups
@@ -58,7 +59,9 @@ def _close_quietly(run: RunCore, mail: _Mail | None = None) -> None:
     # At exit or when the Model is collected: keep the rows some reporter has not received
     # for the next process, fold the journal so state.json is complete, and release the run
     # directory's writer lock.
-    steps = [run.close] if mail is None else [functools.partial(mail.save, run), run.close]
+    steps: list[Callable[[], None]] = (
+        [run.close] if mail is None else [functools.partial(mail.save, run), run.close]
+    )
     for step in steps:
         try:
             step()
@@ -90,12 +93,12 @@ def _step(step: Any) -> int:
     if isinstance(step, bool):
         raise TypeError(f"step must be an int, got bool {step!r}")
     try:
-        step = operator.index(step)  # int, numpy integers
+        index = operator.index(step)  # int, numpy integers
     except TypeError:
         raise TypeError(f"step must be an int, got {type(step).__name__} {step!r}") from None
-    if not -(2**63) <= step < 2**63:
-        raise ValueError(f"step is too large: it must fit in 64 bits, got {step}")
-    return step
+    if not -(2**63) <= index < 2**63:
+        raise ValueError(f"step is too large: it must fit in 64 bits, got {index}")
+    return index
 
 
 async def fold_off_loop(run: RunCore) -> None:
@@ -153,7 +156,7 @@ class Model:
         base_path: str = ".art",
         report_metrics: list[str] | None = None,
         reporters: Iterable[Reporter] = (),
-        art_version: str = "0.5.18",
+        art_version: ArtVersion = "0.5.18",
         efficiency_metrics: bool = False,
     ) -> None:
         # First: bad names and an unsupported version are refused before anything else.
@@ -197,7 +200,7 @@ class Model:
         _budget._register(self._builder, self)
 
     @property
-    def art_version(self) -> str:
+    def art_version(self) -> ArtVersion:
         """The openpipe-art version whose rules the run follows."""
         return self._builder.art_version
 
@@ -238,7 +241,7 @@ class Model:
         self,
         usd: float | None,
         *,
-        on_exceed: str = "warn",
+        on_exceed: OnExceed = "warn",
         warn_at: Iterable[float] = (0.5, 0.8, 1.0),
     ) -> None:
         """Guard the run's spend (see `MetricsBuilder.set_budget`); saved in state.json, so
@@ -277,8 +280,10 @@ class Model:
 
     def merge_state(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Deep-merge ``state`` into state.json and return the result."""
-        merged = self._run.merge_state(json.dumps(state, allow_nan=False), self._loaded)
-        return json.loads(merged)
+        merged: dict[str, Any] = json.loads(
+            self._run.merge_state(json.dumps(state, allow_nan=False), self._loaded)
+        )
+        return merged
 
     def close(self) -> None:
         """Fold the journal into state.json now (also done at exit), release the run
@@ -391,10 +396,10 @@ class Model:
             got = received[index]
             while len(got) < len(rows):
                 row, caller_keys = rows[len(got)]
-                log = reporter.log
+                log: Callable[[dict[str, float | int]], None] = reporter.log
                 if isinstance(reporter, WandbReporter):
                     # 0.5.23 sends W&B the canonical keys and the caller's own.
-                    log = functools.partial(log, caller_keys=caller_keys)
+                    log = functools.partial(reporter.log, caller_keys=caller_keys)
                 try:
                     # Recorded in the C call that returns from `log` (as in `log` above).
                     got.extend(map(log, (row,)))

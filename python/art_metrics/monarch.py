@@ -137,7 +137,7 @@ def get(
     be passed to ``get`` again.
     """
     single = not isinstance(futures, (list, tuple)) or _is_pair(futures)
-    outcomes = []
+    outcomes: list[tuple[Any, Exception | None]] = []
     for future in [futures] if single else futures:
         try:
             value = future.get(timeout=timeout) if isinstance(future, Future) else future
@@ -157,7 +157,7 @@ async def get_async(
     has resolved.
     """
     single = not isinstance(futures, (list, tuple)) or _is_pair(futures)
-    outcomes = []
+    outcomes: list[tuple[Any, Exception | None]] = []
     for future in [futures] if single else futures:
         try:
             outcomes.append(((await future) if isinstance(future, Future) else future, None))

@@ -379,7 +379,9 @@ def write_pngs(run: Run, folder: str | os.PathLike[str]) -> list[Path]:
             )
         else:
             for s in chart.series:
-                ax.plot(s.x, s.y, label=_png_label(s.name), marker="o" if len(s.x) <= 60 else None)
+                # A missing value is a gap in the line (matplotlib reads None as NaN too).
+                y = [float("nan") if v is None else v for v in s.y]
+                ax.plot(s.x, y, label=_png_label(s.name), marker="o" if len(s.x) <= 60 else None)
         if chart.budget is not None:
             ax.axhline(chart.budget, color="crimson", linestyle="--", label="budget")
         ax.set_title(chart.title)

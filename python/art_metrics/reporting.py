@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ._core import _wandb_row_keys, _wandb_setup
+from ._types import ArtVersion
 
 __all__ = ["TrackioReporter", "WandbReporter", "reporters_for"]
 
@@ -52,7 +53,7 @@ class WandbReporter:
         project: str,
         name: str,
         entity: str | None = None,
-        art_version: str = "0.5.18",
+        art_version: ArtVersion = "0.5.18",
         **init_kwargs: Any,
     ) -> None:
         self._axes, self._globs = _wandb_setup(art_version)
@@ -165,8 +166,10 @@ class TrackioReporter:
         spend guard; ``level``: "INFO", "WARN" or "ERROR"."""
         import trackio
 
-        if not callable(getattr(trackio, "alert", None)):
-            return  # a Trackio without alerts
+        # Looked up, not imported: Trackio versions without alerts exist.
+        trackio_alert = getattr(trackio, "alert", None)
+        if not callable(trackio_alert):
+            return
         run = self._current_run()
         levels = getattr(trackio, "AlertLevel", None)
         value = levels(level.lower()) if levels is not None else level.lower()
@@ -176,7 +179,7 @@ class TrackioReporter:
         if callable(run_alert):
             run_alert(title=title, text=text, level=value)
         else:
-            trackio.alert(title=title, text=text, level=value)
+            trackio_alert(title=title, text=text, level=value)
 
     def finish(self) -> None:
         """Finish the Trackio run (its rows are written to the local database after this)."""
@@ -191,7 +194,7 @@ def reporters_for(
     project: str,
     name: str,
     entity: str | None = None,
-    art_version: str = "0.5.18",
+    art_version: ArtVersion = "0.5.18",
 ) -> list[WandbReporter | TrackioReporter]:
     """The reporters ``Model(report_metrics=...)`` asks for.
 

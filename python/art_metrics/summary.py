@@ -208,7 +208,9 @@ class Table:
         self._lay_out(table.sources(), table.losses(), table.splits())
         return self
 
-    def _lay_out(self, sources: Iterable[str], losses: Iterable[str], splits: Iterable[str]):
+    def _lay_out(
+        self, sources: Iterable[str], losses: Iterable[str], splits: Iterable[str]
+    ) -> None:
         self.sources = sorted(sources)
         self.losses = sorted(losses)
         self.splits = sorted(splits, key=_split_order)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any, Callable, TypeVar
 
 from ._core import PendingMetrics
+from ._types import ArtVersion
 from .builder import MetricsBuilder
 
 __all__ = ["collect_metrics", "merge_result", "run_with_metrics"]
@@ -26,7 +27,7 @@ def collect_metrics(
     fn: Callable[..., Any] | None = None,
     *,
     cost_context: str = "train",
-    art_version: str | None = None,
+    art_version: ArtVersion | None = None,
 ) -> Any:
     """Make ``fn`` return ``(result, PendingMetrics)``: what it recorded, ready to merge.
 
@@ -88,7 +89,7 @@ def run_with_metrics(
     fn: Callable[..., Any],
     /,
     *args: Any,
-    art_version: str | None = None,
+    art_version: ArtVersion | None = None,
     **kwargs: Any,
 ) -> Any:
     """Call ``fn(*args, **kwargs)`` as :func:`collect_metrics` would, in ``cost_context``.

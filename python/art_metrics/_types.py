@@ -1,0 +1,17 @@
+"""The closed sets of strings the API accepts, as `typing.Literal` types for annotations.
+
+The core checks the values at run time and refuses others with a ValueError; these types let
+a type checker refuse them before. `ArtVersion` must list the core's `SUPPORTED_ART_VERSIONS`
+(tests/test_types.py compares them).
+"""
+
+from typing import Literal
+
+__all__ = ["ArtVersion", "OnExceed", "OnUnpriced"]
+
+# The openpipe-art versions whose rules a run can follow.
+ArtVersion = Literal["0.5.18", "0.5.23"]
+# What the call whose cost takes a run past its budget does: warn, or raise BudgetExceeded.
+OnExceed = Literal["warn", "raise"]
+# What a tracked call whose model has no price does: raise, or count it and warn once.
+OnUnpriced = Literal["raise", "warn"]
