@@ -52,6 +52,7 @@ lint:
 	cargo clippy --all-targets -- -D warnings
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/ruff format --check python tests bench examples
+	$(VENV)/bin/mypy  # --strict on python/art_metrics and its stub: [tool.mypy] in pyproject.toml
 
 # A wheel for every CPython 3.9-3.13 found here, each installed and imported in a clean venv
 # (dev profile; WHEEL_PROFILE=release for release wheels).
