@@ -55,9 +55,7 @@ impl std::ops::Index<&str> for StepMetrics {
 pub fn rollup_costs<'a>(
     leaves: impl Iterator<Item = (&'a str, &'a ExactSum)>,
 ) -> Vec<(String, ExactSum)> {
-    let leaves = leaves.into_iter();
-    let mut parents: FxHashMap<&str, ExactSum> =
-        FxHashMap::with_capacity_and_hasher(leaves.size_hint().0, Default::default());
+    let mut parents: FxHashMap<&str, ExactSum> = FxHashMap::default();
     let mut all: Option<ExactSum> = None;
     for (key, value) in leaves.filter(|(k, _)| k.starts_with("costs/")) {
         all.get_or_insert_default().merge(value);
@@ -95,7 +93,6 @@ pub fn flush_step(step: StepBuffer, totals: &mut Totals, dialect: &Dialect) -> S
         .collect();
     let (leaves, ids) = step.into_parts();
     let mut out = StepMetrics(Vec::with_capacity(3 * (leaves.len() + rollups.len()) + 4));
-    totals.reserve_for(leaves.len() + rollups.len());
 
     // Leaves and rollups, each with its running total. `costs/all` is never kept as a leaf:
     // the rollup of every cost replaces it, as in the reference.

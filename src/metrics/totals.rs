@@ -98,15 +98,6 @@ impl Totals {
         v
     }
 
-    /// Makes room for a step of `keys` totals, most of them new when the run holds fewer
-    /// (a first flush of many keys grows the maps once rather than step by step; a run that
-    /// already holds as many reserves nothing, its keys being mostly there).
-    pub fn reserve_for(&mut self, keys: usize) {
-        let new = keys.saturating_sub(self.cum.len());
-        self.cum.reserve(new);
-        self.changed_keys.reserve(new);
-    }
-
     /// Overwrites the running total `key` with `value` (a ratio recomputed from other totals).
     pub fn set(&mut self, key: &str, value: f64) {
         self.note_value(value);
