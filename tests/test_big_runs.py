@@ -124,7 +124,16 @@ def test_report_data_matches_the_dict_path(runs, name):
     run_dir = runs[name]
     rows, problems = read_rows(run_dir)
     run = load_run(run_dir)
-    assert report_series(run) == dict_summary.report_charts(rows)
+    # One difference, on purpose: an infinite value (openpipe-art writes them) is a gap, as
+    # JSON has no Infinity (the dict path kept it, and render_html refused the run).
+    expected = {
+        chart: [
+            {**s, "y": [v if v is None or math.isfinite(v) else None for v in s["y"]]}
+            for s in series
+        ]
+        for chart, series in dict_summary.report_charts(rows).items()
+    }
+    assert report_series(run) == expected
     facts = dict_summary.report_facts(rows)
     assert (run.n_rows, run.n_steps, run.total_cost) == (
         facts["n_rows"],
@@ -134,8 +143,7 @@ def test_report_data_matches_the_dict_path(runs, name):
     assert run.sources == facts["sources"]
     assert run.problems == problems
     assert not any(s.sampled_from for c in run.charts for s in c.series)
-    if name != "odd":  # its infinities are no JSON: render_html refuses them, as it did
-        assert "Long series are drawn from fewer points" not in render_html(run)
+    assert "Long series are drawn from fewer points" not in render_html(run)
 
 
 def test_the_odd_run_reads_as_python_reads_it(runs):

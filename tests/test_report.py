@@ -232,3 +232,23 @@ def test_summary_and_report_take_the_runs_totals_from_its_folded_state(tmp_path)
     assert "Total cost $3.0000" in out, out
     data = json.loads(cli("summary", "--json", str(run_dir), cwd=tmp_path).stdout)
     assert data["totals"] == {"all": 3.0, "train": 3.0}
+
+
+def test_infinite_values_are_drawn_as_gaps(tmp_path):
+    """openpipe-art writes ``Infinity`` into history.jsonl (its JSON is Python's): the report
+    stopped with "Out of range float values are not JSON compliant". They are now gaps, as a
+    missing value is, and the rest of the series is drawn."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    rows = [
+        {"training_step": 1, "train/reward": 0.5, "loss/x": 1.0, "costs/train": 1.0},
+        {"training_step": 2, "train/reward": float("inf"), "loss/x": float("-inf")},
+        {"training_step": 3, "train/reward": 0.7, "loss/x": 3.0, "costs/train": float("inf")},
+    ]
+    (run_dir / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    page = render_html(load_run(run_dir))
+    start = page.index('<script type="application/json" id="report-data">')
+    data = json.loads(page[page.index(">", start) + 1 : page.index("</script", start)])
+    ys = {(c["title"], s["name"]): s["y"] for c in data for s in c["series"]}
+    assert ys["Loss", "x"] == [1.0, None, 3.0]
+    assert ys["Reward", "train"] == [0.5, None, 0.7]

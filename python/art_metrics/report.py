@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -129,9 +131,15 @@ class Run:
     problems: list[str]
 
 
+def _drawable(y: Iterable[float | None]) -> list[float | None]:
+    """``y`` with its infinities as gaps (None), as a missing value is drawn: JSON has no
+    ``Infinity`` (openpipe-art writes it into history.jsonl), and no axis holds it."""
+    return [v if v is None or math.isfinite(v) else None for v in y]
+
+
 def _series(name: str, data: tuple[list[float], list[float], list[int], int]) -> Series:
     x, y, steps, points = data
-    return Series(name, x, list(y), steps or None, points if points > len(x) else None)
+    return Series(name, x, _drawable(y), steps or None, points if points > len(x) else None)
 
 
 def _reward_keys(keys: list[str]) -> list[str]:
@@ -184,7 +192,7 @@ def _charts(table: StepTable, budget: float | None) -> list[Chart]:
                 "Cost per step by source",
                 "step",
                 "USD",
-                [Series(s, list(x), y, None, sampled) for s, y in zip(sources, layers)],
+                [Series(s, list(x), _drawable(y), None, sampled) for s, y in zip(sources, layers)],
                 money=True,
                 stacked=True,
             )
