@@ -31,9 +31,11 @@ from pathlib import Path
 MB = 1_000_000
 
 
-def write_run(run_dir: Path, steps: int, *, seed: int = 0) -> Path:
+def write_run(run_dir: Path, steps: int, *, seed: int = 0, state: dict | None = None) -> Path:
     """A run of ``steps`` training steps: a train row per step, a val row every tenth, with
-    consistent cumulative costs, tokens and times."""
+    consistent cumulative costs, tokens and times; its state.json is ``state`` (default: a
+    budget, drawn by the report). The report and summary tests write their long runs with it
+    too (tests/report_runs.py)."""
     rng = random.Random(seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     cum = {"all": 0.0, "train": 0.0, "eval": 0.0, "gpu": 0.0}
@@ -55,9 +57,9 @@ def write_run(run_dir: Path, steps: int, *, seed: int = 0) -> Path:
             ):
                 cum[name] += amount
             train = {
-                "train/reward": 0.85 - 0.5 * math.exp(-step / 20000) + rng.uniform(-0.1, 0.1),
+                "train/reward": 0.85 - 0.5 * math.exp(-10 * step / steps) + rng.uniform(-0.1, 0.1),
                 "train/exception_rate": rng.choice([0.0, 0.0625, 0.125]),
-                "loss/policy": 0.9 * math.exp(-step / 30000) + rng.uniform(-0.05, 0.05),
+                "loss/policy": 0.9 * math.exp(-6.7 * step / steps) + rng.uniform(-0.05, 0.05),
                 "costs/train/judge/correctness": judge,
                 "costs/train/judge/style": style,
                 "time/step_wall_s": actor_s + trainer_s + 2.0,
@@ -84,7 +86,7 @@ def write_run(run_dir: Path, steps: int, *, seed: int = 0) -> Path:
                 cum["eval"] += val_cost
                 cum["all"] += val_cost
                 val = {
-                    "val/reward": 0.8 - 0.5 * math.exp(-step / 20000) + rng.uniform(-0.1, 0.1),
+                    "val/reward": 0.8 - 0.5 * math.exp(-10 * step / steps) + rng.uniform(-0.1, 0.1),
                     "costs/eval/judge": val_cost,
                     "costs/eval": val_cost,
                     "costs/all": val_cost,
@@ -95,7 +97,9 @@ def write_run(run_dir: Path, steps: int, *, seed: int = 0) -> Path:
                     "step": step,
                 }
                 f.write(json.dumps(val) + "\n")
-    (run_dir / "state.json").write_text(json.dumps({"_art_metrics": {"budget_usd": 10000.0}}))
+    if state is None:
+        state = {"_art_metrics": {"budget_usd": 10000.0}}
+    (run_dir / "state.json").write_text(json.dumps(state))
     return run_dir
 
 

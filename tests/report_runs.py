@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import pathlib
-import random
 import subprocess
 import sys
 
 TESTS = pathlib.Path(__file__).parent
+sys.path.insert(0, str(TESTS.parent / "bench"))
+
+from bigrun import write_run  # noqa: E402
 
 
 def openpipe_art_run(base: pathlib.Path) -> pathlib.Path:
@@ -28,69 +28,9 @@ def openpipe_art_run(base: pathlib.Path) -> pathlib.Path:
 
 def long_run(run_dir: pathlib.Path, steps: int, *, seed: int = 0) -> pathlib.Path:
     """A run of ``steps`` training steps shaped like the demo's (a train row per step, a val
-    row every tenth), with consistent cumulative costs; written directly, fast."""
-    rng = random.Random(seed)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cum = {"all": 0.0, "train": 0.0, "eval": 0.0, "gpu": 0.0}
-    tokens = seconds = trainer_tokens = trainer_seconds = 0.0
-    with open(run_dir / "history.jsonl", "w") as f:
-        for step in range(1, steps + 1):
-            judge, style = rng.uniform(0.005, 0.01), rng.uniform(0.002, 0.004)
-            gpu = rng.uniform(0.01, 0.02)
-            actor_tokens, actor_s = rng.randint(8000, 14000), rng.uniform(7.0, 13.0)
-            trainer_t, trainer_s = actor_tokens + 9600, rng.uniform(5.0, 8.0)
-            tokens, seconds = tokens + actor_tokens, seconds + actor_s
-            trainer_tokens, trainer_seconds = (
-                trainer_tokens + trainer_t,
-                trainer_seconds + trainer_s,
-            )
-            for name, amount in (
-                ("train", judge + style),
-                ("gpu", gpu),
-                ("all", judge + style + gpu),
-            ):
-                cum[name] += amount
-            train = {
-                "train/reward": 0.85 - 0.5 * math.exp(-step / 2000) + rng.uniform(-0.1, 0.1),
-                "train/exception_rate": rng.choice([0.0, 0.0625, 0.125]),
-                "loss/policy": 0.9 * math.exp(-step / 3000) + rng.uniform(-0.05, 0.05),
-                "costs/train/judge/correctness": judge,
-                "costs/train/judge/style": style,
-                "costs/gpu": gpu,
-                "costs/train": judge + style,
-                "costs/train/judge": judge + style,
-                "costs/all": judge + style + gpu,
-                "time/step_wall_s": actor_s + trainer_s + 2.0,
-                "time/step_actor_s": actor_s,
-                "time/step_trainer_s": trainer_s,
-                "data/step_actor_tokens": float(actor_tokens),
-                "costs/cum/train": cum["train"],
-                "costs/cum/gpu": cum["gpu"],
-                "costs/cum/all": cum["all"],
-                "throughput/avg_actor_tok_per_s": tokens / seconds,
-                "throughput/avg_trainer_tok_per_s": trainer_tokens / trainer_seconds,
-                "training_step": step,
-                "step": step,
-            }
-            f.write(json.dumps(train) + "\n")
-            if step % 10 == 0:
-                val_cost = rng.uniform(0.002, 0.004)
-                cum["eval"] += val_cost
-                cum["all"] += val_cost
-                val = {
-                    "val/reward": 0.8 - 0.5 * math.exp(-step / 2000) + rng.uniform(-0.1, 0.1),
-                    "costs/eval/judge": val_cost,
-                    "costs/eval": val_cost,
-                    "costs/all": val_cost,
-                    "time/step_eval_s": rng.uniform(2.0, 4.0),
-                    "costs/cum/eval": cum["eval"],
-                    "costs/cum/all": cum["all"],
-                    "training_step": step,
-                    "step": step,
-                }
-                f.write(json.dumps(val) + "\n")
-    (run_dir / "state.json").write_text(json.dumps({"_art_metrics": {"history_bytes": 0}}))
-    return run_dir
+    row every tenth), with consistent cumulative costs; written directly, fast, by the big-run
+    benchmark's writer (bench/bigrun.py), with no budget."""
+    return write_run(run_dir, steps, seed=seed, state={"_art_metrics": {"history_bytes": 0}})
 
 
 def expected_points(rows: list[dict]) -> dict[str, dict[str, int]]:
