@@ -42,6 +42,13 @@ from typing import Any
 import art_metrics
 from art_metrics.art_patch import is_installed
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+# The crash benchmark's checks: each row's totals recomputed from the rows before it, and
+# whether state.json is torn.
+from crash import check as check_history  # noqa: E402
+from crash import torn_state as state_file_is_torn  # noqa: E402
+
 KINDS = ("art_metrics", "art_installed")
 PROJECT = "p"
 ENV = {
@@ -119,42 +126,6 @@ def files(directory: Path) -> dict[str, bytes]:
 def history_rows(directory: Path) -> list[str]:
     history = directory / "history.jsonl"
     return history.read_text().splitlines() if history.exists() else []
-
-
-def check_history(directory: Path) -> dict[str, int]:
-    """Rows, torn lines, and rows whose running totals are not the sum of the rows before
-    (cost, items, unique scenario ids)."""
-    out = {"rows": 0, "torn lines": 0, "wrong totals": 0}
-    cost = items = 0.0
-    ids: set[str] = set()
-    for line in history_rows(directory):
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            out["torn lines"] += 1
-            continue
-        out["rows"] += 1
-        seq = int(row["train/seq"])
-        cost += row["costs/all"]
-        items += row["data/step_items"]
-        ids |= {f"id{seq}", f"common{seq % 7}"}
-        out["wrong totals"] += not (
-            abs(row["costs/cum/all"] - cost) <= 1e-12 * cost
-            and row["data/cum/items"] == items
-            and row["data/cum/num_unique_scenarios"] == len(ids)
-        )
-    return out
-
-
-def state_file_is_torn(directory: Path) -> bool:
-    """state.json exists but is not a whole JSON object (empty, cut short)."""
-    path = directory / "state.json"
-    if not path.exists():
-        return False
-    try:
-        return not isinstance(json.loads(path.read_bytes()), dict)
-    except ValueError:
-        return True
 
 
 def _script(role: str, kind: str, base: Path, *args: str, **popen: Any) -> subprocess.Popen:

@@ -1,73 +1,47 @@
-"""The benchmark script runs end to end (tiny sizes), so it cannot rot. No timing is asserted."""
+"""The benchmark scripts run end to end (tiny sizes), so they cannot rot. No timing is asserted."""
 
 import pathlib
 import subprocess
 import sys
 
-SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "bench" / "compare.py"
+BENCH = pathlib.Path(__file__).resolve().parent.parent / "bench"
+
+
+def smoke(script: str) -> tuple[str, list[str]]:
+    """``bench/<script> --smoke``'s output and its table rows (header included); fails the
+    test when the script fails."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = [
+        line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line
+    ]
+    return proc.stdout, rows
 
 
 def test_benchmark_smoke_run_prints_every_workload():
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--smoke"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    table = [
-        line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line
-    ]
-    assert len(table) == 1 + 9, proc.stdout  # header + nine workloads
-    assert "floor: an empty call into the extension" in proc.stdout
+    out, rows = smoke("compare.py")
+    assert len(rows) == 1 + 9, out  # header + nine workloads
+    assert "floor: an empty call into the extension" in out
 
 
 def test_workers_benchmark_smoke_run():
-    script = SCRIPT.parent / "workers.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--smoke"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    rows = [
-        line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line
-    ]
-    assert len(rows) == 1 + 3, proc.stdout
+    out, rows = smoke("workers.py")
+    assert len(rows) == 1 + 3, out
 
 
 def test_sdk_benchmark_smoke_run_prints_every_sdk_type():
-    script = SCRIPT.parent / "sdk.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--smoke"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    rows = [
-        line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line
-    ]
-    assert len(rows) == 1 + 8 + 1, proc.stdout  # header, eight SDK types, the seed's async judge
-    assert "floor: an empty call into the extension" in proc.stdout
+    out, rows = smoke("sdk.py")
+    assert len(rows) == 1 + 8 + 1, out  # header, eight SDK types, the seed's async judge
+    assert "floor: an empty call into the extension" in out
 
 
 def test_bigrun_benchmark_smoke_run():
-    script = SCRIPT.parent / "bigrun.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--smoke"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    rows = [
-        line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line
-    ]
-    assert len(rows) == 1 + 4, proc.stdout  # header, the floor, summary, --json, report
-    assert "report HTML:" in proc.stdout
+    out, rows = smoke("bigrun.py")
+    assert len(rows) == 1 + 4, out  # header, the floor, summary, --json, report
+    assert "report HTML:" in out

@@ -127,6 +127,21 @@ fn clamp(range: (usize, usize), len: usize) -> std::ops::Range<usize> {
 }
 
 impl StepTable {
+    /// A table filled by `read` with the GIL released.
+    fn filled(
+        py: Python<'_>,
+        read: impl FnOnce(&mut CoreTable) -> crate::error::CoreResult<Vec<Problem>> + Send,
+    ) -> PyResult<Self> {
+        let (table, problems) = py.detach(|| {
+            let mut table = CoreTable::new();
+            read(&mut table).map(|problems| (table, problems))
+        })?;
+        Ok(StepTable {
+            table: Mutex::new(table),
+            problems,
+        })
+    }
+
     fn with_view<T>(&self, f: impl FnOnce(&StepView<'_>) -> T) -> T {
         let mut table = self.table.lock();
         f(&table.view())
@@ -149,28 +164,14 @@ impl StepTable {
     /// history.jsonl is an `OSError`; bad lines are in `problems()`.
     #[staticmethod]
     fn read_run(py: Python<'_>, run_dir: PathBuf) -> PyResult<Self> {
-        let (table, problems) = py.detach(|| {
-            let mut table = CoreTable::new();
-            read_run(&run_dir, &mut table).map(|problems| (table, problems))
-        })?;
-        Ok(StepTable {
-            table: Mutex::new(table),
-            problems,
-        })
+        Self::filled(py, |table| read_run(&run_dir, table))
     }
 
     /// Reads the history file at `path` (streamed, the GIL released). A non-regular file is
     /// an `OSError`; bad lines are in `problems()`.
     #[staticmethod]
     fn read(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let (table, problems) = py.detach(|| {
-            let mut table = CoreTable::new();
-            read_history(&path, &mut table).map(|problems| (table, problems))
-        })?;
-        Ok(StepTable {
-            table: Mutex::new(table),
-            problems,
-        })
+        Self::filled(py, |table| read_history(&path, table))
     }
 
     /// Adds one row (a mapping of str keys); returns its step, or None.

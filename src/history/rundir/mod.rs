@@ -799,7 +799,6 @@ impl RunWriter<'_> {
             .len();
         let journal_len = self.files.journal_len;
         let seq = self.files.seq + 1;
-        let new_ids = changes.new_scenario_ids.clone();
         if let Err(e) = self.append_row(seq, line, start, changes, reset) {
             // A full disk can take half a line. Cut both files back to where they were
             // (shrinking needs no space), so that the next row follows whole rows only.
@@ -811,7 +810,6 @@ impl RunWriter<'_> {
             return Err(e);
         }
         self.files.seq = seq;
-        self.files.prev_ids = new_ids;
         let id = self.run.id;
         if let Some(tip) = self.files.synced.get_mut(&id) {
             tip.seq = seq;
@@ -853,13 +851,29 @@ impl RunWriter<'_> {
         if self.files.journal_len == 0 {
             entry_line = journal::header_line(&self.files.base);
         }
-        let prev_ids = self.files.prev_ids.clone();
-        entry_line.push_str(&JournalEntry::new(seq, line, at, changes, reset, prev_ids).to_line());
+        let prev_ids = std::mem::take(&mut self.files.prev_ids);
+        let entry = JournalEntry::new(seq, line, at, changes, reset, prev_ids);
+        entry_line.push_str(&entry.to_line());
+        let appended = self.append_lines(&journal_path, &entry_line, line);
+        // The next entry repeats this one's ids; after a failure, the previous entry's again.
+        self.files.prev_ids = match appended {
+            Ok(()) => entry.new_scenario_ids,
+            Err(_) => entry.prev_new_scenario_ids.unwrap_or_default(),
+        };
+        appended
+    }
+
+    fn append_lines(
+        &mut self,
+        journal_path: &Path,
+        entry_line: &str,
+        line: &str,
+    ) -> CoreResult<()> {
         if self.files.journal.is_none() || self.files.journal_len == 0 {
-            self.files.journal = Some(fsio::open_append(&journal_path, false)?);
+            self.files.journal = Some(fsio::open_append(journal_path, false)?);
         }
         let journal = self.files.journal.as_mut().expect("opened above");
-        fsio::append(journal, &journal_path, entry_line.as_bytes())?;
+        fsio::append(journal, journal_path, entry_line.as_bytes())?;
         self.files.journal_len += entry_line.len() as u64;
         let history_path = self.run.file(HISTORY_FILE);
         let (history, _) = self.files.history.as_mut().expect("opened by append");

@@ -44,6 +44,16 @@ fn reopen(run: RunDir) -> (RunDir, TotalsState, Vec<String>) {
     (run, state, warnings)
 }
 
+/// Appends the journal entry [`log`] writes before row `i` (its row starting at byte `at`
+/// of history.jsonl), as a process killed before or while writing the row leaves it.
+fn announce(path: &Path, i: usize, at: u64) {
+    let prev: Vec<String> = (i > 0).then(|| format!("s{}", i - 1)).into_iter().collect();
+    let id = format!("s{i}");
+    let changes = changes(i as f64 + 1.0, &[id.as_str()]);
+    let entry = JournalEntry::new(i as u64 + 1, &row(i), at, changes, false, prev);
+    append_raw(&path.join(JOURNAL_FILE), entry.to_line().as_bytes());
+}
+
 fn append_raw(path: &Path, bytes: &[u8]) {
     fs::OpenOptions::new()
         .append(true)
@@ -90,15 +100,7 @@ fn a_torn_row_is_dropped_with_its_entry() {
     log(&run, 1);
     // Killed in the middle of row 2: its journal entry is complete, the row is not.
     let at = (row(0).len() + row(1).len()) as u64;
-    let entry = JournalEntry::new(
-        3,
-        &row(2),
-        at,
-        changes(3.0, &["s2"]),
-        false,
-        vec!["s1".into()],
-    );
-    append_raw(&path.join(JOURNAL_FILE), entry.to_line().as_bytes());
+    announce(&path, 2, at);
     append_raw(&path.join(HISTORY_FILE), b"{\"costs/all\": 1.");
     let (run, state, _) = reopen(run);
     assert_eq!(total(&state), Some(2.0));
@@ -117,15 +119,7 @@ fn the_last_entry_counts_when_its_row_is_complete() {
     let run = RunDir::new(&path);
     log(&run, 0);
     // Killed after row 1 was written, before anything else.
-    let entry = JournalEntry::new(
-        2,
-        &row(1),
-        0,
-        changes(2.0, &["s1"]),
-        false,
-        vec!["s0".into()],
-    );
-    append_raw(&path.join(JOURNAL_FILE), entry.to_line().as_bytes());
+    announce(&path, 1, 0);
     append_raw(&path.join(HISTORY_FILE), row(1).as_bytes());
     assert_eq!(total(&reopen(run).1), Some(2.0));
 }
@@ -503,15 +497,7 @@ fn a_torn_line_not_ours_is_kept_and_ended() {
     let run = RunDir::new(&path);
     log(&run, 0);
     // An entry whose row would start elsewhere: the partial line is not its row.
-    let entry = JournalEntry::new(
-        2,
-        &row(1),
-        3,
-        changes(2.0, &["s1"]),
-        false,
-        vec!["s0".into()],
-    );
-    append_raw(&path.join(JOURNAL_FILE), entry.to_line().as_bytes());
+    announce(&path, 1, 3);
     append_raw(&path.join(HISTORY_FILE), b"{\"not\": \"ours");
     let (run, state, _) = reopen(run);
     assert_eq!(total(&state), Some(1.0));
