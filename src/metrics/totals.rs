@@ -1,6 +1,6 @@
 //! Running totals shared by every builder of a run: cumulative values and unique scenarios.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use crate::metrics::scenarios::ScenarioSet;
 
@@ -9,11 +9,12 @@ use crate::metrics::sum::ExactSum;
 /// Cumulative totals (`<section>/cum/...`) and the set of scenario ids seen so far.
 #[derive(Debug, Default, Clone)]
 pub struct Totals {
-    cum: FxHashMap<String, ExactSum>,
+    /// Each total, marked when it changed since the last `take_changes` (so a run directory
+    /// can persist a delta instead of the whole state on every log). A mark rather than a
+    /// set of changed keys: a flush creating thousands of totals allocates and hashes each
+    /// key once, not twice (issue #20).
+    cum: FxHashMap<String, Total>,
     scenarios: ScenarioSet,
-    // What changed since the last `take_changes`, so a run directory can persist a delta
-    // instead of the whole state on every log.
-    changed_keys: FxHashSet<String>,
     /// How many ids (in the set's insertion order) `take_changes` has already reported: the
     /// new ones are the rest, so no second copy of them is kept.
     ids_reported: usize,
@@ -24,6 +25,19 @@ pub struct Totals {
     undo: Option<TotalsUndo>,
     /// At least the magnitude of every finite total (see [`Totals::abs_bound`]).
     abs_bound: f64,
+}
+
+/// A running total and whether it changed since the last [`Totals::take_changes`].
+#[derive(Debug, Default, Clone, Copy)]
+struct Total {
+    sum: ExactSum,
+    changed: bool,
+}
+
+impl Total {
+    fn value(&self) -> f64 {
+        self.sum.value()
+    }
 }
 
 /// What one flush added to the totals, so that a failed save can take it back exactly.
@@ -82,18 +96,13 @@ impl Totals {
             Some(total) => (total, false),
             None => (self.cum.entry(key.to_owned()).or_default(), true),
         };
-        total.merge(value);
+        total.sum.merge(value);
+        total.changed = true;
         let v = total.value();
         self.note_value(v);
         if let Some(undo) = self.undo.as_mut() {
             undo.added
                 .push((key.to_owned(), Change::Added(*value, created)));
-        }
-        if created {
-            // Almost never there already (only after an undo removed it): one lookup.
-            self.changed_keys.insert(key.to_owned());
-        } else {
-            self.mark_changed(key);
         }
         v
     }
@@ -101,12 +110,15 @@ impl Totals {
     /// Overwrites the running total `key` with `value` (a ratio recomputed from other totals).
     pub fn set(&mut self, key: &str, value: f64) {
         self.note_value(value);
-        let previous = self.cum.insert(key.to_owned(), ExactSum::new(value));
+        let total = Total {
+            sum: ExactSum::new(value),
+            changed: true,
+        };
+        let previous = self.cum.insert(key.to_owned(), total).map(|t| t.sum);
         if let Some(undo) = self.undo.as_mut() {
             undo.added
                 .push((key.to_owned(), Change::Replaced(previous)));
         }
-        self.mark_changed(key);
     }
 
     /// At least the magnitude of every finite running total: it only grows (an undo or a
@@ -122,12 +134,6 @@ impl Totals {
         }
     }
 
-    fn mark_changed(&mut self, key: &str) {
-        if !self.changed_keys.contains(key) {
-            self.changed_keys.insert(key.to_owned());
-        }
-    }
-
     /// Whether a total would stop being finite if `value` were added to `key` (a total that
     /// is already non-finite, as openpipe-art can save them, stays as it is).
     pub fn would_overflow(&self, key: &str, value: &ExactSum) -> bool {
@@ -137,7 +143,7 @@ impl Totals {
         if !total.value().is_finite() {
             return false;
         }
-        let mut t = *total;
+        let mut t = total.sum;
         t.merge(value);
         !t.value().is_finite()
     }
@@ -173,7 +179,7 @@ impl Totals {
             match change {
                 Change::Added(value, created) => {
                     if let Some(total) = self.cum.get_mut(&key) {
-                        total.merge(&value.negated());
+                        total.sum.merge(&value.negated());
                         let v = total.value();
                         if v.is_finite() {
                             self.abs_bound = self.abs_bound.max(v.abs());
@@ -184,7 +190,12 @@ impl Totals {
                     }
                 }
                 Change::Replaced(Some(previous)) => {
-                    self.cum.insert(key, previous);
+                    let changed = self.cum.get(&key).is_some_and(|t| t.changed);
+                    let total = Total {
+                        sum: previous,
+                        changed,
+                    };
+                    self.cum.insert(key, total);
                 }
                 Change::Replaced(None) => {
                     self.cum.remove(&key);
@@ -199,7 +210,10 @@ impl Totals {
     /// save writes them (with the current values of the totals).
     pub fn restore_changes(&mut self, changes: TotalsChanges) {
         for (key, _) in changes.cum_state {
-            self.changed_keys.insert(key);
+            // A total an undo removed since is no change.
+            if let Some(total) = self.cum.get_mut(&key) {
+                total.changed = true;
+            }
         }
         self.ids_reported = self.ids_reported.min(changes.ids_from);
     }
@@ -208,11 +222,12 @@ impl Totals {
     /// A total that an undo removed again is not a change.
     pub fn take_changes(&mut self) -> TotalsChanges {
         let mut cum_state: Vec<(String, f64)> = self
-            .changed_keys
-            .drain()
-            .filter_map(|k| {
-                let v = self.cum.get(k.as_str()).map(ExactSum::value)?;
-                Some((k, v))
+            .cum
+            .iter_mut()
+            .filter(|(_, t)| t.changed)
+            .map(|(k, t)| {
+                t.changed = false;
+                (k.clone(), t.value())
             })
             .collect();
         cum_state.sort_by(|a, b| a.0.cmp(&b.0));
@@ -237,7 +252,7 @@ impl Totals {
 
     /// The running total `key`, if it was ever recorded.
     pub fn get(&self, key: &str) -> Option<f64> {
-        self.cum.get(key).map(ExactSum::value)
+        self.cum.get(key).map(Total::value)
     }
 
     /// Adds scenario ids; returns how many distinct ids have been seen.
@@ -289,7 +304,13 @@ impl Totals {
             cum: state
                 .cum_state
                 .iter()
-                .map(|(k, v)| (k.clone(), ExactSum::with_residual(*v, residual(k))))
+                .map(|(k, v)| {
+                    let total = Total {
+                        sum: ExactSum::with_residual(*v, residual(k)),
+                        changed: false,
+                    };
+                    (k.clone(), total)
+                })
                 .collect(),
             abs_bound,
             // Restored ids are already saved: only ids seen from now on are changes.
@@ -302,11 +323,11 @@ impl Totals {
 
 /// The non-zero residuals of `keys`.
 fn residuals<'a>(
-    cum: &FxHashMap<String, ExactSum>,
+    cum: &FxHashMap<String, Total>,
     keys: impl Iterator<Item = &'a str>,
 ) -> Vec<(String, f64)> {
     keys.filter_map(|k| {
-        let r = cum.get(k)?.residual();
+        let r = cum.get(k)?.sum.residual();
         (r != 0.0).then(|| (k.to_owned(), r))
     })
     .collect()
@@ -381,6 +402,27 @@ mod tests {
         assert_eq!(c.new_scenario_ids, ["x"]);
         assert!(t.take_changes().is_empty());
         t.add_scenarios(["x"]);
+        assert!(t.take_changes().is_empty());
+    }
+
+    #[test]
+    fn changes_survive_an_undo_and_a_failed_save() {
+        let mut t = Totals::default();
+        t.add("costs/cum/a", &ExactSum::new(1.0));
+        t.take_changes();
+        // A flush touches one total, creates another, and is taken back: the created one
+        // is no change; the touched one still is (its value is back where it was).
+        t.begin_undo();
+        t.add("costs/cum/a", &ExactSum::new(2.0));
+        t.add("costs/cum/b", &ExactSum::new(5.0));
+        t.set("loss/cum/ratio", 0.5);
+        let undo = t.end_undo();
+        t.undo(undo);
+        let c = t.take_changes();
+        assert_eq!(c.cum_state, [("costs/cum/a".to_string(), 1.0)]);
+        // A save that failed puts its changes back: the next take reports them again.
+        t.restore_changes(c.clone());
+        assert_eq!(t.take_changes().cum_state, c.cum_state);
         assert!(t.take_changes().is_empty());
     }
 }

@@ -6,8 +6,8 @@ use pyo3::types::{PyDict, PyFloat, PyMapping, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use super::convert::{
-    name_arg, number_arg, opt_number_arg, price_arg, required_price_arg, str_arg, type_name,
-    unicode_str,
+    dict_with_capacity, name_arg, number_arg, opt_number_arg, price_arg, required_price_arg,
+    str_arg, type_name, unicode_str,
 };
 use super::extractors::CostExtractors;
 use super::pending::PendingMetrics;
@@ -287,7 +287,7 @@ impl BuilderCore {
     /// Drains this builder's buffer scope and returns the step's metrics (GIL released).
     fn _flush<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let metrics = py.detach(|| self.core.flush());
-        let out = PyDict::new(py);
+        let out = dict_with_capacity(py, metrics.0.len())?;
         for (k, v) in metrics.0 {
             out.set_item(k, v)?;
         }
@@ -298,7 +298,7 @@ impl BuilderCore {
     /// pending scenario ids.
     fn _drain_pending<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let values = self.core.drain_pending();
-        let out = PyDict::new(py);
+        let out = dict_with_capacity(py, values.len())?;
         for (k, v) in values {
             out.set_item(k, v)?;
         }

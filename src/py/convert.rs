@@ -242,3 +242,18 @@ pub fn history_value(obj: &Bound<'_, PyAny>) -> PyResult<RowValue> {
         Err(_) => obj.extract::<f64>().map(RowValue::Float),
     }
 }
+
+unsafe extern "C" {
+    // CPython's own presizing constructor (3.6-3.13, in the headers, not in PyO3's bindings).
+    fn _PyDict_NewPresized(minused: pyo3::ffi::Py_ssize_t) -> *mut pyo3::ffi::PyObject;
+}
+
+/// A dict of `len` items to come, sized for them: a flush of thousands of keys otherwise
+/// rehashes its result a dozen times as it grows (issue #20).
+pub fn dict_with_capacity(py: Python<'_>, len: usize) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
+    let len = pyo3::ffi::Py_ssize_t::try_from(len).unwrap_or(pyo3::ffi::Py_ssize_t::MAX);
+    // SAFETY: called with the GIL held (`py`); returns a new reference or NULL with an
+    // exception set.
+    let dict = unsafe { Bound::from_owned_ptr_or_err(py, _PyDict_NewPresized(len))? };
+    Ok(dict.cast_into::<pyo3::types::PyDict>()?)
+}

@@ -11,7 +11,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use super::builder::BuilderCore;
-use super::convert::{int_arg, number_arg, opt_count_arg, price_arg, type_name, unicode_str};
+use super::convert::{
+    dict_with_capacity, int_arg, number_arg, opt_count_arg, price_arg, type_name, unicode_str,
+};
 use crate::error::CoreError;
 use crate::fork::{self, ForkLocks};
 use crate::history::train_step::{self, TrainStepClock};
@@ -236,7 +238,7 @@ impl RunCore {
             // Only a written row moves the train-step clock (a retried log counts once).
             self.clock.commit(&p.split, p.step, now);
         }
-        let out = PyDict::new(py);
+        let out = dict_with_capacity(py, logged.row.len())?;
         for (k, v) in logged.row {
             match v {
                 Number::Float(f) => out.set_item(k, f)?,
