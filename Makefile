@@ -18,7 +18,7 @@ venv: $(PY)
 	$(PY) -m pip install -q --group dev
 
 # The price catalog's pinned sources (scripts/gen_catalog.py refuses other versions): the
-# test that regenerates src/pricing/catalog.json and compares runs with this interpreter.
+# test that regenerates crates/art-metrics-core/src/pricing/catalog.json and compares runs with this interpreter.
 PRICES_VENV ?= .venv-prices
 $(PRICES_VENV)/bin/python:
 	python3 -m venv $(PRICES_VENV)
@@ -26,7 +26,7 @@ $(PRICES_VENV)/bin/python:
 
 prices-venv: $(PRICES_VENV)/bin/python
 
-# Regenerates src/pricing/catalog.json from the pinned sources (prints every decision).
+# Regenerates crates/art-metrics-core/src/pricing/catalog.json from the pinned sources (prints every decision).
 catalog: prices-venv
 	$(PRICES_VENV)/bin/python scripts/gen_catalog.py
 
@@ -35,7 +35,7 @@ build-dev: venv
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop -q --features test-hooks
 
 test-rust:
-	cargo test -q
+	cargo test -q --workspace
 
 # pytest's temporary files live under the checkout (.pytest-tmp/), not in /tmp/pytest-of-<user>
 # that every pytest run on the machine shares (another run's leftovers cannot break ours).
@@ -48,8 +48,10 @@ test-python: build-dev prices-venv
 test: test-rust test-python test-0523
 
 lint:
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	# The core crate stays free of Python: no PyO3 anywhere in its dependency tree.
+	! cargo tree -p art_metrics_core -e normal,build | grep -qi pyo3
 	$(VENV)/bin/ruff check python tests bench examples
 	$(VENV)/bin/ruff format --check python tests bench examples
 	$(VENV)/bin/mypy  # --strict on python/art_metrics and its stub: [tool.mypy] in pyproject.toml

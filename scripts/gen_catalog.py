@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Generate src/pricing/catalog.json, the embedded price catalog (format: notes/catalog-format.md).
+"""Generate crates/art-metrics-core/src/pricing/catalog.json, the embedded price catalog.
+
+Its format (2) is what the core's parser reads: `PriceCatalog::from_format2` in
+crates/art-metrics-core/src/pricing/catalog.rs and the price types in prices.rs.
 
 Sources, both MIT-licensed and read from pinned installed packages:
 
@@ -37,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "src" / "pricing" / "catalog.json"
+DEFAULT_OUT = REPO_ROOT / "crates" / "art-metrics-core" / "src" / "pricing" / "catalog.json"
 GENAI_PRICES_VERSION = "0.2.5"
 LITELLM_VERSION = "1.110.2"
 # Prices are compared between the sources as of this date (a constant keeps the output stable).
@@ -45,7 +48,7 @@ COMPARE_AS_OF = dt.date(2026, 11, 28)
 TOLERANCE = Decimal("0.005")
 
 # Catalog provider -> (genai-prices provider id, litellm_provider values, name aliases, usage
-# shape). The usage shape picks the core's formula (src/pricing/catalog.rs ProviderInfo::formula):
+# shape). The usage shape picks the core's formula (crates/art-metrics-core/src/pricing/catalog.rs ProviderInfo::formula):
 # openai (OpenAI chat / Responses usage), anthropic, gemini (and Claude on Vertex AI), bedrock
 # (Converse, or an InvokeModel body), perplexity. Every other genai-prices provider with per-token
 # prices is added under its own id with the `openai` shape (OpenAI-compatible APIs):

@@ -1,6 +1,6 @@
 """The bindings' contract with Python: garbage collection through the cost extractors, no
 lock held while Python code runs or Python objects drop, and the one coercion policy of
-Python values (src/py/convert.rs)."""
+Python values (src/convert.rs)."""
 
 import asyncio
 import decimal

@@ -1,5 +1,5 @@
 """The embedded catalog is reproducible: scripts/gen_catalog.py, run with the pinned sources
-(genai-prices 0.2.5, litellm 1.110.2), writes src/pricing/catalog.json byte for byte.
+(genai-prices 0.2.5, litellm 1.110.2), writes crates/art-metrics-core/src/pricing/catalog.json byte for byte.
 
 `make test` builds the sources' venv (.venv-prices) and passes its interpreter in
 ART_METRICS_PRICES_PYTHON; without it this test fails and says so (it is never skipped).

@@ -1,6 +1,6 @@
 """SDK response objects are priced exactly as their `model_dump()` dicts (issue #20).
 
-Reading an SDK object avoids pydantic's raising `__getattr__` (src/py/response/shape.rs):
+Reading an SDK object avoids pydantic's raising `__getattr__` (src/response/shape.rs):
 these tests pin that the shortcut reads what `getattr(obj, key, None)` would, for the real
 openai, anthropic, google-genai and litellm types and for every other shape an object can have.
 """

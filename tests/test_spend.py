@@ -59,6 +59,19 @@ def test_thresholds_warn_once_each_and_the_crossing_call_raises_after_recording(
     assert flushed["costs/all"] == 11.0
 
 
+def test_reaching_and_passing_the_budget_in_one_call_is_one_warning():
+    # warn_at with 1.0 and on_exceed="warn": one cost taking spend from below the budget
+    # past it gave "reached 100%" and "exceeds" for the same event.
+    builder = MetricsBuilder("train")
+    builder.set_budget(1.0, on_exceed="warn", warn_at=[0.5, 1.0])
+    with pytest.warns(BudgetWarning) as caught:
+        builder.add_cost("train/judge", 2.0)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 2, messages  # 50%, then one message for 100% and past it
+    assert "50%" in messages[0] and "exceeds the $1.00 budget" in messages[1]
+    assert builder._budget_state()["budget_warned_at"] == [0.5, 1.0]
+
+
 def test_pending_costs_of_every_context_count(tmp_path):
     model = model_at(tmp_path)
     model.set_budget(1.0, on_exceed="raise", warn_at=())
@@ -225,6 +238,25 @@ def test_the_budget_survives_a_restart_and_art_reads_the_state(tmp_path):
     assert ref.read_state()["_art_metrics"]["budget_usd"] == 4.0
     asyncio.run(ref.log(None, split="train", step=2, metrics={"costs/train/y": 1.0}))
     assert rows(ref)[-1]["costs/cum/all"] == pytest.approx(3.5)
+
+
+def test_a_saved_budget_is_read_by_the_core_with_its_defaults_and_checks(tmp_path):
+    model = model_at(tmp_path)
+    model.merge_state({"_art_metrics": {"budget_usd": 2.0}})  # an older save: the amount only
+    model.close()
+    again = model_at(tmp_path)
+    again.metrics_builder().add_cost("train/x", 0.5)  # loads the run, budget included
+    assert again.metrics_builder()._budget_state() == {
+        "budget_usd": 2.0,
+        "budget_on_exceed": "warn",
+        "budget_warn_at": [0.5, 0.8, 1.0],
+        "budget_warned_at": [],
+        "budget_exceeded": False,
+    }
+    again.merge_state({"_art_metrics": {"budget_warn_at": "half"}})
+    again.close()
+    with pytest.raises(ValueError, match="budget_warn_at"):
+        model_at(tmp_path).metrics_builder().add_cost("train/x", 0.5)
 
 
 # -- efficiency metrics ---------------------------------------------------------------------

@@ -4,12 +4,12 @@
 //! Invariants: no panic on any input; every cost or price the core accepts is a finite,
 //! non-negative number; every refusal has a message; an accepted cost can be recorded.
 
-use art_metrics::metrics::Builder;
-use art_metrics::pricing::catalog::PriceOrigin;
-use art_metrics::pricing::prices::{PriceKey, RequestContext, RequestTime};
-use art_metrics::pricing::refresh::merge_price_list;
-use art_metrics::pricing::store;
-use art_metrics::pricing::{Overrides, ResponseFields, TokenCall, token_cost};
+use art_metrics_core::metrics::Builder;
+use art_metrics_core::pricing::catalog::PriceOrigin;
+use art_metrics_core::pricing::prices::{PriceKey, RequestContext, RequestTime};
+use art_metrics_core::pricing::refresh::merge_price_list;
+use art_metrics_core::pricing::store;
+use art_metrics_core::pricing::{Overrides, ResponseFields, TokenCall, token_cost};
 use serde_json::Value;
 
 const PROVIDERS: [&str; 5] = ["openai", "anthropic", "google", "gemini", "xyz"];

@@ -26,10 +26,9 @@ import warnings
 import weakref
 from typing import Any
 
-__all__ = ["BudgetExceeded", "BudgetWarning"]
+from . import _core
 
-# The state.json key the budget is saved under (with the run directory's own data).
-STATE_KEY = "_art_metrics"
+__all__ = ["BudgetExceeded", "BudgetWarning"]
 
 # Where a run's budget progress is saved: the Model of each run, by the run's id.
 _models: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
@@ -78,6 +77,7 @@ def _on_budget_event(
     exceeded: str | None,
     raise_: bool,
     spend_usd: float,
+    budget_usd: float,
     result: Any,
 ) -> None:
     """Called by the core when a recorded cost crossed thresholds of the run's budget."""
@@ -92,13 +92,7 @@ def _on_budget_event(
     if exceeded is None:
         return
     if raise_:
-        budget = builder._budget_state() or {}
-        raise BudgetExceeded(
-            exceeded,
-            spend_usd=spend_usd,
-            budget_usd=budget.get("budget_usd", float("nan")),
-            result=result,
-        )
+        raise BudgetExceeded(exceeded, spend_usd=spend_usd, budget_usd=budget_usd, result=result)
     _warn([exceeded])
 
 
@@ -106,3 +100,7 @@ def _warn(messages: list[str]) -> None:
     # stacklevel 3: the user's call (the core calls _on_budget_event, which calls this).
     for message in messages:
         warnings.warn(message, BudgetWarning, stacklevel=3)
+
+
+# The extension calls this with each budget event (it imports no Python module by name).
+_core._set_budget_handler(_on_budget_event)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from typing import Any
@@ -81,29 +82,29 @@ class MetricsBuilder(BuilderCore):
         usd: float | None,
         *,
         on_exceed: OnExceed = "warn",
-        warn_at: Iterable[float] | None = (0.5, 0.8, 1.0),
-        _warned_at: Sequence[float] | None = None,
-        _exceeded: bool = False,
+        warn_at: Iterable[float] | None = None,
     ) -> None:
         """Guard the spend of this builder's run (every builder of it): ``usd`` dollars,
         recorded and pending costs together. ``None`` removes the budget.
 
-        A `BudgetWarning` is given once per ``warn_at`` fraction reached. The call whose
-        cost takes the spend past ``usd`` then warns (``on_exceed="warn"``) or raises
-        `BudgetExceeded` (``"raise"``), after recording its cost. ``warn_at=None`` is the
-        core's default fractions; ``_warned_at`` and ``_exceeded`` restore a saved budget's
-        progress, as in `BuilderCore.set_budget`.
+        A `BudgetWarning` is given once per ``warn_at`` fraction reached (``None``: the
+        core's defaults, 50%, 80% and 100%). The call whose cost takes the spend past
+        ``usd`` then warns (``on_exceed="warn"``) or raises `BudgetExceeded` (``"raise"``),
+        after recording its cost; reaching 100% and passing it in one call is one message.
         """
         super().set_budget(
             usd,
             on_exceed=on_exceed,
             warn_at=None if warn_at is None else list(warn_at),
-            _warned_at=_warned_at,
-            _exceeded=_exceeded,
         )
         model = _budget._models.get(self._run_id())
         if model is not None:
             model._save_budget()
+
+    def _budget_state(self) -> dict[str, Any] | None:
+        """The run's budget as state.json keeps it (`budget_usd`, ...), or None."""
+        text = self._budget_json()
+        return None if text is None else dict(json.loads(text))
 
     def __repr__(self) -> str:
         return f"MetricsBuilder(cost_context={self.cost_context!r}, buffer_scope={self._buffer_scope!r})"

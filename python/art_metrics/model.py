@@ -31,7 +31,6 @@ from typing import Any, Protocol
 
 from . import budget as _budget
 from ._core import (
-    BuilderCore,
     RunCore,
     _after_fork_in_child,
     _check_path_component,
@@ -242,7 +241,7 @@ class Model:
         usd: float | None,
         *,
         on_exceed: OnExceed = "warn",
-        warn_at: Iterable[float] = (0.5, 0.8, 1.0),
+        warn_at: Iterable[float] | None = None,
     ) -> None:
         """Guard the run's spend (see `MetricsBuilder.set_budget`); saved in state.json, so
         a restarted run keeps it. ``None`` removes it."""
@@ -250,20 +249,10 @@ class Model:
         self._builder.set_budget(usd, on_exceed=on_exceed, warn_at=warn_at)
 
     def _save_budget(self) -> None:
-        state = self._builder._budget_state() or {"budget_usd": None}
-        self.merge_state({_budget.STATE_KEY: state})
+        self._run.save_budget(self._builder, self._loaded)
 
     def _restore_budget(self) -> None:
-        saved = (self.read_state() or {}).get(_budget.STATE_KEY) or {}
-        if isinstance(saved, dict) and saved.get("budget_usd") is not None:
-            BuilderCore.set_budget(
-                self._builder,
-                saved["budget_usd"],
-                on_exceed=saved.get("budget_on_exceed", "warn"),
-                warn_at=saved.get("budget_warn_at", [0.5, 0.8, 1.0]),
-                _warned_at=saved.get("budget_warned_at", []),
-                _exceeded=bool(saved.get("budget_exceeded", False)),
-            )
+        self._run.restore_budget(self._builder)
 
     def read_state(self) -> dict[str, Any] | None:
         """state.json with the journal folded in, or None when there is none.

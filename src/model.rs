@@ -1,0 +1,584 @@
+//! `RunCore`: the Rust half of `art_metrics.Model` (run directory and one log call), and
+//! the GPU prices. Only conversions live here; the rules are in `history` and
+//! `pricing::gpu`.
+
+use crate::errors::{ToPyErr, to_py};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+
+use crate::builder::BuilderCore;
+use crate::convert::{
+    dict_with_capacity, int_arg, number_arg, opt_count_arg, price_arg, type_name, unicode_str,
+};
+use art_metrics_core::error::CoreError;
+use art_metrics_core::fork::{self, ForkLocks};
+use art_metrics_core::history::rundir::{budget_update, saved_budget};
+use art_metrics_core::history::train_step::{self, TrainStepClock};
+use art_metrics_core::history::{
+    BatchAggregator, BatchSummary, LogRequest, Number, RunDir, log_step,
+};
+use art_metrics_core::metrics::Dialect;
+use art_metrics_core::metrics::builder::Builder;
+use art_metrics_core::pricing::gpu;
+
+#[pyclass(frozen, module = "art_metrics._core")]
+pub struct RunCore {
+    run: RunDir,
+    /// When the previous train step was first logged (the run's creation at first).
+    clock: Arc<TrainStepClock>,
+}
+
+#[pymethods]
+impl RunCore {
+    /// `started_s_ago`: how long ago the run started, for the first train step's wall time
+    /// (an `art.Model` made before its run directory is first used); default now.
+    #[new]
+    #[pyo3(signature = (path, *, compact_min_bytes=None, started_s_ago=None))]
+    fn new(
+        path: std::path::PathBuf,
+        compact_min_bytes: Option<u64>,
+        started_s_ago: Option<f64>,
+    ) -> Self {
+        let run = match compact_min_bytes {
+            Some(b) => RunDir::with_compact_min_bytes(path, b),
+            None => RunDir::new(path),
+        };
+        let clock = Arc::new(TrainStepClock::started_ago(started_s_ago.unwrap_or(0.0)));
+        fork::register(&(Arc::clone(&clock) as Arc<dyn ForkLocks>));
+        RunCore { run, clock }
+    }
+
+    /// Loads the run directory's totals into `builder`'s run (reading only).
+    fn load_into(&self, py: Python<'_>, builder: PyRef<'_, BuilderCore>) -> PyResult<()> {
+        let core = builder.core.clone();
+        py.detach(|| {
+            let (state, _) = self.run.open()?;
+            core.restore_state(state).map(drop)
+        })
+        .map_err(to_py)?;
+        Ok(())
+    }
+
+    /// Warnings about the run directory found since the last call, each once.
+    fn take_warnings(&self) -> Vec<String> {
+        self.run.take_warnings()
+    }
+
+    /// The text of state.json with the journal folded in (in memory), or None.
+    fn read_state(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        py.detach(|| self.run.read_state()).map_err(to_py)
+    }
+
+    fn overwrite_state(&self, py: Python<'_>, json: &str, snapshot_next: bool) -> PyResult<()> {
+        py.detach(|| self.run.overwrite_state(json, snapshot_next))
+            .map_err(to_py)
+    }
+
+    fn merge_state(&self, py: Python<'_>, json: &str, snapshot_next: bool) -> PyResult<String> {
+        py.detach(|| self.run.merge_state(json, snapshot_next))
+            .map_err(to_py)
+    }
+
+    /// Saves `builder`'s run budget (or that it has none) in state.json, as the core keeps it.
+    fn save_budget(
+        &self,
+        py: Python<'_>,
+        builder: &Bound<'_, BuilderCore>,
+        snapshot_next: bool,
+    ) -> PyResult<()> {
+        let update = budget_update(builder.get().core.budget().as_ref());
+        py.detach(|| self.run.merge_state(&update, snapshot_next))
+            .map_err(to_py)?;
+        Ok(())
+    }
+
+    /// Sets the budget saved in state.json (if any) on `builder`'s run, with how far its
+    /// warnings had gone; a saved budget the core cannot read is a ValueError naming its key.
+    fn restore_budget(&self, py: Python<'_>, builder: &Bound<'_, BuilderCore>) -> PyResult<()> {
+        let Some(state) = py.detach(|| self.run.read_state()).map_err(to_py)? else {
+            return Ok(());
+        };
+        if let Some(budget) = saved_budget(state.as_bytes()).map_err(to_py)? {
+            builder.get().core.set_budget(Some(budget));
+        }
+        Ok(())
+    }
+
+    /// Keeps `json` (rows some reporter has not received) for the next process, or removes
+    /// what was kept (`None`).
+    #[pyo3(signature = (json))]
+    fn save_undelivered(&self, py: Python<'_>, json: Option<&[u8]>) -> PyResult<()> {
+        py.detach(|| self.run.save_undelivered(json)).map_err(to_py)
+    }
+
+    /// What `save_undelivered` kept, if anything.
+    fn read_undelivered<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let bytes = py.detach(|| self.run.read_undelivered()).map_err(to_py)?;
+        Ok(bytes.map(|b| PyBytes::new(py, &b)))
+    }
+
+    /// Folds the journal into state.json, taking the writer lock if no one holds it.
+    fn compact(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.run.compact()).map_err(to_py)
+    }
+
+    /// When this process writes the run: fold the journal and release the lock.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.run.close()).map_err(to_py)
+    }
+
+    /// Whether the journal has outgrown state.json since the last fold (a log committed
+    /// with `defer_fold` leaves it so).
+    fn fold_due(&self) -> bool {
+        self.run.fold_due_now()
+    }
+
+    /// Folds the journal into state.json (temporary file, fsync, rename) if it is due, with
+    /// the GIL released; a failure leaves it to a later row.
+    fn fold_if_due(&self, py: Python<'_>) {
+        py.detach(|| self.run.fold_if_due());
+    }
+
+    /// Whether this process holds the run directory's writer lock.
+    fn is_writer(&self) -> bool {
+        self.run.is_writer()
+    }
+
+    /// One log call; returns the row as logged (NaN included) and the row keys that are the
+    /// caller's own (W&B's filter in 0.5.23), or None when nothing was logged.
+    /// `prepare_log` then `commit_log`, in one call.
+    #[pyo3(signature = (builder, groups, split, step, metrics, wall_clock_sec, recorded_at,
+        backend=None, model=None, efficiency=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn log<'py>(
+        &self,
+        py: Python<'py>,
+        builder: PyRef<'_, BuilderCore>,
+        groups: Option<&Bound<'py, PyList>>,
+        split: &str,
+        step: &Bound<'py, PyAny>,
+        metrics: Option<&Bound<'py, PyAny>>,
+        wall_clock_sec: f64,
+        recorded_at: &str,
+        backend: Option<&Bound<'py, PyAny>>,
+        model: Option<&Bound<'py, PyAny>>,
+        efficiency: bool,
+    ) -> PyResult<Option<(Bound<'py, PyDict>, Vec<String>)>> {
+        let prepared = self.prepare_log(
+            builder,
+            groups,
+            split,
+            step,
+            metrics,
+            wall_clock_sec,
+            recorded_at,
+            backend,
+            model,
+            efficiency,
+        )?;
+        self.commit_log(py, &prepared, false)
+    }
+
+    /// The part of a log call that reads Python objects (groups, metrics, the backend), on
+    /// the caller's thread. `backend` (the model's, or None) adds the automatic train-step
+    /// metrics when it has `supports_automatic_train_step_metrics()`; its
+    /// `automatic_gpu_cost_per_hour_usd(model)` prices them.
+    #[pyo3(signature = (builder, groups, split, step, metrics, wall_clock_sec, recorded_at,
+        backend=None, model=None, efficiency=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn prepare_log<'py>(
+        &self,
+        builder: PyRef<'_, BuilderCore>,
+        groups: Option<&Bound<'py, PyList>>,
+        split: &str,
+        step: &Bound<'py, PyAny>,
+        metrics: Option<&Bound<'py, PyAny>>,
+        wall_clock_sec: f64,
+        recorded_at: &str,
+        backend: Option<&Bound<'py, PyAny>>,
+        model: Option<&Bound<'py, PyAny>>,
+        efficiency: bool,
+    ) -> PyResult<PreparedLog> {
+        let step = int_arg(step, "step")?;
+        let given = metrics.filter(|m| !m.is_none());
+        // Parsed (and refused, naming the key) before the backend is asked anything.
+        let metrics = match given {
+            Some(m) => Some(
+                metric_items(m, "metrics")?
+                    .into_iter()
+                    .map(|(k, v)| Ok((k.to_str()?.to_owned(), v)))
+                    .collect::<PyResult<Vec<_>>>()?,
+            ),
+            None => None,
+        };
+        let (automatic, now) = self.automatic_metrics(backend, model, split, step, given)?;
+        let efficiency = match efficiency && train_step::applies_to(split) {
+            true => Some(gpu_rate(backend, model)?),
+            false => None,
+        };
+        let batch = match groups {
+            Some(groups) => Some(aggregate(groups, builder.core.dialect())?.finish(split)),
+            None => None,
+        };
+        Ok(PreparedLog(Mutex::new(Some(Prepared {
+            core: builder.core.clone(),
+            split: split.to_owned(),
+            step,
+            batch,
+            automatic,
+            metrics,
+            wall_clock_sec,
+            recorded_at: recorded_at.to_owned(),
+            efficiency,
+            now,
+        }))))
+    }
+
+    /// The file part of a log call: routes and flushes the builder and appends the row and
+    /// its journal entry, with the GIL released. Returns what `log` returns. A prepared log
+    /// is written at most once. With `defer_fold`, a fold of the journal into state.json that
+    /// the row makes due is left to `fold_if_due` (`Model.log` runs it off the event loop).
+    #[pyo3(signature = (prepared, defer_fold=false))]
+    fn commit_log<'py>(
+        &self,
+        py: Python<'py>,
+        prepared: &PreparedLog,
+        defer_fold: bool,
+    ) -> PyResult<Option<(Bound<'py, PyDict>, Vec<String>)>> {
+        let Some(p) = prepared.0.lock().take() else {
+            return Err(CoreError::value("this prepared log was committed already").to_py());
+        };
+        let request = LogRequest {
+            split: &p.split,
+            step: p.step,
+            batch: p.batch,
+            automatic: p.automatic,
+            metrics: p.metrics,
+            wall_clock_sec: p.wall_clock_sec,
+            recorded_at: &p.recorded_at,
+            efficiency: p.efficiency,
+            defer_fold,
+        };
+        let row = py
+            .detach(|| log_step(&p.core, &self.run, request))
+            .map_err(to_py)?;
+        let Some(logged) = row else { return Ok(None) };
+        if let Some(now) = p.now {
+            // Only a written row moves the train-step clock (a retried log counts once).
+            self.clock.commit(&p.split, p.step, now);
+        }
+        let out = dict_with_capacity(py, logged.row.len())?;
+        for (k, v) in logged.row {
+            match v {
+                Number::Float(f) => out.set_item(k, f)?,
+                Number::Int(i) => out.set_item(k, i)?,
+            }
+        }
+        Ok(Some((out, logged.caller_keys)))
+    }
+}
+
+/// A log call's values read from Python objects, ready to write (`RunCore.prepare_log`).
+#[pyclass(frozen, module = "art_metrics._core")]
+pub struct PreparedLog(Mutex<Option<Prepared>>);
+
+struct Prepared {
+    core: Builder,
+    split: String,
+    step: i64,
+    batch: Option<BatchSummary>,
+    automatic: Vec<(String, f64)>,
+    metrics: Option<Vec<(String, f64)>>,
+    wall_clock_sec: f64,
+    recorded_at: String,
+    efficiency: Option<Option<f64>>,
+    /// When the automatic train-step interval was measured (None: none was).
+    now: Option<Instant>,
+}
+
+impl RunCore {
+    /// The backend's automatic train-step metrics for this log (rules in
+    /// `history::train_step`); the backend's methods run with no lock held.
+    fn automatic_metrics(
+        &self,
+        backend: Option<&Bound<'_, PyAny>>,
+        model: Option<&Bound<'_, PyAny>>,
+        split: &str,
+        step: i64,
+        metrics: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Automatic> {
+        let Some(backend) = backend.filter(|b| !b.is_none()) else {
+            return Ok((Vec::new(), None));
+        };
+        if !train_step::applies_to(split) {
+            return Ok((Vec::new(), None));
+        }
+        if !supports_automatic(backend)? {
+            return Ok((Vec::new(), None));
+        }
+        let now = Instant::now();
+        let Some(step_wall_s) = self.clock.interval(split, step, now) else {
+            return Ok((Vec::new(), None));
+        };
+        let provided = provided_keys(metrics)?;
+        let provided = |key: &str| provided.contains(&key);
+        let rate = match train_step::needs_gpu_rate(provided) {
+            true => gpu_rate(Some(backend), model)?,
+            false => None,
+        };
+        let metrics = train_step::train_step_metrics(step_wall_s, provided, rate);
+        Ok((metrics, Some(now)))
+    }
+}
+
+/// The automatic train-step metrics of a log, and when they were measured (`None`: none).
+type Automatic = (Vec<(String, f64)>, Option<Instant>);
+
+/// Whether `backend` has a true `supports_automatic_train_step_metrics()`.
+fn supports_automatic(backend: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = backend.py();
+    let supports = backend.getattr_opt(intern!(py, "supports_automatic_train_step_metrics"))?;
+    match supports {
+        Some(f) if f.is_callable() => f.call0()?.is_truthy(),
+        _ => Ok(false),
+    }
+}
+
+/// The backend's `automatic_gpu_cost_per_hour_usd(model)`, when it has automatic metrics.
+fn gpu_rate(
+    backend: Option<&Bound<'_, PyAny>>,
+    model: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<f64>> {
+    let Some(backend) = backend.filter(|b| !b.is_none()) else {
+        return Ok(None);
+    };
+    if !supports_automatic(backend)? {
+        return Ok(None);
+    }
+    let py = backend.py();
+    let getter = backend.getattr_opt(intern!(py, "automatic_gpu_cost_per_hour_usd"))?;
+    let Some(getter) = getter.filter(|g| g.is_callable()) else {
+        return Ok(None);
+    };
+    let model = model.map_or_else(|| py.None().into_bound(py), |m| m.clone());
+    let result = getter.call1((model,))?;
+    price_arg(Some(&result), "automatic_gpu_cost_per_hour_usd()")
+}
+
+/// The automatic metric keys the caller's `metrics` dict gives itself.
+fn provided_keys(metrics: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<&'static str>> {
+    let Some(dict) = metrics.and_then(|m| m.cast::<PyDict>().ok()) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for key in [train_step::STEP_WALL_KEY, train_step::GPU_COST_KEY] {
+        if dict.contains(key)? {
+            out.push(key);
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses a `name`/`project` that is not one folder name (`history::rundir::names`): a
+/// `ValueError` naming the argument `what`.
+#[pyfunction]
+pub fn _check_path_component(value: &Bound<'_, PyString>, what: &str) -> PyResult<()> {
+    art_metrics_core::history::rundir::names::path_component(unicode_str(value, what)?, what)
+        .map_err(to_py)
+}
+
+/// In a forked child (`os.register_at_fork(after_in_child=...)`, registered by
+/// `art_metrics.model`): repairs the core's locks that vanished threads held (see
+/// `art_metrics_core::fork`). Returns how many were found held.
+#[pyfunction]
+pub fn _after_fork_in_child() -> usize {
+    let registry = || {
+        // SAFETY: called only in the child right after fork, before any thread starts.
+        unsafe { art_metrics_core::history::rundir::repair_registry_in_child() }
+    };
+    // SAFETY: as above.
+    unsafe { fork::after_fork_in_child(&[&registry]) }
+}
+
+/// `(visible GPU names, USD per hour of each or None)` from nvidia-smi and
+/// CUDA_VISIBLE_DEVICES.
+#[pyfunction]
+pub fn detect_gpus(py: Python<'_>) -> (Vec<String>, Vec<Option<f64>>) {
+    let found = py.detach(gpu::detect);
+    (
+        found.visible.into_iter().map(|g| g.name).collect(),
+        found.usd_per_hour,
+    )
+}
+
+/// USD per hour for all of a backend's GPUs (rules in `gpu::backend_usd_per_hour`); the
+/// per-GPU price and the GPU count are each given or (only then) taken from `detect()`,
+/// which returns `detect_gpus()`'s pair. Warns (UserWarning, once per cause) when no rate
+/// can be known.
+#[pyfunction]
+#[pyo3(signature = (usd_per_gpu_hour, gpu_count, detect))]
+pub fn backend_gpu_cost_per_hour(
+    py: Python<'_>,
+    usd_per_gpu_hour: Option<&Bound<'_, PyAny>>,
+    gpu_count: Option<&Bound<'_, PyAny>>,
+    detect: &Bound<'_, PyAny>,
+) -> PyResult<Option<f64>> {
+    let per_gpu = price_arg(usd_per_gpu_hour, "gpu_cost_per_hour_usd")?;
+    let count = opt_count_arg(gpu_count, "gpu_count")?;
+    let mut detected = Ok(());
+    let rate = gpu::backend_usd_per_hour(per_gpu, count, || {
+        match detect
+            .call0()
+            .and_then(|found| found.extract::<(Vec<String>, Vec<Option<f64>>)>())
+        {
+            Ok((names, prices)) => names.into_iter().zip(prices).collect(),
+            Err(e) => {
+                detected = Err(e);
+                Vec::new()
+            }
+        }
+    });
+    detected?;
+    if let Some(message) = rate.warning {
+        crate::notices::warn(py, &message)?;
+    }
+    Ok(rate.usd_per_hour)
+}
+
+/// USD for `wall_s` seconds of GPU time at `usd_per_hour`: the one formula for `costs/gpu`.
+#[pyfunction]
+pub fn gpu_cost_usd(wall_s: f64, usd_per_hour: f64) -> f64 {
+    gpu::gpu_cost_usd(wall_s, usd_per_hour)
+}
+
+/// Feeds every group (ours or openpipe-art's: any object with `trajectories`, `exceptions`,
+/// `metadata`, `metrics`) to the aggregator.
+fn aggregate(groups: &Bound<'_, PyList>, dialect: &'static Dialect) -> PyResult<BatchAggregator> {
+    let py = groups.py();
+    let mut agg = BatchAggregator::with_dialect(dialect);
+    for group in groups.iter() {
+        let trajectories = match group
+            .getattr(intern!(py, "trajectories"))?
+            .cast_into::<PyList>()
+        {
+            Ok(list) => list,
+            Err(other) => {
+                let items = other
+                    .into_inner()
+                    .try_iter()?
+                    .collect::<PyResult<Vec<_>>>()?;
+                PyList::new(py, items)?
+            }
+        };
+        let num_exceptions = match group.getattr(intern!(py, "exceptions"))? {
+            e if e.is_none() => 0,
+            e => e.len()?,
+        };
+        let group_metrics = group.getattr(intern!(py, "metrics"))?;
+        let group_metrics = optional_metric_items(&group_metrics, "TrajectoryGroup.metrics")?;
+        let group_id = scenario_id(&group.getattr(intern!(py, "metadata"))?)?;
+        agg.begin_group(
+            borrow_keys(&group_metrics)?,
+            group_id,
+            trajectories.len(),
+            num_exceptions,
+        )
+        .map_err(to_py)?;
+        for t in trajectories.iter() {
+            agg.begin_trajectory(number_arg(&t.getattr(intern!(py, "reward"))?, "reward")?);
+            let metrics = t.getattr(intern!(py, "metrics"))?;
+            if !metrics.is_none() {
+                let dict = metrics_dict(&metrics, "Trajectory.metrics")?;
+                for (i, (k, v)) in dict.iter().enumerate() {
+                    let key = metric_key(k, "Trajectory.metrics")?;
+                    let key = unicode_str(&key, "metric key")?;
+                    agg.trajectory_metric(i, key, number_arg(&v, key)?)
+                        .map_err(to_py)?;
+                }
+            }
+            // Only the first scenario id of a group counts: the rest are not read.
+            let id = match agg.wants_scenario_id() {
+                true => scenario_id(&t.getattr(intern!(py, "metadata"))?)?,
+                false => None,
+            };
+            agg.end_trajectory(id);
+        }
+        agg.end_group();
+    }
+    Ok(agg)
+}
+
+type Items<'py> = Vec<(Bound<'py, PyString>, f64)>;
+
+fn borrow_keys<'a>(items: &'a Items<'_>) -> PyResult<Vec<(&'a str, f64)>> {
+    items.iter().map(|(k, v)| Ok((k.to_str()?, *v))).collect()
+}
+
+fn optional_metric_items<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Items<'py>> {
+    if obj.is_none() {
+        Ok(Vec::new())
+    } else {
+        metric_items(obj, what)
+    }
+}
+
+/// The `(str key, float value)` pairs of a metrics dict, in its order.
+fn metric_items<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Items<'py>> {
+    let mut out = Vec::new();
+    push_metric_items(obj, what, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the `(str key, float value)` pairs of a metrics dict to `out`, in its order.
+fn push_metric_items<'py>(
+    obj: &Bound<'py, PyAny>,
+    what: &str,
+    out: &mut Items<'py>,
+) -> PyResult<()> {
+    let dict = metrics_dict(obj, what)?;
+    out.reserve(dict.len());
+    for (k, v) in dict.iter() {
+        let k = metric_key(k, what)?;
+        let value = number_arg(&v, unicode_str(&k, "metric key")?)?;
+        out.push((k, value));
+    }
+    Ok(())
+}
+
+fn metrics_dict<'a, 'py>(
+    obj: &'a Bound<'py, PyAny>,
+    what: &str,
+) -> PyResult<&'a Bound<'py, PyDict>> {
+    obj.cast::<PyDict>().map_err(|_| {
+        CoreError::InvalidType(format!("{what} must be a dict, got {}", type_name(obj))).to_py()
+    })
+}
+
+fn metric_key<'py>(key: Bound<'py, PyAny>, what: &str) -> PyResult<Bound<'py, PyString>> {
+    key.cast_into::<PyString>().map_err(|e| {
+        CoreError::InvalidType(format!(
+            "{what} keys must be str, got {}",
+            type_name(e.into_inner().as_any())
+        ))
+        .to_py()
+    })
+}
+
+/// `str(metadata["scenario_id"])`, or None when metadata has none.
+fn scenario_id(metadata: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    if metadata.is_none() {
+        return Ok(None);
+    }
+    let Ok(dict) = metadata.cast::<PyDict>() else {
+        return Ok(None);
+    };
+    match dict.get_item(intern!(metadata.py(), "scenario_id"))? {
+        Some(id) if !id.is_none() => Ok(Some(unicode_str(&id.str()?, "scenario id")?.to_owned())),
+        _ => Ok(None),
+    }
+}

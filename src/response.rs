@@ -1,0 +1,414 @@
+//! Reads a Python response (a dict, or an object with attributes such as the openai and
+//! anthropic SDK models) into the core's [`ResponseFields`], along the core's schema.
+//!
+//! Each hop is what the reference does: a `Mapping` is read with `.get(key)`, anything else
+//! with `getattr(obj, key, None)`; for SDK models and plain objects that value is found without
+//! `getattr`'s raised misses ([`shape`], issue #20). Only the subtrees holding fields in `mask`
+//! are visited.
+//! A list or tuple is a stream's events, read one by one and merged by the core's rule
+//! ([`ResponseFields::merge_later`]); an event without usage is read through the response
+//! it wraps ([`WRAPPER_KEYS`]).
+
+mod shape;
+
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{
+    PyBool, PyBytes, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple,
+};
+
+use self::shape::{Kind, Read, TypeShape, generic_getattr, instance_dict, shape_of};
+use crate::convert::type_name;
+use art_metrics_core::pricing::usage::{MODALITY_KEYS, RESPONSE_SCHEMA, SchemaNode, WRAPPER_KEYS};
+use art_metrics_core::pricing::{Field, Formula, ResponseFields, Scalar};
+
+/// A schema node with its key's id in [`Keys`].
+struct PyNode {
+    key: usize,
+    node: &'static SchemaNode,
+    children: Vec<PyNode>,
+}
+
+/// Every key the reader looks up, as interned Python strings, each once: a key's id is its
+/// index (the per-type shapes say, by id, which keys the class defines).
+struct Keys {
+    names: Vec<Py<PyString>>,
+    schema: Vec<PyNode>,
+    /// [`WRAPPER_KEYS`] then [`MODALITY_KEYS`].
+    extra: [usize; 6],
+}
+
+static KEYS: PyOnceLock<Keys> = PyOnceLock::new();
+
+fn keys(py: Python<'_>) -> &Keys {
+    KEYS.get_or_init(py, || {
+        let mut names: Vec<&'static str> = Vec::new();
+        let schema = py_nodes(RESPONSE_SCHEMA, &mut names);
+        let extra = [
+            WRAPPER_KEYS[0],
+            WRAPPER_KEYS[1],
+            WRAPPER_KEYS[2],
+            MODALITY_KEYS[0],
+            MODALITY_KEYS[1],
+            MODALITY_KEYS[2],
+        ]
+        .map(|k| key_id(k, &mut names));
+        Keys {
+            names: names
+                .iter()
+                .map(|k| PyString::intern(py, k).unbind())
+                .collect(),
+            schema,
+            extra,
+        }
+    })
+}
+
+fn key_id(key: &'static str, names: &mut Vec<&'static str>) -> usize {
+    names.iter().position(|k| *k == key).unwrap_or_else(|| {
+        names.push(key);
+        names.len() - 1
+    })
+}
+
+fn py_nodes(nodes: &'static [SchemaNode], names: &mut Vec<&'static str>) -> Vec<PyNode> {
+    nodes
+        .iter()
+        .map(|node| PyNode {
+            key: key_id(node.key, names),
+            node,
+            children: py_nodes(node.children, names),
+        })
+        .collect()
+}
+
+/// Reads the fields `formula` needs from `response` (a response, a stream event, or a list
+/// or tuple of stream events) into `out` (filled in place: it is a few hundred bytes, and
+/// this runs on every tracked call).
+pub fn read_response(
+    response: &Bound<'_, PyAny>,
+    formula: Formula,
+    out: &mut ResponseFields,
+) -> PyResult<()> {
+    let events = if let Ok(list) = response.cast_exact::<PyList>() {
+        list.iter().collect::<Vec<_>>()
+    } else if let Ok(tuple) = response.cast_exact::<PyTuple>() {
+        tuple.iter().collect::<Vec<_>>()
+    } else {
+        return read_event(response, formula, out);
+    };
+    for event in events {
+        let mut fields = ResponseFields::default();
+        read_event(&event, formula, &mut fields)?;
+        out.merge_later(fields);
+    }
+    Ok(())
+}
+
+fn read_one(obj: &Bound<'_, PyAny>, formula: Formula, out: &mut ResponseFields) -> PyResult<()> {
+    let keys = keys(obj.py());
+    let mut reader = Reader::new(obj, keys)?;
+    walk(&mut reader, &keys.schema, Field::mask_for(formula), out)?;
+    if let Some(mask) = Field::fallback_mask(formula, out) {
+        walk(&mut reader, &keys.schema, mask, out)?;
+    }
+    Ok(())
+}
+
+fn read_event(obj: &Bound<'_, PyAny>, formula: Formula, out: &mut ResponseFields) -> PyResult<()> {
+    read_one(obj, formula, out)?;
+    if out.carries_usage() {
+        return Ok(());
+    }
+    let keys = keys(obj.py());
+    let mut reader = Reader::new(obj, keys)?;
+    for key in &keys.extra[..WRAPPER_KEYS.len()] {
+        if let Some(inner) = reader.get(*key)? {
+            let mut fields = ResponseFields::default();
+            read_one(&inner, formula, &mut fields)?;
+            if fields.carries_usage() {
+                *out = fields;
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds the counts of a list of `{modality, token_count}` items to their fields.
+fn read_modalities(
+    list: &Bound<'_, PyAny>,
+    node: &SchemaNode,
+    out: &mut ResponseFields,
+) -> PyResult<()> {
+    let keys = keys(list.py());
+    let [_, _, _, modality_key, count_key, rest_count_key] = keys.extra;
+    let Ok(items) = list.try_iter() else {
+        return Ok(());
+    };
+    for item in items {
+        let item = item?;
+        let mut item = Reader::new(&item, keys)?;
+        let Some(modality) = item.get(modality_key)? else {
+            continue;
+        };
+        // `to_str`, not `str()`: google-genai's MediaModality is a str enum.
+        let Some(modality) = modality
+            .cast::<PyString>()
+            .ok()
+            .and_then(|m| m.to_str().ok().map(str::to_owned))
+        else {
+            continue;
+        };
+        let Some(field) = node.modality_field(&modality) else {
+            continue;
+        };
+        let count = match item.get(count_key)? {
+            Some(c) => Some(c),
+            None => item.get(rest_count_key)?,
+        };
+        if let Some(count) = count {
+            out.add_tokens(field, scalar(&count)?);
+        }
+    }
+    Ok(())
+}
+
+fn walk(
+    reader: &mut Reader<'_, '_>,
+    nodes: &[PyNode],
+    mask: u64,
+    out: &mut ResponseFields,
+) -> PyResult<()> {
+    if let How::Dict = reader.how {
+        let dict = reader.obj.cast::<PyDict>()?;
+        let wanted = nodes.iter().filter(|n| n.node.mask & mask != 0).count();
+        if dict.len() < wanted {
+            return walk_items(dict, reader.keys, nodes, mask, out);
+        }
+    }
+    for n in nodes {
+        if n.node.mask & mask == 0 {
+            continue;
+        }
+        let Some(child) = reader.get(n.key)? else {
+            continue;
+        };
+        visit(n, &child, reader.keys, mask, out)?;
+    }
+    Ok(())
+}
+
+/// [`walk`] over a dict with fewer items than the keys looked for (a usage dict holds a few
+/// of the dozen counts the schema knows): its items are matched to the schema's keys, rather
+/// than each key looked up and most of them missed (issue #20).
+fn walk_items(
+    dict: &Bound<'_, PyDict>,
+    keys: &Keys,
+    nodes: &[PyNode],
+    mask: u64,
+    out: &mut ResponseFields,
+) -> PyResult<()> {
+    for (key, value) in dict.iter() {
+        if value.is_none() {
+            continue;
+        }
+        let Ok(key) = key.cast::<PyString>() else {
+            continue;
+        };
+        let Ok(key) = key.to_str() else {
+            continue;
+        };
+        if let Some(n) = nodes
+            .iter()
+            .find(|n| n.node.mask & mask != 0 && n.node.key == key)
+        {
+            visit(n, &value, keys, mask, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads `child`, the value of `n`'s key: its field, then its children.
+fn visit(
+    n: &PyNode,
+    child: &Bound<'_, PyAny>,
+    keys: &Keys,
+    mask: u64,
+    out: &mut ResponseFields,
+) -> PyResult<()> {
+    if !n.node.modalities.is_empty() {
+        return read_modalities(child, n.node, out);
+    }
+    if let Some(field) = n.node.field {
+        // Token counts are almost always exact ints: set without moving a `Scalar` through
+        // a `Result` (copies of the enum stalled on store forwarding: a fifth of a dict
+        // judge's read, issue #20).
+        if let Some(x) = exact_int(child) {
+            out.set_number(field, x);
+            return Ok(());
+        }
+        let scalar = scalar(child)?;
+        let leaf = scalar.is_leaf_value();
+        out.set(field, scalar);
+        if leaf {
+            return Ok(());
+        }
+    }
+    walk(&mut Reader::new(child, keys)?, &n.children, mask, out)
+}
+
+/// Reads keys of one object: `obj.get(key)` for a Mapping, else what `getattr(obj, key,
+/// None)` returns, found the cheapest way its type allows ([`shape`]); `None` values are
+/// absent.
+struct Reader<'py, 'k> {
+    obj: Bound<'py, PyAny>,
+    keys: &'k Keys,
+    how: How<'py>,
+}
+
+enum How<'py> {
+    Absent,
+    Dict,
+    Mapping,
+    Getattr,
+    /// `Plain` and `Pydantic` types, each key where [`TypeShape::read`] says; pydantic's
+    /// extras are read when first needed.
+    Attrs {
+        shape: Arc<TypeShape>,
+        dict: Option<Bound<'py, PyDict>>,
+        extra: Option<Option<Bound<'py, PyAny>>>,
+    },
+}
+
+impl<'py, 'k> Reader<'py, 'k> {
+    fn new(obj: &Bound<'py, PyAny>, keys: &'k Keys) -> PyResult<Self> {
+        let how = if obj.is_instance_of::<PyDict>() {
+            How::Dict
+        } else if obj.is_none() {
+            How::Absent
+        } else {
+            let shape = shape_of(obj, &keys.names)?;
+            match shape.kind {
+                Kind::Mapping => How::Mapping,
+                Kind::Getattr => How::Getattr,
+                Kind::Unknown if obj.cast::<PyMapping>().is_ok() => How::Mapping,
+                Kind::Unknown => How::Getattr,
+                Kind::Plain | Kind::Pydantic => How::Attrs {
+                    dict: match shape.has_dict {
+                        true => instance_dict(obj)?,
+                        false => None,
+                    },
+                    shape,
+                    extra: None,
+                },
+            }
+        };
+        Ok(Reader {
+            obj: obj.clone(),
+            keys,
+            how,
+        })
+    }
+
+    fn get(&mut self, key: usize) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let py = self.obj.py();
+        let name = self.keys.names[key].bind(py);
+        let value = match &mut self.how {
+            How::Absent => None,
+            How::Dict => self.obj.cast::<PyDict>()?.get_item(name)?,
+            How::Mapping => Some(self.obj.call_method1("get", (name,))?),
+            How::Getattr => self.obj.getattr_opt(name)?,
+            How::Attrs { shape, dict, extra } => {
+                let read = shape.read(key);
+                let pydantic = shape.kind == Kind::Pydantic;
+                let own = match (read, &dict) {
+                    (Read::Dict | Read::Private, Some(d)) => d.get_item(name)?,
+                    _ => None,
+                };
+                match read {
+                    _ if own.is_some() => own,
+                    Read::Getattr => self.obj.getattr_opt(name)?,
+                    _ if !pydantic => None,
+                    Read::Private => {
+                        let private = pyo3::intern!(py, "__pydantic_private__");
+                        match generic_getattr(&self.obj, private)? {
+                            Some(p) if p.is_instance_of::<PyDict>() => {
+                                p.cast_into::<PyDict>()?.get_item(name)?
+                            }
+                            _ => self.obj.getattr_opt(name)?,
+                        }
+                    }
+                    Read::Extra | Read::Dict => {
+                        let extra = match extra {
+                            Some(e) => e,
+                            None => extra.insert(generic_getattr(
+                                &self.obj,
+                                pyo3::intern!(py, "__pydantic_extra__"),
+                            )?),
+                        };
+                        match (read, extra) {
+                            (Read::Extra, Some(e)) => Some(e.clone()),
+                            // Unset (a model still being built): what getattr makes of it.
+                            (Read::Extra, None) => self.obj.getattr_opt(name)?,
+                            (_, Some(e)) if e.is_truthy()? => match e.cast::<PyDict>() {
+                                Ok(e) => e.get_item(name)?,
+                                // Not a dict: whatever pydantic's `__getattr__` makes of it.
+                                Err(_) => self.obj.getattr_opt(name)?,
+                            },
+                            _ => None,
+                        }
+                    }
+                }
+            }
+        };
+        Ok(value.filter(|v| !v.is_none()))
+    }
+}
+
+/// `v` as a float when it is an exact `int` that fits an `i64`.
+#[inline]
+fn exact_int(v: &Bound<'_, PyAny>) -> Option<f64> {
+    let i = v.cast_exact::<PyInt>().ok()?;
+    i.extract::<i64>().ok().map(|n| n as f64)
+}
+
+fn scalar(v: &Bound<'_, PyAny>) -> PyResult<Scalar> {
+    // Token counts are almost always exact ints: the cheapest checks first.
+    if let Ok(i) = v.cast_exact::<PyInt>()
+        && let Ok(n) = i.extract::<i64>()
+    {
+        return Ok(Scalar::Number(n as f64));
+    }
+    if let Ok(f) = v.cast::<PyFloat>() {
+        return Ok(Scalar::Number(f.value()));
+    }
+    if let Ok(b) = v.cast::<PyBool>() {
+        return Ok(Scalar::Bool(b.is_true()));
+    }
+    if v.is_instance_of::<PyInt>() {
+        // Ints too large for a float read as infinity, which the core refuses by name.
+        return Ok(Scalar::Number(v.extract::<f64>().unwrap_or(f64::INFINITY)));
+    }
+    if let Ok(s) = v.cast::<PyString>() {
+        return Ok(Scalar::Str(s.to_str()?.into()));
+    }
+    // A datetime (Gemini's `create_time` in the SDK): seconds since the epoch.
+    if v.is_instance_of::<PyDateTime>()
+        && let Ok(x) = v
+            .call_method0(pyo3::intern!(v.py(), "timestamp"))
+            .and_then(|t| t.extract::<f64>())
+    {
+        return Ok(Scalar::Number(x));
+    }
+    // numpy scalars, Decimal...: numbers that are not int or float.
+    if !v.is_instance_of::<PyBytes>()
+        && v.hasattr(pyo3::intern!(v.py(), "__float__"))?
+        && let Ok(x) = v.extract::<f64>()
+    {
+        return Ok(Scalar::Number(x));
+    }
+    Ok(Scalar::Other(type_name(v).into()))
+}
