@@ -11,7 +11,7 @@ use crate::notices::warn_as;
 use art_metrics_core::error::CoreError;
 use art_metrics_core::pricing::catalog::{PriceCatalog, PriceOrigin};
 use art_metrics_core::pricing::merge::CatalogChanges;
-use art_metrics_core::pricing::prices::{Condition, Model, Price, PriceSet, RequestTime};
+use art_metrics_core::pricing::prices::{Model, Price, PriceSet, RequestTime};
 use art_metrics_core::pricing::{provider_name, refresh, store};
 
 pyo3::create_exception!(
@@ -80,22 +80,32 @@ fn model_dict<'py>(
     d.set_item("names", names.to_vec())?;
     let current = m.period_at(RequestTime::now());
     d.set_item("prices", price_set_dict(py, &current.prices)?)?;
+    let h = current.prices.headline();
+    d.set_item("prompt_per_million", h.input)?;
+    d.set_item("completion_per_million", h.output)?;
+    d.set_item("cache_read_per_million", h.cache_read)?;
+    d.set_item("cache_creation_per_million", h.cache_write)?;
+    d.set_item("cache_creation_1h_per_million", h.cache_write_1h)?;
+    let tiers = PyList::empty(py);
+    for t in current.prices.tiers() {
+        let [input, output, cache_read, cache_write] = t.prices;
+        let td = PyDict::new(py);
+        td.set_item("above_tokens", t.above_tokens as i64)?;
+        td.set_item("prompt_per_million", input)?;
+        td.set_item("completion_per_million", output)?;
+        td.set_item("cache_read_per_million", cache_read)?;
+        td.set_item("cache_creation_per_million", cache_write)?;
+        tiers.append(td)?;
+    }
+    d.set_item("tiers", tiers)?;
     let periods = PyList::empty(py);
     for p in &m.periods {
         let pd = price_set_dict(py, &p.prices)?;
-        match p.when {
-            Condition::Always => {}
-            Condition::From(day) => pd.set_item(
-                "from",
-                refresh::format_utc(day as u64 * 86_400)[..10].to_owned(),
-            )?,
-            Condition::Hours(a, b) => pd.set_item(
-                "utc",
-                (
-                    format!("{:02}:{:02}", a / 60, a % 60),
-                    format!("{:02}:{:02}", b / 60, b % 60),
-                ),
-            )?,
+        if let Some(date) = p.when.start_date() {
+            pd.set_item("from", date)?;
+        }
+        if let Some(hours) = p.when.utc_hours() {
+            pd.set_item("utc", hours)?;
         }
         periods.append(pd)?;
     }

@@ -210,16 +210,14 @@ pub fn opt_count_arg(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Opt
 pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "object".into())
+        .map_or_else(|_| "object".into(), |n| n.to_string())
 }
 
 /// `repr(obj)`, cut to 80 characters.
 pub fn short_repr(obj: &Bound<'_, PyAny>) -> String {
     let r = obj
         .repr()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|_| "<unrepresentable>".into());
+        .map_or_else(|_| "<unrepresentable>".into(), |r| r.to_string());
     if r.chars().count() > 80 {
         format!("{}...", r.chars().take(77).collect::<String>())
     } else {

@@ -216,9 +216,11 @@ impl RunCore {
             ),
             None => None,
         };
-        let (automatic, now) = self.automatic_metrics(backend, model, split, step, given)?;
-        let efficiency = match efficiency && train_step::applies_to(split) {
-            true => Some(gpu_rate(backend, model)?),
+        // The backend is asked each thing at most once per log.
+        let mut backend = PyBackend::new(backend, model);
+        let (automatic, now) = self.automatic_metrics(&mut backend, split, step, given)?;
+        let efficiency = match efficiency {
+            true => Some(train_step::efficiency_rate(split, &mut backend)?),
             false => None,
         };
         let batch = match groups {
@@ -302,72 +304,100 @@ struct Prepared {
 }
 
 impl RunCore {
-    /// The backend's automatic train-step metrics for this log (rules in
-    /// `history::train_step`); the backend's methods run with no lock held.
+    /// The backend's automatic train-step metrics for this log (the rules and their order
+    /// are `train_step::automatic_metrics`'); the backend's methods run with no lock held.
     fn automatic_metrics(
         &self,
-        backend: Option<&Bound<'_, PyAny>>,
-        model: Option<&Bound<'_, PyAny>>,
+        backend: &mut PyBackend<'_, '_>,
         split: &str,
         step: i64,
         metrics: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Automatic> {
-        let Some(backend) = backend.filter(|b| !b.is_none()) else {
-            return Ok((Vec::new(), None));
-        };
-        if !train_step::applies_to(split) {
-            return Ok((Vec::new(), None));
-        }
-        if !supports_automatic(backend)? {
-            return Ok((Vec::new(), None));
-        }
-        let now = Instant::now();
-        let Some(step_wall_s) = self.clock.interval(split, step, now) else {
-            return Ok((Vec::new(), None));
-        };
         let provided = provided_keys(metrics)?;
-        let provided = |key: &str| provided.contains(&key);
-        let rate = match train_step::needs_gpu_rate(provided) {
-            true => gpu_rate(Some(backend), model)?,
-            false => None,
+        let mut measured = None;
+        let interval = || {
+            let now = Instant::now();
+            let interval = self.clock.interval(split, step, now);
+            measured = interval.map(|_| now);
+            interval
         };
-        let metrics = train_step::train_step_metrics(step_wall_s, provided, rate);
-        Ok((metrics, Some(now)))
+        let metrics =
+            train_step::automatic_metrics(split, backend, interval, |key| provided.contains(&key))?;
+        Ok((metrics, measured))
     }
 }
 
 /// The automatic train-step metrics of a log, and when they were measured (`None`: none).
 type Automatic = (Vec<(String, f64)>, Option<Instant>);
 
-/// Whether `backend` has a true `supports_automatic_train_step_metrics()`.
-fn supports_automatic(backend: &Bound<'_, PyAny>) -> PyResult<bool> {
-    let py = backend.py();
-    let supports = backend.getattr_opt(intern!(py, "supports_automatic_train_step_metrics"))?;
-    match supports {
-        Some(f) if f.is_callable() => f.call0()?.is_truthy(),
-        _ => Ok(false),
+/// A log's backend (the model's, or None) and its model, each method called at most once.
+struct PyBackend<'a, 'py> {
+    backend: Option<&'a Bound<'py, PyAny>>,
+    model: Option<&'a Bound<'py, PyAny>>,
+    supports: Option<bool>,
+    rate: Option<Option<f64>>,
+}
+
+impl<'a, 'py> PyBackend<'a, 'py> {
+    fn new(backend: Option<&'a Bound<'py, PyAny>>, model: Option<&'a Bound<'py, PyAny>>) -> Self {
+        PyBackend {
+            backend: backend.filter(|b| !b.is_none()),
+            model,
+            supports: None,
+            rate: None,
+        }
     }
 }
 
-/// The backend's `automatic_gpu_cost_per_hour_usd(model)`, when it has automatic metrics.
-fn gpu_rate(
-    backend: Option<&Bound<'_, PyAny>>,
-    model: Option<&Bound<'_, PyAny>>,
-) -> PyResult<Option<f64>> {
-    let Some(backend) = backend.filter(|b| !b.is_none()) else {
-        return Ok(None);
-    };
-    if !supports_automatic(backend)? {
-        return Ok(None);
+impl train_step::Backend for PyBackend<'_, '_> {
+    type Error = PyErr;
+
+    /// `supports_automatic_train_step_metrics()`, true when it returns something true.
+    fn supports(&mut self) -> PyResult<bool> {
+        if let Some(known) = self.supports {
+            return Ok(known);
+        }
+        let supports = match self.backend {
+            None => false,
+            Some(backend) => {
+                let py = backend.py();
+                match backend.getattr_opt(intern!(py, "supports_automatic_train_step_metrics"))? {
+                    Some(f) if f.is_callable() => f.call0()?.is_truthy()?,
+                    _ => false,
+                }
+            }
+        };
+        self.supports = Some(supports);
+        Ok(supports)
     }
-    let py = backend.py();
-    let getter = backend.getattr_opt(intern!(py, "automatic_gpu_cost_per_hour_usd"))?;
-    let Some(getter) = getter.filter(|g| g.is_callable()) else {
-        return Ok(None);
-    };
-    let model = model.map_or_else(|| py.None().into_bound(py), |m| m.clone());
-    let result = getter.call1((model,))?;
-    price_arg(Some(&result), "automatic_gpu_cost_per_hour_usd()")
+
+    /// `automatic_gpu_cost_per_hour_usd(model)`, read as a price.
+    fn usd_per_hour(&mut self) -> PyResult<Option<f64>> {
+        if let Some(known) = self.rate {
+            return Ok(known);
+        }
+        let rate = match self.backend {
+            None => None,
+            Some(backend) => {
+                let py = backend.py();
+                match backend
+                    .getattr_opt(intern!(py, "automatic_gpu_cost_per_hour_usd"))?
+                    .filter(PyAnyMethods::is_callable)
+                {
+                    None => None,
+                    Some(getter) => {
+                        let model = self
+                            .model
+                            .map_or_else(|| py.None().into_bound(py), Clone::clone);
+                        let result = getter.call1((model,))?;
+                        price_arg(Some(&result), "automatic_gpu_cost_per_hour_usd()")?
+                    }
+                }
+            }
+        };
+        self.rate = Some(rate);
+        Ok(rate)
+    }
 }
 
 /// The automatic metric keys the caller's `metrics` dict gives itself.

@@ -200,6 +200,8 @@ impl StepTable {
     }
 
     fn __len__(&self) -> usize {
+        // A method path is not general enough over the view's lifetime.
+        #[allow(clippy::redundant_closure_for_method_calls)]
         self.with_view(|v| v.len())
     }
 
@@ -386,10 +388,7 @@ pub fn format_summary_line(
 
 /// A row's cost per source from its numbers (see `summary.cost_sources`).
 #[pyfunction]
-pub fn cost_sources<'py>(
-    py: Python<'py>,
-    values: Vec<(String, f64)>,
-) -> PyResult<Bound<'py, PyDict>> {
+pub fn cost_sources(py: Python<'_>, values: Vec<(String, f64)>) -> PyResult<Bound<'_, PyDict>> {
     let pairs: Vec<(&str, f64)> = values.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     dict(py, &steps::cost_sources(&pairs))
 }

@@ -39,7 +39,8 @@ fn context_var_get<'py>(var: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, P
     let mut out: *mut pyo3::ffi::PyObject = std::ptr::null_mut();
     // SAFETY: `var` is a live ContextVar (checked by `new`); with a NULL default,
     // PyContextVar_Get stores a new reference or NULL in `out` and returns -1 on error.
-    let rc = unsafe { pyo3::ffi::PyContextVar_Get(var.as_ptr(), std::ptr::null_mut(), &mut out) };
+    let rc =
+        unsafe { pyo3::ffi::PyContextVar_Get(var.as_ptr(), std::ptr::null_mut(), &raw mut out) };
     if rc < 0 {
         return Err(PyErr::fetch(py));
     }

@@ -292,6 +292,27 @@ async def test_efficiency_metrics_follow_their_formulas(tmp_path):
     assert rows(again)[-1]["efficiency/cum/idle_gpu_usd"] == pytest.approx(2.5)
 
 
+async def test_a_log_asks_its_backend_each_thing_once(tmp_path):
+    # With efficiency figures on, the GPU rate was asked twice per train log (once for
+    # costs/gpu, once for the figures) and the support three times.
+    asked = []
+
+    class Backend(LocalBackend):
+        def supports_automatic_train_step_metrics(self):
+            asked.append("supports")
+            return True
+
+        def automatic_gpu_cost_per_hour_usd(self, model):
+            asked.append("rate")
+            return 36.0
+
+    model = model_at(tmp_path, efficiency_metrics=True)
+    await model.register(Backend())
+    await model.log(None, split="train", step=1, metrics={"loss/x": 1.0})
+    assert asked == ["supports", "rate"]
+    assert "costs/gpu" in rows(model)[-1]
+
+
 async def test_rows_have_no_efficiency_keys_by_default(tmp_path):
     model = model_at(tmp_path)
     await model.register(LocalBackend(gpu_cost_per_hour_usd=36.0, gpu_count=2))

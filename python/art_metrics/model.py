@@ -41,8 +41,6 @@ from .builder import MetricsBuilder
 from .reporting import WandbReporter, reporters_for
 from .trajectories import normalize_groups
 
-METRICS_BUILDER_STATE_KEY = "_metrics_builder_state"
-
 
 class Reporter(Protocol):
     """Anything that wants every logged row (W&B, Trackio, a console printer, ...).

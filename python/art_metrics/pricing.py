@@ -50,34 +50,6 @@ class PriceTier:
     cache_creation_per_million: float | None
 
 
-def _base(price: Any) -> float | None:
-    if price is None:
-        return None
-    return float(price["base"]) if isinstance(price, dict) else float(price)
-
-
-def _tiers(prices: dict[str, Any]) -> tuple[PriceTier, ...]:
-    starts = sorted({int(s) for p in prices.values() if isinstance(p, dict) for s, _ in p["tiers"]})
-
-    def at(key: str, start: int) -> float | None:
-        price = prices.get(key)
-        if not isinstance(price, dict):
-            return None
-        below = [p for s, p in price["tiers"] if s <= start]
-        return below[-1] if below else None
-
-    return tuple(
-        PriceTier(
-            above_tokens=s,
-            prompt_per_million=at("input_mtok", s),
-            completion_per_million=at("output_mtok", s),
-            cache_read_per_million=at("cache_read_mtok", s),
-            cache_creation_per_million=at("cache_write_mtok", s),
-        )
-        for s in starts
-    )
-
-
 @dataclass(frozen=True)
 class ModelPrices:
     """A catalog model's prices today, in US dollars per million tokens.
@@ -106,21 +78,20 @@ class ModelPrices:
 
 
 def _model_prices(raw: dict[str, Any]) -> ModelPrices:
-    prices = raw["prices"]
-    cache_read = _base(prices.get("cache_read_mtok"))
+    # Every figure is the core's (its headline prices and tiers); this only names them.
     return ModelPrices(
         key=raw["key"],
         table=raw["table"],
         provider=raw["provider"],
         names=tuple(raw["names"]),
-        prompt_per_million=_base(prices.get("input_mtok")) or 0.0,
-        completion_per_million=_base(prices.get("output_mtok")) or 0.0,
-        cached_prompt_per_million=cache_read,
-        cache_creation_per_million=_base(prices.get("cache_write_mtok")),
-        cache_read_per_million=cache_read,
-        cache_creation_1h_per_million=_base(prices.get("cache_write_1h_mtok")),
-        tiers=_tiers(prices),
-        prices=prices,
+        prompt_per_million=raw["prompt_per_million"],
+        completion_per_million=raw["completion_per_million"],
+        cached_prompt_per_million=raw["cache_read_per_million"],
+        cache_creation_per_million=raw["cache_creation_per_million"],
+        cache_read_per_million=raw["cache_read_per_million"],
+        cache_creation_1h_per_million=raw["cache_creation_1h_per_million"],
+        tiers=tuple(PriceTier(**tier) for tier in raw["tiers"]),
+        prices=raw["prices"],
         periods=tuple(raw["periods"]),
         variants=tuple(raw["variants"]),
     )

@@ -342,7 +342,7 @@ impl BatchAggregator {
                 }
                 BatchPart::EvalData => row_data_at = averages.len(),
                 BatchPart::Group => {
-                    for (key, mean) in self.group_means.iter() {
+                    for (key, mean) in &self.group_means {
                         if let Some(v) = mean.value() {
                             set(
                                 &mut averages,

@@ -137,7 +137,7 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
     }
 
     let mut row: Ordered<Number> = Ordered::default();
-    for (k, v) in averages.iter() {
+    for (k, v) in &averages {
         set(&mut row, &dialect.row_key(req.split, k), *v);
     }
     for (k, v) in derived.0 {
@@ -169,9 +169,10 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
     } else {
         (root.take_changes(), false)
     };
-    let appended = match req.defer_fold {
-        true => writer.append_unfolded(&line, changes.clone(), reset),
-        false => writer.append(&line, changes.clone(), reset).map(|()| false),
+    let appended = if req.defer_fold {
+        writer.append_unfolded(&line, changes.clone(), reset)
+    } else {
+        writer.append(&line, changes.clone(), reset).map(|()| false)
     };
     let fold_due = match appended {
         Ok(due) => due,
@@ -232,7 +233,7 @@ mod tests {
     use super::*;
     use crate::history::BatchAggregator;
 
-    fn request<'a>(split: &'a str, metrics: Option<Vec<(String, f64)>>) -> LogRequest<'a> {
+    fn request(split: &str, metrics: Option<Vec<(String, f64)>>) -> LogRequest<'_> {
         LogRequest {
             split,
             step: 3,

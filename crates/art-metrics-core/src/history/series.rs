@@ -61,7 +61,7 @@ pub fn keep(n: usize, max_points: usize, y: impl Fn(usize) -> f64) -> Vec<usize>
     kept
 }
 
-impl<'a> StepView<'a> {
+impl StepView<'_> {
     fn points_of(&self, column: Option<&[f64]>) -> Vec<(i64, f64)> {
         let Some(column) = column else {
             return Vec::new();

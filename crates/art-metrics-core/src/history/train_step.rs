@@ -38,9 +38,10 @@ impl TrainStepClock {
     /// a negative or non-finite value means now).
     pub fn started_ago(seconds: f64) -> Self {
         let now = Instant::now();
-        let ago = match seconds.is_finite() && seconds > 0.0 {
-            true => Duration::try_from_secs_f64(seconds).unwrap_or(Duration::ZERO),
-            false => Duration::ZERO,
+        let ago = if seconds.is_finite() && seconds > 0.0 {
+            Duration::try_from_secs_f64(seconds).unwrap_or(Duration::ZERO)
+        } else {
+            Duration::ZERO
         };
         Self::starting_at(now.checked_sub(ago).unwrap_or(now))
     }
@@ -124,6 +125,49 @@ pub fn train_step_metrics(
         out.push((GPU_COST_KEY.to_owned(), gpu_cost_usd(step_wall_s, rate)));
     }
     out
+}
+
+/// What a log asks of its backend, each at most once per log (a Python object's methods,
+/// behind closures): whether it has automatic train-step metrics, and its GPU rate.
+pub trait Backend {
+    type Error;
+    /// `supports_automatic_train_step_metrics()`.
+    fn supports(&mut self) -> Result<bool, Self::Error>;
+    /// `automatic_gpu_cost_per_hour_usd(model)` for all its GPUs (`None`: no price known).
+    fn usd_per_hour(&mut self) -> Result<Option<f64>, Self::Error>;
+}
+
+/// The automatic train-step metrics of one log, in the order the rules are asked: the split
+/// (train only), the backend's support, the interval since the previous train step
+/// (`interval`; `None` when the step was logged already), then the GPU rate only when the
+/// caller did not log `costs/gpu` itself. Empty when any of them says no.
+pub fn automatic_metrics<B: Backend>(
+    split: &str,
+    backend: &mut B,
+    interval: impl FnOnce() -> Option<f64>,
+    provided: impl Fn(&str) -> bool,
+) -> Result<Vec<(String, f64)>, B::Error> {
+    if !applies_to(split) || !backend.supports()? {
+        return Ok(Vec::new());
+    }
+    let Some(step_wall_s) = interval() else {
+        return Ok(Vec::new());
+    };
+    let rate = if needs_gpu_rate(&provided) {
+        backend.usd_per_hour()?
+    } else {
+        None
+    };
+    Ok(train_step_metrics(step_wall_s, provided, rate))
+}
+
+/// The GPU rate the opt-in efficiency figures use: train logs of a backend with automatic
+/// metrics only.
+pub fn efficiency_rate<B: Backend>(split: &str, backend: &mut B) -> Result<Option<f64>, B::Error> {
+    if !applies_to(split) || !backend.supports()? {
+        return Ok(None);
+    }
+    backend.usd_per_hour()
 }
 
 #[cfg(test)]
@@ -215,5 +259,59 @@ mod tests {
             let clock = TrainStepClock::started_ago(bad);
             assert!(clock.interval("train", 1, Instant::now()).unwrap() < 1.0);
         }
+    }
+
+    /// A backend that counts what it is asked.
+    struct Counting {
+        supports: bool,
+        rate: Option<f64>,
+        asked: (usize, usize),
+    }
+
+    impl Backend for Counting {
+        type Error = ();
+        fn supports(&mut self) -> Result<bool, ()> {
+            self.asked.0 += 1;
+            Ok(self.supports)
+        }
+        fn usd_per_hour(&mut self) -> Result<Option<f64>, ()> {
+            self.asked.1 += 1;
+            Ok(self.rate)
+        }
+    }
+
+    #[test]
+    fn automatic_metrics_ask_in_order_and_only_what_is_needed() {
+        let backend = |supports| Counting {
+            supports,
+            rate: Some(3.6),
+            asked: (0, 0),
+        };
+        let none = |_: &str| false;
+        let mut b = backend(true);
+        let m = automatic_metrics("train", &mut b, || Some(10.0), none).unwrap();
+        assert_eq!(
+            m,
+            [(STEP_WALL_KEY.into(), 10.0), (GPU_COST_KEY.into(), 0.01)]
+        );
+        assert_eq!(b.asked, (1, 1));
+        // Not train: the backend is not asked.
+        let mut b = backend(true);
+        assert!(
+            automatic_metrics("val", &mut b, || Some(1.0), none)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(b.asked, (0, 0));
+        // The caller logs costs/gpu: no rate asked.
+        let mut b = backend(true);
+        let m = automatic_metrics("train", &mut b, || Some(1.0), |k| k == GPU_COST_KEY).unwrap();
+        assert_eq!(m, [(STEP_WALL_KEY.into(), 1.0)]);
+        assert_eq!(b.asked, (1, 0));
+        // No support: no interval taken (the clock does not move), nothing asked after.
+        let mut b = backend(false);
+        let m = automatic_metrics("train", &mut b, || panic!("interval"), none).unwrap();
+        assert!(m.is_empty());
+        assert_eq!(b.asked, (1, 0));
     }
 }

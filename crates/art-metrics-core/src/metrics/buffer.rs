@@ -178,14 +178,11 @@ impl StepBuffer {
     /// Adds several values at once: all of them, or none when one is refused.
     pub fn add_all(&mut self, values: &[(&str, f64)]) -> CoreResult<()> {
         for (key, value) in values {
-            match self.index.get(*key) {
-                Some(&i) => {
-                    self.sum_with(i, *value)?;
-                }
-                None => {
-                    keys::validate(key)?;
-                    self.check_conflicts(key)?;
-                }
+            if let Some(&i) = self.index.get(*key) {
+                self.sum_with(i, *value)?;
+            } else {
+                keys::validate(key)?;
+                self.check_conflicts(key)?;
             }
         }
         for (key, value) in values {

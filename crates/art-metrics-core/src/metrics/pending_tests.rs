@@ -8,7 +8,7 @@ fn worker_step(ctx: &str, judge: f64, ids: &[&str]) -> PendingMetrics {
     w.add_data(
         None,
         None,
-        Some(ids.iter().map(|s| s.to_string()).collect()),
+        Some(ids.iter().map(std::string::ToString::to_string).collect()),
     )
     .unwrap();
     w.export_pending()
@@ -126,8 +126,11 @@ fn export_takes_the_step_and_numbers_exports() {
 fn bytes_round_trip_and_stay_small() {
     let w = Builder::new("train").unwrap();
     for i in 0..20 {
-        w.add_cost(&format!("train/judge_{i:02}/correctness"), 0.001 * i as f64)
-            .unwrap();
+        w.add_cost(
+            &format!("train/judge_{i:02}/correctness"),
+            0.001 * f64::from(i),
+        )
+        .unwrap();
     }
     w.add_data(None, None, Some(vec!["scenario-0001".into(), "é".into()]))
         .unwrap();

@@ -278,9 +278,9 @@ impl Totals {
         unique_scenario_ids.sort_unstable();
         let compensation = residuals(&self.cum, cum_state.iter().map(|(k, _)| k.as_str()));
         TotalsState {
-            compensation,
             cum_state,
             unique_scenario_ids,
+            compensation,
         }
     }
 

@@ -317,7 +317,9 @@ impl PriceCatalog {
             .collect();
         let mut msg = super::no_pricing_error(model).to_string();
         if !nearest.is_empty() {
-            msg.push_str(&format!(" Nearest catalog names: {}.", nearest.join(", ")));
+            msg.push_str(" Nearest catalog names: ");
+            msg.push_str(&nearest.join(", "));
+            msg.push('.');
         }
         CoreError::Unpriced(msg)
     }
@@ -484,7 +486,7 @@ fn strip_bedrock_version(name: &str) -> &str {
 /// suggestions for an unknown model or provider.
 fn nearest<'a>(query: &str, names: impl Iterator<Item = &'a str>) -> Vec<(usize, &'a str)> {
     let mut scored: Vec<(usize, &str)> = names.map(|n| (edit_distance(query, n), n)).collect();
-    scored.sort();
+    scored.sort_unstable();
     scored.dedup_by_key(|(_, n)| *n);
     scored
 }

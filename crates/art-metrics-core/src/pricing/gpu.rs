@@ -214,19 +214,18 @@ pub fn backend_usd_per_hour(
     }
     let mut total = 0.0;
     for (name, price) in &gpus {
-        match price {
-            Some(p) => total += p,
-            None => {
-                let warning = notices::first_time(&format!("gpu-unknown\0{name}")).then(|| {
-                    let known: Vec<&str> = GPU_PRICES.iter().map(|r| r.model).collect();
-                    format!(
-                        "No price is known for GPU '{name}' (known: {}): no costs/gpu is \
-                         logged. Pass gpu_cost_per_hour_usd=<USD per GPU-hour> to the backend.",
-                        known.join(", ")
-                    )
-                });
-                return none(warning);
-            }
+        if let Some(p) = price {
+            total += p;
+        } else {
+            let warning = notices::first_time(&format!("gpu-unknown\0{name}")).then(|| {
+                let known: Vec<&str> = GPU_PRICES.iter().map(|r| r.model).collect();
+                format!(
+                    "No price is known for GPU '{name}' (known: {}): no costs/gpu is \
+                     logged. Pass gpu_cost_per_hour_usd=<USD per GPU-hour> to the backend.",
+                    known.join(", ")
+                )
+            });
+            return none(warning);
         }
     }
     match gpu_count {

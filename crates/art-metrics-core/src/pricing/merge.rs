@@ -249,9 +249,10 @@ impl CatalogChanges {
             return None;
         }
         let first = self.skipped[..n.min(SHOWN)].join("; ");
-        let more = match n > SHOWN {
-            true => format!("; ... and {} more", n - SHOWN),
-            false => String::new(),
+        let more = if n > SHOWN {
+            format!("; ... and {} more", n - SHOWN)
+        } else {
+            String::new()
         };
         let s = if n == 1 { "y" } else { "ies" };
         Some(format!(

@@ -108,16 +108,17 @@ pub enum Returned<'a> {
 /// The error for a value that cannot be an API response (issue #22 part 4): it names the
 /// value's type and where the response should come from.
 pub fn no_response_error(type_name: &str, tracked: bool) -> CoreError {
-    let (what, fix) = match tracked {
-        true => (
+    let (what, fix) = if tracked {
+        (
             "The judge returned no API response",
             "return the provider's response (or a dict with its 'usage'), or pass \
-             response_getter= to pick it out of what the function returns",
-        ),
-        false => (
+         response_getter= to pick it out of what the function returns",
+        )
+    } else {
+        (
             "The response is not an API response",
             "pass the provider's response (or a dict with its 'usage')",
-        ),
+        )
     };
     CoreError::Pricing(format!("{what} (got {type_name}): {fix}."))
 }

@@ -98,7 +98,11 @@ impl PriceKey {
 
     /// The key whose price bills these units when this key has none (`None`: not billed).
     pub fn fallback(self) -> Option<PriceKey> {
-        use PriceKey::*;
+        use PriceKey::{
+            CacheAudioRead, CacheImageRead, CacheRead, CacheWrite, CacheWrite1h, CacheWrite12h,
+            Input, InputAudio, InputImage, InputTool, InputVideo, Output, OutputAudio,
+            OutputCitation, OutputImage, OutputReasoning, OutputVideo, Requests, WebSearches,
+        };
         match self {
             Input | Output | WebSearches | Requests => None,
             CacheRead | CacheWrite | InputAudio | InputImage | InputVideo | InputTool => {
@@ -163,6 +167,58 @@ impl Price {
 pub struct PriceSet(pub [Option<Price>; KEY_COUNT]);
 
 impl PriceSet {
+    /// The headline prices per million tokens, as `lookup()` reports them: input and
+    /// output (0 when not billed: the model charges nothing per token of that kind), and
+    /// cache read, cache write and 1-hour cache write (`None` when not billed). Below every
+    /// long-context tier.
+    pub fn headline(&self) -> Headline {
+        let base = |key| self.get(key).map(Price::base);
+        Headline {
+            input: base(PriceKey::Input).unwrap_or(0.0),
+            output: base(PriceKey::Output).unwrap_or(0.0),
+            cache_read: base(PriceKey::CacheRead),
+            cache_write: base(PriceKey::CacheWrite),
+            cache_write_1h: base(PriceKey::CacheWrite1h),
+        }
+    }
+
+    /// The long-context tiers of these prices, one per input size where any price changes
+    /// (ascending): at each, the price of input, output, cache read and cache write in force
+    /// above it (`None`: that key is not tiered).
+    pub fn tiers(&self) -> Vec<TierView> {
+        let keys = [
+            PriceKey::Input,
+            PriceKey::Output,
+            PriceKey::CacheRead,
+            PriceKey::CacheWrite,
+        ];
+        let mut starts: Vec<f64> = keys
+            .iter()
+            .filter_map(|k| match self.get(*k) {
+                Some(Price::Tiered { tiers, .. }) => Some(tiers.iter().map(|(s, _)| *s)),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        starts.sort_by(f64::total_cmp);
+        starts.dedup();
+        let at = |key: PriceKey, start: f64| match self.get(key) {
+            Some(Price::Tiered { tiers, .. }) => tiers
+                .iter()
+                .rev()
+                .find(|(s, _)| *s <= start)
+                .map(|(_, p)| *p),
+            _ => None,
+        };
+        starts
+            .into_iter()
+            .map(|start| TierView {
+                above_tokens: start,
+                prices: keys.map(|k| at(k, start)),
+            })
+            .collect()
+    }
+
     pub fn get(&self, key: PriceKey) -> Option<&Price> {
         self.0[key as usize].as_ref()
     }
@@ -191,6 +247,45 @@ pub enum Condition {
     From(i64),
     /// Minutes after UTC midnight: start inclusive, end exclusive, wrapping when end < start.
     Hours(u32, u32),
+}
+
+impl Condition {
+    /// The UTC date a period starts on (`2025-11-01`), for `From`.
+    pub fn start_date(&self) -> Option<String> {
+        match *self {
+            Condition::From(day) => Some(format_utc(day.max(0) as u64 * 86_400)[..10].to_owned()),
+            _ => None,
+        }
+    }
+
+    /// The UTC hours a period applies (`("16:30", "00:30")`), for `Hours`.
+    pub fn utc_hours(&self) -> Option<(String, String)> {
+        match *self {
+            Condition::Hours(a, b) => {
+                let hhmm = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
+                Some((hhmm(a), hhmm(b)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// [`PriceSet::headline`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Headline {
+    pub input: f64,
+    pub output: f64,
+    pub cache_read: Option<f64>,
+    pub cache_write: Option<f64>,
+    pub cache_write_1h: Option<f64>,
+}
+
+/// One long-context tier of a [`PriceSet`] (see [`PriceSet::tiers`]): the input size above
+/// which it applies, and the input, output, cache read and cache write prices per million.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierView {
+    pub above_tokens: f64,
+    pub prices: [Option<f64>; 4],
 }
 
 /// A period of prices (genai-prices' `ConditionalPrice`).
@@ -277,7 +372,7 @@ impl RequestContext<'_> {
 #[derive(Debug, Clone, Copy)]
 pub struct Applied<'a>(pub [Option<&'a Price>; KEY_COUNT]);
 
-impl<'a> Applied<'a> {
+impl Applied<'_> {
     /// The price billing `key`'s units at `input_tokens`: its own, else its fallback's, else 0.
     pub fn price(&self, mut key: PriceKey, input_tokens: f64) -> f64 {
         loop {
@@ -413,6 +508,27 @@ pub fn parse_hhmm(s: &str) -> Option<u32> {
     let (h, m) = s.split_once(':')?;
     let (h, m) = (h.parse::<u32>().ok()?, m.get(..2)?.parse::<u32>().ok()?);
     (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
+/// Seconds since the epoch as an ISO 8601 UTC timestamp (civil-from-days, H. Hinnant).
+pub fn format_utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+00:00",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -605,5 +721,29 @@ mod tests {
         assert_eq!(a.price(PriceKey::WebSearches, 0.0), 0.0);
         assert_eq!(a.price(PriceKey::OutputReasoning, 200_000.0), 15.0);
         assert_eq!(a.price(PriceKey::OutputReasoning, 200_001.0), 22.5);
+    }
+
+    #[test]
+    fn headline_and_tiers_of_a_long_context_model() {
+        let mut set = PriceSet::default();
+        set.0[PriceKey::Input as usize] = Some(Price::Tiered {
+            base: 1.25,
+            tiers: vec![(200_000.0, 2.5)].into(),
+        });
+        set.0[PriceKey::Output as usize] = Some(Price::Flat(10.0));
+        let h = set.headline();
+        assert_eq!((h.input, h.output, h.cache_read), (1.25, 10.0, None));
+        assert_eq!(
+            set.tiers(),
+            [TierView {
+                above_tokens: 200_000.0,
+                prices: [Some(2.5), None, None, None]
+            }]
+        );
+        assert_eq!(
+            PriceSet::default().headline().input,
+            0.0,
+            "not billed: free"
+        );
     }
 }

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::catalog::{PriceCatalog, PriceOrigin, SourceInfo};
 use super::merge::{CatalogChanges, MergeReport, merge_catalog};
+use super::prices::format_utc;
 use super::{genai, litellm, store};
 use crate::error::{CoreError, CoreResult};
 
@@ -325,7 +326,8 @@ pub fn merge_price_list(
         let mut msg =
             format!("the {format} price list prices no model of a provider the catalog covers");
         if !parsed.skipped.is_empty() {
-            msg.push_str(&format!("; skipped: {}", parsed.skipped.join("; ")));
+            msg.push_str("; skipped: ");
+            msg.push_str(&parsed.skipped.join("; "));
         }
         return Err(CoreError::Corrupt(msg));
     }
@@ -347,7 +349,7 @@ pub fn merge_price_list(
             fetched_at,
             format: format.into(),
         },
-        o => o,
+        PriceOrigin::Builtin => PriceOrigin::Builtin,
     };
     let source = SourceInfo {
         name: format!("{format} (refreshed {fetched_at})"),
@@ -449,33 +451,15 @@ pub fn utc_now() -> String {
     format_utc(secs)
 }
 
-/// Seconds since the epoch as an ISO 8601 UTC timestamp (civil-from-days, H. Hinnant).
-pub fn format_utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+00:00",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// SHA-256 of `data`, hex (the catalog records it to say which map it was built from).
 pub fn sha256_hex(data: &[u8]) -> String {
+    use std::fmt::Write;
     Sha256::digest(data)
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+        .fold(String::new(), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 #[cfg(test)]

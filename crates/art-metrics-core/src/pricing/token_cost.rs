@@ -132,11 +132,12 @@ pub fn token_cost(
         }
         (None, Some(m)) => {
             // Most models price every moment alike: no clock read then (issue #20).
-            let at = match !m.needs_time(&ctx) {
-                true => RequestTime(0.0),
-                false => fields
+            let at = if m.needs_time(&ctx) {
+                fields
                     .timestamp()
-                    .map_or_else(RequestTime::now, RequestTime),
+                    .map_or_else(RequestTime::now, RequestTime)
+            } else {
+                RequestTime(0.0)
             };
             m.applied(at, &ctx)
         }

@@ -146,7 +146,7 @@ fn injected_failure(path: &Path) -> Option<std::io::Error> {
 
 /// Without the test hooks, no append is made to fail (and none pays for a check).
 #[cfg(not(feature = "test-hooks"))]
-#[inline(always)]
+#[inline]
 fn injected_failure(_path: &Path) -> Option<std::io::Error> {
     None
 }
@@ -184,7 +184,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> CoreResult<()> {
             return Err(io_err("cannot write", &tmp, e));
         }
         match create_new(&tmp, bytes) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 1000 => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 1000 => {}
             r => break (tmp, r),
         }
     };
@@ -311,7 +311,7 @@ pub fn history_tail(path: &Path, count: usize) -> CoreResult<HistoryTail> {
     let mut start = len;
     let mut buf: Vec<u8> = Vec::new();
     let mut block = 64 * 1024u64;
-    while start > 0 && buf.iter().filter(|b| **b == b'\n').count() <= count {
+    while start > 0 && memchr::memchr_iter(b'\n', &buf).count() <= count {
         let from = start.saturating_sub(block);
         let mut chunk = vec![0u8; (start - from) as usize];
         f.seek(SeekFrom::Start(from))

@@ -56,7 +56,7 @@ impl WriterLock {
         let pid = std::process::id();
         let _ = file
             .set_len(0)
-            .and_then(|_| file.seek(SeekFrom::Start(0)))
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
             .and_then(|_| file.write_all(pid.to_string().as_bytes()));
         Ok(WriterLock { _file: file, pid })
     }

@@ -201,21 +201,20 @@ impl RunDir {
         let (shared, created) = {
             let mut reg = REGISTRY.lock();
             reg.retain(|(_, w)| w.strong_count() > 0);
-            match reg
+            if let Some(s) = reg
                 .iter()
                 .find(|(p, _)| *p == key)
                 .and_then(|(_, w)| w.upgrade())
             {
-                Some(s) => (s, false),
-                None => {
-                    let s = Arc::new(Shared {
-                        dir,
-                        compact_min_bytes: bytes,
-                        files: Mutex::new(Files::default()),
-                    });
-                    reg.push((key, Arc::downgrade(&s)));
-                    (s, true)
-                }
+                (s, false)
+            } else {
+                let s = Arc::new(Shared {
+                    dir,
+                    compact_min_bytes: bytes,
+                    files: Mutex::new(Files::default()),
+                });
+                reg.push((key, Arc::downgrade(&s)));
+                (s, true)
             }
         };
         if created {

@@ -99,7 +99,9 @@ fn mark_non_finite(text: &str) -> std::borrow::Cow<'_, str> {
             .into_iter()
             .find(|(t, _)| rest.starts_with(t));
         if let Some((t, marker)) = token {
-            out.push_str(&format!("\"{}\"", marker.replace('\0', "\\u0000")));
+            out.push('"');
+            out.push_str(&marker.replace('\0', "\\u0000"));
+            out.push('"');
             rest = &rest[t.len()..];
             continue;
         }

@@ -8,7 +8,7 @@ use super::*;
 fn changes(total: f64, ids: &[&str]) -> TotalsChanges {
     TotalsChanges {
         cum_state: vec![("costs/cum/all".into(), total)],
-        new_scenario_ids: ids.iter().map(|s| s.to_string()).collect(),
+        new_scenario_ids: ids.iter().map(std::string::ToString::to_string).collect(),
         ..TotalsChanges::default()
     }
 }

@@ -328,9 +328,8 @@ impl StepTable {
                 }
             }
         }
-        let step = match training_step.or(step_key) {
-            Some(RowValue::Int(step)) => step,
-            _ => return None,
+        let Some(RowValue::Int(step)) = training_step.or(step_key) else {
+            return None;
         };
         let at = self.step_index(step);
         self.add_values(at);
