@@ -1,17 +1,16 @@
-"""The README's pricing examples run as written."""
+"""The pricing page's examples (docs/pages/pricing.md) run as written, and print what they say."""
 
 import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "pages" / "pricing.md"
 
 
 def test_pricing_examples_run(capsys):
-    # Only this section: later sections' examples write run directories (test_readme.py
-    # runs them in a temporary directory).
-    section = README.read_text().split("## Pricing and API costs", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    # In the working directory, one after the other: the page's examples write no run
+    # directory (test_readme.py runs every page's examples in a temporary directory).
+    blocks = re.findall(r"```python\n(.*?)```", PAGE.read_text(), flags=re.DOTALL)
     assert len(blocks) >= 2
     for block in blocks:
-        exec(compile(block, str(README), "exec"), {})  # noqa: S102 - the README is ours
+        exec(compile(block, str(PAGE), "exec"), {})  # noqa: S102 - the page is ours
     assert capsys.readouterr().out.startswith("0.00325")

@@ -3,7 +3,7 @@
 For a demo run, an openpipe-art run and a 10,000-step run: no console errors, every chart has
 the right number of points, a hover shows the right value, the screenshot is not blank.
 Never skipped: without Chromium it fails and says how to get it (.ci/run installs it).
-``UPDATE_SCREENSHOT=1`` also writes the demo's screenshot to docs/report.png.
+``UPDATE_SCREENSHOT=1`` also writes the demo's screenshot to docs/pages/report.png.
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def test_demo_run_in_the_browser(browser, tmp_path):
         assert sources[0].inner_text().startswith("gpu")
         page.screenshot(tmp_path / "demo.png")
         if os.environ.get("UPDATE_SCREENSHOT"):
-            shutil.copy(tmp_path / "demo.png", ROOT / "docs" / "report.png")
+            shutil.copy(tmp_path / "demo.png", ROOT / "docs" / "pages" / "report.png")
         assert page.errors == []
     finally:
         page.close()
