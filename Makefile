@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: venv prices-venv build-dev test test-rust test-python test-0523 venv-0523 lint wheel-smoke ci bench bench-smoke demo fuzz reliability catalog
+.PHONY: venv prices-venv build-dev test test-rust test-python test-0523 venv-0523 lint docs wheel-smoke ci bench bench-smoke demo fuzz reliability catalog
 
 # The tests need Python >= 3.11 (openpipe-art 0.5.18 requires it); the package itself, 3.9.
 $(PY):
@@ -52,9 +52,16 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	# The core crate stays free of Python: no PyO3 anywhere in its dependency tree.
 	! cargo tree -p art_metrics_core -e normal,build | grep -qi pyo3
-	$(VENV)/bin/ruff check python tests bench examples
-	$(VENV)/bin/ruff format --check python tests bench examples
+	$(VENV)/bin/ruff check python tests bench examples docs/griffe_rst.py
+	$(VENV)/bin/ruff format --check python tests bench examples docs/griffe_rst.py
 	$(VENV)/bin/mypy  # --strict on python/art_metrics and its stub: [tool.mypy] in pyproject.toml
+	$(MAKE) docs
+
+# The documentation site (docs/mkdocs.yml, pages in docs/pages/) into target/site. --strict: a
+# broken link or anchor, a page missing from the nav or an API name griffe cannot find fails.
+# griffe reads python/art_metrics and _core.pyi as source: no build of the extension needed.
+docs:
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -f docs/mkdocs.yml -d $(abspath target/site)
 
 # A wheel for every CPython 3.9-3.13 found here, each installed and imported in a clean venv
 # (dev profile; WHEEL_PROFILE=release for release wheels).
