@@ -17,7 +17,7 @@ class LocalBackend:
     """Prices train steps by wall time: seconds x USD per GPU-hour x GPUs / 3600.
 
     ``gpu_cost_per_hour_usd`` is per GPU; without it each visible GPU is priced from the
-    table in the README (H200 $3.00 as openpipe-art; H100, A100, B200, L40S, L4, A10G), a
+    table in docs/pages/spend.md (H200 $3.00 as openpipe-art; H100, A100, B200, L40S, L4, A10G), a
     mixed set as the sum. The GPU count is ``gpu_count`` or the number of GPUs nvidia-smi
     shows after ``CUDA_VISIBLE_DEVICES``. An unknown GPU, or a price with no GPU visible and
     no ``gpu_count``, means no ``costs/gpu`` and one ``UserWarning`` naming what to pass.

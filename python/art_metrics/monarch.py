@@ -11,7 +11,7 @@ exception as ``art_metrics_pending``; Monarch pickles the exception raised in th
 whole (attributes included) into the :class:`monarch.actor.ActorError` the driver sees, as its
 ``exception``, and :func:`get` merges it from there.
 
-Example (a local mesh of 2 processes; see README "Many workers" for a whole run)::
+Example (a local mesh of 2 processes; see docs/pages/workers.md for a whole run)::
 
     class Rollouts(Actor):
         @endpoint
