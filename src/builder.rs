@@ -595,15 +595,16 @@ pub fn _wandb_row_keys(
     Ok((sent, defined))
 }
 
-type WandbSetup = (Vec<&'static str>, Vec<(&'static str, &'static str)>);
+type WandbSetup = (Vec<&'static str>, Vec<(&'static str, &'static str)>, bool);
 
 /// The W&B run setup of `art_version`: the axes (`define_metric(name)`, defined from the
-/// start) and the `(pattern, step_metric)` globs, in order.
+/// start), the `(pattern, step_metric)` globs, in order, and whether the `wandb` package is
+/// required (else W&B is skipped without it).
 #[pyfunction]
 pub fn _wandb_setup(art_version: &str) -> PyResult<WandbSetup> {
     let w = ArtVersion::parse(art_version)
         .map_err(to_py)?
         .dialect()
         .wandb;
-    Ok((w.axes.to_vec(), w.globs.to_vec()))
+    Ok((w.axes.to_vec(), w.globs.to_vec(), w.requires_package))
 }

@@ -56,9 +56,9 @@ class WandbReporter:
         art_version: ArtVersion = "0.5.18",
         **init_kwargs: Any,
     ) -> None:
-        self._axes, self._globs = _wandb_setup(art_version)
+        self._axes, self._globs, required = _wandb_setup(art_version)
         self.art_version = art_version
-        if art_version == "0.5.18":
+        if required:
             _require("wandb")
         self.project = project
         self.name = name

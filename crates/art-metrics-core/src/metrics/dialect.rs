@@ -140,6 +140,9 @@ pub struct WandbRules {
     pub filter: Option<(&'static [&'static str], &'static [&'static str])>,
     /// Whether a caller's key is also defined against `training_step` (besides `costs/`).
     pub define_caller_keys: bool,
+    /// Whether `Model()` refuses to start without the `wandb` package (0.5.18) rather than
+    /// skip W&B (0.5.23).
+    pub requires_package: bool,
 }
 
 /// Everything that differs between two openpipe-art versions.
@@ -251,6 +254,7 @@ static V0_5_18: Dialect = Dialect {
         ],
         filter: None,
         define_caller_keys: false,
+        requires_package: true,
     },
 };
 
@@ -349,6 +353,7 @@ static V0_5_23: Dialect = Dialect {
         ],
         filter: Some((WANDB_CANONICAL_0_5_23, &["costs/cum/", "sft/"])),
         define_caller_keys: true,
+        requires_package: false,
     },
 };
 
