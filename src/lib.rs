@@ -41,6 +41,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(notices::_split_notice, m)?)?;
     m.add_function(wrap_pyfunction!(budget::_set_budget_handler, m)?)?;
     m.add_class::<steps::StepTable>()?;
+    m.add(
+        "THROUGHPUT_LABELS",
+        art_metrics_core::history::steps::THROUGHPUT_LABELS.to_vec(),
+    )?;
     m.add_function(wrap_pyfunction!(steps::format_summary_line, m)?)?;
     m.add_function(wrap_pyfunction!(steps::cost_sources, m)?)?;
     m.add_class::<pricing::CostTracker>()?;

@@ -19,6 +19,7 @@ __all__ = [
     "SUPPORTED_ART_VERSIONS",
     "_wandb_row_keys",
     "_wandb_setup",
+    "THROUGHPUT_LABELS",
     "_split_notice",
     "_set_budget_handler",
     "TrackedFunction",
@@ -221,6 +222,7 @@ def cost_sources(values: list[tuple[str, float]]) -> dict[str, float]: ...
 def _wandb_row_keys(
     art_version: ArtVersion, keys: list[str], caller_keys: list[str]
 ) -> tuple[list[str], list[str]]: ...
+THROUGHPUT_LABELS: list[tuple[str, str]]
 def _wandb_setup(
     art_version: ArtVersion,
 ) -> tuple[list[str], list[tuple[str, str]], bool]: ...

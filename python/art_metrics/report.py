@@ -36,17 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from ._core import StepTable
+from ._core import THROUGHPUT_LABELS, StepTable
 from .history import read_state
 from .summary import escape_controls, number, read_steps
 
 __all__ = ["Chart", "Run", "Series", "load_run", "render_html", "write_html", "write_pngs"]
 
-_THROUGHPUT = {
-    "throughput/avg_actor_tok_per_s": "actor",
-    "throughput/avg_rollout_tok_per_s": "rollout",
-    "throughput/avg_trainer_tok_per_s": "trainer",
-}
+# Both openpipe-art versions' throughput keys and their series names (the core's table).
+_THROUGHPUT = dict(THROUGHPUT_LABELS)
 _SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
 
 # The point budget of the embedded data: each series at most MAX_POINTS (a 10,000-step run is

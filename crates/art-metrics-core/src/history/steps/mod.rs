@@ -64,6 +64,12 @@ pub const ACTOR_KEYS: [&str; 2] = [
 ];
 pub const TRAINER_KEY: &str = "throughput/avg_trainer_tok_per_s";
 const THROUGHPUT_KEYS: [&str; 3] = [ACTOR_KEYS[0], ACTOR_KEYS[1], TRAINER_KEY];
+/// The throughput keys of both openpipe-art versions and what a chart calls each series.
+pub const THROUGHPUT_LABELS: [(&str, &str); 3] = [
+    (ACTOR_KEYS[0], "actor"),
+    (ACTOR_KEYS[1], "rollout"),
+    (TRAINER_KEY, "trainer"),
+];
 
 /// A key without its custom split's prefix: `holdout/costs/all` -> `costs/all`.
 pub fn unprefixed(key: &str) -> &str {
