@@ -1,9 +1,9 @@
 """A scripted run through ``Model.log``, usable with openpipe-art 0.5.18 or art_metrics.
 
-Adapted from the research script ``ref_scripted_run.py``. Costs come from ``costs/...``
-trajectory and group metrics and from judge calls, recorded either with ``builder.add_cost``
-(``judges="add_cost"``) or through each library's ``track_api_cost`` with an OpenAI-shaped
-response, in the train, eval and holdout contexts (``judges="track_api_cost"``).
+Costs come from ``costs/...`` trajectory and group metrics and from judge calls, recorded
+either with ``builder.add_cost`` (``judges="add_cost"``) or through each library's
+``track_api_cost`` with an OpenAI-shaped response, in the train, eval and holdout contexts
+(``judges="track_api_cost"``).
 
 Manual use:  METRICS_IMPL=art|art_metrics [JUDGES=track_api_cost] python tests/scripted_run.py BASE_PATH
 """

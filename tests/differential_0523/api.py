@@ -1,10 +1,10 @@
-"""The proposed API for choosing openpipe-art 0.5.23's dialect, in one place.
+"""How the tests choose openpipe-art 0.5.23's dialect, in one place.
 
-See /work/notes/art0523-spec.md ("Proposed API"): the dialect is a property of the *run*,
-chosen where a run starts: ``Model(..., art_version=...)`` and the root
-``MetricsBuilder(cost_context, *, art_version=...)``; builders made with
-``for_cost_context`` share the run and so its dialect. ``install()`` picks it from the
-installed openpipe-art. The default stays "0.5.18".
+docs/pages/art-script.md ("openpipe-art 0.5.18 or 0.5.23") describes the API: the dialect is
+a property of the *run*, chosen where a run starts: ``Model(..., art_version=...)`` and the root
+``MetricsBuilder(cost_context, *, art_version=...)``; builders made with ``for_cost_context``
+share the run and so its dialect. ``install()`` picks it from the installed openpipe-art. The
+default stays "0.5.18".
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ with an OpenAI-shaped response (``judges="track_api_cost"``), in the train, eval
 sft contexts. Each flush has at most one intermediate cost rollup (``costs/<context>``): the
 reference orders several by string hash.
 
-What it exercises of 0.5.23 (see /work/notes/art0523-spec.md):
+What it exercises of 0.5.23 (the README's "openpipe-art 0.5.18 or 0.5.23" has the table):
 - the renamed builder kwargs (``step_rollout_s``, ``step_rollout_tokens``,
   ``step_rollout_idle_s``) and the keys, totals and throughputs they feed;
 - trainer throughput from ``data/step_trainable_assistant_tokens`` and
