@@ -126,4 +126,16 @@ PY
     # The CLI entry point: the demo writes a run directory and prints its summary.
     (cd "$work" && "$venv/bin/art-metrics" demo --base-path "$work/demo-$tag" >/dev/null)
 done
+# The stub against a build without the test hooks, as users get it (tests/test_stubs.py checks
+# the dev build, which has them): stubtest from the dev venv, which has mypy, importing the
+# wheel installed for the dev venv's Python.
+dev_python="$(dirname "$maturin")/python"
+if [[ -x $dev_python ]] && "$dev_python" -c 'import mypy.stubtest' 2>/dev/null; then
+    tag=$("$dev_python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
+    site=$("$work/venv-$tag/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    (cd "$work" && PYTHONPATH="$site" "$dev_python" -m mypy.stubtest art_metrics._core)
+    echo "wheel_smoke: stubtest passes against the $tag wheel (no test hooks)"
+else
+    echo "wheel_smoke: stubtest skipped: $dev_python has no mypy" >&2
+fi
 echo "wheel_smoke: ${#interpreters[@]} wheels built, installed and imported"

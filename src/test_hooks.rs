@@ -14,8 +14,14 @@ fn _fail_next_appends(count: u32, errno: i32) {
     art_metrics_core::history::rundir::fail_next_appends(count, errno);
 }
 
+/// Sets the hooks as attributes of `m` without listing them in its `__all__` (which
+/// `add_function` would do): the module then exports the same names with and without the
+/// feature, and one `_core.pyi` passes stubtest against both builds (issue #23).
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(_noop, m)?)?;
-    m.add_function(wrap_pyfunction!(_fail_next_appends, m)?)?;
+    m.setattr("_noop", wrap_pyfunction!(_noop, m)?)?;
+    m.setattr(
+        "_fail_next_appends",
+        wrap_pyfunction!(_fail_next_appends, m)?,
+    )?;
     Ok(())
 }
