@@ -1,6 +1,6 @@
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Callable, ClassVar, final
+from typing import Any, Callable, ClassVar, final, overload
 
 from typing_extensions import Self, disjoint_base
 
@@ -66,16 +66,45 @@ class BuilderCore:
     def art_version(self) -> ArtVersion: ...
     def add_metric(self, key: str, value: float) -> None: ...
     def add_cost(self, path: str, usd: float) -> None: ...
-    # The parameter names are the run's art_version's, bound by the core, each defaulting to
-    # None: 0.5.18 add_data(step_num_scenarios, step_actor_tokens, scenario_ids),
-    # add_user_timing(step_wall_s, step_actor_s, step_eval_s),
-    # add_idle_times(step_trainer_idle_s, step_actor_idle_s); 0.5.23 says step_rollout_tokens,
-    # step_rollout_s and step_rollout_idle_s instead.
+    # The parameter names are the run's art_version's (the core binds them as Python would
+    # bind these signatures, and refuses the other version's names with a TypeError): the
+    # first overload is openpipe-art 0.5.18's, the second 0.5.23's.
+    @overload
     def add_data(
-        self, *args: float | Iterable[Any] | None, **kwargs: float | Iterable[Any] | None
+        self,
+        step_num_scenarios: float | None = None,
+        step_actor_tokens: float | None = None,
+        scenario_ids: Iterable[object] | None = None,
     ) -> None: ...
-    def add_user_timing(self, *args: float | None, **kwargs: float | None) -> None: ...
-    def add_idle_times(self, *args: float | None, **kwargs: float | None) -> None: ...
+    @overload
+    def add_data(
+        self,
+        step_num_scenarios: float | None = None,
+        step_rollout_tokens: float | None = None,
+        scenario_ids: Iterable[object] | None = None,
+    ) -> None: ...
+    @overload
+    def add_user_timing(
+        self,
+        step_wall_s: float | None = None,
+        step_actor_s: float | None = None,
+        step_eval_s: float | None = None,
+    ) -> None: ...
+    @overload
+    def add_user_timing(
+        self,
+        step_wall_s: float | None = None,
+        step_rollout_s: float | None = None,
+        step_eval_s: float | None = None,
+    ) -> None: ...
+    @overload
+    def add_idle_times(
+        self, step_trainer_idle_s: float | None = None, step_actor_idle_s: float | None = None
+    ) -> None: ...
+    @overload
+    def add_idle_times(
+        self, step_trainer_idle_s: float | None = None, step_rollout_idle_s: float | None = None
+    ) -> None: ...
     def _flush(self) -> dict[str, float]: ...
     def _drain_pending(self) -> dict[str, float]: ...
     def export_pending(self) -> PendingMetrics: ...

@@ -7,7 +7,7 @@ a type checker refuse them before. `ArtVersion` must list the core's `SUPPORTED_
 
 from typing import Literal
 
-__all__ = ["ArtVersion", "OnExceed", "OnUnpriced"]
+__all__ = ["AlertLevel", "ArtVersion", "OnExceed", "OnUnpriced", "ReportMetric"]
 
 # The openpipe-art versions whose rules a run can follow.
 ArtVersion = Literal["0.5.18", "0.5.23"]
@@ -15,3 +15,7 @@ ArtVersion = Literal["0.5.18", "0.5.23"]
 OnExceed = Literal["warn", "raise"]
 # What a tracked call whose model has no price does: raise, or count it and warn once.
 OnUnpriced = Literal["raise", "warn"]
+# The reporters `Model(report_metrics=[...])` builds (`reporting.reporters_for`).
+ReportMetric = Literal["wandb", "trackio"]
+# The level of a reporter's alert (W&B's `AlertLevel` names; the spend guard sends them).
+AlertLevel = Literal["INFO", "WARN", "ERROR"]

@@ -27,6 +27,7 @@ import weakref
 from typing import Any
 
 from . import _core
+from ._types import AlertLevel
 
 __all__ = ["BudgetExceeded", "BudgetWarning"]
 
@@ -61,7 +62,7 @@ def _register(builder: Any, model: Any) -> None:
     _models[builder._run_id()] = model
 
 
-def _alert(model: Any, title: str, text: str, level: str) -> None:
+def _alert(model: Any, title: str, text: str, level: AlertLevel) -> None:
     if model is None:
         return
     for reporter in model.reporters:

@@ -16,6 +16,7 @@ import sys
 from typing import Any, TextIO
 
 from ._core import gpu_cost_usd
+from ._types import ReportMetric
 from .costs import track_api_cost
 from .model import Model
 from .summary import (
@@ -169,7 +170,12 @@ class _StepRows:
 
 
 async def _run(
-    base_path: str, steps: int, seed: int, name: str, report_metrics: list[str], out: TextIO
+    base_path: str,
+    steps: int,
+    seed: int,
+    name: str,
+    report_metrics: list[ReportMetric],
+    out: TextIO,
 ) -> list[StepSummary]:
     recorder = _StepRows()
     model = Model(
@@ -211,7 +217,7 @@ def run_demo(
     *,
     seed: int = 0,
     name: str = DEMO_NAME,
-    report_metrics: list[str] | None = None,
+    report_metrics: list[ReportMetric] | None = None,
     out: TextIO | None = None,
 ) -> list[StepSummary]:
     """Simulate ``steps`` training steps into ``{base_path}/art-metrics-demo/models/{name}``,

@@ -36,7 +36,7 @@ from ._core import (
     _check_path_component,
     _split_notice,
 )
-from ._types import ArtVersion, OnExceed
+from ._types import ArtVersion, OnExceed, ReportMetric
 from .builder import MetricsBuilder
 from .reporting import WandbReporter, reporters_for
 from .trajectories import normalize_groups
@@ -151,7 +151,7 @@ class Model:
         inference_base_url: str | None = None,
         inference_model_name: str | None = None,
         base_path: str = ".art",
-        report_metrics: list[str] | None = None,
+        report_metrics: list[ReportMetric] | None = None,
         reporters: Iterable[Reporter] = (),
         art_version: ArtVersion = "0.5.18",
         efficiency_metrics: bool = False,

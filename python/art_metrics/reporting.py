@@ -11,10 +11,10 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, get_args
 
 from ._core import _wandb_row_keys, _wandb_setup
-from ._types import ArtVersion
+from ._types import AlertLevel, ArtVersion, ReportMetric
 
 __all__ = ["TrackioReporter", "WandbReporter", "reporters_for"]
 
@@ -22,7 +22,7 @@ __all__ = ["TrackioReporter", "WandbReporter", "reporters_for"]
 # so validation logged late for an earlier step lands at that step. The axes, the globs and
 # which keys are sent are openpipe-art version's rules, in the core.
 _STEP_METRIC = "training_step"
-_KNOWN = ("wandb", "trackio")
+_KNOWN: tuple[ReportMetric, ...] = get_args(ReportMetric)
 
 
 def _require(package: str) -> None:
@@ -113,7 +113,7 @@ class WandbReporter:
                 self._defined.add(key)
         run.log({key: row[key] for key in sent})
 
-    def alert(self, *, title: str, text: str, level: str = "WARN") -> None:
+    def alert(self, *, title: str, text: str, level: AlertLevel = "WARN") -> None:
         """A W&B alert on the run (``level``: "INFO", "WARN" or "ERROR"); the spend guard
         sends one per threshold crossed."""
         run = self._current_run()
@@ -161,7 +161,7 @@ class TrackioReporter:
         step = row.get(_STEP_METRIC)
         self._current_run().log(dict(row), step=step if isinstance(step, int) else None)
 
-    def alert(self, *, title: str, text: str, level: str = "WARN") -> None:
+    def alert(self, *, title: str, text: str, level: AlertLevel = "WARN") -> None:
         """A Trackio alert (``trackio.alert``, in Trackio versions that have it) for the
         spend guard; ``level``: "INFO", "WARN" or "ERROR"."""
         import trackio
@@ -189,7 +189,7 @@ class TrackioReporter:
 
 
 def reporters_for(
-    report_metrics: Iterable[str] | None,
+    report_metrics: Iterable[ReportMetric] | None,
     *,
     project: str,
     name: str,
