@@ -4,6 +4,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 BENCH = pathlib.Path(__file__).resolve().parent.parent / "bench"
 
 
@@ -24,6 +26,7 @@ def smoke(script: str) -> tuple[str, list[str]]:
     return proc.stdout, rows
 
 
+@pytest.mark.test_hooks  # the floor: _core._noop
 def test_benchmark_smoke_run_prints_every_workload():
     out, rows = smoke("compare.py")
     assert len(rows) == 1 + 9, out  # header + nine workloads
@@ -35,6 +38,7 @@ def test_workers_benchmark_smoke_run():
     assert len(rows) == 1 + 3, out
 
 
+@pytest.mark.test_hooks  # the floor: _core._noop
 def test_sdk_benchmark_smoke_run_prints_every_sdk_type():
     out, rows = smoke("sdk.py")
     assert len(rows) == 1 + 8 + 1, out  # header, eight SDK types, the seed's async judge

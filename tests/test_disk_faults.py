@@ -21,6 +21,9 @@ import art_metrics
 import pytest
 from art_metrics import _core
 
+# Both cases (a real tmpfs, injected failures) reset the injected failures between steps.
+pytestmark = pytest.mark.test_hooks
+
 
 class Disk:
     """A directory whose writes can be made to fail: really (tmpfs) or by injection."""
@@ -62,8 +65,6 @@ def _mount(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(params=["tmpfs", "injected"])
 def disk(request, tmp_path):
-    if not hasattr(_core, "_fail_next_appends"):
-        pytest.skip("needs a build with the test hooks (maturin develop --features test-hooks)")
     root = tmp_path / "disk"
     root.mkdir()
     real = request.param == "tmpfs"

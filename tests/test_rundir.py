@@ -307,10 +307,7 @@ class _Backend:
         return 3600.0  # $1 per second
 
 
-@pytest.mark.skipif(
-    not hasattr(_core, "_fail_next_appends"),
-    reason="needs a build with the test hooks (maturin develop --features test-hooks)",
-)
+@pytest.mark.test_hooks
 def test_a_retried_train_log_counts_the_interval_once(tmp_path):
     """Case 8: a train-split log that fails (full disk) and is retried keeps its
     time/step_wall_s and costs/gpu: the clock moves only when the row is written."""
