@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import pathlib
-import subprocess
 import sys
 
 TESTS = pathlib.Path(__file__).parent
 sys.path.insert(0, str(TESTS.parent / "bench"))
 
 from bigrun import write_run  # noqa: E402
-
-
-def openpipe_art_run(base: pathlib.Path) -> pathlib.Path:
-    """tests/scripted_run.py through openpipe-art 0.5.18's own Model and MetricsBuilder
-    (judges priced by its track_api_cost); returns the run directory."""
-    subprocess.run(
-        [sys.executable, str(TESTS / "scripted_run.py"), str(base)],
-        env=dict(os.environ, METRICS_IMPL="art", JUDGES="track_api_cost"),
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
-    return base / "proj" / "models" / "m1"
 
 
 def long_run(run_dir: pathlib.Path, steps: int, *, seed: int = 0) -> pathlib.Path:

@@ -21,7 +21,8 @@ import pytest
 from art_metrics.history import read_rows
 from art_metrics.report import MAX_POINTS, load_run, max_points_per_series, render_html
 from art_metrics.summary import Table, cost_breakdown, read_steps, step_summaries, summarize
-from report_runs import long_run, openpipe_art_run
+from report_runs import long_run
+from support.workers import openpipe_art_run
 from test_cli import DEMO_RUN, cli
 from test_security import hostile_run
 

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from art_metrics.summary import cost_breakdown, read_history, summarize
+from support.workers import openpipe_art_run
 
 TESTS = pathlib.Path(__file__).parent
 DEMO_RUN = pathlib.Path("art-metrics-demo/models/demo")
@@ -132,14 +133,7 @@ def test_demo_is_deterministic_and_resumes(tmp_path):
 
 
 def test_summary_of_a_run_written_by_openpipe_art(tmp_path):
-    subprocess.run(
-        [sys.executable, str(TESTS / "scripted_run.py"), str(tmp_path / "ref")],
-        env=dict(os.environ, METRICS_IMPL="art", JUDGES="track_api_cost"),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    run_dir = tmp_path / "ref" / "proj" / "models" / "m1"
+    run_dir = openpipe_art_run(tmp_path / "ref")
     with open(run_dir / "history.jsonl") as f:
         rows = [json.loads(line) for line in f]
     out = cli("summary", str(tmp_path / "ref"), cwd=tmp_path).stdout  # finds the one run below

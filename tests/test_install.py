@@ -1,18 +1,16 @@
 """art_metrics.install(): openpipe-art's own Model.log running on our Rust core.
 
-The same ART script (tests/scripted_run.py through ``art.Model``: groups, judges priced by
-``track_api_cost`` in the train, eval and holdout contexts, builder timing, data and idle
-times, a resumed Model) runs in two processes, with and without ``install()``, and must give
-the same history rows and state apart from the clock and ``measure()`` timings. Floats are
-compared at 1e-12 relative: our totals use compensated sums, which may differ from plain
+The same ART script (tests/support/scripted_run.py through ``art.Model``: groups, judges
+priced by ``track_api_cost`` in the train, eval and holdout contexts, builder timing, data and
+idle times, a resumed Model) runs in two processes, with and without ``install()``, and must
+give the same history rows and state apart from the clock and ``measure()`` timings. Floats
+are compared at 1e-12 relative: our totals use compensated sums, which may differ from plain
 float sums in the last bits.
 """
 
 import asyncio
 import json
-import os
 import pathlib
-import subprocess
 import sys
 
 import art
@@ -20,12 +18,11 @@ import art.api_costs
 import art.metrics
 import art.model
 import art_metrics
-import non_finite_resume
 import pytest
-import switching_run
-from test_differential_model import IGNORED, assert_rows_equal, comparable
+from support import non_finite_resume, switching_run
+from support.rows import STATE_KEY, assert_builder_state_matches, assert_rows_match
+from support.workers import run_worker
 
-WORKER = pathlib.Path(__file__).parent / "install_worker.py"
 TARGETS = [
     (art.metrics, "MetricsBuilder"),
     (art.model, "MetricsBuilder"),
@@ -34,13 +31,10 @@ TARGETS = [
 ]
 
 
-def run_worker(tmp_path: pathlib.Path, name: str, *flags: str) -> dict:
+def one_process_run(tmp_path: pathlib.Path, name: str, *flags: str) -> dict:
+    """Both phases of the script through ``art.Model``, in one new process."""
     out = tmp_path / f"{name}.json"
-    env = dict(os.environ, PYTHONPATH=str(WORKER.parent))
-    subprocess.run(
-        [sys.executable, str(WORKER), str(tmp_path / name), str(out), *flags], env=env, check=True
-    )
-    return json.loads(out.read_text())
+    return run_worker("art", "both", tmp_path / name, out, "--judges", "track_api_cost", *flags)
 
 
 def test_install_patches_every_alias_and_uninstall_restores():
@@ -95,32 +89,23 @@ async def test_functions_decorated_by_art_before_install_record_on_our_builder(t
 
 
 def test_art_script_gives_the_same_rows_and_state_with_and_without_install(tmp_path):
-    plain = run_worker(tmp_path, "plain")
-    ours = run_worker(tmp_path, "installed", "--install")
+    plain = one_process_run(tmp_path, "plain")
+    ours = one_process_run(tmp_path, "installed", "--install")
     assert plain["builder_type"] == "art.metrics" and plain["track_api_cost"] == "art.api_costs"
+    assert ours["installed"] == ours["builder_art_version"] == "0.5.18"
     assert (
         ours["builder_type"] == "art_metrics.builder"
         and ours["track_api_cost"] == "art_metrics.costs"
     )
 
-    assert len(ours["rows"]) == len(plain["rows"]) == 12
-    for i, (o, p) in enumerate(zip(ours["rows"], plain["rows"])):
-        assert_rows_equal(comparable(o), comparable(p), f"row {i}")
-
+    assert len(plain["rows"]) == 13
+    assert_rows_match(ours["rows"], plain["rows"])
     # Ours keeps its journal bookkeeping (compensation terms, sequence) in `_art_metrics`.
-    assert plain["state"].keys() == {"_metrics_builder_state"}
-    assert ours["state"].keys() == {"_metrics_builder_state", "_art_metrics"}
-    o_state, p_state = (
-        ours["state"]["_metrics_builder_state"],
-        plain["state"]["_metrics_builder_state"],
-    )
-    assert set(o_state["unique_scenario_ids"]) == set(p_state["unique_scenario_ids"])
-    o_cum = {k: v for k, v in o_state["cum_state"].items() if k not in IGNORED}
-    p_cum = {k: v for k, v in p_state["cum_state"].items() if k not in IGNORED}
+    assert plain["state"].keys() == {STATE_KEY}
+    assert ours["state"].keys() == {STATE_KEY, "_art_metrics"}
     # Same totals; only the key order of cum_state differs (ours is the core's: sorted
     # within each batch of new totals, the reference's is first-insertion).
-    assert o_cum.keys() == p_cum.keys()
-    assert o_cum == pytest.approx(p_cum, rel=1e-12)
+    assert_builder_state_matches(ours["state"][STATE_KEY], plain["state"][STATE_KEY])
 
 
 def test_install_without_openpipe_art_is_an_import_error_and_changes_nothing(monkeypatch):
@@ -189,13 +174,13 @@ def test_an_unsupported_installed_version_is_an_import_error_with_nothing_patche
 
 
 async def test_a_state_with_infinity_and_nan_resumes_under_install_as_art_resumes_it(tmp_path):
-    """Issue #10, case 5 on 0.5.18 (tests/non_finite_resume.py)."""
-    await non_finite_resume.check(tmp_path, comparable, assert_rows_equal, IGNORED)
+    """Issue #10, case 5 on 0.5.18 (tests/support/non_finite_resume.py)."""
+    await non_finite_resume.check(tmp_path)
 
 
 def test_a_run_switching_between_plain_art_and_install_keeps_arts_rows_and_state(tmp_path):
-    """State calls, resume and switching (tests/switching_run.py), on 0.5.18."""
-    switching_run.check(tmp_path, comparable, assert_rows_equal, IGNORED)
+    """State calls, resume and switching (tests/support/switching_run.py), on 0.5.18."""
+    switching_run.check(tmp_path)
 
 
 async def test_an_installed_art_model_folds_state_json_off_the_event_loops_thread(tmp_path):

@@ -12,7 +12,8 @@ import sys
 import pytest
 from art_metrics.history import read_rows
 from art_metrics.report import load_run, render_html
-from report_runs import expected_points, long_run, openpipe_art_run, step_value
+from report_runs import expected_points, long_run, step_value
+from support.workers import openpipe_art_run
 from test_cli import cli
 
 DEMO_RUN = pathlib.Path("art-metrics-demo/models/demo")

@@ -19,7 +19,8 @@ import time
 import pytest
 from art_metrics.history import read_rows
 from art_metrics.report import load_run, write_html
-from report_runs import expected_points, long_run, openpipe_art_run, step_value
+from report_runs import expected_points, long_run, step_value
+from support.workers import openpipe_art_run
 from test_security import escaped, hostile_run
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

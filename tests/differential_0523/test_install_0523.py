@@ -4,7 +4,7 @@
   alias: ``art.api_costs``, ``art.rewards.ruler`` and ``art.distributed.*`` look
   ``MetricsBuilder`` up in ``art.metrics`` at call time) with a builder in 0.5.23's dialect.
 - The same ART script, in two processes each, gives the same rows and state with and without
-  ``install()`` (tests/differential_0523/scripted_run_0523.py through ``art.Model``).
+  ``install()`` (tests/support/scripted_run.py through ``art.Model``).
 - Any other installed version (a fake 0.4.0 dist-info) is refused with nothing patched,
   unless ``install(art_version=...)`` names a supported dialect explicitly.
 """
@@ -20,12 +20,12 @@ import art.api_costs
 import art.metrics
 import art.model
 import art_metrics
-import compare
-import non_finite_resume
 import pytest
-import switching_run
-from compare import assert_builder_state_matches, assert_rows_match
-from workers import HERE, two_process_run
+from support import non_finite_resume, switching_run
+from support.rows import STATE_KEY, assert_runs_match
+from support.workers import two_process_run
+
+HERE = pathlib.Path(__file__).parent
 
 TARGETS = [
     (art.metrics, "MetricsBuilder"),
@@ -33,7 +33,6 @@ TARGETS = [
     (art.metrics, "track_api_cost"),
     (art.api_costs, "track_api_cost"),
 ]
-KEY = "_metrics_builder_state"
 
 
 @pytest.fixture
@@ -76,12 +75,8 @@ def test_art_script_gives_the_same_rows_and_state_with_and_without_install(tmp_p
         assert ours[phase]["builder_type"].startswith("art_metrics")
         assert ours[phase]["builder_art_version"] == "0.5.23"
         assert ours[phase]["track_api_cost"] == "art_metrics.costs"
-        assert_rows_match(ours[phase]["rows"], plain[phase]["rows"])
-        assert plain[phase]["state"].keys() == {KEY}
-        assert ours[phase]["state"].keys() == {KEY, "_art_metrics"}
-        assert_builder_state_matches(ours[phase]["state"][KEY], plain[phase]["state"][KEY])
-    for extra in ("drained", "drained_again", "flush_after_drain"):
-        assert ours["first"][extra] == pytest.approx(plain["first"][extra]), extra
+        assert plain[phase]["state"].keys() == {STATE_KEY}
+    assert_runs_match(ours, plain)
 
 
 def probe(tmp_path: pathlib.Path, fake_version: str | None, **install_kwargs) -> dict:
@@ -151,15 +146,13 @@ def test_an_override_naming_no_supported_dialect_is_a_value_error(tmp_path):
 
 
 async def test_a_state_with_infinity_and_nan_resumes_under_install_as_art_resumes_it(tmp_path):
-    """Issue #10, case 5 on 0.5.23 (tests/non_finite_resume.py)."""
-    await non_finite_resume.check(
-        tmp_path, compare.comparable, compare.assert_rows_equal, compare.IGNORED
-    )
+    """Issue #10, case 5 on 0.5.23 (tests/support/non_finite_resume.py)."""
+    await non_finite_resume.check(tmp_path)
 
 
 def test_a_run_switching_between_plain_art_and_install_keeps_arts_rows_and_state(tmp_path):
-    """State calls, resume and switching (tests/switching_run.py), on 0.5.23."""
-    switching_run.check(tmp_path, compare.comparable, compare.assert_rows_equal, compare.IGNORED)
+    """State calls, resume and switching (tests/support/switching_run.py), on 0.5.23."""
+    switching_run.check(tmp_path)
 
 
 def test_an_installed_trainable_model_checks_its_run_name_not_its_serving_name(installed, tmp_path):

@@ -16,7 +16,7 @@ import warnings
 import api
 import art
 import pytest
-from compare import assert_rows_match
+from support.rows import assert_rows_match
 
 
 class FakeRun:

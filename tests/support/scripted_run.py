@@ -1,32 +1,33 @@
-"""A scripted run through ``Model.log`` in openpipe-art 0.5.23's vocabulary, in two phases.
+"""A scripted run through ``Model.log`` in two phases, in openpipe-art 0.5.18's or 0.5.23's
+vocabulary: through openpipe-art's own ``art.Model`` (with or without ``install()``) or
+``art_metrics.Model`` in that version's dialect.
 
-Phase "first" logs train, val, test, a custom split ("holdout") and "sft" rows; phase "resume"
-is meant for a second process: a fresh Model on the same run directory continues the totals.
+Phase "first" logs train, val, test and a custom split ("holdout") rows, and on 0.5.23 "sft"
+rows and a scratch context's ``drain_pending``; phase "resume" is meant for a second process
+(tests/support/run_worker.py) or a fresh Model in the same one: it continues the totals.
 Costs come from ``costs/...`` trajectory, group and direct metrics and from judge calls, made
 with ``builder.add_cost`` (``judges="add_cost"``) or through the library's ``track_api_cost``
-with an OpenAI-shaped response (``judges="track_api_cost"``), in the train, eval, holdout and
-sft contexts. Each flush has at most one intermediate cost rollup (``costs/<context>``): the
-reference orders several by string hash.
+with an OpenAI-shaped response (``judges="track_api_cost"``), in the train, eval and holdout
+contexts (and sft). Each flush has at most one intermediate cost rollup (``costs/<context>``):
+0.5.23 orders several by string hash.
 
-What it exercises of 0.5.23 (the README's "openpipe-art 0.5.18 or 0.5.23" has the table):
-- the renamed builder kwargs (``step_rollout_s``, ``step_rollout_tokens``,
-  ``step_rollout_idle_s``) and the keys, totals and throughputs they feed;
-- trainer throughput from ``data/step_trainable_assistant_tokens`` and
-  ``time/step_backend_train_s``; the unused-and-dummy capacity ratio;
-- ``throughput/step_*`` as a plain (not builder-managed) key;
-- the new sections (objective, pipeline_settings, queue, sample_efficiency, discarded, vllm)
-  and ``reward/...`` no longer being one;
-- trajectory metrics under ``{split}/...`` and group metrics under ``{split}/group/...``,
-  custom splits prefixed twice, ``sft`` prefixing everything but ``sft/...``;
-- val/test default data metrics written as ``{split}/data/step_*`` and skipped when the caller
-  passes ``data/step_x`` or ``{split}/data/step_x``;
-- trainability: rewards within 1e-12 of the group's first reward are not trainable;
+What it exercises (docs/pages/art-script.md, "openpipe-art 0.5.18 or 0.5.23", has the table of
+what differs):
+- the builder kwargs of the version (``step_actor_s`` / ``step_rollout_s``, ...) and the
+  keys, totals and throughputs they feed;
+- 0.5.23's trainer throughput from ``data/step_trainable_assistant_tokens`` and
+  ``time/step_backend_train_s``, and its unused-and-dummy capacity ratio (plain keys in 0.5.18);
+- ``throughput/step_*`` (builder-managed in 0.5.18 only);
+- 0.5.23's new sections (objective, pipeline_settings, queue, sample_efficiency, discarded,
+  vllm) and ``reward/...`` no longer being one;
+- trajectory metrics under ``{split}/...`` and group metrics (0.5.23: ``{split}/group/...``),
+  custom splits, on 0.5.23 ``sft`` prefixing everything but ``sft/...``;
+- val/test default data metrics, and the caller passing ``data/step_x`` or
+  ``{split}/data/step_x`` instead;
+- trainability: rewards 5e-13 apart (distinct in 0.5.18, zero variance in 0.5.23);
 - a trajectory metric and a direct metric that qualify to the same row key;
-- ``drain_pending`` of a scratch context (its result is part of the output);
-- exceptions, bare trajectories, an empty batch, NaN in metrics-only logs.
-
-Manual use:
-  python run_worker.py art|art_metrics first|resume BASE_PATH OUT_JSON [--judges track_api_cost]
+- exceptions, bare trajectories, an exception-only group, an empty batch, NaN in metrics-only
+  logs.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ import time
 from typing import Any, Callable
 
 NAME, PROJECT = "m1", "proj"
+
+# The builder's keyword names that differ: add_user_timing's, add_data's, add_idle_times'.
+ROLLOUT_KWARGS = {
+    "0.5.18": ("step_actor_s", "step_actor_tokens", "step_actor_idle_s"),
+    "0.5.23": ("step_rollout_s", "step_rollout_tokens", "step_rollout_idle_s"),
+}
 
 
 def judge_cost(prompt_tokens: int, completion_tokens: int) -> float:
@@ -163,19 +170,20 @@ TRAIN_METRICS = {
 }
 
 
-async def first_phase(model_lib: Any, traj_lib: Any, model: Any, judges: str) -> dict:
+async def first_phase(model_lib: Any, traj_lib: Any, model: Any, judges: str, version: str) -> dict:
     judge = judge_recorder(model_lib, judges)
+    rollout_s, rollout_tokens, rollout_idle_s = ROLLOUT_KWARGS[version]
     out: dict[str, Any] = {}
 
     for step in (1, 2, 3):
         train = model.metrics_builder("train")
         judge(train, 1000, 200)
         judge(train, 2000, 100 * step)
-        train.add_user_timing(step_wall_s=10.0 * step, step_rollout_s=4.0)
+        train.add_user_timing(step_wall_s=10.0 * step, **{rollout_s: 4.0})
         with train.measure("time/step_reward_s"):
             time.sleep(0.001)
-        train.add_data(step_rollout_tokens=1000 * step, scenario_ids=[f"s{step}-a", "extra"])
-        train.add_idle_times(step_trainer_idle_s=1.0, step_rollout_idle_s=0.5 * step)
+        train.add_data(**{rollout_tokens: 1000 * step}, scenario_ids=[f"s{step}-a", "extra"])
+        train.add_idle_times(step_trainer_idle_s=1.0, **{rollout_idle_s: 0.5 * step})
         metrics = {k: v * step if k != "entropy" else v for k, v in TRAIN_METRICS.items()}
         groups = make_groups(traj_lib, step, "train", with_exception=(step != 2))
         if step == 3:
@@ -228,6 +236,8 @@ async def first_phase(model_lib: Any, traj_lib: Any, model: Any, judges: str) ->
     # an empty batch
     await model.log([], split="val", step=3)
 
+    if version == "0.5.18":
+        return out
     # sft: per-gradient-step rows as TrainableModel.train_sft writes them in 0.5.23
     sft = model.metrics_builder("sft")
     judge(sft, 300, 30)
@@ -246,18 +256,20 @@ async def first_phase(model_lib: Any, traj_lib: Any, model: Any, judges: str) ->
         )
     await model.log(make_groups(traj_lib, 8, "sft"), split="sft", step=4, metrics={"extra": 1.0})
 
-    # drain_pending hands back a scope's raw step values and leaves the totals alone
+    # drain_pending (0.5.23's) hands back a scope's raw step values and leaves the totals alone
     scratch = model.metrics_builder("scratch")
     scratch.add_cost("scratch/judge", 0.5)
     scratch.add_metric("time/step_scratch_s", 2.0)
-    scratch.add_data(step_rollout_tokens=10, scenario_ids=["never-counted"])
+    scratch.add_data(**{rollout_tokens: 10}, scenario_ids=["never-counted"])
     out["drained"] = await scratch.drain_pending()
     out["drained_again"] = await scratch.drain_pending()
     out["flush_after_drain"] = await scratch.flush()
     return out
 
 
-async def resume_phase(model_lib: Any, traj_lib: Any, model: Any, judges: str) -> dict:
+async def resume_phase(
+    model_lib: Any, traj_lib: Any, model: Any, judges: str, version: str
+) -> dict:
     judge = judge_recorder(model_lib, judges)
     judge(model.metrics_builder("train"), 1000, 1000)
     model.metrics_builder("train").add_data(scenario_ids=["s1-a", "brand-new"])
@@ -267,24 +279,38 @@ async def resume_phase(model_lib: Any, traj_lib: Any, model: Any, judges: str) -
         step=4,
         metrics={"data/step_trainable_assistant_tokens": 100, "time/step_backend_train_s": 0.5},
     )
-    # val no longer adds scenario ids or data totals
+    # 0.5.23's val no longer adds scenario ids or data totals
     await model.log(make_groups(traj_lib, 5, "eval"), split="val", step=4)
     return {}
 
 
+def model_factory(model_lib: Any, version: str) -> Callable[..., Any]:
+    """``art.Model`` (openpipe-art's, or under ``install()`` ours), or ``art_metrics.Model`` in
+    ``version``'s dialect."""
+    if model_lib.__name__ == "art_metrics":
+        return lambda **kwargs: model_lib.Model(art_version=version, **kwargs)
+    return model_lib.Model
+
+
 async def scripted_run(
-    model_lib: Any,
-    traj_lib: Any,
-    base_path: str,
-    phase: str,
-    judges: str = "add_cost",
-    make_model: Callable[..., Any] | None = None,
+    model_lib: Any, traj_lib: Any, base_path: str, phase: str, version: str, judges: str
 ) -> dict:
-    """Runs one phase; returns the history rows so far, the state and the phase's extras."""
-    make_model = make_model or model_lib.Model
-    model = make_model(name=NAME, project=PROJECT, base_path=base_path)
+    """Runs one phase with a new Model; returns the history rows so far, the state and the
+    phase's extras (``drained``, ``drained_again``, ``flush_after_drain`` on 0.5.23)."""
+    model = model_factory(model_lib, version)(name=NAME, project=PROJECT, base_path=base_path)
     run = {"first": first_phase, "resume": resume_phase}[phase]
-    extras = await run(model_lib, traj_lib, model, judges)
+    extras = await run(model_lib, traj_lib, model, judges, version)
     with open(f"{base_path}/{PROJECT}/models/{NAME}/history.jsonl") as f:
         rows = [json.loads(line) for line in f]
     return {"rows": rows, "state": model.read_state(), **extras}
+
+
+async def in_one_process(
+    model_lib: Any, traj_lib: Any, base_path: str, version: str, judges: str
+) -> dict:
+    """Both phases here, the second with a fresh Model: ``{"first": ..., "resume": ...}`` as
+    tests/support/workers.py's ``two_process_run`` returns them."""
+    return {
+        phase: await scripted_run(model_lib, traj_lib, base_path, phase, version, judges)
+        for phase in ("first", "resume")
+    }
