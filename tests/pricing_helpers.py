@@ -32,13 +32,24 @@ def anthropic_usage(input=1000, output=100, creation=300, read=400, split=None) 
     return {"usage": usage}
 
 
-def chat_completion(prompt=1000, completion=100, cached=200, **usage_extra) -> ChatCompletion:
+def chat_completion(
+    prompt=1000,
+    completion=100,
+    cached=200,
+    *,
+    model="gpt-4o",
+    created=1,
+    service_tier=None,
+    **usage_extra,
+) -> ChatCompletion:
+    """An openai ``ChatCompletion``; ``usage_extra`` adds to (or replaces) its usage fields."""
     return ChatCompletion.model_validate(
         {
             "id": "chatcmpl-1",
             "object": "chat.completion",
-            "created": 1,
-            "model": "gpt-4o",
+            "created": created,
+            "model": model,
+            "service_tier": service_tier,
             "choices": [
                 {
                     "index": 0,

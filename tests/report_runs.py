@@ -1,4 +1,5 @@
-"""Run directories for the report and summary tests: a long synthetic run, an openpipe-art run."""
+"""Run directories for the report and summary tests: a long synthetic run (an openpipe-art run:
+support.workers.openpipe_art_run)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ TESTS = pathlib.Path(__file__).parent
 sys.path.insert(0, str(TESTS.parent / "bench"))
 
 from bigrun import write_run  # noqa: E402
+
+# The charts of a demo run's report, in order (a demo run has losses).
+DEMO_CHARTS = ["reward", "reward_cost", "cost_step", "cost_total", "throughput", "time", "loss"]
 
 
 def long_run(run_dir: pathlib.Path, steps: int, *, seed: int = 0) -> pathlib.Path:

@@ -341,6 +341,17 @@ class Lines:
         return False
 
 
+def watch(run_dir: pathlib.Path, *flags: str, cwd: pathlib.Path) -> subprocess.Popen:
+    """``summary RUN_DIR --watch [FLAGS]`` started in a child process (stop it with SIGINT)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "art_metrics", "summary", str(run_dir), "--watch", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+    )
+
+
 def snapshot(folder: pathlib.Path) -> dict[str, tuple[bytes, int]]:
     return {
         str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
@@ -356,13 +367,8 @@ def test_summary_watch_follows_a_live_run_and_writes_nothing(tmp_path, style):
     run_dir = demo_run(tmp_path, steps=2)
     rows = read_history(run_dir)
     before = snapshot(run_dir)  # before the watcher starts: its start-up writes count too
-    args = ["summary", str(run_dir), "--watch", "--interval", "0.05"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "art_metrics", *args, *(["--json"] if style == "json" else [])],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
+    proc = watch(
+        run_dir, "--interval", "0.05", *(["--json"] if style == "json" else []), cwd=tmp_path
     )
     lines = Lines(proc)
     try:

@@ -34,6 +34,7 @@ from art_metrics import CostTrackingError, MetricsBuilder, track_api_cost
 from google.genai import types as gtypes
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response, ResponseCompletedEvent, ResponseCreatedEvent
+from pricing_helpers import chat_completion
 
 OPENAI = "https://developers.openai.com/api/docs/pricing"
 ANTHROPIC = "https://platform.claude.com/docs/en/about-claude/pricing"
@@ -75,28 +76,14 @@ def oai_chat(
         completion_details["audio_tokens"] = audio_out
     if reasoning is not None:
         completion_details["reasoning_tokens"] = reasoning
-    return ChatCompletion.model_validate(
-        {
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": created,
-            "model": model,
-            "service_tier": service_tier,
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": "ok"},
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "total_tokens": prompt + completion,
-                "prompt_tokens_details": prompt_details,
-                "completion_tokens_details": completion_details,
-            },
-        }
+    return chat_completion(
+        prompt,
+        completion,
+        model=model,
+        created=created,
+        service_tier=service_tier,
+        prompt_tokens_details=prompt_details,
+        completion_tokens_details=completion_details,
     )
 
 

@@ -12,7 +12,7 @@ import sys
 import pytest
 from art_metrics.history import read_rows
 from art_metrics.report import load_run, render_html
-from report_runs import expected_points, long_run, step_value
+from report_runs import DEMO_CHARTS, expected_points, long_run, step_value
 from support.workers import openpipe_art_run
 from test_cli import cli
 
@@ -50,15 +50,7 @@ def test_report_cli_writes_one_self_contained_file(demo_run, tmp_path):
 def test_the_charts_hold_one_point_per_step_with_the_key(demo_run):
     rows, _ = read_rows(demo_run)
     charts = charts_by_id(demo_run)
-    assert list(charts) == [
-        "reward",
-        "reward_cost",
-        "cost_step",
-        "cost_total",
-        "throughput",
-        "time",
-        "loss",
-    ]
+    assert list(charts) == DEMO_CHARTS
     for chart, expected in expected_points(rows).items():
         got = {s["name"]: sum(v is not None for v in s["y"]) for s in charts[chart]["series"]}
         assert got == expected, chart

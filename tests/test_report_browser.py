@@ -19,7 +19,7 @@ import time
 import pytest
 from art_metrics.history import read_rows
 from art_metrics.report import load_run, write_html
-from report_runs import expected_points, long_run, step_value
+from report_runs import DEMO_CHARTS, expected_points, long_run, step_value
 from support.workers import openpipe_art_run
 from test_security import escaped, hostile_run
 
@@ -165,15 +165,7 @@ def test_demo_run_in_the_browser(browser, tmp_path):
     try:
         check_points(page, rows, drawn_dots=True)
         ids = page.page.evaluate("Object.keys(window.artReport.charts)")
-        assert ids == [
-            "reward",
-            "reward_cost",
-            "cost_step",
-            "cost_total",
-            "throughput",
-            "time",
-            "loss",
-        ]
+        assert ids == DEMO_CHARTS
         check_hover(page, rows, "reward", "train", "train/reward", 4)
         check_hover(page, rows, "reward", "val", "val/reward", 1)
         check_hover(page, rows, "cost_total", "all", "costs/cum/all", 7)

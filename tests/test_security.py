@@ -29,7 +29,7 @@ import art_metrics
 import pytest
 from art_metrics.report import load_run, render_html
 from art_metrics.summary import cost_sources
-from test_cli import Lines, cli
+from test_cli import Lines, cli, watch
 
 # Names that end or comment out a script element, or are markup, or HTML/JS-special text.
 MARKUP = ["</script>", "<!--<script>", "<img src=x onerror=window.__pwned=1>", "&amp;", "a\u2028b"]
@@ -230,13 +230,7 @@ def test_summary_json_escapes_controls_and_keeps_the_names(tmp_path):
 def test_summary_watch_shows_controls_escaped(tmp_path):
     """Failed before: --watch printed the header and the "Following" line raw."""
     run_dir = hostile_run(tmp_path, TERMINAL)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "art_metrics", "summary", str(run_dir), "--watch"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-    )
+    proc = watch(run_dir, cwd=tmp_path)
     lines = Lines(proc)
     try:
         header, *steps = lines.take(4)
