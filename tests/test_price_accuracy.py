@@ -34,7 +34,7 @@ from art_metrics import CostTrackingError, MetricsBuilder, track_api_cost
 from google.genai import types as gtypes
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response, ResponseCompletedEvent, ResponseCreatedEvent
-from pricing_helpers import chat_completion
+from pricing_helpers import anthropic_usage, chat_completion
 
 OPENAI = "https://developers.openai.com/api/docs/pricing"
 ANTHROPIC = "https://platform.claude.com/docs/en/about-claude/pricing"
@@ -137,17 +137,7 @@ def anth_usage(
     service_tier=None,
     speed=None,
 ) -> dict[str, Any]:
-    usage: dict[str, Any] = {
-        "input_tokens": input,
-        "output_tokens": output,
-        "cache_creation_input_tokens": creation,
-        "cache_read_input_tokens": read,
-    }
-    if split is not None:
-        usage["cache_creation"] = {
-            "ephemeral_5m_input_tokens": split[0],
-            "ephemeral_1h_input_tokens": split[1],
-        }
+    usage: dict[str, Any] = anthropic_usage(input, output, creation, read, split)["usage"]
     if searches is not None:
         usage["server_tool_use"] = {"web_search_requests": searches, "web_fetch_requests": fetches}
     if service_tier is not None:
