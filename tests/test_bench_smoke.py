@@ -26,6 +26,7 @@ def smoke(script: str) -> tuple[str, list[str]]:
     return proc.stdout, rows
 
 
+@pytest.mark.slow
 @pytest.mark.test_hooks  # the floor: _core._noop
 def test_benchmark_smoke_run_prints_every_workload():
     out, rows = smoke("compare.py")
@@ -33,11 +34,13 @@ def test_benchmark_smoke_run_prints_every_workload():
     assert "floor: an empty call into the extension" in out
 
 
+@pytest.mark.slow
 def test_workers_benchmark_smoke_run():
     out, rows = smoke("workers.py")
     assert len(rows) == 1 + 3, out
 
 
+@pytest.mark.slow
 @pytest.mark.test_hooks  # the floor: _core._noop
 def test_sdk_benchmark_smoke_run_prints_every_sdk_type():
     out, rows = smoke("sdk.py")

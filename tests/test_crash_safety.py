@@ -39,6 +39,7 @@ def check_history(run_dir: Path) -> int:
     return len(rows)
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_never_loses_or_doubles_anything(tmp_path):
     rng = random.Random(1234)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

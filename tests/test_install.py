@@ -88,6 +88,7 @@ async def test_functions_decorated_by_art_before_install_record_on_our_builder(t
     assert flushed["costs/train/judge"] == pytest.approx(0.0027)
 
 
+@pytest.mark.slow
 def test_art_script_gives_the_same_rows_and_state_with_and_without_install(tmp_path):
     plain = one_process_run(tmp_path, "plain")
     ours = one_process_run(tmp_path, "installed", "--install")
@@ -178,6 +179,7 @@ async def test_a_state_with_infinity_and_nan_resumes_under_install_as_art_resume
     await non_finite_resume.check(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_run_switching_between_plain_art_and_install_keeps_arts_rows_and_state(tmp_path):
     """State calls, resume and switching (tests/support/switching_run.py), on 0.5.18."""
     switching_run.check(tmp_path)

@@ -57,6 +57,7 @@ def plan() -> list[list[tuple[str, str, int]]]:
     ]
 
 
+@pytest.mark.slow
 async def test_many_actors_one_run_exact_totals(ray_cluster, tmp_path):
     model = Model(name="ray-run", project="workers", base_path=str(tmp_path), report_metrics=[])
     driver = model.metrics_builder()

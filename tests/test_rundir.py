@@ -459,6 +459,7 @@ def test_a_row_interrupted_before_delivery_is_delivered_later(tmp_path):
     assert seen == [0, 1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("every", [3, 7])
 def test_compensated_sums_survive_restarts(tmp_path, every):
     """Case 9: 0.1 added 100 times is 10.0 with restarts as without (restarting every 3 or 7

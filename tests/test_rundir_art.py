@@ -25,6 +25,7 @@ def test_plain_art_model_does_not_survive_the_same_kills(tmp_path):
     cases.plain_art_kill_case(tmp_path, kills=KILLS)
 
 
+@pytest.mark.slow
 @kinds
 def test_a_reader_process_loses_no_row_and_modifies_no_file(tmp_path, kind):
     """(b)"""

@@ -8,9 +8,11 @@ names outside `__all__`, which stubtest checks only where the module has them.
 import subprocess
 import sys
 
+import pytest
 from art_metrics import _core
 
 
+@pytest.mark.slow
 def test_stubs_match_the_extension():
     proc = subprocess.run(
         [sys.executable, "-m", "mypy.stubtest", "art_metrics._core"],
