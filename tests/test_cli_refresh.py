@@ -149,6 +149,31 @@ def test_the_cli_prints_the_counts_of_the_api_result(server, tmp_path, monkeypat
     assert sum(after.values()) - sum(before.values()) == total - len(changes["removed"])
 
 
+def test_refresh_json_is_the_api_result(server, tmp_path, monkeypatch):
+    """Issue #23: `refresh --json` prints the changes `refresh_catalog` returns, as JSON."""
+    from art_metrics import pricing
+
+    was = pricing.catalog_info()
+    proc = refresh(f"{server}/first.json", "--json", cache=tmp_path / "cli")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    doc = json.loads(proc.stdout)
+    monkeypatch.setenv("ART_METRICS_CACHE_DIR", str(tmp_path / "api"))
+    pricing.reload_catalog()
+    try:
+        info = pricing.refresh_catalog(f"{server}/first.json", allow_insecure=True)
+    finally:
+        monkeypatch.undo()
+        pricing.reload_catalog()
+    assert set(doc) == {"url", "path", "previous", "models", "changes"}
+    assert doc["url"] == f"{server}/first.json"
+    assert doc["path"] == str(tmp_path / "cli" / "price-list.json")
+    assert doc["previous"] == {k: was[k] for k in ("origin", "source", "version", "url")}
+    assert doc["models"] == info["models"]
+    # JSON has no tuples: each changed term is [old, new]
+    assert doc["changes"] == json.loads(json.dumps(info["changes"]))
+    assert doc["changes"]["changed"]["openai/gpt-4o"]["input_mtok"] == [2.5, 5.0]
+
+
 def test_refresh_failure_keeps_the_catalog(server, tmp_path):
     for path, why in (("/missing", "500"), ("/not-a-map", "not a price list")):
         proc = refresh(f"{server}{path}", cache=tmp_path)

@@ -160,7 +160,8 @@ def test_png_export(demo_run, tmp_path):
         assert colors is not None and len(colors) > 50  # drawn, not blank
 
 
-def test_png_without_matplotlib_is_one_line(demo_run, tmp_path):
+def test_png_without_matplotlib_writes_the_html_then_says_how_to_get_them(demo_run, tmp_path):
+    """Issue #23: before, nothing was written (not the HTML either)."""
     code = (
         "import sys; sys.modules['matplotlib'] = None\n"
         "from art_metrics.__main__ import main\n"
@@ -170,8 +171,12 @@ def test_png_without_matplotlib_is_one_line(demo_run, tmp_path):
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 2
-    assert proc.stderr == "error: --png needs matplotlib: pip install 'art-metrics[plot]'\n"
-    assert not (tmp_path / "png").exists() and not (tmp_path / "report.html").exists()
+    assert proc.stdout.startswith("Wrote report.html (")
+    assert proc.stderr == (
+        "error: --png needs matplotlib: pip install 'art-metrics[plot]'; "
+        "report.html was written, the PNGs were not\n"
+    )
+    assert (tmp_path / "report.html").stat().st_size > 0 and not (tmp_path / "png").exists()
 
 
 def test_report_errors(tmp_path):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib
+import io
 import json
+import os
 import sys
 import threading
 import time
@@ -71,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="also report rows to W&B or Trackio (repeatable; needs the package)",
     )
+    demo.add_argument(
+        "--json", action="store_true", help="print the run's summary as JSON (as summary --json)"
+    )
 
     run_help = "a run directory, or a folder holding one at any depth"
     summary = commands.add_parser(
@@ -99,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--png", metavar="DIR", help="also write each chart as a PNG into DIR (needs [plot])"
     )
+    report.add_argument("--json", action="store_true", help="print what was written as JSON")
 
     refresh = commands.add_parser(
         "refresh", help="download a newer price catalog, cache it, and print what changed"
@@ -120,31 +126,43 @@ def _parser() -> argparse.ArgumentParser:
     refresh.add_argument(
         "--allow-insecure", action="store_true", help="accept a plain http:// source"
     )
+    refresh.add_argument("--json", action="store_true", help="print what changed as JSON")
 
     compact = commands.add_parser(
         "compact",
         help="fold a run's state.journal into state.json (after a crash, before plain ART)",
     )
     compact.add_argument("run_dir", help="the run directory (.art/PROJECT/models/NAME)")
+    compact.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
+
+
+def _print_json(doc: dict[str, Any]) -> None:
+    """A command's ``--json`` document: one JSON object on stdout (ASCII, every control and
+    non-ASCII character escaped, as ``summary --json`` writes run text)."""
+    print(json.dumps(doc, indent=2, ensure_ascii=True))
 
 
 def _compact(args: argparse.Namespace) -> int:
     """Takes the run's writer lock, folds the journal into state.json and releases it."""
-    import warnings
-
     from ._core import RunCore
 
     run_dir = Path(args.run_dir)
+    where = escape_controls(str(run_dir))
     if not (run_dir / "state.json").exists() and not (run_dir / "state.journal").exists():
-        print(f"error: {run_dir} has no state.json or state.journal", file=sys.stderr)
+        print(f"error: {where} has no state.json or state.journal", file=sys.stderr)
         return 2
     run = RunCore(str(run_dir))
     run.compact()
     run.close()
-    for message in run.take_warnings():
-        warnings.warn(message, RuntimeWarning, stacklevel=1)
-    print(f"compacted {run_dir / 'state.json'}")
+    warnings = run.take_warnings()
+    for message in warnings:  # what the fold found (a corrupt journal line...), as lines
+        print(f"warning: {escape_controls(message)}", file=sys.stderr)
+    state = run_dir / "state.json"
+    if args.json:
+        _print_json({"state": str(state), "warnings": warnings})
+    else:
+        print(f"compacted {escape_controls(str(state))}")
     return 0
 
 
@@ -260,8 +278,8 @@ def _watch(run_dir: Path, args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    if args.png:
-        _require("matplotlib", "--png")
+    """Writes the HTML report, then the PNGs. Without matplotlib, ``--png`` still gets the
+    HTML, then an error naming the extra and exit status 2 (the PNGs asked for are missing)."""
     from .report import load_run, write_html, write_pngs
 
     started = time.perf_counter()
@@ -269,13 +287,30 @@ def _report(args: argparse.Namespace) -> int:
     _warn(run.problems)
     size = write_html(run, args.output)
     elapsed = time.perf_counter() - started
-    print(
-        f"Wrote {args.output} ({size / 1024:,.0f} KiB; {run.n_rows} rows, {run.n_steps} steps) "
-        f"in {elapsed:.2f} s"
-    )
+    if not args.json:
+        print(
+            f"Wrote {args.output} ({size / 1024:,.0f} KiB; {run.n_rows} rows, "
+            f"{run.n_steps} steps) in {elapsed:.2f} s",
+            flush=True,
+        )
+    pngs: list[str] = []
+    missing: _MissingExtra | None = None
     if args.png:
-        for path in write_pngs(run, args.png):
+        try:
+            _require("matplotlib", "--png")
+        except _MissingExtra as err:
+            missing = err
+        else:
+            pngs = [str(path) for path in write_pngs(run, args.png)]
+    if args.json:
+        doc = {"html": args.output, "bytes": size, "rows": run.n_rows, "steps": run.n_steps}
+        _print_json({**doc, "pngs": pngs, "problems": run.problems})
+    else:
+        for path in pngs:
             print(f"Wrote {path}")
+    if missing is not None:
+        print(f"error: {missing}; {args.output} was written, the PNGs were not", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -359,6 +394,11 @@ def _refresh(args: argparse.Namespace) -> int:
     except (ConnectionError, TimeoutError, ValueError, OSError, ImportError) as err:
         print(f"error: refresh failed, the previous catalog stays: {err}", file=sys.stderr)
         return 1
+    if args.json:
+        previous = {k: was.get(k) for k in ("origin", "source", "version", "url")}
+        doc = {"url": info["url"], "path": info["path"], "previous": previous}
+        _print_json({**doc, "models": info["models"], "changes": info["changes"]})
+        return 0
     print(f"Refreshed the price catalog from {info['url']}")
     was_source = f"{was.get('source') or ''} {was.get('version') or ''}".strip()
     print(f"Cached at {info['path']} (was: {was.get('origin')} {was_source})")
@@ -367,32 +407,59 @@ def _refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    if args.steps < 1:
+        print("error: --steps must be at least 1", file=sys.stderr)
+        return 2
+    for package in args.report:
+        _require(package, f"--report {package}")
+    from .demo import DEMO_PROJECT, run_demo
+
+    run_demo(
+        args.base_path,
+        args.steps,
+        seed=args.seed,
+        name=args.name,
+        report_metrics=args.report,
+        out=io.StringIO() if args.json else None,
+    )
+    if args.json:
+        run_dir = Path(args.base_path) / DEMO_PROJECT / "models" / args.name
+        table, problems = read_steps(run_dir)
+        write_json(table, run_dir, problems, sys.stdout)
+    return 0
+
+
+# A reader that closed the pipe early (`summary --json | head`) ends the command quietly, as
+# it ends other Unix tools: no message, the exit status of a process killed by SIGPIPE
+# (128 + 13). The signal itself stays ignored, as Python sets it: HTTP reads and writes in
+# the core (refresh) must get an error, not kill the process.
+_CLOSED_PIPE = 128 + 13
+
+
+def _closed_pipe() -> int:
+    # Anything still buffered for stdout would fail again when Python flushes it at exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return _CLOSED_PIPE
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    commands = {
+        "demo": _demo,
+        "summary": _summary,
+        "report": _report,
+        "compact": _compact,
+        "refresh": _refresh,
+    }
     try:
-        if args.command == "demo":
-            if args.steps < 1:
-                print("error: --steps must be at least 1", file=sys.stderr)
-                return 2
-            for package in args.report:
-                _require(package, f"--report {package}")
-            from .demo import run_demo
-
-            run_demo(
-                args.base_path,
-                args.steps,
-                seed=args.seed,
-                name=args.name,
-                report_metrics=args.report,
-            )
-            return 0
-        if args.command == "summary":
-            return _summary(args)
-        if args.command == "report":
-            return _report(args)
-        if args.command == "compact":
-            return _compact(args)
-        return _refresh(args)
+        status = commands[args.command](args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
+        return status
+    except BrokenPipeError:
+        return _closed_pipe()
     except _MissingExtra as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
