@@ -126,9 +126,10 @@ async def test_metrics_win_over_default_data_metrics_and_computed_values(model):
 
 
 async def test_legacy_cost_keys_are_refused_and_leave_nothing_behind(model):
-    with pytest.raises(ValueError, match="Legacy cost keys"):
-        await model.log([group(1.0)], split="train", metrics={"costs_prefill": 1.0})
-    with pytest.raises(ValueError, match="Legacy cost keys"):
+    # The message is openpipe-art's, naming the key passed (issue #23).
+    with pytest.raises(ValueError, match=r"Legacy cost keys .*\(got 'costs_judge'\)"):
+        await model.log([group(1.0)], split="train", metrics={"costs_judge": 1.0})
+    with pytest.raises(ValueError, match=r"Legacy cost keys .*\(got 'costs_x'\)"):
         await model.log([group(1.0, traj_metrics={"costs_x": 1})], split="train")
     await model.log(None, split="train", metrics={"loss/x": 1.0})
     assert not any(k.startswith("data/") for k in rows(model)[0])

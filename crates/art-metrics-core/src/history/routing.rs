@@ -5,9 +5,14 @@ use crate::error::{CoreError, CoreResult};
 use crate::metrics::Dialect;
 pub use crate::metrics::dialect::STANDARD_SPLITS;
 
-const LEGACY_COST_KEY_MESSAGE: &str = "Legacy cost keys like 'costs_prefill' are no longer \
-    supported. Log explicit cost keys like 'costs/train/tinker_prefill' or \
-    'costs/eval/judge/ruler' instead.";
+/// openpipe-art's message for a legacy `costs_*` key, naming the key (issue #23).
+fn legacy_cost_key_message(key: &str) -> String {
+    format!(
+        "Legacy cost keys like 'costs_prefill' are no longer supported (got '{key}'). Log \
+         explicit cost keys like 'costs/train/tinker_prefill' or 'costs/eval/judge/ruler' \
+         instead."
+    )
+}
 
 /// The cost context and buffer scope a split flushes: train → train, val/test → eval,
 /// anything else → itself.
@@ -34,7 +39,7 @@ pub fn route(key: &str, dialect: &Dialect) -> CoreResult<Route> {
         return Ok(Route::Builder);
     }
     if key.starts_with("costs_") {
-        return Err(CoreError::value(LEGACY_COST_KEY_MESSAGE));
+        return Err(CoreError::value(legacy_cost_key_message(key)));
     }
     Ok(if dialect.is_builder_managed(key) {
         Route::Builder
@@ -72,12 +77,9 @@ mod tests {
             assert_eq!(route("costs/x", d).unwrap(), Route::Builder);
             assert_eq!(route("time/step_x", d).unwrap(), Route::Builder);
             assert_eq!(route("time/x", d).unwrap(), Route::Plain);
-            assert!(
-                route("costs_prefill", d)
-                    .unwrap_err()
-                    .to_string()
-                    .contains("Legacy")
-            );
+            let refused = route("costs_judge", d).unwrap_err().to_string();
+            assert!(refused.starts_with("Legacy cost keys"), "{refused}");
+            assert!(refused.contains("(got 'costs_judge')"), "{refused}");
         }
         assert_eq!(route("throughput/step_x", old).unwrap(), Route::Builder);
         assert_eq!(route("throughput/step_x", new).unwrap(), Route::Plain);
