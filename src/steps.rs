@@ -271,9 +271,11 @@ impl StepTable {
         })
     }
 
-    /// Table lines for positions `start..stop`: the base columns, then `sources`, `losses`
-    /// and `splits`, each cell in its format letter (`formats`, step included) and width.
+    /// Table lines for positions `start..stop`: the step, then the base columns, `sources`,
+    /// `losses` and `splits` (only those `columns` picks, by index after the step, when
+    /// given), each cell in its format letter (`formats`, step included) and width.
     #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (start, stop, sources, losses, splits, formats, widths, columns=None))]
     fn table_text(
         &self,
         py: Python<'_>,
@@ -284,6 +286,7 @@ impl StepTable {
         splits: Vec<String>,
         formats: &str,
         widths: Vec<usize>,
+        columns: Option<Vec<usize>>,
     ) -> PyResult<String> {
         let formats = formats.as_bytes();
         let text = py
@@ -292,8 +295,15 @@ impl StepTable {
                     let layout = layout(v, &sources, &losses, &splits);
                     let mut out = String::new();
                     let range = clamp((start, stop), v.len());
-                    v.write_table(&mut out, &layout, range, formats, &widths)
-                        .map(|()| out)
+                    v.write_table(
+                        &mut out,
+                        &layout,
+                        range,
+                        formats,
+                        &widths,
+                        columns.as_deref(),
+                    )
+                    .map(|()| out)
                 })
             })
             .map_err(to_py)?;

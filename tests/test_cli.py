@@ -213,7 +213,7 @@ def test_version():
 def test_summary_has_source_loss_and_exception_columns(tmp_path):
     run_dir = demo_run(tmp_path)
     rows = read_history(run_dir)
-    out = cli("summary", str(run_dir), cwd=tmp_path).stdout
+    out = cli("summary", str(run_dir), "--wide", cwd=tmp_path).stdout
     header = next(line for line in out.splitlines() if line.startswith(HEADER))
     extra = header[len(HEADER) :].split()
     assert extra == [
@@ -237,6 +237,29 @@ def test_summary_has_source_loss_and_exception_columns(tmp_path):
     assert cells[6] == f"{step2[0]['loss/policy']:.4g}"
     assert cells[7] == f"{step2[0]['train/exception_rate']:.1%}"
     assert cells[8] == f"{step2[1]['val/exception_rate']:.1%}"
+
+
+def test_summary_fits_100_columns_in_blocks(tmp_path):
+    """Issue #23: with its cost sources, losses and exception rates the demo's table was 233
+    characters wide; it is printed in blocks of columns, each line at most 100 characters,
+    each block beginning with the step; --wide prints the one wide table."""
+    run_dir = demo_run(tmp_path)
+    wide = cli("summary", str(run_dir), "--wide", cwd=tmp_path).stdout.splitlines()
+    lines = cli("summary", str(run_dir), cwd=tmp_path).stdout.splitlines()
+    assert max(map(len, wide[2:-2])) > 200 and max(map(len, lines[2:-2])) <= 100
+    assert lines[:2] == wide[:2] and lines[-2:] == wide[-2:]  # the title, the total
+    blocks = [block.splitlines() for block in "\n".join(lines[2:-2]).split("\n\n")]
+    assert len(blocks) == 3 and lines[2].startswith(HEADER)
+    assert all(block[0].split()[0] == "step" and len(block) == 4 for block in blocks)
+    # The blocks hold the wide table's columns in order, each step's cells the same.
+    wide_table = [line.split() for line in wide[2:-2]]
+    for row, wide_row in enumerate(wide_table):
+        cells = [cell for block in blocks for cell in block[row].split()[1:]]
+        assert [wide_row[0], *cells] == wide_row
+    # Cells are right-aligned under their names: "gpu" is wider than its name.
+    gpu = next(block for block in blocks if " gpu " in block[0] or block[0].endswith(" gpu"))
+    end = gpu[0].index(" gpu") + len(" gpu")
+    assert all(line[end - 1] != " " and line[end : end + 2] in ("  ", "") for line in gpu[1:])
 
 
 def test_summary_json_and_csv(tmp_path):

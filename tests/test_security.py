@@ -179,9 +179,11 @@ def test_summary_table_shows_controls_escaped(tmp_path):
     run_dir = hostile_run(tmp_path, TERMINAL)
     with open(run_dir / "history.jsonl", "a") as f:
         f.write("not json\n")
-    proc = cli("summary", str(run_dir), cwd=tmp_path)
-    assert_no_raw_controls(proc.stdout, "summary's stdout")
-    assert_no_raw_controls(proc.stderr, "summary's stderr")
+    blocks = cli("summary", str(run_dir), cwd=tmp_path)
+    assert_no_raw_controls(blocks.stdout, "summary's stdout")
+    assert_no_raw_controls(blocks.stderr, "summary's stderr")
+    proc = cli("summary", str(run_dir), "--wide", cwd=tmp_path)  # every column on one line
+    assert_no_raw_controls(proc.stdout, "summary --wide's stdout")
     lines = proc.stdout.splitlines()
     assert lines[0].startswith(escaped(str(run_dir)) + ": 12 rows, 3 steps")
     assert "run \\u202e\\x1b[2J<img" in lines[0]
@@ -230,7 +232,7 @@ def test_summary_json_escapes_controls_and_keeps_the_names(tmp_path):
 def test_summary_watch_shows_controls_escaped(tmp_path):
     """Failed before: --watch printed the header and the "Following" line raw."""
     run_dir = hostile_run(tmp_path, TERMINAL)
-    proc = watch(run_dir, cwd=tmp_path)
+    proc = watch(run_dir, "--wide", cwd=tmp_path)
     lines = Lines(proc)
     try:
         header, *steps = lines.take(4)

@@ -85,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     output = summary.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print JSON instead of a table")
     output.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    output.add_argument(
+        "--wide",
+        action="store_true",
+        help="one line per step with every column (the table is otherwise printed in blocks "
+        "of columns that fit 100 characters)",
+    )
     summary.add_argument(
         "--watch",
         action="store_true",
@@ -179,21 +185,24 @@ def _warn(problems: list[str]) -> None:
 
 class _StepPrinter:
     """Prints step summaries as a table, CSV rows or JSON Lines; a new header when a step
-    brings columns the last header lacks."""
+    brings columns the last header lacks. A table line holds the columns that fit 100
+    characters (`Table.blocks`' first), every column with ``wide``."""
 
-    def __init__(self, style: str, out: TextIO) -> None:
-        self.style, self.out = style, out
+    def __init__(self, style: str, out: TextIO, wide: bool = False) -> None:
+        self.style, self.out, self.wide = style, out, wide
         self.table: Table | None = None
+        self.columns: list[int] | None = None
         self.writer = csv.writer(out, lineterminator="\n")
 
     def print_steps(self, steps: list[StepSummary], known: list[StepSummary]) -> None:
         for step in steps:
             if self.style != "json" and (self.table is None or not self.table.covers(step)):
                 self.table = Table([*known, *steps])
+                self.columns = None if self.wide else self.table.blocks()[0]
                 if self.style == "csv":
                     self.writer.writerow(self.table.csv_header())
                 else:
-                    print(self.table.header(), file=self.out)
+                    print(self.table.header(self.columns), file=self.out)
             if self.style == "json":
                 print(json.dumps(step.to_dict(), ensure_ascii=True), file=self.out)
             elif self.style == "csv":
@@ -201,7 +210,7 @@ class _StepPrinter:
                 self.writer.writerow(self.table.csv_row(step))
             else:
                 assert self.table is not None
-                print(self.table.line(step), file=self.out)
+                print(self.table.line(step, self.columns), file=self.out)
         self.out.flush()
 
 
@@ -224,9 +233,11 @@ def _summary(args: argparse.Namespace) -> int:
             layout.write_csv(table, out)
         return 0
     print(f"{escape_controls(str(run_dir))}: {table.rows} rows, {len(table)} steps\n")
-    if len(table):
+    if len(table) and args.wide:
         print(layout.header())
         layout.write_lines(table, out)
+    elif len(table):
+        layout.write_blocks(table, out)
     print("\n" + format_breakdown(table.totals()))
     return 0
 
@@ -235,7 +246,7 @@ def _watch(run_dir: Path, args: argparse.Namespace) -> int:
     """Follows ``run_dir/history.jsonl``: the steps so far, then a line for the step of each
     new row. Reads only; never writes to the run directory."""
     style = "json" if args.json else "csv" if args.csv else "text"
-    printer = _StepPrinter(style, sys.stdout)
+    printer = _StepPrinter(style, sys.stdout, args.wide)
     reader = HistoryReader(run_dir)
     table = StepTable()  # the core folds the rows; a step's line is read back from it
     summaries: dict[int, StepSummary] = {}

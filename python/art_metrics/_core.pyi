@@ -232,6 +232,7 @@ class StepTable:
         splits: list[str],
         formats: str,
         widths: list[int],
+        columns: list[int] | None = None,
     ) -> str: ...
     def csv_text(
         self, start: int, stop: int, sources: list[str], losses: list[str], splits: list[str]

@@ -153,6 +153,12 @@ _COLUMNS = (
 # Each column's format, one letter per column (the core's `summary_text` writes them as
 # Python's `format()` would): r {:.3f}, $ ${:.4f}, t {:,.0f}, g {:.4g}, % {:.1%}; the step is d.
 _BASE_FORMATS = "drr$$tt"
+# A column is as wide as its name, and at least as wide as its format writes common values
+# ("$0.0188" under "gpu", "100.0%" under "val exceptions"), so that cells stay aligned.
+_MIN_WIDTHS = {"d": 4, "r": 6, "$": 8, "t": 6, "g": 6, "%": 6}
+# `summary` prints its table in blocks of columns that each fit this many characters (issue
+# #23: a run with a few cost sources was ~270 wide); `summary --wide`, a line per step.
+WIDTH = 100
 _CHUNK = 8192  # steps formatted per call into the core when printing a whole run
 
 
@@ -190,7 +196,9 @@ class Table:
     Text (`header`, `line`), CSV (`csv_header`, `csv_row`: full precision, empty when
     missing) and JSON-ready dicts (``StepSummary.to_dict``) share the same columns.
     `of_run` lays out a whole run read by `read_steps`, and `write_lines` / `write_csv`
-    print it without making a `StepSummary` per step.
+    print it without making a `StepSummary` per step. `blocks` cuts the columns into blocks
+    whose lines fit a width (each block begins with the step); `header`, `line` and
+    `write_lines` print the columns of one block when given it, all of them otherwise.
     """
 
     def __init__(self, steps: Iterable[StepSummary] = ()) -> None:
@@ -220,7 +228,9 @@ class Table:
             + "g" * len(self.losses)
             + "%" * len(self.splits)
         )
-        self._widths = [len(name) for name in self.names()]
+        self._widths = [
+            max(len(name), _MIN_WIDTHS[letter]) for name, letter in zip(self.names(), self._formats)
+        ]
 
     def covers(self, step: StepSummary) -> bool:
         """Whether this table has a column for everything ``step`` holds."""
@@ -239,18 +249,47 @@ class Table:
             *(f"{escape_controls(split)} exceptions" for split in self.splits),
         ]
 
-    def header(self) -> str:
-        return "  ".join(self.names())
+    def blocks(self, width: int = WIDTH) -> list[list[int]]:
+        """The value columns (indices after the step: the base columns, then sources, losses
+        and exception rates) cut into blocks whose lines are at most ``width`` characters
+        (a column wider than that alone in its block). The base columns stay together."""
+        blocks: list[list[int]] = []
+        used = 0
+        for column, cell_width in enumerate(self._widths[1:]):
+            if blocks and (column < len(_BASE_FORMATS) - 1 or used + 2 + cell_width <= width):
+                blocks[-1].append(column)
+                used += 2 + cell_width
+            else:
+                blocks.append([column])
+                used = self._widths[0] + 2 + cell_width
+        return blocks
 
-    def line(self, step: StepSummary) -> str:
+    def _picked(self, columns: list[int] | None) -> tuple[str, list[int], list[int]]:
+        """The formats, widths and indices (step included) of the step and ``columns``."""
+        picked = (
+            list(range(len(self._widths))) if columns is None else [0, *(c + 1 for c in columns)]
+        )
+        formats = "".join(self._formats[i] for i in picked)
+        return formats, [self._widths[i] for i in picked], picked
+
+    def header(self, columns: list[int] | None = None) -> str:
+        """The names of the step and ``columns`` (every column by default), right-aligned."""
+        _, widths, picked = self._picked(columns)
+        names = self.names()
+        return "  ".join(names[i].rjust(w) for i, w in zip(picked, widths))
+
+    def line(self, step: StepSummary, columns: list[int] | None = None) -> str:
         values = _base_values(step)
         values += [step.costs.get(s) for s in self.sources]
         values += [step.losses.get(k) for k in self.losses]
         values += [step.exception_rates.get(s) for s in self.splits]
-        return format_summary_line(step.step, values, self._formats, self._widths)
+        formats, widths, picked = self._picked(columns)
+        values = [values[i - 1] for i in picked[1:]]
+        return format_summary_line(step.step, values, formats, widths)
 
-    def write_lines(self, table: StepTable, out: TextIO) -> None:
+    def write_lines(self, table: StepTable, out: TextIO, columns: list[int] | None = None) -> None:
         """A `line` for every step of ``table``, formatted by the core in chunks."""
+        formats, widths, _ = self._picked(columns)
         for start in range(0, len(table), _CHUNK):
             out.write(
                 table.table_text(
@@ -259,10 +298,20 @@ class Table:
                     self.sources,
                     self.losses,
                     self.splits,
-                    self._formats,
-                    self._widths,
+                    formats,
+                    widths,
+                    columns,
                 )
             )
+
+    def write_blocks(self, table: StepTable, out: TextIO, width: int = WIDTH) -> None:
+        """Every step of ``table``, a block of columns at a time (`blocks`): each block's
+        header and lines, a blank line between blocks."""
+        for n, columns in enumerate(self.blocks(width)):
+            if n:
+                out.write("\n")
+            out.write(self.header(columns) + "\n")
+            self.write_lines(table, out, columns)
 
     def csv_header(self) -> list[str]:
         return [

@@ -184,7 +184,11 @@ impl<'a> StepView<'a> {
         s.step
     }
 
-    /// Table lines (each ending in a newline) for the steps at `positions`.
+    /// Table lines (each ending in a newline) for the steps at `positions`: the step, then
+    /// the value columns `columns` picks (indices into the base columns followed by the
+    /// layout's; every one when `None`), so that a wide table can be written as blocks of
+    /// columns that each fit a terminal (issue #23). `formats` and `widths` cover the step
+    /// and the columns written.
     pub fn write_table(
         &self,
         out: &mut String,
@@ -192,11 +196,28 @@ impl<'a> StepView<'a> {
         positions: std::ops::Range<usize>,
         formats: &[u8],
         widths: &[usize],
+        columns: Option<&[usize]>,
     ) -> CoreResult<()> {
         let mut values = Vec::new();
+        let mut picked = Vec::new();
         for pos in positions {
             let step = self.values(layout, pos, &mut values);
-            write_line(out, step, &values, formats, widths)?;
+            let Some(columns) = columns else {
+                write_line(out, step, &values, formats, widths)?;
+                out.push('\n');
+                continue;
+            };
+            picked.clear();
+            for &c in columns {
+                let Some(&value) = values.get(c) else {
+                    return Err(CoreError::value(format!(
+                        "no column {c}: the table has {} value columns",
+                        values.len()
+                    )));
+                };
+                picked.push(value);
+            }
+            write_line(out, step, &picked, formats, widths)?;
             out.push('\n');
         }
         Ok(())

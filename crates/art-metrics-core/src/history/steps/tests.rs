@@ -265,3 +265,30 @@ fn cost_sources_of_a_row() {
         [("train/judge-2", 1.0), ("train/judge/style", 3.0)]
     );
 }
+
+#[test]
+fn a_table_is_written_in_blocks_of_picked_columns() {
+    let mut t = table(&[&[
+        ("training_step", I(3)),
+        ("train/reward", F(0.5)),
+        ("costs/gpu", F(0.25)),
+        ("costs/all", F(0.25)),
+        ("loss/policy", F(0.9)),
+    ]]);
+    let v = t.view();
+    let layout = v.layout(&["gpu"], &["loss/policy"], &[]);
+    let mut whole = String::new();
+    v.write_table(&mut whole, &layout, 0..1, b"drr$$tt$g", &[1; 9], None)
+        .unwrap();
+    assert_eq!(whole, "3  0.500  -  $0.2500  -  -  -  $0.2500  0.9\n");
+    // The step, then value columns 6 and 7 (after the six base ones: gpu, loss/policy).
+    let mut block = String::new();
+    v.write_table(&mut block, &layout, 0..1, b"d$g", &[4, 8, 6], Some(&[6, 7]))
+        .unwrap();
+    assert_eq!(block, "   3   $0.2500     0.9\n");
+    let mut none = String::new();
+    let err = v
+        .write_table(&mut none, &layout, 0..1, b"d$", &[4, 8], Some(&[8]))
+        .unwrap_err();
+    assert!(err.to_string().contains("no column 8"), "{err}");
+}
