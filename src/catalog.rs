@@ -287,8 +287,9 @@ pub fn _refresh_catalog<'py>(
 
 /// `CatalogChanges` as a dict: `models_before`/`models_after` (per provider), `added` and
 /// `removed` (`provider/id`), `changed` (`provider/id` -> term -> `(old, new)`, a price or
-/// None), `kept` (`provider/id` -> the terms kept from the model it replaced), `skipped`
-/// and `skipped_summary`.
+/// None), `changed_conditional` (`provider/id` -> period or variant label -> term ->
+/// `(old, new)`), `kept` (`provider/id` -> the terms kept from the model it replaced),
+/// `skipped` and `skipped_summary`.
 fn changes_dict<'py>(py: Python<'py>, c: &CatalogChanges) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("models_before", c.models_before.clone())?;
@@ -310,6 +311,22 @@ fn changes_dict<'py>(py: Python<'py>, c: &CatalogChanges) -> PyResult<Bound<'py,
         changed.set_item(id, td)?;
     }
     d.set_item("changed", changed)?;
+    let conditional = PyDict::new(py);
+    for (id, changes) in &c.changed_conditional {
+        let by_label = PyDict::new(py);
+        for (label, key, old, new) in changes {
+            let terms = if let Some(terms) = by_label.get_item(label)? {
+                terms.cast_into::<PyDict>()?
+            } else {
+                let terms = PyDict::new(py);
+                by_label.set_item(label, &terms)?;
+                terms
+            };
+            terms.set_item(key.name(), (price(old)?, price(new)?))?;
+        }
+        conditional.set_item(id, by_label)?;
+    }
+    d.set_item("changed_conditional", conditional)?;
     let kept = PyDict::new(py);
     for (id, keys) in &c.kept {
         let names: Vec<&str> = keys.iter().map(|k| k.name()).collect();

@@ -40,7 +40,36 @@ SECOND = dict(
         },
     },
 )
+# genai-prices' format: gpt-4o's prices today as the built-in catalog has them, a new dated
+# period, and a cheaper batch variant (the priority and fast variants it does not mention stay).
+GPT_4O_TODAY = {
+    "input_mtok": 2.5,
+    "cache_read_mtok": 1.25,
+    "output_mtok": 10,
+    "web_searches_kcount": 10,
+}
+DATED = [
+    {
+        "id": "openai",
+        "models": [
+            {
+                "id": "gpt-4o",
+                "prices": [
+                    {"prices": GPT_4O_TODAY},
+                    {
+                        "constraint": {"start_date": "2099-01-01"},
+                        "prices": dict(GPT_4O_TODAY, input_mtok=2, output_mtok=8),
+                    },
+                ],
+                "price_variants": [
+                    {"when": {"processing": "batch"}, "prices": {"input_mtok": 1, "output_mtok": 5}}
+                ],
+            }
+        ],
+    }
+]
 ROUTES = {
+    "/dated.json": json.dumps(DATED).encode(),
     "/first.json": json.dumps(FIRST).encode(),
     "/second.json": json.dumps(SECOND).encode(),
     "/not-a-map": b"[1, 2]",
@@ -120,6 +149,36 @@ def test_refresh_prints_what_changed(server, tmp_path):
     assert second[3].startswith("1 model added, 1 with changed prices")
     assert "  + openai/gpt-newer" in second
     assert "  ~ anthropic/claude-new: output_mtok $2 -> $4" in second
+
+
+def test_refresh_shows_changes_of_dated_and_tier_prices(server, tmp_path):
+    """Issue #23: only today's standard prices were compared, so a new dated period or a
+    changed batch or service-tier price was not shown (and the model not counted)."""
+    proc = refresh(f"{server}/dated.json", cache=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[2].startswith(
+        "0 models added, 0 with changed prices, 1 with changed dated, hourly or tier prices; "
+    )
+    assert lines[3:5] == [
+        "  ~ openai/gpt-4o (from 2099-01-01): input_mtok none -> $2, cache_read_mtok none -> "
+        "$1.25, output_mtok none -> $8, web_searches_kcount none -> $10",
+        # the catalog's batch price applies from a date; the list's from the start
+        "  ~ openai/gpt-4o (processing=batch; from 2026-10-14 -> undated): input_mtok $1.25 -> $1",
+    ]
+    doc = json.loads(refresh(f"{server}/dated.json", "--json", cache=tmp_path / "j").stdout)
+    assert doc["changes"]["changed"] == {}
+    assert doc["changes"]["changed_conditional"] == {
+        "openai/gpt-4o": {
+            "from 2099-01-01": {
+                "input_mtok": [None, 2],
+                "cache_read_mtok": [None, 1.25],
+                "output_mtok": [None, 8],
+                "web_searches_kcount": [None, 10],
+            },
+            "processing=batch; from 2026-10-14 -> undated": {"input_mtok": [1.25, 1]},
+        }
+    }
 
 
 def test_the_cli_prints_the_counts_of_the_api_result(server, tmp_path, monkeypatch):

@@ -20,10 +20,16 @@ def _money(price: Any) -> str:
     return f"${price:g}"
 
 
+def _terms(terms: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {_money(old)} -> {_money(new)}" for k, (old, new) in terms.items())
+
+
 def change_lines(changes: dict[str, Any], limit: int = 20) -> list[str]:
     """The lines for ``changes``: model counts per provider that changed, the totals, the
-    models added and removed, each model whose prices today changed (term by term), the
-    terms kept from the entries the list replaced, and the one line for skipped entries."""
+    models added and removed, each model whose prices today changed (term by term), then
+    its prices under a condition (a dated or hours period, a service-tier or batch variant),
+    the terms kept from the entries the list replaced, and the one line for skipped
+    entries."""
     before, after = changes["models_before"], changes["models_after"]
     per_provider: dict[str, list[int]] = {}
     for entry, sign in [(e, 1) for e in changes["added"]] + [(e, -1) for e in changes["removed"]]:
@@ -37,11 +43,13 @@ def change_lines(changes: dict[str, Any], limit: int = 20) -> list[str]:
             parts.append(f": {added} added, {removed} now under another entry")
         out.append(f"{provider}: {''.join(parts)})")
     added, removed, changed = changes["added"], changes["removed"], changes["changed"]
-    kept = changes["kept"]
+    conditional, kept = changes["changed_conditional"], changes["kept"]
     total = f"{len(added)} model{'' if len(added) == 1 else 's'} added"
     if removed:
         total += f", {len(removed)} removed"
     total += f", {len(changed)} with changed prices"
+    if conditional:
+        total += f", {len(conditional)} with changed dated, hourly or tier prices"
     if kept:
         kept_terms = sum(len(k) for k in kept.values())
         total += (
@@ -54,10 +62,15 @@ def change_lines(changes: dict[str, Any], limit: int = 20) -> list[str]:
         if len(names) > limit:
             out.append(f"  ... and {len(names) - limit} more")
     for name, terms in list(changed.items())[:limit]:
-        diff = ", ".join(f"{k} {_money(old)} -> {_money(new)}" for k, (old, new) in terms.items())
-        out.append(f"  ~ {name}: {diff}")
+        out.append(f"  ~ {name}: {_terms(terms)}")
     if len(changed) > limit:
         out.append(f"  ... and {len(changed) - limit} more changed")
+    for name, by_condition in list(conditional.items())[:limit]:
+        out += [f"  ~ {name} ({when}): {_terms(terms)}" for when, terms in by_condition.items()]
+    if len(conditional) > limit:
+        out.append(
+            f"  ... and {len(conditional) - limit} more with changed dated, hourly or tier prices"
+        )
     for name, terms in list(kept.items())[:limit]:
         out.append(f"  = {name}: kept {', '.join(terms)} (the list does not price them)")
     if len(kept) > limit:

@@ -157,8 +157,11 @@ def refresh_catalog(
     Returns :func:`catalog_info` of the new catalog plus ``changes``, what changed against
     the catalog it replaced: ``models_before`` and ``models_after`` (per provider),
     ``added`` and ``removed`` (``provider/id``), ``changed`` (``provider/id`` -> term ->
-    ``(old, new)``), ``kept`` (``provider/id`` -> terms kept from the model it replaced),
-    ``skipped`` and ``skipped_summary``.
+    ``(old, new)``: the standard prices in force now), ``changed_conditional``
+    (``provider/id`` -> condition -> term -> ``(old, new)``: the other periods, by date or
+    UTC hours, and the service-tier, batch and speed variants, e.g. ``"from 2027-01-01"``,
+    ``"processing=batch"``), ``kept`` (``provider/id`` -> terms kept from the model it
+    replaced), ``skipped`` and ``skipped_summary``.
 
     ``progress``: a :class:`DownloadProgress` that counts the bytes read as they arrive
     (``received``, and ``total`` once the length is announced); read it from another thread

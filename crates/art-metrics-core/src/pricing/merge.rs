@@ -15,7 +15,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::catalog::{PriceCatalog, PriceOrigin, SourceInfo};
-use super::prices::{Condition, Model, Period, Price, PriceKey, RequestContext, RequestTime};
+use super::prices::{
+    Condition, Model, Period, Price, PriceKey, PriceSet, RequestContext, RequestTime, Variant,
+};
 
 /// What merging a price list kept from the models it replaced.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -149,6 +151,86 @@ fn base_period(base: &Model, when: Condition, last_day: i64) -> &Period {
         .unwrap_or(&base.periods[0])
 }
 
+/// What changed in `was`'s and `model`'s prices under a condition, each term once per
+/// condition: the periods but the one in force `now` in both (today's standard prices,
+/// compared by `CatalogChanges::between`), matched by condition, then the variants, matched
+/// by their conditions and start, else by their conditions alone (a start that changed is
+/// in the label: `processing=batch; from 2026-10-14 -> undated`). A period or variant only
+/// one of them has changes from or to no price.
+fn conditional_changes(was: &Model, model: &Model, now: RequestTime) -> Vec<ConditionalChange> {
+    fn period(m: &Model, when: Condition) -> Option<&PriceSet> {
+        m.periods.iter().find(|p| p.when == when).map(|p| &p.prices)
+    }
+    let empty = PriceSet::default();
+    let mut out = Vec::new();
+    let mut diff = |label: String, old: Option<&PriceSet>, new: Option<&PriceSet>| {
+        let (old, new) = (old.unwrap_or(&empty), new.unwrap_or(&empty));
+        for key in PriceKey::ALL {
+            if old.get(key) != new.get(key) {
+                out.push((
+                    label.clone(),
+                    key,
+                    old.get(key).cloned(),
+                    new.get(key).cloned(),
+                ));
+            }
+        }
+    };
+    let in_force = (was.period_at(now).when, model.period_at(now).when);
+    let mut whens: Vec<Condition> = Vec::new();
+    for p in was.periods.iter().chain(&model.periods) {
+        if !whens.contains(&p.when) && (p.when, p.when) != in_force {
+            whens.push(p.when);
+        }
+    }
+    for when in whens {
+        diff(when.label(), period(was, when), period(model, when));
+    }
+    for (old, new) in paired_variants(was, model) {
+        let label = match (old, new) {
+            (Some(o), Some(n)) if o.from != n.from => {
+                let start =
+                    |from: Option<i64>| from.map_or(Condition::Always, Condition::From).label();
+                format!(
+                    "{}; {} -> {}",
+                    n.conditions_label(),
+                    start(o.from),
+                    start(n.from)
+                )
+            }
+            (Some(v), _) | (None, Some(v)) => v.label(),
+            (None, None) => continue,
+        };
+        diff(label, old.map(|v| &v.prices), new.map(|v| &v.prices));
+    }
+    out
+}
+
+/// `was`'s variants each with `model`'s of the same conditions and start, else of the same
+/// conditions (as `fill_terms` merges them), else alone; then `model`'s left alone.
+fn paired_variants<'a>(
+    was: &'a Model,
+    model: &'a Model,
+) -> Vec<(Option<&'a Variant>, Option<&'a Variant>)> {
+    let mut left: Vec<&Variant> = model.variants.iter().collect();
+    let mut pairs: Vec<(Option<&Variant>, Option<&Variant>)> = Vec::new();
+    for o in &was.variants {
+        let exact = left
+            .iter()
+            .position(|n| same_conditions(&n.when, &o.when) && n.from == o.from);
+        pairs.push((Some(o), exact.map(|i| left.remove(i))));
+    }
+    for pair in &mut pairs {
+        if let (Some(o), None) = *pair
+            && let Some(i) = left.iter().position(|n| same_conditions(&n.when, &o.when))
+        {
+            pair.1 = Some(left.remove(i));
+        }
+    }
+    pairs.extend(left.into_iter().map(|n| (None, Some(n))));
+    pairs
+}
+
 fn same_conditions(a: &[(String, String)], b: &[(String, String)]) -> bool {
     let set = |x: &[(String, String)]| x.iter().cloned().collect::<BTreeSet<_>>();
     set(a) == set(b)
@@ -156,6 +238,10 @@ fn same_conditions(a: &[(String, String)], b: &[(String, String)]) -> bool {
 
 /// A term's price before and after (`None`: not priced).
 pub type TermChange = (PriceKey, Option<Price>, Option<Price>);
+
+/// A term's price before and after under a condition: a period or a variant, by its label
+/// ([`Condition::label`], [`super::prices::Variant::label`]).
+pub type ConditionalChange = (String, PriceKey, Option<Price>, Option<Price>);
 
 /// What a refresh changed, against the catalog it replaced.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -170,6 +256,10 @@ pub struct CatalogChanges {
     pub removed: Vec<String>,
     /// `provider/id` of the models whose prices today changed, with each term that did.
     pub changed: Vec<(String, Vec<TermChange>)>,
+    /// `provider/id` of the models whose prices under a condition changed, which `changed`
+    /// does not show (issue #23): a dated or hours period other than the one in force now,
+    /// a service-tier, batch or speed variant.
+    pub changed_conditional: Vec<(String, Vec<ConditionalChange>)>,
     /// The terms each refreshed model kept from the model it replaced.
     pub kept: Vec<(String, Vec<PriceKey>)>,
     /// The price list's entries skipped, each `provider/id: why`.
@@ -230,6 +320,11 @@ impl CatalogChanges {
                     out.changed
                         .push((format!("{provider}/{}", model.id), terms));
                 }
+                let conditional = conditional_changes(was, model, now);
+                if !conditional.is_empty() {
+                    out.changed_conditional
+                        .push((format!("{provider}/{}", model.id), conditional));
+                }
             }
             for (id, model) in o {
                 if !n.contains_key(id) {
@@ -264,7 +359,6 @@ impl CatalogChanges {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pricing::prices::{PriceSet, Variant};
 
     fn prices(pairs: &[(PriceKey, f64)]) -> PriceSet {
         let mut s = PriceSet::default();
@@ -368,5 +462,97 @@ mod tests {
         assert!(line.starts_with("8 price list entries skipped"), "{line}");
         assert!(line.contains("openai/m0: no prices; openai/m1"), "{line}");
         assert!(line.ends_with("... and 3 more"), "{line}");
+    }
+
+    #[test]
+    fn changes_under_conditions_name_the_period_or_variant() {
+        use PriceKey::*;
+        let (day, now) = (20_000, RequestTime(20_010.0 * 86_400.0));
+        let batch = || vec![("processing".to_owned(), "batch".to_owned())];
+        let was = model(
+            "m",
+            vec![
+                Period {
+                    when: Condition::Always,
+                    prices: prices(&[(Input, 3.0)]),
+                },
+                Period {
+                    when: Condition::From(day),
+                    prices: prices(&[(Input, 2.0)]),
+                },
+            ],
+            vec![
+                Variant {
+                    when: batch(),
+                    from: None,
+                    prices: prices(&[(Input, 1.0)]),
+                },
+                Variant {
+                    when: vec![("service_tier".into(), "priority".into())],
+                    from: Some(day),
+                    prices: prices(&[(Input, 6.0)]),
+                },
+            ],
+        );
+        // Today's price (from `day`) is the same; the undated one, the batch price and a
+        // new future period and flex variant are not.
+        let new = model(
+            "m",
+            vec![
+                Period {
+                    when: Condition::Always,
+                    prices: prices(&[(Input, 4.0)]),
+                },
+                Period {
+                    when: Condition::From(day),
+                    prices: prices(&[(Input, 2.0)]),
+                },
+                Period {
+                    when: Condition::From(day + 365),
+                    prices: prices(&[(Input, 1.5)]),
+                },
+            ],
+            vec![
+                Variant {
+                    when: batch(),
+                    from: None,
+                    prices: prices(&[(Input, 0.75)]),
+                },
+                Variant {
+                    when: vec![("service_tier".into(), "flex".into())],
+                    from: Some(day),
+                    prices: prices(&[(Output, 5.0)]),
+                },
+                Variant {
+                    when: vec![("service_tier".into(), "priority".into())],
+                    from: None,
+                    prices: prices(&[(Input, 5.0)]),
+                },
+            ],
+        );
+        let flat = |p: f64| Some(Price::Flat(p));
+        assert_eq!(
+            conditional_changes(&was, &new, now),
+            vec![
+                ("undated".into(), Input, flat(3.0), flat(4.0)),
+                ("from 2025-10-04".into(), Input, None, flat(1.5)),
+                ("processing=batch".into(), Input, flat(1.0), flat(0.75)),
+                (
+                    "service_tier=priority; from 2024-10-04 -> undated".into(),
+                    Input,
+                    flat(6.0),
+                    flat(5.0)
+                ),
+                (
+                    "service_tier=flex from 2024-10-04".into(),
+                    Output,
+                    None,
+                    flat(5.0)
+                ),
+            ]
+        );
+        assert_eq!(conditional_changes(&was, &was, now), vec![]);
+        assert_eq!(Condition::From(20_000).label(), "from 2024-10-04");
+        assert_eq!(Condition::Hours(990, 30).label(), "16:30-00:30 UTC");
     }
 }

@@ -268,6 +268,18 @@ impl Condition {
             _ => None,
         }
     }
+
+    /// How `refresh`'s changes name a period: `from 2026-03-01`, `16:30-00:30 UTC`, or
+    /// `undated` (the prices before the dated ones).
+    pub fn label(self) -> String {
+        if let Some(date) = self.start_date() {
+            format!("from {date}")
+        } else if let Some((start, end)) = self.utc_hours() {
+            format!("{start}-{end} UTC")
+        } else {
+            "undated".into()
+        }
+    }
 }
 
 /// [`PriceSet::headline`].
@@ -441,6 +453,29 @@ impl Model {
     /// The id lowercased, then the further names: every name the model answers to.
     pub fn all_names(&self) -> impl Iterator<Item = String> + '_ {
         std::iter::once(self.id.to_lowercase()).chain(self.names.iter().cloned())
+    }
+}
+
+impl Variant {
+    /// Its conditions as `refresh`'s changes name them: `key=value` in key order
+    /// (`processing=batch`, `service_tier=flex`).
+    pub fn conditions_label(&self) -> String {
+        let mut when: Vec<String> = self.when.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        when.sort();
+        when.join(", ")
+    }
+
+    /// Its conditions, then `from <date>` when it has a start (`service_tier=flex from
+    /// 2026-03-01`).
+    pub fn label(&self) -> String {
+        match self.from {
+            Some(day) => format!(
+                "{} {}",
+                self.conditions_label(),
+                Condition::From(day).label()
+            ),
+            None => self.conditions_label(),
+        }
     }
 }
 
