@@ -252,7 +252,9 @@ def cost_sources(values: list[tuple[str, float]]) -> dict[str, float]: ...
 def _wandb_row_keys(
     art_version: ArtVersion, keys: list[str], caller_keys: list[str]
 ) -> tuple[list[str], list[str]]: ...
+
 THROUGHPUT_LABELS: list[tuple[str, str]]
+
 def _wandb_setup(
     art_version: ArtVersion,
 ) -> tuple[list[str], list[tuple[str, str]], bool]: ...
