@@ -67,6 +67,7 @@ async def test_install_patches_the_aliases_with_a_0523_builder(installed, tmp_pa
     assert art_metrics.install() == "0.5.23"  # the fixture uninstalls
 
 
+@pytest.mark.slow
 def test_art_script_gives_the_same_rows_and_state_with_and_without_install(tmp_path):
     plain = two_process_run("art", tmp_path / "plain", "--judges", "track_api_cost")
     ours = two_process_run("art", tmp_path / "installed", "--judges", "track_api_cost", "--install")
@@ -150,6 +151,7 @@ async def test_a_state_with_infinity_and_nan_resumes_under_install_as_art_resume
     await non_finite_resume.check(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_run_switching_between_plain_art_and_install_keeps_arts_rows_and_state(tmp_path):
     """State calls, resume and switching (tests/support/switching_run.py), on 0.5.23."""
     switching_run.check(tmp_path)
