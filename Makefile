@@ -5,7 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: venv prices-venv build-dev test test-rust test-python test-0523 venv-0523 lint docs wheel-smoke ci bench bench-smoke demo fuzz reliability catalog
+
+.PHONY: venv prices-venv build-dev stubtest test test-rust test-python test-0523 venv-0523 lint docs wheel-smoke ci bench bench-smoke demo fuzz reliability catalog
 
 # The tests need Python >= 3.11 (openpipe-art 0.5.18 requires it); the package itself, 3.9.
 $(PY):
@@ -59,7 +60,13 @@ lint:
 	$(VENV)/bin/ruff check python tests bench examples docs/griffe_rst.py
 	$(VENV)/bin/ruff format --check python tests bench examples docs/griffe_rst.py
 	$(VENV)/bin/mypy  # --strict on python/art_metrics and its stub: [tool.mypy] in pyproject.toml
+	$(MAKE) stubtest
 	$(MAKE) docs
+
+# The stub (_core.pyi) against the built extension (make wheel-smoke also checks it against a
+# wheel built without the test hooks).
+stubtest: build-dev
+	$(PY) -m mypy.stubtest art_metrics._core
 
 # The documentation site (docs/mkdocs.yml, pages in docs/pages/) into target/site. --strict: a
 # broken link or anchor, a page missing from the nav or an API name griffe cannot find fails.
