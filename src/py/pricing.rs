@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyString};
 
 use super::builder::BuilderCore;
+use super::calls::PricedCall;
 use super::catalog::active_catalog;
 use super::convert::{price_arg, price_number, short_repr, str_arg, type_name};
 use super::response::read_response;
@@ -74,6 +75,7 @@ impl ExtractedCost for Extracted<'_> {
 
 /// One call's pricing arguments, as checked.
 struct Call<'a> {
+    source: &'a str,
     provider: &'a str,
     formula: Formula,
     model: &'a str,
@@ -103,6 +105,7 @@ fn price_response(
 ) -> Result<f64, Failure> {
     let py = response.py();
     let Call {
+        source,
         provider,
         formula,
         model,
@@ -130,7 +133,7 @@ fn price_response(
         let result = extractor.bind(py).call1((response,))?;
         Ok((!result.is_none()).then_some(Extracted(result)))
     };
-    response_cost(
+    let cost = response_cost(
         PriceCall {
             provider,
             formula,
@@ -148,7 +151,18 @@ fn price_response(
                 .map(|f| f.model)),
             CatalogPrices::Cached(t) => Ok(t.catalog_prices(py)?),
         },
-    )
+    )?;
+    if builder.core.reports_calls() {
+        let call = PricedCall {
+            key: &cost_key(builder, source)?,
+            provider,
+            model,
+            formula,
+            cost_usd: cost,
+        };
+        super::calls::report(py, builder, call, &fields)?;
+    }
+    Ok(cost)
 }
 
 /// The key a cost of `source` goes to on `builder`: `costs/<cost_context>/<source>`.
@@ -180,6 +194,7 @@ pub fn add_response_cost(
     let overrides = overrides_arg(prices)?;
     let formula = catalog.formula(&provider);
     let call = Call {
+        source,
         provider: &provider,
         formula,
         model,
@@ -416,6 +431,7 @@ impl CostTracker {
 
     fn price(&self, builder: &BuilderCore, response: &Bound<'_, PyAny>) -> Result<f64, Failure> {
         let call = Call {
+            source: &self.source,
             provider: &self.provider,
             formula: self.formula,
             model: &self.model,
