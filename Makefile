@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: venv prices-venv build-dev test test-rust test-python test-0523 venv-0523 lint wheel-smoke ci bench bench-smoke demo fuzz reliability catalog
+.PHONY: venv prices-venv mlflow-venv build-dev test test-rust test-python test-0523 venv-0523 lint wheel-smoke ci bench bench-smoke demo fuzz reliability catalog
 
 # The tests need Python >= 3.11 (openpipe-art 0.5.18 requires it); the package itself, 3.9.
 $(PY):
@@ -26,6 +26,17 @@ $(PRICES_VENV)/bin/python:
 
 prices-venv: $(PRICES_VENV)/bin/python
 
+# A real MLflow tracking server for tests/test_sinks_mlflow.py: pyproject's `mlflow-server`
+# group (the full mlflow package) in its own venv, out of the tests' (the tests talk to it
+# with the `mlflow-skinny` client that `art-metrics[mlflow]` installs).
+MLFLOW_VENV ?= .venv-mlflow
+$(MLFLOW_VENV)/bin/mlflow:
+	python3 -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install -q --upgrade pip  # `--group` needs pip >= 25.1
+	$(MLFLOW_VENV)/bin/python -m pip install -q --group mlflow-server
+
+mlflow-venv: $(MLFLOW_VENV)/bin/mlflow
+
 # Regenerates src/pricing/catalog.json from the pinned sources (prints every decision).
 catalog: prices-venv
 	$(PRICES_VENV)/bin/python scripts/gen_catalog.py
@@ -41,9 +52,11 @@ test-rust:
 # that every pytest run on the machine shares (another run's leftovers cannot break ours).
 PYTEST_TMP := $(abspath .pytest-tmp)
 
-test-python: build-dev prices-venv
+test-python: build-dev prices-venv mlflow-venv
 	mkdir -p $(PYTEST_TMP)
-	ART_METRICS_PRICES_PYTHON=$(abspath $(PRICES_VENV))/bin/python $(PY) -m pytest -q -p no:cacheprovider --basetemp=$(PYTEST_TMP)/py311
+	ART_METRICS_PRICES_PYTHON=$(abspath $(PRICES_VENV))/bin/python \
+	ART_METRICS_MLFLOW_SERVER=$(abspath $(MLFLOW_VENV))/bin/mlflow \
+	$(PY) -m pytest -q -p no:cacheprovider --basetemp=$(PYTEST_TMP)/py311
 
 test: test-rust test-python test-0523
 
