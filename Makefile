@@ -76,8 +76,9 @@ wheel-smoke: venv
 ci:
 	.ci/run
 
-# The full comparison against openpipe-art 0.5.18 (release build, its own venv), and a
-# 200,000-step run through summary and report (bench/bigrun.py).
+# The full comparison against openpipe-art 0.5.18 (release build, its own venv), a
+# 200,000-step run through summary and report (bench/bigrun.py), and Model.log with the
+# W&B, MLflow and TensorBoard reporters against none (bench/sinks.py).
 bench:
 	$(MAKE) venv VENV=.venv-bench
 	VIRTUAL_ENV=$(abspath .venv-bench) .venv-bench/bin/maturin develop -q --release --features test-hooks
@@ -87,6 +88,7 @@ bench:
 	.venv-bench/bin/python bench/sdk.py || status=1; \
 	.venv-bench/bin/python bench/workers.py || status=1; \
 	.venv-bench/bin/python bench/bigrun.py || status=1; \
+	.venv-bench/bin/python bench/sinks.py || status=1; \
 	exit $$status
 
 demo: build-dev

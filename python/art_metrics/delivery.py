@@ -13,7 +13,10 @@ Invariants:
   returned, so no row is given twice; a failed row is given again, after a pause.
 - A lane's thread is the only caller of its reporter's ``log``. ``start`` and ``finish`` are
   called from the Model's thread while the lane is idle (``busy`` claims it).
-- One lock (a Condition) per Delivery, never held while a reporter runs.
+- One lock (a Condition, which `drain` waits on) per Delivery, never held while a reporter
+  runs. A lane's thread sleeps on its own doorbell; `log` rings one lane's, and each lane
+  woken rings the next one's: waking a thread costs the logging thread a few tens of
+  microseconds on a busy machine, so it wakes one, not one per reporter.
 - What a reporter has not received when the process ends is kept in the run directory (the
   core's ``.art_metrics.undelivered.json``: the rows and each lane's place) for the next
   process, which gives them to the reporter at the same place if it is of the same class.
@@ -75,6 +78,7 @@ class _Lane:
         "attempts",
         "busy",
         "cause",
+        "doorbell",
         "dropped",
         "failures",
         "inflight",
@@ -86,6 +90,17 @@ class _Lane:
         "thread",
     )
 
+    def ring(self) -> None:
+        """Wakes the lane's thread (again: a no-op)."""
+        try:
+            self.doorbell.release()
+        except RuntimeError:  # already rung
+            pass
+
+    def ready(self, written: int, now: float) -> bool:
+        """Whether the lane has a row to give now (under the Delivery's lock)."""
+        return self.received < written and not self.busy and now >= self.retry_at
+
     def __init__(self, reporter: Any, received: int) -> None:
         self.reporter = reporter
         self.key = reporter_key(reporter)
@@ -94,6 +109,9 @@ class _Lane:
         self.inflight = -1  # the row a running `log` call was given
         self.started = False  # start() was called since the last finish()
         self.thread: threading.Thread | None = None
+        # Released ("rung") to wake the lane's thread; held while there is nothing new.
+        self.doorbell = threading.Lock()
+        self.doorbell.acquire()
         self.cause: tuple[type, str] | None = None  # the failure last raised, until a success
         self.failures = 0  # in a row
         self.retry_at = 0.0  # time.monotonic() before which a failed row is not given again
@@ -146,6 +164,11 @@ class Delivery:
         lanes for reporters appended to ``reporters``, drops what a lane is too far behind
         in, calls ``start()`` of reporters with rows and no open run, and starts threads.
         ``retry``: failing reporters get their row again now."""
+        if not self.lanes and not reporters:
+            with self._lock:  # nobody to deliver to
+                self.base += len(self.rows)
+                self.rows.clear()
+            return
         with self._lock:
             written = self.base + len(self.rows)
             for reporter in reporters[len(self.lanes) :]:
@@ -164,14 +187,28 @@ class Delivery:
                     lane.busy = True
                     to_start.append(lane)
             self._trim()
-            self._lock.notify_all()
+            if not to_start:
+                self._ring_next(-1)
         if to_start:
             self._start(to_start)
-        elif self._exit_hook_at is None and self.lanes:
+            with self._lock:
+                self._ring_next(-1)
+        elif self._exit_hook_at is None:
             self._add_exit_hook()
         for lane in self.lanes:
             if lane.thread is None and lane.received < written and not self._stopping:
                 self._start_thread(lane)
+
+    def _ring_next(self, after: int) -> None:
+        # Under the lock: wakes the first lane after place ``after`` with a row to give now
+        # (a busy lane looks for its next row when its call returns; a failing one when its
+        # pause is over).
+        written = self.base + len(self.rows)
+        now = time.monotonic()
+        for lane in self.lanes[after + 1 :]:
+            if lane.thread is not None and lane.ready(written, now):
+                lane.ring()
+                return
 
     def raise_new_error(self) -> None:
         """Gives the warnings queued for the caller (the reporters', rows dropped), then
@@ -306,7 +343,8 @@ class Delivery:
         left = self.drain(timeout, reporters) if self.rows and not self._stopping else {}
         with self._lock:
             self._stopping = True
-            self._lock.notify_all()
+            for lane in self.lanes:
+                lane.ring()
             self._save_locked()
         self._remove_exit_hook()
         return left
@@ -355,22 +393,26 @@ class Delivery:
     def _step(self, lane: _Lane, *, wait: bool = False) -> bool:
         """Gives ``lane`` its next row (with ``wait``, once there is one it may be given);
         False when there is nothing to do (without ``wait``) or the Delivery stops."""
-        with self._lock:
-            while True:
+        while True:
+            with self._lock:
                 if self._stopping:
                     if lane.thread is threading.current_thread():
                         lane.thread = None
                     return False
-                pending = lane.received < self.base + len(self.rows)
+                written = self.base + len(self.rows)
                 now = time.monotonic()
-                if pending and not lane.busy and now >= lane.retry_at:
+                if lane.ready(written, now):
+                    index = lane.inflight = lane.received
+                    row, caller_keys = self.rows[index - self.base]
+                    lane.busy = True
+                    if wait:  # the lanes after this one may have the row too
+                        self._ring_next(self.lanes.index(lane))
                     break
                 if not wait:
                     return False
-                self._lock.wait(lane.retry_at - now if pending and now < lane.retry_at else 60)
-            index = lane.inflight = lane.received
-            row, caller_keys = self.rows[index - self.base]
-            lane.busy = True
+                pending = lane.received < written
+                timeout = lane.retry_at - now if pending and now < lane.retry_at else 60.0
+            lane.doorbell.acquire(timeout=max(timeout, 0.0))
         failure: BaseException | None = None
         try:
             _give(lane.reporter, row, caller_keys)

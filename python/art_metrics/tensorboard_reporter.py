@@ -2,7 +2,7 @@
 
 ``Model(report_metrics=["tensorboard"])`` writes event files to ``{run_dir}/tensorboard``
 (``pip install 'art-metrics[tensorboard]'``: tensorboardX, which needs neither TensorFlow nor
-PyTorch). View them with ``tensorboard --logdir {run_dir}/tensorboard`` (or the project's
+PyTorch, and crc32c, which it uses for the records' checksums when installed). View them with ``tensorboard --logdir {run_dir}/tensorboard`` (or the project's
 ``models`` folder, one run per model). Each row is one event: every number but ``step`` and
 ``training_step``, at step ``training_step``, as float32 like every TensorBoard scalar (NaN
 and infinities kept). A restarted process (or a log after ``close``) writes a new event file
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from typing import Any
 
 from .reporting import metric_values, require, row_step
@@ -25,31 +26,41 @@ _writers = itertools.count()
 
 
 class TensorBoardReporter:
-    """Writes each row as one TensorBoard event to ``log_dir``."""
+    """Writes each row as one TensorBoard event to ``log_dir``.
+
+    The event file is written in the calling thread (the reporter's own, see
+    `art_metrics.delivery`): tensorboardX's ``EventsWriter`` without the queue and the two
+    threads of its ``FileWriter``.
+    """
 
     def __init__(self, *, log_dir: str) -> None:
         require("tensorboardX", "tensorboard", "tensorboardX")
         self.log_dir = log_dir
         self._writer: Any = None
-        self._summary: Any = None
+        self._protos: Any = None
 
     def start(self) -> None:
         """Opens a new event file in ``log_dir`` (creating the folder)."""
         if self._writer is None:
-            from tensorboardX import FileWriter
+            from tensorboardX.event_file_writer import EventsWriter
+            from tensorboardX.proto.event_pb2 import Event
             from tensorboardX.proto.summary_pb2 import Summary
 
-            self._summary = Summary
+            self._protos = Event, Summary
+            os.makedirs(self.log_dir, exist_ok=True)
             suffix = f".{os.getpid()}.{next(_writers)}"
-            self._writer = FileWriter(self.log_dir, filename_suffix=suffix)
+            self._writer = EventsWriter(os.path.join(self.log_dir, "events"), suffix)
 
     def log(self, row: dict[str, float | int]) -> None:
-        """One event with the row's numbers at step ``training_step``, flushed to disk."""
+        """One event with the row's numbers at step ``training_step``, on disk when this
+        returns (tensorboardX's flush syncs the file)."""
         self.start()
-        summary = self._summary
+        event, summary = self._protos
         values = [summary.Value(tag=k, simple_value=v) for k, v in metric_values(row)]
         if values:
-            self._writer.add_summary(summary(value=values), global_step=row_step(row))
+            self._writer.write_event(
+                event(wall_time=time.time(), step=row_step(row), summary=summary(value=values))
+            )
             self._writer.flush()
 
     def finish(self) -> None:
