@@ -25,6 +25,14 @@ pub struct BuilderCore {
 }
 
 impl BuilderCore {
+    /// The key a cost of `source` goes to on this builder: `costs/<cost_context>/<source>`.
+    pub(crate) fn cost_key(&self, source: &str) -> PyResult<String> {
+        Ok(crate::metrics::keys::cost_key(&format!(
+            "{}/{source}",
+            self.core.cost_context()
+        ))?)
+    }
+
     /// The cost extractor registered for `provider` (normalized) on any builder of the run.
     pub(crate) fn cost_extractor(&self, py: Python<'_>, provider: &str) -> Option<Py<PyAny>> {
         self.extractors.get().get(py, provider)

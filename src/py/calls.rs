@@ -28,29 +28,34 @@ pub fn _set_call_handler(py: Python<'_>, handler: Bound<'_, PyAny>) -> PyResult<
     Ok(HANDLER.set(py, handler.unbind()).is_ok())
 }
 
-/// What one priced call was: the cost key it was recorded under, the provider and model it
-/// was priced as, its cost in USD and, when the response carried token usage, its
-/// `gen_ai.usage.*` counts (the cache and reasoning counts only when not zero).
+/// What one priced call was: its source (the cost key is `costs/<context>/<source>`), the
+/// provider and model it was priced as, the formula its usage was read with, and its cost in
+/// USD.
 pub struct PricedCall<'a> {
-    pub key: &'a str,
+    pub source: &'a str,
     pub provider: &'a str,
     pub model: &'a str,
     pub formula: Formula,
     pub cost_usd: f64,
 }
 
-/// Hands `call` to the registered handler (nothing when none is registered).
+/// Hands `call` to the registered handler (nothing when none is registered): its cost key,
+/// provider, model, cost and, when the response carried token usage, its `gen_ai.usage.*`
+/// counts (the cache and reasoning counts only when not zero). Off the hot path: only for a
+/// run whose switch is on.
+#[cold]
+#[inline(never)]
 pub fn report(
     py: Python<'_>,
     builder: &BuilderCore,
-    call: PricedCall<'_>,
+    call: &PricedCall<'_>,
     fields: &ResponseFields,
 ) -> PyResult<()> {
     let Some(handler) = HANDLER.get(py) else {
         return Ok(());
     };
     let kwargs = PyDict::new(py);
-    kwargs.set_item("key", call.key)?;
+    kwargs.set_item("key", builder.cost_key(call.source)?)?;
     kwargs.set_item("provider", call.provider)?;
     kwargs.set_item("model", call.model)?;
     kwargs.set_item("cost_usd", call.cost_usd)?;

@@ -154,23 +154,15 @@ fn price_response(
     )?;
     if builder.core.reports_calls() {
         let call = PricedCall {
-            key: &cost_key(builder, source)?,
+            source,
             provider,
             model,
             formula,
             cost_usd: cost,
         };
-        super::calls::report(py, builder, call, &fields)?;
+        super::calls::report(py, builder, &call, &fields)?;
     }
     Ok(cost)
-}
-
-/// The key a cost of `source` goes to on `builder`: `costs/<cost_context>/<source>`.
-fn cost_key(builder: &BuilderCore, source: &str) -> PyResult<String> {
-    Ok(crate::metrics::keys::cost_key(&format!(
-        "{}/{source}",
-        builder.core.cost_context()
-    ))?)
 }
 
 /// The body of `BuilderCore.add_response_cost`.
@@ -202,7 +194,7 @@ pub fn add_response_cost(
         batch,
     };
     let cost = price_response(builder, response, call, CatalogPrices::Resolve, false)?;
-    builder.core.add_metric(&cost_key(builder, source)?, cost)?;
+    builder.core.add_metric(&builder.cost_key(source)?, cost)?;
     Ok(cost)
 }
 
@@ -424,7 +416,7 @@ impl CostTracker {
         {
             return Ok(Arc::clone(key));
         }
-        let key: Arc<str> = cost_key(builder, &self.source)?.into();
+        let key: Arc<str> = builder.cost_key(&self.source)?.into();
         *last = Some((context.to_owned(), Arc::clone(&key)));
         Ok(key)
     }
