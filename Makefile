@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
 
-.PHONY: venv prices-venv build-dev stubtest test test-rust test-python test-0523 venv-0523 lint docs wheel-smoke ci bench bench-smoke demo fuzz reliability catalog
+.PHONY: venv prices-venv mlflow-venv build-dev stubtest test test-rust test-python test-0523 venv-0523 lint docs wheel-smoke ci bench bench-smoke demo fuzz reliability catalog
 
 # The tests need Python >= 3.11 (openpipe-art 0.5.18 requires it); the package itself, 3.9.
 $(PY):
@@ -27,6 +27,17 @@ $(PRICES_VENV)/bin/python:
 
 prices-venv: $(PRICES_VENV)/bin/python
 
+# A real MLflow tracking server for tests/test_sinks_mlflow.py: pyproject's `mlflow-server`
+# group (the full mlflow package) in its own venv, out of the tests' (the tests talk to it
+# with the `mlflow-skinny` client that `art-metrics[mlflow]` installs).
+MLFLOW_VENV ?= .venv-mlflow
+$(MLFLOW_VENV)/bin/mlflow:
+	python3 -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install -q --upgrade pip  # `--group` needs pip >= 25.1
+	$(MLFLOW_VENV)/bin/python -m pip install -q --group mlflow-server
+
+mlflow-venv: $(MLFLOW_VENV)/bin/mlflow
+
 # Regenerates crates/art-metrics-core/src/pricing/catalog.json from the pinned sources (prints every decision).
 catalog: prices-venv
 	$(PRICES_VENV)/bin/python scripts/gen_catalog.py
@@ -46,9 +57,11 @@ export ART_METRICS_REQUIRE_TEST_HOOKS := 1
 # that every pytest run on the machine shares (another run's leftovers cannot break ours).
 PYTEST_TMP := $(abspath .pytest-tmp)
 
-test-python: build-dev prices-venv
+test-python: build-dev prices-venv mlflow-venv
 	mkdir -p $(PYTEST_TMP)
-	ART_METRICS_PRICES_PYTHON=$(abspath $(PRICES_VENV))/bin/python $(PY) -m pytest -q -p no:cacheprovider --basetemp=$(PYTEST_TMP)/py311
+	ART_METRICS_PRICES_PYTHON=$(abspath $(PRICES_VENV))/bin/python \
+	ART_METRICS_MLFLOW_SERVER=$(abspath $(MLFLOW_VENV))/bin/mlflow \
+	$(PY) -m pytest -q -p no:cacheprovider --basetemp=$(PYTEST_TMP)/py311
 
 test: test-rust test-python test-0523
 
@@ -83,8 +96,9 @@ wheel-smoke: venv
 ci:
 	.ci/run
 
-# The full comparison against openpipe-art 0.5.18 (release build, its own venv), and a
-# 200,000-step run through summary and report (bench/bigrun.py).
+# The full comparison against openpipe-art 0.5.18 (release build, its own venv), a
+# 200,000-step run through summary and report (bench/bigrun.py), and Model.log with the
+# W&B, MLflow and TensorBoard reporters against none (bench/sinks.py).
 bench:
 	$(MAKE) venv VENV=.venv-bench
 	VIRTUAL_ENV=$(abspath .venv-bench) .venv-bench/bin/maturin develop -q --release --features test-hooks
@@ -94,6 +108,7 @@ bench:
 	.venv-bench/bin/python bench/sdk.py || status=1; \
 	.venv-bench/bin/python bench/workers.py || status=1; \
 	.venv-bench/bin/python bench/bigrun.py || status=1; \
+	.venv-bench/bin/python bench/sinks.py || status=1; \
 	exit $$status
 
 demo: build-dev

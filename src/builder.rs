@@ -229,6 +229,12 @@ impl BuilderCore {
         self.core.run_id()
     }
 
+    /// Turns on or off the report of each priced call of the run to the call handler
+    /// (`_set_call_handler`), for every builder of the run.
+    fn _report_calls(&self, on: bool) {
+        self.core.set_reports_calls(on);
+    }
+
     /// `add_data(step_num_scenarios=None, step_actor_tokens=None, scenario_ids=None)` in
     /// 0.5.18, `step_rollout_tokens` in 0.5.23: records `data/step_num_scenarios`, the
     /// tokens (`data/step_actor_tokens` / `data/step_rollout_tokens`) and scenario ids.

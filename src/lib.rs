@@ -5,6 +5,7 @@
 
 mod budget;
 mod builder;
+mod calls;
 mod catalog;
 mod convert;
 mod errors;
@@ -49,6 +50,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(steps::cost_sources, m)?)?;
     m.add_class::<pricing::CostTracker>()?;
     m.add_class::<tracked::TrackedFunction>()?;
+    m.add_function(wrap_pyfunction!(calls::_set_call_handler, m)?)?;
     m.add(
         "CatalogCacheWarning",
         m.py().get_type::<catalog::CatalogCacheWarning>(),

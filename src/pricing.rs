@@ -13,6 +13,7 @@ use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyFloat, PyInt, PyString};
 
+use crate::calls::PricedCall;
 use crate::catalog::active_catalog;
 use crate::convert::{price_arg, price_number, short_repr, str_arg, type_name};
 use crate::extractors::CostExtractors;
@@ -84,6 +85,7 @@ impl ExtractedCost for Extracted<'_> {
 
 /// One call's pricing arguments, as checked.
 struct Call<'a> {
+    source: &'a str,
     provider: &'a str,
     formula: Formula,
     model: &'a str,
@@ -113,6 +115,7 @@ fn price_response(
 ) -> Result<f64, Failure> {
     let py = response.py();
     let Call {
+        source,
         provider,
         formula,
         model,
@@ -140,7 +143,7 @@ fn price_response(
         let result = extractor.bind(py).call1((response,))?;
         Ok((!result.is_none()).then_some(Extracted(result)))
     };
-    response_cost(
+    let cost = response_cost(
         PriceCall {
             provider,
             formula,
@@ -158,7 +161,18 @@ fn price_response(
                 .map(|f| f.model)),
             CatalogPrices::Cached(t) => Ok(t.catalog_prices(py)?),
         },
-    )
+    )?;
+    if builder.core.reports_calls() {
+        let call = PricedCall {
+            source,
+            provider,
+            model,
+            formula,
+            cost_usd: cost,
+        };
+        crate::calls::report(py, builder, &call, &fields)?;
+    }
+    Ok(cost)
 }
 
 /// The body of `BuilderCore.add_response_cost`.
@@ -184,6 +198,7 @@ pub fn add_response_cost(
     let overrides = overrides_arg(prices)?;
     let formula = catalog.formula(&provider);
     let call = Call {
+        source,
         provider: &provider,
         formula,
         model,
@@ -430,6 +445,7 @@ impl CostTracker {
 
     fn price(&self, builder: Target<'_>, response: &Bound<'_, PyAny>) -> Result<f64, Failure> {
         let call = Call {
+            source: &self.source,
             provider: &self.provider,
             formula: self.formula,
             model: &self.model,

@@ -52,3 +52,9 @@ def test_bigrun_benchmark_smoke_run():
     out, rows = smoke("bigrun.py")
     assert len(rows) == 1 + 4, out  # header, the floor, summary, --json, report
     assert "report HTML:" in out
+
+
+def test_sinks_benchmark_smoke_run():
+    out, rows = smoke("sinks.py")
+    assert len(rows) == 1 + 3, out  # header, the loop, back to back, inline
+    assert "W&B (offline), MLflow (file store), TensorBoard" in out

@@ -226,6 +226,7 @@ async def test_reporters_get_rows_with_nan(tmp_path):
     collect = Collect()
     model = Model(name="m", project="p", base_path=str(tmp_path), reporters=[collect])
     await model.log(None, split="train", step=1, metrics={"loss/kl": math.nan})
+    assert model.flush_reporters()  # the row reaches the reporter from its own thread
     (row,) = collect.rows
     assert math.isnan(row["loss/kl"]) and row["training_step"] == 1
 
@@ -399,6 +400,7 @@ async def test_a_log_cancelled_while_folding_keeps_its_row_and_reports_it_once(t
     with pytest.raises(asyncio.CancelledError):
         await task
     await model.log(None, split="train", step=step + 1, metrics={"a": 2.0})
+    assert model.flush_reporters()
     written = [r["training_step"] for r in rows(model)]
     assert written == list(range(1, step + 2))
     assert got == written  # the cancelled log's row too, once

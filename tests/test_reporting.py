@@ -14,6 +14,9 @@ import types
 import art
 import pytest
 from art_metrics import Model, TrackioReporter, WandbReporter
+from art_metrics.mlflow_reporter import MlflowReporter
+from art_metrics.otel_reporter import OtelReporter
+from art_metrics.tensorboard_reporter import TensorBoardReporter
 
 WORKER = pathlib.Path(__file__).parent / "reporting_worker.py"
 STEP_GLOBS = [
@@ -114,6 +117,22 @@ def test_wandb_offline_logs_every_row_and_resumes_the_run_by_id(tmp_path):
         assert math.isnan(logged[0]["loss/policy"])  # NaN reaches W&B; history.jsonl leaves it out
 
 
+def test_a_script_without_close_gets_every_row_to_wandb(tmp_path):
+    """Issue #24: rows still queued for W&B's thread when the script ends are delivered at
+    exit, before W&B finishes its run."""
+    out = run_worker(
+        "wandb-no-close",
+        tmp_path,
+        WANDB_MODE="offline",
+        WANDB_DIR=str(tmp_path / "wb"),
+        WANDB_SILENT="true",
+    )
+    (run_file,) = (tmp_path / "wb" / "model-1" / "wandb").glob("offline-run-*-m1/run-m1.wandb")
+    records = list(wandb_records(run_file))
+    logged = [r for r in records if r.WhichOneof("record_type") == "history"]
+    assert len(logged) == len(out["rows"]) == 4
+
+
 def test_trackio_logs_every_row_at_its_training_step_and_resumes(tmp_path):
     out = run_worker("trackio", tmp_path, TRACKIO_DIR=str(tmp_path / "trackio"))
     assert (tmp_path / "trackio" / "proj.db").exists()
@@ -145,17 +164,36 @@ def test_report_metrics_names(tmp_path):
         name="m", project="p", base_path=str(tmp_path), report_metrics=["trackio", "wandb"]
     )
     assert [type(r) for r in model.reporters] == [WandbReporter, TrackioReporter]
-    with pytest.raises(ValueError, match="'tensorboard'"):
-        Model(name="m", project="p", base_path=str(tmp_path), report_metrics=["tensorboard"])
+    every = ["otel", "tensorboard", "mlflow", "trackio", "wandb"]
+    model = Model(name="m", project="p", base_path=str(tmp_path), report_metrics=every)
+    assert [type(r) for r in model.reporters] == [
+        WandbReporter,
+        TrackioReporter,
+        MlflowReporter,
+        TensorBoardReporter,
+        OtelReporter,
+    ]
+    assert model.reporters[3].log_dir == f"{model.run_dir}/tensorboard"
+    with pytest.raises(ValueError, match="'swanlab'"):
+        Model(name="m", project="p", base_path=str(tmp_path), report_metrics=["mlflow", "swanlab"])
     with pytest.raises(TypeError, match="list of names"):
         Model(name="m", project="p", base_path=str(tmp_path), report_metrics="wandb")
 
 
-@pytest.mark.parametrize("package", ["wandb", "trackio"])
-def test_a_missing_package_names_the_extra(tmp_path, monkeypatch, package):
-    monkeypatch.setitem(sys.modules, package, None)
-    with pytest.raises(ImportError, match=rf"pip install 'art-metrics\[{package}\]'"):
-        Model(name="m", project="p", base_path=str(tmp_path), report_metrics=[package])
+@pytest.mark.parametrize(
+    ("name", "module"),
+    [
+        ("wandb", "wandb"),
+        ("trackio", "trackio"),
+        ("mlflow", "mlflow"),
+        ("tensorboard", "tensorboardX"),
+        ("otel", "opentelemetry.metrics"),
+    ],
+)
+def test_a_missing_package_names_the_extra(tmp_path, monkeypatch, name, module):
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(ImportError, match=rf"pip install 'art-metrics\[{name}\]'"):
+        Model(name="m", project="p", base_path=str(tmp_path), report_metrics=[name])
 
 
 # -- the same W&B calls as openpipe-art ------------------------------------------------
@@ -199,6 +237,10 @@ async def log_script(lib, base_path: str) -> None:
     await model.log(groups, split="val", step=1)
     model.metrics_builder("holdout").add_cost("holdout/judge", 0.25)
     await model.log(groups, split="holdout", step=2)
+    # Ours delivers from a thread per reporter: wait for it (openpipe-art logs inline).
+    flush = getattr(model, "flush_reporters", None)
+    if flush is not None:
+        flush()
 
 
 def test_wandb_calls_match_openpipe_art(fake_wandb, tmp_path):

@@ -11,4 +11,8 @@ def test_art_version_lists_the_supported_versions():
 
 
 def test_report_metric_lists_the_reporters():
-    assert get_args(ReportMetric) == reporting._KNOWN == ("wandb", "trackio")
+    assert (
+        get_args(ReportMetric)
+        == reporting.KNOWN
+        == ("wandb", "trackio", "mlflow", "tensorboard", "otel")
+    )

@@ -11,8 +11,12 @@ from .backend import LocalBackend
 from .budget import BudgetExceeded, BudgetWarning
 from .builder import MetricsBuilder
 from .costs import CostTrackingError, CostTrackingWarning, track_api_cost
-from .model import Model, Reporter
+from .delivery import Reporter
+from .mlflow_reporter import MlflowReporter
+from .model import Model
+from .otel_reporter import OtelReporter
 from .reporting import TrackioReporter, WandbReporter
+from .tensorboard_reporter import TensorBoardReporter
 from .trajectories import Trajectory, TrajectoryGroup
 
 __all__ = [
@@ -23,9 +27,12 @@ __all__ = [
     "CostTrackingWarning",
     "LocalBackend",
     "MetricsBuilder",
+    "MlflowReporter",
     "PendingMetrics",
     "Model",
+    "OtelReporter",
     "Reporter",
+    "TensorBoardReporter",
     "TrackioReporter",
     "Trajectory",
     "TrajectoryGroup",

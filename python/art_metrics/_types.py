@@ -16,6 +16,6 @@ OnExceed = Literal["warn", "raise"]
 # What a tracked call whose model has no price does: raise, or count it and warn once.
 OnUnpriced = Literal["raise", "warn"]
 # The reporters `Model(report_metrics=[...])` builds (`reporting.reporters_for`).
-ReportMetric = Literal["wandb", "trackio"]
+ReportMetric = Literal["wandb", "trackio", "mlflow", "tensorboard", "otel"]
 # The level of a reporter's alert (W&B's `AlertLevel` names; the spend guard sends them).
 AlertLevel = Literal["INFO", "WARN", "ERROR"]

@@ -200,6 +200,7 @@ async def _run(
             await _train_step(model, rng, step)
             if step % 2 == 0 or step == first + steps - 1:
                 await _val_step(model, rng, step)
+            model.flush_reporters()  # the step's rows reach `recorder` from its thread
             (summary,) = summarize(recorder.rows)
             summaries.append(summary)
             print(format_step(summary), file=out, flush=True)

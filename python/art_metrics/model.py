@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import Token
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from . import budget as _budget
 from ._core import (
@@ -38,38 +38,24 @@ from ._core import (
 )
 from ._types import ArtVersion, OnExceed, ReportMetric
 from .builder import MetricsBuilder
-from .reporting import WandbReporter, reporters_for
+from .delivery import Delivery, Reporter
+from .reporting import reporters_for
 from .trajectories import normalize_groups
 
 
-class Reporter(Protocol):
-    """Anything that wants every logged row (W&B, Trackio, a console printer, ...).
-
-    ``row`` has the prefixed keys, ``training_step`` (and in 0.5.18's dialect
-    ``time/wall_clock_sec``), and keeps NaN values (history.jsonl leaves them out).
-    """
-
-    def log(self, row: dict[str, float | int]) -> None: ...
-
-
-def _close_quietly(run: RunCore, mail: _Mail | None = None) -> None:
-    # At exit or when the Model is collected: keep the rows some reporter has not received
-    # for the next process, fold the journal so state.json is complete, and release the run
-    # directory's writer lock.
-    steps: list[Callable[[], None]] = (
-        [run.close] if mail is None else [functools.partial(mail.save, run), run.close]
-    )
+def _close_quietly(run: RunCore, delivery: Delivery | None = None) -> None:
+    # At exit or when the Model is collected: deliver what the reporters can take in a few
+    # seconds and keep the rest for the next process, fold the journal so state.json is
+    # complete, and release the run directory's writer lock.
+    steps: list[Callable[[], object]] = [run.close]
+    if delivery is not None:
+        reporters = [lane.reporter for lane in delivery.lanes]
+        steps.insert(0, functools.partial(delivery.shutdown, None, reporters))
     for step in steps:
         try:
             step()
         except Exception:  # noqa: BLE001 - nothing useful can be done at interpreter exit
             pass
-
-
-def _reporter_key(reporter: object) -> str:
-    """What identifies a reporter across processes (with its index): its class."""
-    cls = type(reporter)
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _warn_about(run: RunCore) -> None:
@@ -177,6 +163,7 @@ class Model:
                 report_metrics,
                 project=project,
                 name=name,
+                run_dir=self.run_dir,
                 entity=entity,
                 art_version=self._builder.art_version,
             )
@@ -187,13 +174,13 @@ class Model:
         self._loaded = False
         self._load_lock = threading.Lock()
         _python_locks.add(self)
-        # Rows written to history.jsonl that some reporter has not received yet (README: "W&B
-        # and Trackio", delivery): given on the next log or on close.
-        self._mail = _Mail(_Outbox([], [[] for _ in self.reporters]))
-        self._mail.keys = [_reporter_key(r) for r in self.reporters]
-        # Per reporter (by index) that is failing: the cause (type, message) last raised.
-        self._reporter_errors: dict[int, tuple[type, str]] = {}
-        self._finalizer = weakref.finalize(self, _close_quietly, self._run, self._mail)
+        # Rows written to history.jsonl that some reporter has not received yet, delivered
+        # by a thread per reporter (README: "Where your runs go", delivery).
+        self._delivery = Delivery(self._run, self.run_dir, self.reporters)
+        # Whether the core hands this run's priced calls to reporters (`record_call`).
+        self._calls_on = False
+        self._sync_call_switch()
+        self._finalizer = weakref.finalize(self, _close_quietly, self._run, self._delivery)
         _budget._register(self._builder, self)
 
     @property
@@ -217,7 +204,7 @@ class Model:
             if not self._loaded:
                 self._run.load_into(self._builder)
                 self._restore_budget()
-                self._mail.restore(self._run, self.run_dir)
+                self._delivery.restore(self.reporters)
                 self._loaded = True
         _warn_about(self._run)
 
@@ -272,23 +259,54 @@ class Model:
         )
         return merged
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = 30.0) -> None:
         """Fold the journal into state.json now (also done at exit), release the run
-        directory's writer lock, and finish reporters.
+        directory's writer lock, deliver the rows the reporters have not received yet
+        (waiting up to ``timeout`` seconds; ``None``: no limit) and finish the reporters.
 
-        Reporters with a ``finish()`` method (W&B, Trackio) are finished; a later log
-        resumes their run (and takes the lock again).
+        Reporters with a ``finish()`` method (W&B, MLflow, ...) are finished; a later log
+        resumes their run (and takes the lock again). Rows a reporter did not receive in
+        time are kept in the run directory for the next start (a ``RuntimeWarning`` names
+        the reporter and the count).
         """
         self._run.close()
+        delivery = self._delivery
         try:
-            self._deliver()
+            left = delivery.drain(timeout, self.reporters)
         finally:
             # Rows a reporter still has not received go to the next process.
-            self._mail.save(self._run)
-        for reporter in self.reporters:
-            finish = getattr(reporter, "finish", None)
-            if callable(finish):
-                finish()
+            delivery.save()
+        delivery.finish()
+        self._sync_call_switch()
+        for name, count in left.items():
+            warnings.warn(
+                f"{self.run_dir}: {name} did not receive {count} row(s) within {timeout} s of "
+                "close(); they are kept in the run directory for the next start",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        delivery.raise_new_error()
+
+    def flush_reporters(self, timeout: float | None = 30.0) -> bool:
+        """Wait until every reporter has received every row logged so far (each failing
+        reporter given its row once more), or ``timeout`` seconds (``None``: no limit).
+
+        Returns whether they all have. Raises a reporter's failure as ``log`` does (once per
+        cause). ``log`` itself never waits for the reporters: their threads deliver.
+        """
+        self._ensure_loaded()
+        delivery = self._delivery
+        left = delivery.drain(timeout, self.reporters)
+        self._sync_call_switch()
+        delivery.raise_new_error()
+        return not left
+
+    def _sync_call_switch(self) -> None:
+        # The core reports each priced call of the run only while a reporter wants them.
+        on = bool(self._delivery.call_reporters)
+        if on is not self._calls_on:
+            self._calls_on = on
+            self._builder._report_calls(on)
 
     # -- backend ---------------------------------------------------------------------
 
@@ -321,7 +339,10 @@ class Model:
         step = _step(step)
         self._ensure_loaded()
         if trajectories is None and metrics is None:
-            self._deliver()  # rows left undelivered (an interrupt, a failing reporter)
+            # Rows left undelivered (a failing reporter, an earlier process) are tried now.
+            self._delivery.kick(self.reporters, retry=True)
+            self._sync_call_switch()
+            self._delivery.raise_new_error()
             return
         notice = _split_notice(split)
         if notice is not None:
@@ -343,140 +364,26 @@ class Model:
             self,
             efficiency=self.efficiency_metrics,
         )
-        outbox = self._mail.outbox
-        written = len(outbox.rows)
+        delivery = self._delivery
+        queued = delivery.queued()
         try:
-            # The row joins the queue in the C call that writes it (list.extend over map):
+            # The row joins the queue in the C call that writes it (deque.extend over map):
             # no bytecode runs in between, so a KeyboardInterrupt (handled between bytecodes)
             # cannot leave a written row out of the queue.
             commit = functools.partial(self._run.commit_log, defer_fold=True)
-            outbox.rows.extend(filter(None, map(commit, (prepared,))))
+            delivery.rows.extend(filter(None, map(commit, (prepared,))))
             await fold_off_loop(self._run)
-            self._deliver()
         finally:
-            if len(outbox.rows) > written:
-                # The row's costs (GPU time, `metrics=` costs) count against the budget,
-                # whether or not the reporters took it.
-                self._builder._check_budget()
+            try:
+                if delivery.queued() > queued:
+                    # The row's costs (GPU time, `metrics=` costs) count against the budget,
+                    # whether or not the reporters took it.
+                    self._builder._check_budget()
+            finally:
+                # Last, so that the reporters' threads, once woken, do not take the GIL from
+                # the rest of this log (a thread that waits for it gets it whenever this one
+                # releases it, e.g. for file I/O, and keeps it up to 5 ms).
+                delivery.kick(self.reporters)
         _warn_about(self._run)
-
-    def _deliver(self) -> None:
-        """Give each reporter the written rows it has not received, oldest first.
-
-        Each reporter has its own position in the queue: one that raises keeps its row (and
-        later ones) and gets them again on the next log or close, the others are not sent
-        them again. A reporter's exception is raised here once per cause (type and message),
-        after every reporter was tried; the same failure again is not raised again until
-        the reporter has succeeded once. A BaseException (KeyboardInterrupt) is raised at
-        once; the row is then not received by that reporter.
-        """
-        mail = self._mail
-        outbox = mail.outbox
-        rows = outbox.rows
-        received = outbox.received
-        while len(received) < len(self.reporters):
-            # A reporter appended to `reporters` later gets the rows written after this.
-            received.append([None] * len(rows))
-            mail.keys.append(_reporter_key(self.reporters[len(mail.keys)]))
-        raised: BaseException | None = None
-        for index, reporter in enumerate(self.reporters):
-            got = received[index]
-            while len(got) < len(rows):
-                row, caller_keys = rows[len(got)]
-                log: Callable[[dict[str, float | int]], None] = reporter.log
-                if isinstance(reporter, WandbReporter):
-                    # 0.5.23 sends W&B the canonical keys and the caller's own.
-                    log = functools.partial(reporter.log, caller_keys=caller_keys)
-                try:
-                    # Recorded in the C call that returns from `log` (as in `log` above).
-                    got.extend(map(log, (row,)))
-                except Exception as exc:  # noqa: BLE001 - raised below, once per cause
-                    cause = (type(exc), str(exc))
-                    if raised is None and self._reporter_errors.get(index) != cause:
-                        self._reporter_errors[index] = cause
-                        raised = exc
-                    break
-                self._reporter_errors.pop(index, None)
-        done = min(map(len, received), default=len(rows))
-        if done:
-            # One assignment: an interrupt leaves the old queue or the new one, both right.
-            mail.outbox = outbox.without_first(done)
-            if mail.on_disk:
-                # Rows kept by an earlier process were delivered: the file follows.
-                mail.save(self._run)
-        if raised is not None:
-            raise raised
-
-
-class _Mail:
-    """A Model's `_Outbox` and what identifies its reporters, kept apart from the Model so
-    that its finalizer can save the rows left undelivered at exit (README: "W&B and
-    Trackio", delivery). The file is the core's (`RunCore.save_undelivered`)."""
-
-    __slots__ = ("keys", "on_disk", "outbox")
-
-    def __init__(self, outbox: _Outbox) -> None:
-        self.outbox = outbox
-        self.keys: list[str] = []
-        # Whether the run directory holds rows kept by this or an earlier process.
-        self.on_disk = False
-
-    def save(self, run: RunCore) -> None:
-        """Keeps the undelivered rows (each reporter's position among them) for the next
-        process, or removes the kept ones when every reporter has received everything."""
-        outbox = self.outbox
-        if not outbox.rows:
-            if self.on_disk:
-                run.save_undelivered(None)
-                self.on_disk = False
-            return
-        kept = {
-            "rows": [[row, None if keys is None else list(keys)] for row, keys in outbox.rows],
-            "reporters": [
-                {"key": key, "received": len(got)} for key, got in zip(self.keys, outbox.received)
-            ],
-        }
-        run.save_undelivered(json.dumps(kept).encode())
-        self.on_disk = True
-
-    def restore(self, run: RunCore, run_dir: str) -> None:
-        """Queues the rows an earlier process kept, for the reporters it had at the same
-        places (same class); other reporters are not sent them. Called before any log."""
-        data = run.read_undelivered()
-        if data is None:
-            return
-        self.on_disk = True
-        try:
-            kept = json.loads(data)
-            rows = [(dict(row), keys) for row, keys in kept["rows"]]
-            before = [(r["key"], int(r["received"])) for r in kept["reporters"]]
-        except (ValueError, TypeError, KeyError) as err:
-            warnings.warn(
-                f"{run_dir}: the rows kept for reporters could not be read ({err}); they "
-                "are not delivered",
-                RuntimeWarning,
-                stacklevel=4,
-            )
-            return
-        received = []
-        for index, key in enumerate(self.keys):
-            match = index < len(before) and before[index][0] == key
-            received.append([None] * (min(before[index][1], len(rows)) if match else len(rows)))
-        self.outbox = _Outbox(rows, received)
-
-
-class _Outbox:
-    """Rows written to history.jsonl and not yet received by every reporter: ``rows`` (the
-    row and the caller's keys), and per reporter a list as long as the number of ``rows`` it
-    has received (lengths change in one C call, see `Model._deliver`)."""
-
-    __slots__ = ("received", "rows")
-
-    def __init__(
-        self, rows: list[tuple[dict[str, float | int], Any]], received: list[list[Any]]
-    ) -> None:
-        self.rows = rows
-        self.received = received
-
-    def without_first(self, count: int) -> _Outbox:
-        return _Outbox(self.rows[count:], [got[count:] for got in self.received])
+        self._sync_call_switch()
+        delivery.raise_new_error()

@@ -1,16 +1,20 @@
-"""Reporters that send every `Model.log` row to W&B or Trackio.
+"""Reporters that send every `Model.log` row to W&B or Trackio, and `reporters_for`, which
+builds the reporters ``Model(report_metrics=[...])`` names (MLflow, TensorBoard and
+OpenTelemetry live in their own modules).
 
 ``Model(report_metrics=["wandb"])`` and ``Model(report_metrics=["trackio"])`` build these;
 they can also be passed directly with ``Model(reporters=[...])``. Both packages are
 optional extras (``pip install 'art-metrics[wandb]'``, ``'art-metrics[trackio]'``) and are
-imported at the first logged row, so a Model costs nothing until then.
+imported at the first logged row, so a Model costs nothing until then. The rows reach them
+from a thread of their own (`art_metrics.delivery`); ``start()`` opens the run in the
+logging thread at the first row.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, get_args
 
 from ._core import _wandb_row_keys, _wandb_setup
@@ -18,19 +22,42 @@ from ._types import AlertLevel, ArtVersion, ReportMetric
 
 __all__ = ["TrackioReporter", "WandbReporter", "reporters_for"]
 
+# The names report_metrics knows, in the order their reporters are made.
+KNOWN: tuple[ReportMetric, ...] = get_args(ReportMetric)
+
 # The reference's x-axis setup: every group of metrics is plotted against training_step,
 # so validation logged late for an earlier step lands at that step. The axes, the globs and
 # which keys are sent are openpipe-art version's rules, in the core.
 _STEP_METRIC = "training_step"
-_KNOWN: tuple[ReportMetric, ...] = get_args(ReportMetric)
 
 
-def _require(package: str) -> None:
-    if importlib.util.find_spec(package) is None:
+# Keys of a row that are axes, not metrics: the step every sink plots against, and the
+# step `log` was given (openpipe-art's history column).
+AXES = ("step", _STEP_METRIC)
+
+
+def metric_values(row: Mapping[str, Any]) -> Iterator[tuple[str, float]]:
+    """A row's metrics as floats, for the sinks with a numeric axis (MLflow, TensorBoard,
+    OpenTelemetry): every int and float value (NaN and infinities included) but the axes."""
+    for key, value in row.items():
+        if key in AXES or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        yield key, float(value)
+
+
+def row_step(row: Mapping[str, Any]) -> int:
+    """The step a row is plotted at: its ``training_step`` (0 when it has none)."""
+    step = row.get(_STEP_METRIC)
+    return step if isinstance(step, int) and not isinstance(step, bool) else 0
+
+
+def require(module: str, extra: str, package: str | None = None) -> None:
+    """ImportError naming the extra to install when ``module`` cannot be imported."""
+    if importlib.util.find_spec(module) is None:
         raise ImportError(
-            f"report_metrics=[{package!r}] needs the {package} package: "
-            f"pip install 'art-metrics[{package}]'",
-            name=package,
+            f"report_metrics=[{extra!r}] needs the {package or module} package: "
+            f"pip install 'art-metrics[{extra}]'",
+            name=module,
         )
 
 
@@ -39,13 +66,17 @@ class WandbReporter:
 
     Defines ``training_step`` as the step metric for ``train/*``, ``val/*``, ``test/*``,
     ``costs/*`` and the other metric sections, as openpipe-art does, and lets W&B keep its
-    own monotonic step. The run is created at the first row, and again after `finish`.
+    own monotonic step. The run is created at the first row (``start``), and again after
+    `finish`.
 
     ``art_version="0.5.23"`` follows that version: ``sft/*`` is plotted against
     ``sft/gradient_step``; ``run.log`` gets only the canonical keys, ``costs/cum/*``,
     ``sft/*`` and the caller's own keys (``caller_keys`` of `log`); and without the wandb
     package rows are skipped silently (tried again at the next row) instead of refused.
     """
+
+    # The delivery passes `log` the caller's own keys of each row.
+    takes_caller_keys = True
 
     def __init__(
         self,
@@ -59,7 +90,7 @@ class WandbReporter:
         self._axes, self._globs, required = _wandb_setup(art_version)
         self.art_version = art_version
         if required:
-            _require("wandb")
+            require("wandb", "wandb")
         self.project = project
         self.name = name
         self.entity = entity
@@ -99,6 +130,10 @@ class WandbReporter:
             self._run = run
         return run
 
+    def start(self) -> None:
+        """Open (or resume) the W&B run now; `log` does it otherwise."""
+        self._current_run()
+
     def log(self, row: dict[str, float | int], *, caller_keys: Iterable[str] = ()) -> None:
         """Send ``row``; ``caller_keys``: its keys that are the caller's own metrics."""
         run = self._current_run()
@@ -137,7 +172,7 @@ class TrackioReporter:
     """
 
     def __init__(self, *, project: str, name: str, **init_kwargs: Any) -> None:
-        _require("trackio")
+        require("trackio", "trackio")
         self.project = project
         self.name = name
         self._init_kwargs = init_kwargs
@@ -156,6 +191,10 @@ class TrackioReporter:
                 project=self.project, name=self.name, resume="allow", **self._init_kwargs
             )
         return self._run
+
+    def start(self) -> None:
+        """Open (or resume) the Trackio run now; `log` does it otherwise."""
+        self._current_run()
 
     def log(self, row: dict[str, float | int]) -> None:
         step = row.get(_STEP_METRIC)
@@ -193,13 +232,15 @@ def reporters_for(
     *,
     project: str,
     name: str,
+    run_dir: str,
     entity: str | None = None,
     art_version: ArtVersion = "0.5.18",
-) -> list[WandbReporter | TrackioReporter]:
+) -> list[Any]:
     """The reporters ``Model(report_metrics=...)`` asks for.
 
     ``None`` means W&B when ``WANDB_API_KEY`` is set (as openpipe-art); otherwise each
-    entry of ``"wandb"`` and ``"trackio"`` adds its reporter. Other names are a ValueError.
+    entry of `KNOWN` adds its reporter (TensorBoard's event files go to
+    ``{run_dir}/tensorboard``). Other names are a ValueError naming them.
     """
     if report_metrics is None:
         wanted = ["wandb"] if "WANDB_API_KEY" in os.environ else []
@@ -209,14 +250,26 @@ def reporters_for(
         )
     else:
         wanted = list(report_metrics)
-    unknown = [entry for entry in wanted if entry not in _KNOWN]
+    unknown = [entry for entry in wanted if entry not in KNOWN]
     if unknown:
-        raise ValueError(f"report_metrics: unknown {unknown!r}; known: {list(_KNOWN)!r}")
-    reporters: list[WandbReporter | TrackioReporter] = []
+        raise ValueError(f"report_metrics: unknown {unknown!r}; known: {list(KNOWN)!r}")
+    reporters: list[Any] = []
     if "wandb" in wanted:
         reporters.append(
             WandbReporter(project=project, name=name, entity=entity, art_version=art_version)
         )
     if "trackio" in wanted:
         reporters.append(TrackioReporter(project=project, name=name))
+    if "mlflow" in wanted:
+        from .mlflow_reporter import MlflowReporter
+
+        reporters.append(MlflowReporter(project=project, name=name))
+    if "tensorboard" in wanted:
+        from .tensorboard_reporter import TensorBoardReporter
+
+        reporters.append(TensorBoardReporter(log_dir=os.path.join(run_dir, "tensorboard")))
+    if "otel" in wanted:
+        from .otel_reporter import OtelReporter
+
+        reporters.append(OtelReporter(project=project, name=name))
     return reporters

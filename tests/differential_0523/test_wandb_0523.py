@@ -95,6 +95,10 @@ async def log_script(lib, make_model, base_path: str) -> None:
     await model.log(groups, split="holdout", step=2)
     await model.log(None, split="sft", step=3, metrics={"gradient_step": 1.0, "loss/train": 0.5})
     await model.log(None, split="train", step=3, metrics={"custom": 1.0, "time/step_x_s": 1.0})
+    # Ours delivers from a thread per reporter: wait for it (openpipe-art logs inline).
+    flush = getattr(model, "flush_reporters", None)
+    if flush is not None:
+        flush()
 
 
 def history(base_path) -> list[dict]:

@@ -25,5 +25,5 @@ b.set_budget(1.0, on_exceed="raise")
 b.set_budget(1.0, on_exceed="ignore")  # type: ignore[arg-type]
 MetricsBuilder("train", art_version="0.5.23")
 MetricsBuilder("train", art_version="0.5.20")  # type: ignore[arg-type]
-Model(name="m", project="p", report_metrics=["wandb", "trackio"])
-Model(name="m", project="p", report_metrics=["tensorboard"])  # type: ignore[list-item]
+Model(name="m", project="p", report_metrics=["wandb", "trackio", "mlflow", "tensorboard", "otel"])
+Model(name="m", project="p", report_metrics=["neptune"])  # type: ignore[list-item]

@@ -42,6 +42,9 @@ pub struct RunMetrics {
     budget: Mutex<Option<Budget>>,
     /// Set while a budget is set: recorded costs skip the check until then.
     has_budget: AtomicBool,
+    /// Set while a reporter of the run wants each priced call (`record_call`, issue #24):
+    /// priced calls skip the report until then.
+    reports_calls: AtomicBool,
 }
 
 impl RunMetrics {
@@ -311,6 +314,16 @@ impl Builder {
     /// Whether a budget is set (a cheap check before [`Builder::check_budget`]).
     pub fn has_budget(&self) -> bool {
         self.run.has_budget.load(Ordering::Acquire)
+    }
+
+    /// Whether each priced call of the run is reported (to its reporters' `record_call`).
+    pub fn reports_calls(&self) -> bool {
+        self.run.reports_calls.load(Ordering::Relaxed)
+    }
+
+    /// Turns the report of each priced call on or off, for every builder of the run.
+    pub fn set_reports_calls(&self, on: bool) {
+        self.run.reports_calls.store(on, Ordering::Relaxed);
     }
 
     /// The run's spend: `costs/cum/all` plus every cost pending in any scope.

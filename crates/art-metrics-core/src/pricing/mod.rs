@@ -3,6 +3,7 @@
 //!
 //! Nothing here knows about Python; the extension crate's `pricing` converts responses and errors.
 
+pub mod call_usage;
 pub mod catalog;
 pub mod formula;
 pub mod genai;
@@ -20,6 +21,7 @@ use std::collections::HashMap;
 
 use crate::error::{CoreError, CoreResult};
 
+pub use call_usage::CallUsage;
 pub use catalog::{Found, PriceCatalog, PriceOrigin};
 pub use order::{ExtractedCost, PriceCall, check_extracted, response_cost};
 pub use prices::{Model, PriceKey};
