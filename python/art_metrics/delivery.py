@@ -35,12 +35,13 @@ import time
 import warnings
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, Union
 
 from . import budget as _budget
 from ._core import RunCore, _set_call_handler
 
-Row = dict[str, float | int]
+# (typing's aliases: evaluated at import, and the package supports Python 3.9)
+Row = dict[str, Union[float, int]]
 # A queued row and the keys that are the caller's own metrics (0.5.23's W&B filter).
 Queued = tuple[Row, Any]
 
