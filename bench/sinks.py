@@ -27,6 +27,7 @@ import gc
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -198,4 +199,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)  # the runs, W&B's offline files, the mlruns
+    sys.exit(status)

@@ -323,18 +323,31 @@ def test_summary_reports_bad_lines_and_shows_the_others(tmp_path):
     assert sorted(step_lines(proc.stdout)) == [1, 2] and "2 rows, 2 steps" in proc.stdout
 
 
-def test_demo_report_without_wandb_is_one_line(tmp_path):
+@pytest.mark.parametrize(
+    ("name", "module", "extra"),
+    [("wandb", "wandb", "wandb"), ("tensorboard", "tensorboardX", "tensorboard")],
+)
+def test_demo_report_without_its_package_is_one_line(tmp_path, name, module, extra):
     code = (
-        "import sys; sys.modules['wandb'] = None\n"
+        f"import sys; sys.modules[{module!r}] = None\n"
         "from art_metrics.__main__ import main\n"
-        "sys.exit(main(['demo', '--steps', '1', '--report', 'wandb']))\n"
+        f"sys.exit(main(['demo', '--steps', '1', '--report', {name!r}]))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 2
-    assert proc.stderr == "error: --report wandb needs wandb: pip install 'art-metrics[wandb]'\n"
+    assert proc.stderr == (
+        f"error: --report {name} needs {module}: pip install 'art-metrics[{extra}]'\n"
+    )
     assert not (tmp_path / ".art").exists()
+
+
+def test_demo_report_tensorboard_writes_event_files_in_the_run_directory(tmp_path):
+    proc = cli("demo", "--steps", "2", "--report", "tensorboard", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    log_dir = tmp_path / ".art" / "art-metrics-demo" / "models" / "demo" / "tensorboard"
+    assert [p.name.startswith("events.out.tfevents.") for p in log_dir.iterdir()] == [True]
 
 
 class Lines:

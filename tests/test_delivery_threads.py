@@ -127,3 +127,29 @@ def test_a_reporter_too_far_behind_has_its_oldest_rows_dropped(tmp_path, monkeyp
     model.close()
     assert history_steps(model) == list(range(1, 9))
     assert slow.steps == [1, 4, 5, 6, 7, 8]  # rows 2 and 3 dropped, the rest in order
+
+
+def test_a_failing_record_call_fails_neither_the_priced_call_nor_a_row(tmp_path):
+    from art_metrics import track_api_cost
+
+    class Broken:
+        def log(self, row):
+            pass
+
+        def record_call(self, **call):
+            raise RuntimeError("exporter down")
+
+    @track_api_cost(source="judge", provider="openai", model_name="gpt-4o")
+    def judge():
+        return {"usage": {"prompt_tokens": 1000, "completion_tokens": 100}}
+
+    model = Model(name="m", project="p", base_path=str(tmp_path), reporters=[Broken()])
+    with model.metrics_builder().activate_context():
+        assert judge() and judge()  # priced and returned all the same
+    with pytest.raises(RuntimeError, match="exporter down"):
+        log(model, 1)  # after the row is written; once per cause
+    with model.metrics_builder().activate_context():
+        judge()
+    log(model, 2)
+    model.close()
+    assert history_steps(model) == [1, 2]

@@ -30,7 +30,22 @@ from .summary import (
 )
 
 # Optional dependencies: the module, and the extra that installs it.
-_EXTRAS = {"wandb": "wandb", "trackio": "trackio", "matplotlib": "plot"}
+_EXTRAS = {
+    "wandb": "wandb",
+    "trackio": "trackio",
+    "matplotlib": "plot",
+    "mlflow": "mlflow",
+    "tensorboardX": "tensorboard",
+    "opentelemetry.metrics": "otel",
+}
+# `demo --report NAME`: the module each reporter needs.
+_REPORT_MODULES = {
+    "wandb": "wandb",
+    "trackio": "trackio",
+    "mlflow": "mlflow",
+    "tensorboard": "tensorboardX",
+    "otel": "opentelemetry.metrics",
+}
 
 
 class _MissingExtra(Exception):
@@ -69,9 +84,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--report",
         action="append",
-        choices=["wandb", "trackio"],
+        choices=list(_REPORT_MODULES),
         default=[],
-        help="also report rows to W&B or Trackio (repeatable; needs the package)",
+        help="also report rows to W&B, Trackio, MLflow, TensorBoard or OpenTelemetry "
+        "(repeatable; needs the extra)",
     )
     demo.add_argument(
         "--json", action="store_true", help="print the run's summary as JSON (as summary --json)"
@@ -422,8 +438,8 @@ def _demo(args: argparse.Namespace) -> int:
     if args.steps < 1:
         print("error: --steps must be at least 1", file=sys.stderr)
         return 2
-    for package in args.report:
-        _require(package, f"--report {package}")
+    for name in args.report:
+        _require(_REPORT_MODULES[name], f"--report {name}")
     from .demo import DEMO_PROJECT, run_demo
 
     run_demo(

@@ -35,12 +35,13 @@ import time
 import warnings
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, Union
 
 from . import budget as _budget
 from ._core import RunCore, _set_call_handler
 
-Row = dict[str, float | int]
+# (typing's aliases: evaluated at import, and the package supports Python 3.9)
+Row = dict[str, Union[float, int]]
 # A queued row and the keys that are the caller's own metrics (0.5.23's W&B filter).
 Queued = tuple[Row, Any]
 
@@ -143,6 +144,8 @@ class Delivery:
         # Exceptions of new causes and warnings (dropped rows) for the caller's thread.
         self._errors: list[BaseException] = []
         self._notes: list[str] = []
+        # Per reporter (by id) whose record_call failed: the cause last raised.
+        self._call_causes: dict[int, tuple[type, str]] = {}
         self._stopping = False
         self.on_disk = False  # the run directory holds rows kept for the reporters
         # The reporters with record_call: given each priced call of the run from the start
@@ -198,6 +201,13 @@ class Delivery:
         for lane in self.lanes:
             if lane.thread is None and lane.received < written and not self._stopping:
                 self._start_thread(lane)
+
+    def _ring_after(self, lane: _Lane) -> None:
+        # Under the lock: `_ring_next` after ``lane``'s place.
+        for place, other in enumerate(self.lanes):
+            if other is lane:
+                self._ring_next(place)
+                return
 
     def _ring_next(self, after: int) -> None:
         # Under the lock: wakes the first lane after place ``after`` with a row to give now
@@ -286,15 +296,22 @@ class Delivery:
 
     def record_call(self, call: Mapping[str, Any]) -> None:
         """Gives a priced call to each reporter with ``record_call``, in the calling thread
-        (it starts itself if need be); a failure is raised by the run's next log, as a
-        failing ``log`` is."""
+        (it starts itself if need be); a failure is raised by the run's next log, once per
+        cause until a call succeeds, as a failing ``log`` is (the priced call itself does
+        not fail)."""
         for reporter in self.call_reporters:
             try:
                 reporter.record_call(**call)
             except Exception as exc:  # noqa: BLE001 - raised by the next log, once per cause
+                cause = (type(exc), str(exc))
                 with self._lock:
-                    if len(self._errors) < 100:
-                        self._errors.append(exc)
+                    if self._call_causes.get(id(reporter)) != cause:
+                        self._call_causes[id(reporter)] = cause
+                        if len(self._errors) < 100:
+                            self._errors.append(exc)
+            else:
+                if self._call_causes:
+                    self._call_causes.pop(id(reporter), None)
 
     # -- keeping rows across processes ----------------------------------------------------
 
@@ -406,7 +423,7 @@ class Delivery:
                     row, caller_keys = self.rows[index - self.base]
                     lane.busy = True
                     if wait:  # the lanes after this one may have the row too
-                        self._ring_next(self.lanes.index(lane))
+                        self._ring_after(lane)
                     break
                 if not wait:
                     return False
