@@ -129,7 +129,7 @@ done
 # The stub against a build without the test hooks, as users get it (tests/test_stubs.py checks
 # the dev build, which has them): stubtest from the dev venv, which has mypy, importing the
 # wheel installed for the dev venv's Python.
-dev_python="$(dirname "$maturin")/python"
+dev_python="$(cd "$(dirname "$maturin")" && pwd)/python"  # absolute: stubtest runs from $work
 if [[ -x $dev_python ]] && "$dev_python" -c 'import mypy.stubtest' 2>/dev/null; then
     tag=$("$dev_python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
     site=$("$work/venv-$tag/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
