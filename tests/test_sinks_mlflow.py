@@ -17,8 +17,9 @@ import time
 import urllib.request
 
 import pytest
-from art_metrics import Model, Trajectory, TrajectoryGroup
+from art_metrics import Model
 from mlflow import MlflowClient
+from support.sink_runs import log_steps
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -88,19 +89,6 @@ def mlflow_server(tmp_path_factory):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
-
-
-async def log_steps(model: Model, steps) -> None:
-    for step in steps:
-        model.metrics_builder().add_cost("train/judge", 0.25 * step)
-        groups = [TrajectoryGroup([Trajectory(reward=1.0), Trajectory(reward=0.5 * step)])]
-        await model.log(
-            groups,
-            split="train",
-            step=step,
-            metrics={"loss/kl": math.nan, "loss/big": math.inf, "loss/policy": 0.1 * step},
-        )
-        await model.log(None, split="val", step=step, metrics={"score": float(step)})
 
 
 def history(model: Model) -> list[dict]:

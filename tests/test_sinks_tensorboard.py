@@ -7,21 +7,9 @@ import math
 
 import numpy as np
 import pytest
-from art_metrics import Model, Trajectory, TrajectoryGroup
+from art_metrics import Model
+from support.sink_runs import log_steps
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-
-async def log_steps(model: Model, steps) -> None:
-    for step in steps:
-        model.metrics_builder().add_cost("train/judge", 0.25 * step)
-        groups = [TrajectoryGroup([Trajectory(reward=1.0), Trajectory(reward=0.5 * step)])]
-        await model.log(
-            groups,
-            split="train",
-            step=step,
-            metrics={"loss/kl": math.nan, "loss/big": math.inf, "loss/policy": 0.1 * step},
-        )
-        await model.log(None, split="val", step=step, metrics={"score": float(step)})
 
 
 def test_every_number_is_a_scalar_at_its_training_step_across_restarts(tmp_path, monkeypatch):
