@@ -313,8 +313,8 @@ impl CatalogChanges {
                 let (a, b) = (was.applied(now, &ctx), model.applied(now, &ctx));
                 let terms: Vec<TermChange> = PriceKey::ALL
                     .into_iter()
-                    .filter(|&k| a.0[k as usize] != b.0[k as usize])
-                    .map(|k| (k, a.0[k as usize].cloned(), b.0[k as usize].cloned()))
+                    .filter(|&k| a.get(k) != b.get(k))
+                    .map(|k| (k, a.get(k).cloned(), b.get(k).cloned()))
                     .collect();
                 if !terms.is_empty() {
                     out.changed

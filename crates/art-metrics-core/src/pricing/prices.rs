@@ -380,15 +380,46 @@ impl RequestContext<'_> {
     }
 }
 
-/// The prices that apply to one request: a reference per key (no copy on the hot path).
+/// The prices that apply to one request, without copying any (this runs on every priced
+/// call): a period's own set (a standard request, a registered price), or a reference per
+/// key once variants or per-call overrides replace some.
 #[derive(Debug, Clone, Copy)]
-pub struct Applied<'a>(pub [Option<&'a Price>; KEY_COUNT]);
+pub enum Applied<'a> {
+    Set(&'a PriceSet),
+    Keys([Option<&'a Price>; KEY_COUNT]),
+}
 
-impl Applied<'_> {
+/// No prices at all (every key bills at 0).
+static NO_PRICES: PriceSet = PriceSet([const { None }; KEY_COUNT]);
+
+impl<'a> Applied<'a> {
+    /// Nothing priced.
+    pub fn none() -> Self {
+        Applied::Set(&NO_PRICES)
+    }
+
+    /// `key`'s own price, if it has one.
+    pub fn get(&self, key: PriceKey) -> Option<&'a Price> {
+        match self {
+            Applied::Set(s) => s.0[key as usize].as_ref(),
+            Applied::Keys(k) => k[key as usize],
+        }
+    }
+
+    /// Bills `key` at `price`.
+    pub fn replace(&mut self, key: PriceKey, price: &'a Price) {
+        if let Applied::Set(s) = *self {
+            *self = Applied::Keys(std::array::from_fn(|i| s.0[i].as_ref()));
+        }
+        if let Applied::Keys(k) = self {
+            k[key as usize] = Some(price);
+        }
+    }
+
     /// The price billing `key`'s units at `input_tokens`: its own, else its fallback's, else 0.
     pub fn price(&self, mut key: PriceKey, input_tokens: f64) -> f64 {
         loop {
-            if let Some(p) = self.0[key as usize] {
+            if let Some(p) = self.get(key) {
                 return p.at(input_tokens);
             }
             match key.fallback() {
@@ -429,10 +460,9 @@ impl Model {
     /// The prices of a request made at `at` in context `ctx`.
     pub fn applied(&self, at: RequestTime, ctx: &RequestContext<'_>) -> Applied<'_> {
         let period = self.period_at(at);
-        let mut out: [Option<&Price>; KEY_COUNT] =
-            std::array::from_fn(|i| period.prices.0[i].as_ref());
+        let mut out = Applied::Set(&period.prices);
         if ctx.is_standard() {
-            return Applied(out);
+            return out;
         }
         let day = at.day();
         let mut overridden = [false; KEY_COUNT];
@@ -442,12 +472,12 @@ impl Model {
             }
             for (k, p) in v.prices.iter() {
                 if !overridden[k as usize] {
-                    out[k as usize] = Some(p);
+                    out.replace(k, p);
                     overridden[k as usize] = true;
                 }
             }
         }
-        Applied(out)
+        out
     }
 
     /// The id lowercased, then the further names: every name the model answers to.

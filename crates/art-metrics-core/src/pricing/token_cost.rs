@@ -4,7 +4,7 @@
 //! `order::response_cost`.)
 
 use super::formula::{Units, mismatch_error, request_context};
-use super::prices::{Applied, KEY_COUNT, Model, Price, PriceKey, PriceSet, RequestTime};
+use super::prices::{Applied, Model, Price, PriceKey, PriceSet, RequestTime};
 use super::usage::ResponseFields;
 use super::{Formula, TokenPricing, check_prices};
 use crate::error::{CoreError, CoreResult};
@@ -128,7 +128,7 @@ pub fn token_cost(
             s.0[PriceKey::CacheRead as usize] = flat(cached_key(&r));
             s.0[PriceKey::CacheWrite as usize] = flat(r.cache_creation_per_million);
             own = s;
-            Applied(std::array::from_fn(|i| own.0[i].as_ref()))
+            Applied::Set(&own)
         }
         (None, Some(m)) => {
             // Most models price every moment alike: no clock read then (issue #20).
@@ -141,7 +141,7 @@ pub fn token_cost(
             };
             m.applied(at, &ctx)
         }
-        (None, None) => Applied([None; KEY_COUNT]),
+        (None, None) => Applied::none(),
     };
     let given = [
         (PriceKey::Input, flat(o.prompt)),
@@ -158,7 +158,7 @@ pub fn token_cost(
     ];
     for (k, p) in &given {
         if let Some(p) = p {
-            applied.0[*k as usize] = Some(p);
+            applied.replace(*k, p);
         }
     }
     let cost = units.cost(&applied);

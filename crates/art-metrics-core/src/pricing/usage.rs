@@ -6,7 +6,7 @@
 //! [`ResponseFields::from_json`] walks the same schema over a JSON tree. Both stop at the
 //! leaves a provider needs ([`Field::mask_for`]), so a hot call reads five or six values.
 
-use std::mem::ManuallyDrop;
+use std::mem::MaybeUninit;
 
 use serde_json::Value;
 
@@ -496,21 +496,25 @@ impl Scalar {
 }
 
 /// The leaves of one response that the pricing rules read.
-#[derive(Debug, Clone)]
 pub struct ResponseFields {
-    /// Dropped by hand, only the fields set (`Drop` below): a tracked call sets five or six
-    /// of fifty, and dropping every slot was a tenth of the pricing's time (issue #20).
-    values: ManuallyDrop<[Option<Scalar>; FIELD_COUNT]>,
-    /// A bit per field set: every slot holding a value has its bit.
+    /// The slots whose bit is in `set` hold a value; the others are uninitialised. A tracked
+    /// call sets five or six of fifty: initialising and dropping every slot was a tenth of
+    /// the pricing's time (issue #20).
+    values: [MaybeUninit<Scalar>; FIELD_COUNT],
+    /// A bit per field set.
     set: u64,
+    /// A bit per slot holding a `Str` or `Other`: the only values with something to drop.
+    owned: u64,
 }
 
 impl Drop for ResponseFields {
     fn drop(&mut self) {
-        let mut set = self.set;
-        while set != 0 {
-            self.values[set.trailing_zeros() as usize] = None;
-            set &= set - 1;
+        let mut owned = self.owned;
+        while owned != 0 {
+            // SAFETY: every bit of `owned` is also in `set`: that slot is initialised, and it
+            // is dropped once (the struct goes away).
+            unsafe { self.values[owned.trailing_zeros() as usize].assume_init_drop() };
+            owned &= owned - 1;
         }
     }
 }
@@ -518,31 +522,78 @@ impl Drop for ResponseFields {
 impl Default for ResponseFields {
     fn default() -> Self {
         ResponseFields {
-            values: ManuallyDrop::new(std::array::from_fn(|_| None)),
+            values: [const { MaybeUninit::uninit() }; FIELD_COUNT],
             set: 0,
+            owned: 0,
         }
     }
 }
 
+impl Clone for ResponseFields {
+    fn clone(&self) -> Self {
+        let mut out = ResponseFields::default();
+        for (field, value) in self.iter() {
+            out.put(field, value.clone());
+        }
+        out
+    }
+}
+
+impl std::fmt::Debug for ResponseFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
 impl ResponseFields {
+    /// The fields set, by index, with their values.
+    fn iter(&self) -> impl Iterator<Item = (usize, &Scalar)> + '_ {
+        let mut set = self.set;
+        std::iter::from_fn(move || {
+            if set == 0 {
+                return None;
+            }
+            let i = set.trailing_zeros() as usize;
+            set &= set - 1;
+            // SAFETY: bit `i` is in `set`: the slot is initialised.
+            Some((i, unsafe { self.values[i].assume_init_ref() }))
+        })
+    }
+
+    /// Stores `value` in slot `i`, dropping what it held.
+    #[inline]
+    fn put(&mut self, i: usize, value: Scalar) {
+        let bit = 1u64 << i;
+        if self.owned & bit != 0 {
+            // SAFETY: an owned slot is initialised; it is overwritten right after.
+            unsafe { self.values[i].assume_init_drop() };
+        }
+        let owned = matches!(value, Scalar::Str(_) | Scalar::Other(_));
+        self.values[i].write(value);
+        self.set |= bit;
+        if owned {
+            self.owned |= bit;
+        } else {
+            self.owned &= !bit;
+        }
+    }
+
+    #[inline]
     pub fn set(&mut self, field: Field, value: Scalar) {
-        self.values[field as usize] = Some(value);
-        self.set |= bit(field);
+        self.put(field as usize, value);
     }
 
     /// [`set`](Self::set) of a number.
     #[inline]
     pub fn set_number(&mut self, field: Field, value: f64) {
-        let slot = &mut self.values[field as usize];
-        match slot {
-            Some(Scalar::Number(x)) => *x = value,
-            _ => *slot = Some(Scalar::Number(value)),
-        }
-        self.set |= bit(field);
+        self.put(field as usize, Scalar::Number(value));
     }
 
+    #[inline]
     pub fn get(&self, field: Field) -> Option<&Scalar> {
-        self.values[field as usize].as_ref()
+        let i = field as usize;
+        // SAFETY: bit `i` is in `set`: the slot is initialised.
+        (self.set & (1 << i) != 0).then(|| unsafe { self.values[i].assume_init_ref() })
     }
 
     /// Adds `tokens` to a per-modality count (a modality may be listed more than once).
@@ -563,12 +614,18 @@ impl ResponseFields {
     /// last chunk has the usage; Anthropic's `message_delta` the final output count; Gemini
     /// chunks are cumulative, so the last one is the call's usage, never the sum).
     pub fn merge_later(&mut self, mut later: ResponseFields) {
-        for (mine, theirs) in self.values.iter_mut().zip(later.values.iter_mut()) {
-            if let Some(value) = theirs.take() {
-                *mine = Some(value);
-            }
+        let mut set = later.set;
+        // `later` gives up its values: none is dropped with it.
+        later.set = 0;
+        later.owned = 0;
+        while set != 0 {
+            let i = set.trailing_zeros() as usize;
+            set &= set - 1;
+            // SAFETY: bit `i` was in `later.set`: the slot is initialised, and it is read
+            // once (`later` no longer counts it as set).
+            let value = unsafe { later.values[i].assume_init_read() };
+            self.put(i, value);
         }
-        self.set |= later.set;
     }
 
     /// A string field (`service_tier`), if it is one.
@@ -609,19 +666,17 @@ impl ResponseFields {
 
     /// A token count: absent, or a finite non-negative number. Anything else is refused,
     /// naming the field (bools and numeric strings are not token counts).
+    #[inline]
     pub fn tokens(&self, field: Field) -> CoreResult<Option<f64>> {
         match self.get(field) {
             None => Ok(None),
             Some(Scalar::Number(v)) if super::is_price(*v) => Ok(Some(*v)),
-            Some(other) => Err(CoreError::value(format!(
-                "Token count {} must be a non-negative number, got {}",
-                field.path(),
-                other.describe()
-            ))),
+            Some(other) => Err(not_a_token_count(field, other)),
         }
     }
 
     /// A token count, 0 when absent.
+    #[inline]
     pub fn tokens_or_zero(&self, field: Field) -> CoreResult<f64> {
         Ok(self.tokens(field)?.unwrap_or(0.0))
     }
@@ -652,6 +707,16 @@ impl ResponseFields {
         }
         Ok(None)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn not_a_token_count(field: Field, value: &Scalar) -> CoreError {
+    CoreError::value(format!(
+        "Token count {} must be a non-negative number, got {}",
+        field.path(),
+        value.describe()
+    ))
 }
 
 /// A reported cost candidate as a float, the way Python's `float()` would read it.
@@ -740,6 +805,28 @@ mod tests {
         let all = RESPONSE_SCHEMA.iter().fold(0, |m, n| m | n.mask);
         assert_eq!(all & OPENAI_RESPONSES, OPENAI_RESPONSES);
         assert_eq!(all, (1u64 << FIELD_COUNT) - 1);
+    }
+
+    #[test]
+    fn fields_keep_and_give_up_owned_values() {
+        let mut f = ResponseFields::default();
+        f.set(Field::ServiceTier, Scalar::Str("flex".into()));
+        f.set_number(Field::ServiceTier, 1.0);
+        assert_eq!(f.get(Field::ServiceTier), Some(&Scalar::Number(1.0)));
+        f.set(Field::UsageServiceTier, Scalar::Other("list".into()));
+        let copy = f.clone();
+        let mut later = ResponseFields::default();
+        later.set(Field::UsageServiceTier, Scalar::Str("batch".into()));
+        later.set_number(Field::PromptTokens, 3.0);
+        f.merge_later(later);
+        assert_eq!(f.text(Field::UsageServiceTier), Some("batch"));
+        assert_eq!(f.tokens(Field::PromptTokens).unwrap(), Some(3.0));
+        assert_eq!(
+            copy.get(Field::UsageServiceTier),
+            Some(&Scalar::Other("list".into()))
+        );
+        assert_eq!(copy.get(Field::PromptTokens), None);
+        assert!(format!("{copy:?}").contains("list"));
     }
 
     #[test]
