@@ -183,11 +183,7 @@ fn walk(
     out: &mut ResponseFields,
 ) -> PyResult<()> {
     if let How::Dict = reader.how {
-        let dict = reader.obj.cast::<PyDict>()?;
-        let wanted = nodes.iter().filter(|n| n.node.mask & mask != 0).count();
-        if dict.len() < wanted {
-            return walk_items(dict, reader.keys, nodes, mask, out);
-        }
+        return walk_dict(reader.obj.cast::<PyDict>()?, reader.keys, nodes, mask, out);
     }
     for n in nodes {
         if n.node.mask & mask == 0 {
@@ -197,6 +193,33 @@ fn walk(
             continue;
         };
         visit(n, &child, reader.keys, mask, out)?;
+    }
+    Ok(())
+}
+
+/// [`walk`] over a dict (most responses and usages are dicts, or dicts inside SDK objects).
+fn walk_dict(
+    dict: &Bound<'_, PyDict>,
+    keys: &Keys,
+    nodes: &[PyNode],
+    mask: u64,
+    out: &mut ResponseFields,
+) -> PyResult<()> {
+    let wanted = nodes.iter().filter(|n| n.node.mask & mask != 0).count();
+    if dict.len() < wanted {
+        return walk_items(dict, keys, nodes, mask, out);
+    }
+    let py = dict.py();
+    for n in nodes {
+        if n.node.mask & mask == 0 {
+            continue;
+        }
+        let Some(child) = dict.get_item(keys.names[n.key].bind(py))? else {
+            continue;
+        };
+        if !child.is_none() {
+            visit(n, &child, keys, mask, out)?;
+        }
     }
     Ok(())
 }
@@ -211,24 +234,61 @@ fn walk_items(
     mask: u64,
     out: &mut ResponseFields,
 ) -> PyResult<()> {
-    for (key, value) in dict.iter() {
-        if value.is_none() {
+    let py = dict.py();
+    let mut pos: pyo3::ffi::Py_ssize_t = 0;
+    let mut key = std::ptr::null_mut();
+    let mut value = std::ptr::null_mut();
+    // SAFETY: `dict` is a dict. PyDict_Next lends its key and value: the key is read (as
+    // text, which runs no Python code) before anything can change the dict, and the value
+    // is owned (a new reference) before `visit`, which may run Python code (a getattr).
+    // PyDict_Next stays in bounds when that code changes the dict.
+    while unsafe {
+        pyo3::ffi::PyDict_Next(dict.as_ptr(), &raw mut pos, &raw mut key, &raw mut value)
+    } != 0
+    {
+        // SAFETY: as above; `value` is a live object.
+        if unsafe { pyo3::ffi::Py_IsNone(value) } != 0 {
             continue;
         }
-        let Ok(key) = key.cast::<PyString>() else {
+        // SAFETY: a borrowed, live key (above).
+        let k = unsafe { Bound::ref_from_ptr(py, &key) };
+        let found = if is_interned(k) {
+            // The schema's keys are interned too, and equal interned strings are one object:
+            // found by identity, no text compared.
+            nodes
+                .iter()
+                .find(|n| n.node.mask & mask != 0 && keys.names[n.key].as_ptr() == key)
+        } else {
+            let Ok(k) = k.cast::<PyString>() else {
+                continue;
+            };
+            let Ok(k) = k.to_str() else {
+                continue;
+            };
+            nodes
+                .iter()
+                .find(|n| n.node.mask & mask != 0 && n.node.key == k)
+        };
+        let Some(n) = found else {
             continue;
         };
-        let Ok(key) = key.to_str() else {
-            continue;
-        };
-        if let Some(n) = nodes
-            .iter()
-            .find(|n| n.node.mask & mask != 0 && n.node.key == key)
-        {
-            visit(n, &value, keys, mask, out)?;
-        }
+        // SAFETY: a borrowed, live value (above), now owned.
+        let v = unsafe { Bound::from_borrowed_ptr(py, value) };
+        visit(n, &v, keys, mask, out)?;
     }
     Ok(())
+}
+
+/// Whether `s` is an interned `str` (most dict keys are: literals, attribute and field
+/// names); the only interned object with its text.
+#[inline]
+fn is_interned(s: &Bound<'_, PyAny>) -> bool {
+    if !s.is_exact_instance_of::<PyString>() {
+        return false;
+    }
+    // SAFETY: an exact `str` starts with a `PyASCIIObject`, whose state says whether it is
+    // interned.
+    unsafe { (*s.as_ptr().cast::<pyo3::ffi::PyASCIIObject>()).interned() != 0 }
 }
 
 /// Reads `child`, the value of `n`'s key: its field, then its children.
@@ -257,7 +317,10 @@ fn visit(
             return Ok(());
         }
     }
-    walk(&mut Reader::new(child, keys)?, &n.children, mask, out)
+    match child.cast::<PyDict>() {
+        Ok(dict) => walk_dict(dict, keys, &n.children, mask, out),
+        Err(_) => walk(&mut Reader::new(child, keys)?, &n.children, mask, out),
+    }
 }
 
 /// Reads keys of one object: `obj.get(key)` for a Mapping, else what `getattr(obj, key,

@@ -1,6 +1,8 @@
 """MetricsBuilder.add_response_cost and art_metrics.pricing: every rule, usage shape and error."""
 
+import json
 import math
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -525,4 +527,37 @@ def test_bedrock_converse_stream_is_priced_from_its_metadata_event():
         cost(events)
         == cost(response)
         == pytest.approx((2_000 * 3.3 + 10_000 * 0.33 + 4_000 * 4.125 + 300 * 16.5) / 1e6)
+    )
+
+
+class _Key(str):
+    """A str subclass: never interned, compared by its text."""
+
+
+def _rebuilt(value, key=lambda k: "".join(list(k))):
+    """`value` with every dict key a fresh (not interned) copy of its text."""
+    if isinstance(value, dict):
+        return {key(k): _rebuilt(v, key) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize(
+    "key", [lambda k: "".join(list(k)), _Key], ids=["fresh str keys", "str subclass keys"]
+)
+@pytest.mark.parametrize(
+    ("provider", "model", "response"),
+    [
+        ("openai", "gpt-4o", openai_usage()),
+        ("anthropic", "claude-sonnet-4-5", anthropic_usage(split=(100, 200))),
+        ("openai", "gpt-4o", {"id": "x", "service_tier": "flex", **openai_usage()}),
+    ],
+)
+def test_keys_that_are_not_interned_price_alike(key, provider, model, response):
+    # Interned keys (literals, field names) are matched by identity; the others by their
+    # text: a response decoded from JSON or built from computed strings costs the same.
+    rebuilt = _rebuilt(response, key)
+    assert not any(type(k) is str and k is sys.intern(k) for k in rebuilt), "fresh copies"
+    assert cost(rebuilt, provider, model) == cost(response, provider, model) > 0
+    assert cost(json.loads(json.dumps(response)), provider, model) == cost(
+        response, provider, model
     )

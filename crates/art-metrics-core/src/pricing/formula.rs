@@ -59,6 +59,8 @@ pub struct Units {
 }
 
 /// The error for a usage without any of the provider's fields.
+#[cold]
+#[inline(never)]
 pub fn mismatch_error(provider: &str) -> CoreError {
     CoreError::Pricing(format!(
         "Response usage does not match provider '{provider}'. Pass the correct provider/model \

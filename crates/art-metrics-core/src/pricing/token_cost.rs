@@ -103,10 +103,7 @@ pub fn token_cost(
         (_, c, _) => c.ok(),
     };
     if call.formula == Formula::None {
-        return Err(CoreError::Pricing(format!(
-            "No cost extractor registered for provider '{}'.",
-            call.provider
-        )));
+        return Err(no_extractor_error(call.provider));
     }
     let units = Units::read(call.formula, fields)?.ok_or_else(|| mismatch_error(call.provider))?;
     // Bedrock's cache reads are apart from its input, as Anthropic's are.
@@ -143,34 +140,50 @@ pub fn token_cost(
         }
         (None, None) => Applied::none(),
     };
-    let given = [
-        (PriceKey::Input, flat(o.prompt)),
-        (PriceKey::Output, flat(o.completion)),
-        (
-            PriceKey::CacheRead,
-            flat(if anthropic {
-                o.cache_read
-            } else {
-                o.cached_prompt
-            }),
-        ),
-        (PriceKey::CacheWrite, flat(o.cache_creation)),
-    ];
-    for (k, p) in &given {
+    // Per-call prices, when any was given (most calls give none: nothing built then).
+    let given = (*o != Overrides::default()).then(|| {
+        [
+            (PriceKey::Input, flat(o.prompt)),
+            (PriceKey::Output, flat(o.completion)),
+            (
+                PriceKey::CacheRead,
+                flat(if anthropic {
+                    o.cache_read
+                } else {
+                    o.cached_prompt
+                }),
+            ),
+            (PriceKey::CacheWrite, flat(o.cache_creation)),
+        ]
+    });
+    for (k, p) in given.iter().flatten() {
         if let Some(p) = p {
             applied.replace(*k, p);
         }
     }
     let cost = units.cost(&applied);
     if !cost.is_finite() {
-        // Finite counts and prices can still overflow: say why rather than "inf".
-        return Err(CoreError::Pricing(format!(
-            "The cost of this response under model '{}' is not a finite number ({cost}): \
-             its token counts are too large to price",
-            call.model
-        )));
+        return Err(not_finite_error(call.model, cost));
     }
     Ok(cost)
+}
+
+#[cold]
+#[inline(never)]
+fn no_extractor_error(provider: &str) -> CoreError {
+    CoreError::Pricing(format!(
+        "No cost extractor registered for provider '{provider}'."
+    ))
+}
+
+/// Finite counts and prices can still overflow: say why rather than "inf".
+#[cold]
+#[inline(never)]
+fn not_finite_error(model: &str, cost: f64) -> CoreError {
+    CoreError::Pricing(format!(
+        "The cost of this response under model '{model}' is not a finite number ({cost}): \
+         its token counts are too large to price"
+    ))
 }
 
 #[cfg(test)]
