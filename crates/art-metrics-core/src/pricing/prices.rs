@@ -383,10 +383,11 @@ impl RequestContext<'_> {
 /// The prices that apply to one request, without copying any (this runs on every priced
 /// call): a period's own set (a standard request, a registered price), or a reference per
 /// key once variants or per-call overrides replace some.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Applied<'a> {
     Set(&'a PriceSet),
-    Keys([Option<&'a Price>; KEY_COUNT]),
+    /// Boxed: the common `Set` stays two words.
+    Keys(Box<[Option<&'a Price>; KEY_COUNT]>),
 }
 
 /// No prices at all (every key bills at 0).
@@ -409,7 +410,7 @@ impl<'a> Applied<'a> {
     /// Bills `key` at `price`.
     pub fn replace(&mut self, key: PriceKey, price: &'a Price) {
         if let Applied::Set(s) = *self {
-            *self = Applied::Keys(std::array::from_fn(|i| s.0[i].as_ref()));
+            *self = Applied::Keys(Box::new(std::array::from_fn(|i| s.0[i].as_ref())));
         }
         if let Applied::Keys(k) = self {
             k[key as usize] = Some(price);
