@@ -2,9 +2,11 @@
 //! idle GPUs cost, and the run's spend per trajectory, per million trainer tokens and split
 //! between API calls and GPUs.
 //!
-//! * `efficiency/step_idle_gpu_usd` = `throughput/step_trainer_idle_s` × GPU USD/hour / 3600
+//! * `efficiency/step_idle_gpu_usd` = the trainer's idle seconds × GPU USD/hour / 3600
 //!   (the backend's rate for all its GPUs); `efficiency/cum/idle_gpu_usd` is its running
-//!   total, saved with the other totals.
+//!   total, saved with the other totals. The idle seconds are the dialect's
+//!   `add_idle_times(step_trainer_idle_s=...)` key: `throughput/step_trainer_idle_s` in
+//!   0.5.18, `time/step_trainer_idle_s` in 0.5.23.
 //! * `efficiency/usd_per_trajectory` = `costs/cum/all` / `data/cum/num_trajectories`.
 //! * `efficiency/usd_per_million_trainer_tokens` =
 //!   `costs/cum/all` × 1e6 / `data/cum/trainer_tokens`.
@@ -14,23 +16,26 @@
 //! A ratio is left out while its denominator is zero or was never recorded.
 
 use crate::metrics::derive::StepMetrics;
+use crate::metrics::dialect::Dialect;
 use crate::metrics::sum::ExactSum;
 use crate::metrics::totals::Totals;
 use crate::pricing::gpu::gpu_cost_usd;
 
 pub const IDLE_STEP_KEY: &str = "efficiency/step_idle_gpu_usd";
 pub const IDLE_CUM_KEY: &str = "efficiency/cum/idle_gpu_usd";
-const TRAINER_IDLE_KEY: &str = "throughput/step_trainer_idle_s";
 
 /// The efficiency metrics of a flushed train step, adding its idle GPU cost to `totals`.
-/// `gpu_usd_per_hour` is the backend's rate for all its GPUs (`None`: no idle cost).
+/// `gpu_usd_per_hour` is the backend's rate for all its GPUs (`None`: no idle cost); the
+/// step's keys are `dialect`'s.
 pub fn efficiency_metrics(
     step: &StepMetrics,
     gpu_usd_per_hour: Option<f64>,
+    dialect: &Dialect,
     totals: &mut Totals,
 ) -> Vec<(String, f64)> {
     let mut out = Vec::with_capacity(6);
-    if let (Some(idle_s), Some(rate)) = (step.get(TRAINER_IDLE_KEY), gpu_usd_per_hour) {
+    let trainer_idle_key = dialect.idle_params[0].key;
+    if let (Some(idle_s), Some(rate)) = (step.get(trainer_idle_key), gpu_usd_per_hour) {
         let usd = gpu_cost_usd(idle_s, rate);
         let cum = totals.add(IDLE_CUM_KEY, &ExactSum::new(usd));
         out.push((IDLE_STEP_KEY.to_owned(), usd));
@@ -58,6 +63,13 @@ pub fn efficiency_metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::ArtVersion;
+
+    const TRAINER_IDLE_KEY: &str = "throughput/step_trainer_idle_s";
+
+    fn old() -> &'static Dialect {
+        ArtVersion::V0_5_18.dialect()
+    }
 
     fn totals(values: &[(&str, f64)]) -> Totals {
         let mut t = Totals::default();
@@ -80,7 +92,7 @@ mod tests {
             ("data/cum/trainer_tokens", 2_000_000.0),
         ]);
         let step = StepMetrics(vec![(TRAINER_IDLE_KEY.into(), 1800.0)]);
-        let out = efficiency_metrics(&step, Some(4.0), &mut t);
+        let out = efficiency_metrics(&step, Some(4.0), old(), &mut t);
         assert_eq!(get(&out, IDLE_STEP_KEY), Some(2.0));
         assert_eq!(get(&out, IDLE_CUM_KEY), Some(2.0));
         assert_eq!(get(&out, "efficiency/usd_per_trajectory"), Some(0.5));
@@ -91,7 +103,7 @@ mod tests {
         assert_eq!(get(&out, "efficiency/gpu_share"), Some(0.75));
         assert_eq!(get(&out, "efficiency/api_share"), Some(0.25));
         // The idle cost accumulates across steps.
-        let out = efficiency_metrics(&step, Some(4.0), &mut t);
+        let out = efficiency_metrics(&step, Some(4.0), old(), &mut t);
         assert_eq!(get(&out, IDLE_CUM_KEY), Some(4.0));
         assert_eq!(t.get(IDLE_CUM_KEY), Some(4.0));
     }
@@ -101,14 +113,29 @@ mod tests {
         let mut t = totals(&[("costs/cum/all", 0.0)]);
         let idle = StepMetrics(vec![(TRAINER_IDLE_KEY.into(), 60.0)]);
         assert!(
-            efficiency_metrics(&idle, None, &mut t).is_empty(),
+            efficiency_metrics(&idle, None, old(), &mut t).is_empty(),
             "no rate, no spend"
         );
-        assert!(efficiency_metrics(&StepMetrics::default(), Some(3.0), &mut t).is_empty());
+        assert!(efficiency_metrics(&StepMetrics::default(), Some(3.0), old(), &mut t).is_empty());
         let mut t = totals(&[("costs/cum/all", 2.0)]);
-        let out = efficiency_metrics(&StepMetrics::default(), None, &mut t);
+        let out = efficiency_metrics(&StepMetrics::default(), None, old(), &mut t);
         let keys: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["efficiency/api_share", "efficiency/gpu_share"]);
         assert_eq!(get(&out, "efficiency/api_share"), Some(1.0));
+    }
+
+    #[test]
+    fn the_idle_seconds_are_the_dialects_key() {
+        // 0.5.23's add_idle_times records time/step_trainer_idle_s; 0.5.18's key there is an
+        // ordinary caller value.
+        let new = ArtVersion::V0_5_23.dialect();
+        let step = StepMetrics(vec![
+            ("time/step_trainer_idle_s".into(), 1800.0),
+            (TRAINER_IDLE_KEY.into(), 900.0),
+        ]);
+        let out = efficiency_metrics(&step, Some(4.0), new, &mut Totals::default());
+        assert_eq!(get(&out, IDLE_STEP_KEY), Some(2.0));
+        let out = efficiency_metrics(&step, Some(4.0), old(), &mut Totals::default());
+        assert_eq!(get(&out, IDLE_STEP_KEY), Some(1.0));
     }
 }

@@ -127,7 +127,7 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
     let mut writer = run.writer()?;
     let efficiency = req.efficiency.filter(|_| req.split == "train");
     let (flushed, derived, undo) = builder.flush_with_then(&adds, scenario_ids, |m, t| {
-        efficiency.map_or_else(Vec::new, |rate| efficiency_metrics(m, rate, t))
+        efficiency.map_or_else(Vec::new, |rate| efficiency_metrics(m, rate, dialect, t))
     })?;
     for (k, v) in flushed.0 {
         set(&mut averages, &k, Number::Float(v));
