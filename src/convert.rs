@@ -4,7 +4,7 @@
 //! means the same thing wherever it is passed. Errors are [`CoreError`]s (mapped once, in
 //! `errors`, to Python exceptions) and name the argument or metric key.
 //!
-//! | Python value | metric value | price | step, GPU count |
+//! | Python value | metric value | price | step, GPU count, `n_params` |
 //! |---|---|---|---|
 //! | `float`, `int` | the float | the float | `int` only, as `i64` |
 //! | `bool` | `1.0` / `0.0` | refused | refused |
@@ -204,6 +204,19 @@ pub fn opt_count_arg(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Opt
     u64::try_from(n)
         .map(Some)
         .map_err(|_| CoreError::value(format!("{name} must not be negative, got {n}")).to_py())
+}
+
+/// Like [`opt_count_arg`] for a count that must be positive (a parameter count).
+pub fn opt_positive_count_arg(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<u64>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    let n = int_arg(obj, name)?;
+    u64::try_from(n)
+        .ok()
+        .filter(|n| *n > 0)
+        .map(Some)
+        .ok_or_else(|| CoreError::value(format!("{name} must be positive, got {n}")).to_py())
 }
 
 /// The name of `obj`'s type, for messages.

@@ -13,10 +13,14 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::builder::BuilderCore;
 use crate::convert::{
-    dict_with_capacity, int_arg, number_arg, opt_count_arg, price_arg, type_name, unicode_str,
+    dict_with_capacity, int_arg, number_arg, opt_count_arg, opt_positive_count_arg, price_arg,
+    type_name, unicode_str,
 };
 use art_metrics_core::error::CoreError;
 use art_metrics_core::fork::{self, ForkLocks};
+use art_metrics_core::history::efficiency::{
+    EfficiencyInputs, EfficiencyPlan, HighWater, efficiency_plan,
+};
 use art_metrics_core::history::rundir::{budget_update, saved_budget};
 use art_metrics_core::history::train_step::{self, TrainStepClock};
 use art_metrics_core::history::{
@@ -31,26 +35,38 @@ pub struct RunCore {
     run: RunDir,
     /// When the previous train step was first logged (the run's creation at first).
     clock: Arc<TrainStepClock>,
+    /// `Model(n_params=...)`, for the efficiency figures' MFU.
+    n_params: Option<u64>,
+    /// The most GPU memory in use seen at a train log of this run (efficiency figures).
+    gpu_memory_high_water: HighWater,
 }
 
 #[pymethods]
 impl RunCore {
     /// `started_s_ago`: how long ago the run started, for the first train step's wall time
     /// (an `art.Model` made before its run directory is first used); default now.
+    /// `n_params`: the model's parameter count (a positive int, or None).
     #[new]
-    #[pyo3(signature = (path, *, compact_min_bytes=None, started_s_ago=None))]
+    #[pyo3(signature = (path, *, compact_min_bytes=None, started_s_ago=None, n_params=None))]
     fn new(
         path: std::path::PathBuf,
         compact_min_bytes: Option<u64>,
         started_s_ago: Option<f64>,
-    ) -> Self {
+        n_params: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let n_params = opt_positive_count_arg(n_params, "n_params")?;
         let run = match compact_min_bytes {
             Some(b) => RunDir::with_compact_min_bytes(path, b),
             None => RunDir::new(path),
         };
         let clock = Arc::new(TrainStepClock::started_ago(started_s_ago.unwrap_or(0.0)));
         fork::register(&(Arc::clone(&clock) as Arc<dyn ForkLocks>));
-        RunCore { run, clock }
+        Ok(RunCore {
+            run,
+            clock,
+            n_params,
+            gpu_memory_high_water: HighWater::default(),
+        })
     }
 
     /// Loads the run directory's totals into `builder`'s run (reading only).
@@ -153,7 +169,7 @@ impl RunCore {
     /// caller's own (W&B's filter in 0.5.23), or None when nothing was logged.
     /// `prepare_log` then `commit_log`, in one call.
     #[pyo3(signature = (builder, groups, split, step, metrics, wall_clock_sec, recorded_at,
-        backend=None, model=None, efficiency=false))]
+        backend=None, model=None, efficiency=false, torch_max_memory_bytes=None))]
     #[allow(clippy::too_many_arguments)]
     fn log<'py>(
         &self,
@@ -168,6 +184,7 @@ impl RunCore {
         backend: Option<&Bound<'py, PyAny>>,
         model: Option<&Bound<'py, PyAny>>,
         efficiency: bool,
+        torch_max_memory_bytes: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Option<(Bound<'py, PyDict>, Vec<String>)>> {
         let prepared = self.prepare_log(
             builder,
@@ -180,6 +197,7 @@ impl RunCore {
             backend,
             model,
             efficiency,
+            torch_max_memory_bytes,
         )?;
         self.commit_log(py, &prepared, false)
     }
@@ -187,9 +205,13 @@ impl RunCore {
     /// The part of a log call that reads Python objects (groups, metrics, the backend), on
     /// the caller's thread. `backend` (the model's, or None) adds the automatic train-step
     /// metrics when it has `supports_automatic_train_step_metrics()`; its
-    /// `automatic_gpu_cost_per_hour_usd(model)` prices them.
+    /// `automatic_gpu_cost_per_hour_usd(model)` prices them. With `efficiency`, a train log
+    /// also takes the efficiency figures' inputs (`efficiency::efficiency_plan`; the backend's
+    /// `gpu_count` attribute and `n_params(model)` method where it has them) and torch's peak
+    /// allocation as the caller read it; the visible GPUs are sampled later
+    /// (`PreparedLog.sample_gpus`, or at the commit).
     #[pyo3(signature = (builder, groups, split, step, metrics, wall_clock_sec, recorded_at,
-        backend=None, model=None, efficiency=false))]
+        backend=None, model=None, efficiency=false, torch_max_memory_bytes=None))]
     #[allow(clippy::too_many_arguments)]
     fn prepare_log<'py>(
         &self,
@@ -203,6 +225,7 @@ impl RunCore {
         backend: Option<&Bound<'py, PyAny>>,
         model: Option<&Bound<'py, PyAny>>,
         efficiency: bool,
+        torch_max_memory_bytes: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PreparedLog> {
         let step = int_arg(step, "step")?;
         let given = metrics.filter(|m| !m.is_none());
@@ -220,8 +243,12 @@ impl RunCore {
         let mut backend = PyBackend::new(backend, model);
         let (automatic, now) = self.automatic_metrics(&mut backend, split, step, given)?;
         let efficiency = match efficiency {
-            true => Some(train_step::efficiency_rate(split, &mut backend)?),
+            true => efficiency_plan(split, &mut backend, self.n_params)?,
             false => None,
+        };
+        let torch_max_memory_bytes = match efficiency {
+            Some(_) => opt_count_arg(torch_max_memory_bytes, "torch_max_memory_bytes")?,
+            None => None,
         };
         let batch = match groups {
             Some(groups) => Some(aggregate(groups, builder.core.dialect())?.finish(split)),
@@ -237,6 +264,8 @@ impl RunCore {
             wall_clock_sec,
             recorded_at: recorded_at.to_owned(),
             efficiency,
+            gpus: None,
+            torch_max_memory_bytes,
             now,
         }))))
     }
@@ -252,9 +281,20 @@ impl RunCore {
         prepared: &PreparedLog,
         defer_fold: bool,
     ) -> PyResult<Option<(Bound<'py, PyDict>, Vec<String>)>> {
-        let Some(p) = prepared.0.lock().take() else {
+        let Some(mut p) = prepared.0.lock().take() else {
             return Err(CoreError::value("this prepared log was committed already").to_py());
         };
+        if p.gpu_sample_due() {
+            p.gpus = Some(py.detach(gpu::sample));
+        }
+        let efficiency = p.efficiency.as_ref().map(|plan| EfficiencyInputs {
+            usd_per_hour: plan.usd_per_hour,
+            hardware: plan.hardware(
+                p.gpus.as_deref().unwrap_or_default(),
+                p.torch_max_memory_bytes,
+                &self.gpu_memory_high_water,
+            ),
+        });
         let request = LogRequest {
             split: &p.split,
             step: p.step,
@@ -263,7 +303,7 @@ impl RunCore {
             metrics: p.metrics,
             wall_clock_sec: p.wall_clock_sec,
             recorded_at: &p.recorded_at,
-            efficiency: p.efficiency,
+            efficiency,
             defer_fold,
         };
         let row = py
@@ -289,6 +329,27 @@ impl RunCore {
 #[pyclass(frozen, module = "art_metrics._core")]
 pub struct PreparedLog(Mutex<Option<Prepared>>);
 
+#[pymethods]
+impl PreparedLog {
+    /// Whether the log's efficiency figures still want the visible GPUs sampled.
+    fn gpu_sample_due(&self) -> bool {
+        self.0.lock().as_ref().is_some_and(Prepared::gpu_sample_due)
+    }
+
+    /// Samples the visible GPUs (one nvidia-smi run, the GIL released) if that is due, so
+    /// that the commit need not: `Model.log` runs this off the event loop.
+    fn sample_gpus(&self, py: Python<'_>) {
+        if !self.gpu_sample_due() {
+            return;
+        }
+        // No lock is held while nvidia-smi runs.
+        let gpus = py.detach(gpu::sample);
+        if let Some(p) = self.0.lock().as_mut() {
+            p.gpus.get_or_insert(gpus);
+        }
+    }
+}
+
 struct Prepared {
     core: Builder,
     split: String,
@@ -298,9 +359,18 @@ struct Prepared {
     metrics: Option<Vec<(String, f64)>>,
     wall_clock_sec: f64,
     recorded_at: String,
-    efficiency: Option<Option<f64>>,
+    efficiency: Option<EfficiencyPlan>,
+    /// The visible GPUs with their memory in use, once sampled.
+    gpus: Option<Vec<gpu::GpuInfo>>,
+    torch_max_memory_bytes: Option<u64>,
     /// When the automatic train-step interval was measured (None: none was).
     now: Option<Instant>,
+}
+
+impl Prepared {
+    fn gpu_sample_due(&self) -> bool {
+        self.gpus.is_none() && self.efficiency.as_ref().is_some_and(|e| e.sample_gpus)
+    }
 }
 
 impl RunCore {
@@ -347,6 +417,12 @@ impl<'a, 'py> PyBackend<'a, 'py> {
             rate: None,
         }
     }
+
+    /// The model argument of a backend method (None when there is none).
+    fn model_arg(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.model
+            .map_or_else(|| py.None().into_bound(py), Clone::clone)
+    }
 }
 
 impl train_step::Backend for PyBackend<'_, '_> {
@@ -386,10 +462,7 @@ impl train_step::Backend for PyBackend<'_, '_> {
                 {
                     None => None,
                     Some(getter) => {
-                        let model = self
-                            .model
-                            .map_or_else(|| py.None().into_bound(py), Clone::clone);
-                        let result = getter.call1((model,))?;
+                        let result = getter.call1((self.model_arg(py),))?;
                         price_arg(Some(&result), "automatic_gpu_cost_per_hour_usd()")?
                     }
                 }
@@ -397,6 +470,37 @@ impl train_step::Backend for PyBackend<'_, '_> {
         };
         self.rate = Some(rate);
         Ok(rate)
+    }
+
+    /// The backend's `gpu_count` attribute (an int or None; a method of that name is not
+    /// one). Asked once per log, by the efficiency figures only.
+    fn gpu_count(&mut self) -> PyResult<Option<u64>> {
+        let Some(backend) = self.backend else {
+            return Ok(None);
+        };
+        match backend.getattr_opt(intern!(backend.py(), "gpu_count"))? {
+            Some(count) if !count.is_callable() => opt_count_arg(Some(&count), "gpu_count"),
+            _ => Ok(None),
+        }
+    }
+
+    /// `n_params(model)`, a positive int or None. Asked once per log, by the efficiency
+    /// figures only, when the model has no `n_params` of its own.
+    fn n_params(&mut self) -> PyResult<Option<u64>> {
+        let Some(backend) = self.backend else {
+            return Ok(None);
+        };
+        let py = backend.py();
+        match backend
+            .getattr_opt(intern!(py, "n_params"))?
+            .filter(PyAnyMethods::is_callable)
+        {
+            Some(method) => {
+                let result = method.call1((self.model_arg(py),))?;
+                opt_positive_count_arg(Some(&result), "n_params()")
+            }
+            None => Ok(None),
+        }
     }
 }
 

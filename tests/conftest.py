@@ -65,20 +65,37 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def fake_smi(tmp_path, monkeypatch):
-    """Installs an nvidia-smi that lists the given GPUs; returns the installer."""
+    """Installs an nvidia-smi that lists the given GPUs; returns the installer.
+
+    ``install(*names, memory_used_mib=None)`` answers the GPU query (index, uuid, name) and
+    the efficiency figures' memory query (index, uuid, memory.used in MiB, or ``[N/A]``
+    where ``memory_used_mib`` gives None, name); installing again replaces the answers. It
+    returns the file each run appends its arguments to, one line per run.
+    """
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    calls = bin_dir / "nvidia-smi.calls"
 
-    def install(*names):
+    def install(*names, memory_used_mib=None):
+        memory = list(memory_used_mib) if memory_used_mib is not None else [None] * len(names)
         lines = "".join(f"{i}, GPU-{i:04d}-uuid, {n}\n" for i, n in enumerate(names))
+        with_memory = "".join(
+            f"{i}, GPU-{i:04d}-uuid, {'[N/A]' if m is None else m}, {n}\n"
+            for i, (n, m) in enumerate(zip(names, memory, strict=True))
+        )
         script = bin_dir / "nvidia-smi"
         script.write_text(
             "#!/bin/sh\n"
-            'case "$*" in *--query-gpu=index,uuid,name*) ;; *) exit 2 ;; esac\n'
-            f"printf '%s' '{lines}'\n"
+            f"echo \"$*\" >> '{calls}'\n"
+            'case "$*" in\n'
+            f"  *--query-gpu=index,uuid,memory.used,name*) printf '%s' '{with_memory}' ;;\n"
+            f"  *--query-gpu=index,uuid,name*) printf '%s' '{lines}' ;;\n"
+            "  *) exit 2 ;;\n"
+            "esac\n"
         )
         script.chmod(script.stat().st_mode | stat.S_IEXEC)
+        return calls
 
     return install

@@ -292,6 +292,19 @@ async def test_efficiency_metrics_follow_their_formulas(tmp_path):
     assert rows(again)[-1]["efficiency/cum/idle_gpu_usd"] == pytest.approx(2.5)
 
 
+async def test_a_0523_run_prices_its_idle_trainer(tmp_path):
+    # 0.5.23's add_idle_times records time/step_trainer_idle_s (0.5.18:
+    # throughput/step_trainer_idle_s); the idle cost read only 0.5.18's key.
+    model = model_at(tmp_path, efficiency_metrics=True, art_version="0.5.23")
+    await model.register(LocalBackend(gpu_cost_per_hour_usd=36.0, gpu_count=2))  # $72/h
+    model.metrics_builder().add_idle_times(step_trainer_idle_s=50.0)  # 50 s x $72/h = $1
+    await model.log(None, split="train", step=1, metrics={"loss/x": 1.0})
+    row = rows(model)[-1]
+    assert row["time/step_trainer_idle_s"] == 50.0
+    assert row["efficiency/step_idle_gpu_usd"] == pytest.approx(1.0)
+    assert row["efficiency/cum/idle_gpu_usd"] == pytest.approx(1.0)
+
+
 async def test_a_log_asks_its_backend_each_thing_once(tmp_path):
     # With efficiency figures on, the GPU rate was asked twice per train log (once for
     # costs/gpu, once for the figures) and the support three times.

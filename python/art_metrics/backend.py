@@ -37,6 +37,11 @@ class LocalBackend:
         self.in_process = in_process
         self.path = path
 
+    @property
+    def gpu_count(self) -> int | None:
+        """The GPU count given to the constructor (None: the visible GPUs are counted)."""
+        return self._gpu_count
+
     async def register(self, model: Any) -> None:
         """Called by `Model.register`; a local backend needs no setup."""
 

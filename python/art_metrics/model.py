@@ -20,6 +20,7 @@ import functools
 import json
 import operator
 import os
+import sys
 import threading
 import time
 import warnings
@@ -31,6 +32,7 @@ from typing import Any
 
 from . import budget as _budget
 from ._core import (
+    PreparedLog,
     RunCore,
     _after_fork_in_child,
     _check_path_component,
@@ -94,6 +96,31 @@ async def fold_off_loop(run: RunCore) -> None:
         await asyncio.get_running_loop().run_in_executor(None, run.fold_if_due)
 
 
+async def sample_gpus_off_loop(prepared: PreparedLog) -> None:
+    """Samples the visible GPUs for a log's efficiency figures (opt-in; train logs of a
+    backend with automatic train-step metrics) on the event loop's default executor:
+    nvidia-smi can take a second, and the loop runs other tasks meanwhile."""
+    if prepared.gpu_sample_due():
+        await asyncio.get_running_loop().run_in_executor(None, prepared.sample_gpus)
+
+
+def _torch_max_memory_allocated() -> int | None:
+    """The most bytes torch's allocator has held on any of this process's CUDA devices, when
+    torch is already imported and CUDA initialised here (importing torch would take
+    seconds, and initialising CUDA would claim a GPU); else None."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    try:
+        cuda = torch.cuda
+        if not cuda.is_initialized():
+            return None
+        peaks = [cuda.max_memory_allocated(d) for d in range(cuda.device_count())]
+    except (AttributeError, RuntimeError):  # a torch without CUDA support, or a failing driver
+        return None
+    return max(peaks, default=None)
+
+
 # Objects with a Python lock of their own (the first load's): a child forked while another
 # thread held one gets a new lock, as the core's locks are repaired.
 _python_locks: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -120,6 +147,11 @@ class Model:
 
     Cumulative totals and unique scenarios resume from the run directory on the first
     ``metrics_builder``, ``activate_metrics_context`` or ``log`` call.
+
+    ``efficiency_metrics=True`` adds the ``efficiency/`` keys to train rows (spend per
+    trajectory, tokens per second per GPU, MFU, GPU memory); ``n_params``, the model's
+    parameter count (a positive int), is what the MFU needs, unless the backend's
+    ``n_params(model)`` gives it.
     """
 
     # When the state journal is folded into state.json (None: the core's default, 1 MiB).
@@ -141,6 +173,7 @@ class Model:
         reporters: Iterable[Reporter] = (),
         art_version: ArtVersion = "0.5.18",
         efficiency_metrics: bool = False,
+        n_params: int | None = None,
     ) -> None:
         # First: bad names and an unsupported version are refused before anything else.
         self.name = _folder_name(name, "name")
@@ -157,6 +190,10 @@ class Model:
         self.trainable = False
         # Opt-in `efficiency/` keys on train rows (README: "Spend guard and efficiency").
         self.efficiency_metrics = efficiency_metrics
+        # Before any reporter starts: a bad n_params (the MFU's parameter count) is refused.
+        self._run = RunCore(
+            self.run_dir, compact_min_bytes=self._compact_min_bytes, n_params=n_params
+        )
         # report_metrics=None means W&B when WANDB_API_KEY is set, as in openpipe-art.
         self.reporters: list[Reporter] = list(reporters) + list(
             reporters_for(
@@ -170,7 +207,6 @@ class Model:
         )
         self._backend: Any = None
         self._run_start_time = time.time()
-        self._run = RunCore(self.run_dir, compact_min_bytes=self._compact_min_bytes)
         self._loaded = False
         self._load_lock = threading.Lock()
         _python_locks.add(self)
@@ -363,7 +399,12 @@ class Model:
             self._backend,
             self,
             efficiency=self.efficiency_metrics,
+            torch_max_memory_bytes=(
+                _torch_max_memory_allocated() if self.efficiency_metrics else None
+            ),
         )
+        if self.efficiency_metrics:
+            await sample_gpus_off_loop(prepared)
         delivery = self._delivery
         queued = delivery.queued()
         try:

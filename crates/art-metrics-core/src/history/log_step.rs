@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::batch::{BatchSummary, Number, Ordered, set};
-use super::efficiency::efficiency_metrics;
+use super::efficiency::{EfficiencyInputs, efficiency_metrics};
 use super::json;
 use super::routing::{self, Route};
 use super::rundir::RunDir;
@@ -26,8 +26,8 @@ pub struct LogRequest<'a> {
     pub metrics: Option<Vec<(String, f64)>>,
     pub wall_clock_sec: f64,
     pub recorded_at: &'a str,
-    /// `Some(GPU USD/hour or None)`: add the `efficiency/` metrics to a train row.
-    pub efficiency: Option<Option<f64>>,
+    /// `Some`: add the `efficiency/` metrics to a train row.
+    pub efficiency: Option<EfficiencyInputs>,
     /// Leave the journal's fold into state.json, when due, to the caller
     /// ([`Logged::fold_due`], then [`RunDir::fold_if_due`]).
     pub defer_fold: bool,
@@ -127,7 +127,9 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
     let mut writer = run.writer()?;
     let efficiency = req.efficiency.filter(|_| req.split == "train");
     let (flushed, derived, undo) = builder.flush_with_then(&adds, scenario_ids, |m, t| {
-        efficiency.map_or_else(Vec::new, |rate| efficiency_metrics(m, rate, t))
+        efficiency.map_or_else(Vec::new, |inputs| {
+            efficiency_metrics(m, &inputs, dialect, t)
+        })
     })?;
     for (k, v) in flushed.0 {
         set(&mut averages, &k, Number::Float(v));

@@ -128,13 +128,23 @@ pub fn train_step_metrics(
 }
 
 /// What a log asks of its backend, each at most once per log (a Python object's methods,
-/// behind closures): whether it has automatic train-step metrics, and its GPU rate.
+/// behind closures): whether it has automatic train-step metrics, and its GPU rate; for the
+/// opt-in efficiency figures also its GPU count and the model's parameter count.
 pub trait Backend {
     type Error;
     /// `supports_automatic_train_step_metrics()`.
     fn supports(&mut self) -> Result<bool, Self::Error>;
     /// `automatic_gpu_cost_per_hour_usd(model)` for all its GPUs (`None`: no price known).
     fn usd_per_hour(&mut self) -> Result<Option<f64>, Self::Error>;
+    /// The number of GPUs it was given (`LocalBackend(gpu_count=...)`); `None`: count the
+    /// visible ones.
+    fn gpu_count(&mut self) -> Result<Option<u64>, Self::Error> {
+        Ok(None)
+    }
+    /// `n_params(model)`: the model's parameter count, where the backend can say.
+    fn n_params(&mut self) -> Result<Option<u64>, Self::Error> {
+        Ok(None)
+    }
 }
 
 /// The automatic train-step metrics of one log, in the order the rules are asked: the split
@@ -159,15 +169,6 @@ pub fn automatic_metrics<B: Backend>(
         None
     };
     Ok(train_step_metrics(step_wall_s, provided, rate))
-}
-
-/// The GPU rate the opt-in efficiency figures use: train logs of a backend with automatic
-/// metrics only.
-pub fn efficiency_rate<B: Backend>(split: &str, backend: &mut B) -> Result<Option<f64>, B::Error> {
-    if !applies_to(split) || !backend.supports()? {
-        return Ok(None);
-    }
-    backend.usd_per_hour()
 }
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ const fn p(name: &'static str, key: &'static str) -> Param {
 /// `out = total tokens / total seconds`, emitted on flushes that contain a trigger key.
 #[derive(Debug, Clone, Copy)]
 pub struct Throughput {
+    /// The step keys: tokens, then seconds.
     pub triggers: [&'static str; 2],
     pub tokens: &'static str,
     pub seconds: &'static str,
@@ -159,7 +160,8 @@ pub struct Dialect {
     pub idle_totals: &'static [(&'static str, &'static str)],
     /// Keys `Model.log` sums into the builder rather than averaging or passing through.
     pub managed_prefixes: &'static [&'static str],
-    pub throughputs: &'static [Throughput],
+    /// The trainer's throughput, then the rollout's (0.5.18's "actor").
+    pub throughputs: [Throughput; 2],
     pub ratio: Option<RatioRule>,
     /// First segments a row keeps unprefixed (besides train/val/test).
     pub row_sections: &'static [&'static str],
@@ -201,7 +203,7 @@ static V0_5_18: Dialect = Dialect {
         ),
     ],
     managed_prefixes: &["costs/", "time/step_", "data/step_", "throughput/step_"],
-    throughputs: &[
+    throughputs: [
         Throughput {
             triggers: ["data/step_trainer_tokens", "time/step_trainer_s"],
             tokens: "data/cum/trainer_tokens",
@@ -278,7 +280,7 @@ static V0_5_23: Dialect = Dialect {
     // Ordinary `time/step_*` keys now: the generic rule totals them.
     idle_totals: &[],
     managed_prefixes: &["costs/", "time/step_", "data/step_"],
-    throughputs: &[
+    throughputs: [
         Throughput {
             triggers: [
                 "data/step_trainable_assistant_tokens",

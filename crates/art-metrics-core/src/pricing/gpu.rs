@@ -4,6 +4,9 @@
 //! We ask `nvidia-smi` (no torch needed) and apply `CUDA_VISIBLE_DEVICES` as CUDA does.
 //! Each visible GPU is priced from [`GPU_PRICES`]; a mixed set costs the sum of its GPUs.
 //! A GPU the table does not know gives no price (and one warning), rather than a guess.
+//! [`find_by_name`] is the one rule that matches an nvidia-smi name to a row of a GPU table
+//! (this one, and `gpu_flops`' peak FLOP/s); [`sample`] also reads each GPU's memory in use,
+//! for the opt-in efficiency figures.
 
 use std::process::Command;
 
@@ -72,24 +75,31 @@ pub const GPU_PRICES: [GpuPrice; 8] = [
     },
 ];
 
-/// The price per hour of the GPU nvidia-smi calls `name` (`NVIDIA H100 80GB HBM3`,
-/// `NVIDIA A100-SXM4-40GB`, ...), if [`GPU_PRICES`] knows it.
-///
-/// Names are matched by whole tokens, so an `L40S` is not an `L4`; the H200 row also
-/// matches anywhere in the name, as openpipe-art matches it.
-pub fn gpu_price(name: &str) -> Option<f64> {
+/// The first of `rows` whose `tokens` are all whole tokens of the nvidia-smi name `name`
+/// (`NVIDIA H100 80GB HBM3`, `NVIDIA A100-SXM4-40GB`, ...), upper-cased and split at spaces,
+/// `-` and `_`: an `L40S` is not an `L4`. A table lists its more specific rows first.
+pub fn find_by_name<'a, R>(
+    name: &str,
+    rows: &'a [R],
+    tokens: impl Fn(&R) -> &'static [&'static str],
+) -> Option<&'a R> {
     let upper = name.to_uppercase();
-    let tokens: Vec<&str> = upper
+    let name_tokens: Vec<&str> = upper
         .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
         .filter(|t| !t.is_empty())
         .collect();
-    if upper.contains("H200") {
+    rows.iter()
+        .find(|row| tokens(row).iter().all(|t| name_tokens.contains(t)))
+}
+
+/// The price per hour of the GPU nvidia-smi calls `name`, if [`GPU_PRICES`] knows it
+/// ([`find_by_name`]); the H200 row also matches anywhere in the name, as openpipe-art
+/// matches it.
+pub fn gpu_price(name: &str) -> Option<f64> {
+    if name.to_uppercase().contains("H200") {
         return Some(GPU_PRICES[0].usd_per_hour);
     }
-    GPU_PRICES
-        .iter()
-        .find(|row| row.tokens.iter().all(|t| tokens.contains(t)))
-        .map(|row| row.usd_per_hour)
+    find_by_name(name, &GPU_PRICES, |row| row.tokens).map(|row| row.usd_per_hour)
 }
 
 /// One GPU as `nvidia-smi` lists it.
@@ -98,6 +108,9 @@ pub struct GpuInfo {
     pub index: u32,
     pub uuid: String,
     pub name: String,
+    /// `memory.used` in MiB when the query asked for it ([`sample`]) and the GPU says
+    /// (`[N/A]` on some GPUs and MIG setups): all processes' memory, now, not a peak.
+    pub memory_used_mib: Option<f64>,
 }
 
 /// The GPUs this process can see, each with its price per hour when [`GPU_PRICES`] knows it.
@@ -109,16 +122,43 @@ pub struct GpuPricing {
 
 /// Parses `nvidia-smi --query-gpu=index,uuid,name --format=csv,noheader` output.
 pub fn parse_nvidia_smi(output: &str) -> Vec<GpuInfo> {
+    parse_lines(output, false)
+}
+
+/// Parses `nvidia-smi --query-gpu=index,uuid,memory.used,name --format=csv,noheader,nounits`
+/// output (the name last: it is the one field that could hold a comma).
+pub fn parse_nvidia_smi_memory(output: &str) -> Vec<GpuInfo> {
+    parse_lines(output, true)
+}
+
+fn parse_lines(output: &str, with_memory: bool) -> Vec<GpuInfo> {
+    let fields = if with_memory { 4 } else { 3 };
     output
         .lines()
         .filter_map(|line| {
-            let mut parts = line.splitn(3, ',').map(str::trim);
+            let mut parts = line.splitn(fields, ',').map(str::trim);
             let index = parts.next()?.parse().ok()?;
             let uuid = parts.next()?.to_owned();
+            let memory_used_mib = if with_memory {
+                mebibytes(parts.next()?)
+            } else {
+                None
+            };
             let name = parts.next()?.to_owned();
-            (!name.is_empty()).then_some(GpuInfo { index, uuid, name })
+            (!name.is_empty()).then_some(GpuInfo {
+                index,
+                uuid,
+                name,
+                memory_used_mib,
+            })
         })
         .collect()
+}
+
+/// `12345` (or `12345 MiB`) as MiB; `[N/A]`, `[Not Supported]` and the like are `None`.
+fn mebibytes(field: &str) -> Option<f64> {
+    let value: f64 = field.trim_end_matches("MiB").trim().parse().ok()?;
+    (value.is_finite() && value >= 0.0).then_some(value)
 }
 
 /// The GPUs left visible by `CUDA_VISIBLE_DEVICES` (`None`: the variable is unset).
@@ -238,19 +278,35 @@ pub fn backend_usd_per_hour(
 /// Runs `nvidia-smi` and applies `CUDA_VISIBLE_DEVICES`. No nvidia-smi, or one that fails,
 /// means no visible GPU.
 pub fn detect() -> GpuPricing {
-    let output = Command::new("nvidia-smi")
-        .args(["--query-gpu=index,uuid,name", "--format=csv,noheader"])
-        .output();
-    let all = match output {
-        Ok(o) if o.status.success() => parse_nvidia_smi(&String::from_utf8_lossy(&o.stdout)),
-        _ => Vec::new(),
-    };
-    let env = std::env::var("CUDA_VISIBLE_DEVICES").ok();
-    let visible = visible_gpus(&all, env.as_deref());
+    let visible = visible_now(
+        &["--query-gpu=index,uuid,name", "--format=csv,noheader"],
+        parse_nvidia_smi,
+    );
     GpuPricing {
         usd_per_hour: visible.iter().map(|g| gpu_price(&g.name)).collect(),
         visible,
     }
+}
+
+/// The visible GPUs with the memory each has in use now: one `nvidia-smi` run, then
+/// `CUDA_VISIBLE_DEVICES`, as [`detect`].
+pub fn sample() -> Vec<GpuInfo> {
+    visible_now(
+        &[
+            "--query-gpu=index,uuid,memory.used,name",
+            "--format=csv,noheader,nounits",
+        ],
+        parse_nvidia_smi_memory,
+    )
+}
+
+fn visible_now(args: &[&str], parse: fn(&str) -> Vec<GpuInfo>) -> Vec<GpuInfo> {
+    let all = match Command::new("nvidia-smi").args(args).output() {
+        Ok(o) if o.status.success() => parse(&String::from_utf8_lossy(&o.stdout)),
+        _ => Vec::new(),
+    };
+    let env = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+    visible_gpus(&all, env.as_deref())
 }
 
 #[cfg(test)]
@@ -265,6 +321,19 @@ mod tests {
         let all = parse_nvidia_smi(SMI);
         assert_eq!(all.len(), 3);
         assert_eq!(all[2].name, "NVIDIA A100-SXM4-80GB");
+        assert_eq!(all[2].memory_used_mib, None);
+    }
+
+    #[test]
+    fn parses_the_memory_query() {
+        let out = "0, GPU-aaaa-1111, 40960, NVIDIA H100 80GB HBM3\n\
+                   1, GPU-bbbb-2222, [N/A], NVIDIA H100 80GB HBM3\n\
+                   2, GPU-cccc-3333, 512 MiB, NVIDIA L4\n";
+        let all = parse_nvidia_smi_memory(out);
+        let memory: Vec<Option<f64>> = all.iter().map(|g| g.memory_used_mib).collect();
+        assert_eq!(memory, [Some(40960.0), None, Some(512.0)]);
+        assert_eq!(all[0].name, "NVIDIA H100 80GB HBM3");
+        assert_eq!(all[2].index, 2);
     }
 
     #[test]

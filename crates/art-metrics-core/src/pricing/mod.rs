@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod formula;
 pub mod genai;
 pub mod gpu;
+pub mod gpu_flops;
 pub mod litellm;
 pub mod merge;
 pub mod order;
