@@ -1,6 +1,6 @@
 //! What a flush derives from one step's leaves: cost rollups, running totals, throughput.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::metrics::buffer::StepBuffer;
 use crate::metrics::dialect::Dialect;
@@ -55,7 +55,8 @@ impl std::ops::Index<&str> for StepMetrics {
 pub fn rollup_costs<'a>(
     leaves: impl Iterator<Item = (&'a str, &'a ExactSum)>,
 ) -> Vec<(String, ExactSum)> {
-    let mut parents: FxHashMap<&str, ExactSum> = FxHashMap::default();
+    let mut parents: FxHashMap<&str, ExactSum> =
+        FxHashMap::with_capacity_and_hasher(leaves.size_hint().0, FxBuildHasher);
     let mut all: Option<ExactSum> = None;
     for (key, value) in leaves.filter(|(k, _)| k.starts_with("costs/")) {
         all.get_or_insert_default().merge(value);
