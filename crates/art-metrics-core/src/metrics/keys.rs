@@ -77,14 +77,20 @@ pub fn validate_cumulative(key: &str) -> CoreResult<()> {
 
 /// The running-total key of a step key: `time/step_actor_s` → `time/cum/actor_s`.
 pub fn cumulative_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 5);
+    write_cumulative_key(key, &mut out);
+    out
+}
+
+/// [`cumulative_key`] into `out` (cleared first): a flush builds one per value, in one
+/// buffer.
+pub fn write_cumulative_key(key: &str, out: &mut String) {
     let (section, rest) = split_section(key).unwrap_or((key, ""));
     let rest = rest.strip_prefix("step_").unwrap_or(rest);
-    // Not `format!`: a flush builds one per value, and this is twice as fast.
-    let mut out = String::with_capacity(section.len() + 5 + rest.len());
+    out.clear();
     out.push_str(section);
     out.push_str("/cum/");
     out.push_str(rest);
-    out
 }
 
 /// Proper ancestors of `key` at `/` boundaries, shortest first: `a/b/c` → `a`, `a/b`.
