@@ -289,8 +289,8 @@ impl BuilderCore {
     /// Drains this builder's buffer scope and returns the step's metrics (GIL released).
     fn _flush<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let metrics = py.detach(|| self.core.flush());
-        let out = dict_with_capacity(py, metrics.0.len())?;
-        for (k, v) in metrics.0 {
+        let out = dict_with_capacity(py, metrics.len())?;
+        for (k, v) in metrics.iter() {
             out.set_item(k, v)?;
         }
         Ok(out)

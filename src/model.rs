@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
+use pyo3::Borrowed;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
@@ -595,6 +596,7 @@ pub fn gpu_cost_usd(wall_s: f64, usd_per_hour: f64) -> f64 {
 fn aggregate(groups: &Bound<'_, PyList>, dialect: &'static Dialect) -> PyResult<BatchAggregator> {
     let py = groups.py();
     let mut agg = BatchAggregator::with_dialect(dialect);
+    let mut gathered = Vec::new();
     for group in groups.iter() {
         let trajectories = match group
             .getattr(intern!(py, "trajectories"))?
@@ -628,12 +630,7 @@ fn aggregate(groups: &Bound<'_, PyList>, dialect: &'static Dialect) -> PyResult<
             let metrics = t.getattr(intern!(py, "metrics"))?;
             if !metrics.is_none() {
                 let dict = metrics_dict(&metrics, "Trajectory.metrics")?;
-                for (i, (k, v)) in dict.iter().enumerate() {
-                    let key = metric_key(k, "Trajectory.metrics")?;
-                    let key = unicode_str(&key, "metric key")?;
-                    agg.trajectory_metric(i, key, number_arg(&v, key)?)
-                        .map_err(to_py)?;
-                }
+                add_trajectory_metrics(&mut agg, dict, &mut gathered)?;
             }
             // Only the first scenario id of a group counts: the rest are not read.
             let id = match agg.wants_scenario_id() {
@@ -645,6 +642,64 @@ fn aggregate(groups: &Bound<'_, PyList>, dialect: &'static Dialect) -> PyResult<
         agg.end_group();
     }
     Ok(agg)
+}
+
+/// A dict's items as `PyDict_Next` hands them out (borrowed).
+type RawItems = Vec<(*mut pyo3::ffi::PyObject, *mut pyo3::ffi::PyObject)>;
+
+/// Feeds one trajectory's metrics to the aggregator, in dict order.
+///
+/// The items are gathered first, in a loop that does nothing else, so that the loads of a
+/// fresh batch's keys and values (each its own allocation, out of the CPU's caches after a
+/// GC) overlap instead of following one another (issue #20). The pointers are borrowed: that
+/// is safe while no Python code runs, so only `str` keys and `float`, `int` and `bool` values
+/// are read this way; a dict holding anything else is read the plain way (a value's
+/// `__float__` could change the dict).
+fn add_trajectory_metrics(
+    agg: &mut BatchAggregator,
+    dict: &Bound<'_, PyDict>,
+    gathered: &mut RawItems,
+) -> PyResult<()> {
+    use pyo3::ffi;
+    let py = dict.py();
+    gathered.clear();
+    let mut plain = true;
+    let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: the GIL is held and `dict` is alive; PyDict_Next hands out borrowed references
+    // to its items, and reading an object's type runs no Python code.
+    unsafe {
+        while ffi::PyDict_Next(dict.as_ptr(), &raw mut pos, &raw mut key, &raw mut value) != 0 {
+            plain &= ffi::PyUnicode_CheckExact(key) != 0
+                && (ffi::PyFloat_CheckExact(value) != 0
+                    || ffi::PyLong_CheckExact(value) != 0
+                    || ffi::PyBool_Check(value) != 0);
+            gathered.push((key, value));
+        }
+    }
+    if !plain {
+        for (i, (k, v)) in dict.iter().enumerate() {
+            let key = metric_key(k, "Trajectory.metrics")?;
+            let key = unicode_str(&key, "metric key")?;
+            agg.trajectory_metric(i, key, number_arg(&v, key)?)
+                .map_err(to_py)?;
+        }
+        return Ok(());
+    }
+    for (i, &(key, value)) in gathered.iter().enumerate() {
+        // SAFETY: the dict still holds them: nothing has run since they were gathered, and
+        // reading an exact str or converting a float, int or bool runs no Python code.
+        // (Also checked above: the key is an exact str.)
+        let (key, value) = unsafe {
+            (
+                Borrowed::from_ptr(py, key).cast_unchecked::<PyString>(),
+                Borrowed::from_ptr(py, value),
+            )
+        };
+        let key = unicode_str(&key, "metric key")?;
+        agg.trajectory_metric(i, key, number_arg(&value, key)?)
+            .map_err(to_py)?;
+    }
+    Ok(())
 }
 
 type Items<'py> = Vec<(Bound<'py, PyString>, f64)>;

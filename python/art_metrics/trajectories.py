@@ -115,7 +115,8 @@ def normalize_groups(trajectories: Any) -> list[Any]:
     items = list(trajectories)
     if not items:
         return []
-    if all(is_trajectory_group(item) for item in items):
+    # A batch of our own groups, told apart without a Python call per group.
+    if set(map(type, items)) == {TrajectoryGroup} or all(map(is_trajectory_group, items)):
         return items
     if all(isinstance(item, BaseException) or is_trajectory(item) for item in items):
         return [TrajectoryGroup(items)]

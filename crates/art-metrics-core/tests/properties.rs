@@ -33,7 +33,7 @@ proptest! {
         let metrics = flush_step(buffer, &mut Totals::default(), ArtVersion::V0_5_18.dialect());
         let total: f64 = leaves.values().sum();
         prop_assert!((metrics["costs/all"] - total).abs() < 1e-9);
-        for (key, value) in &metrics.0 {
+        for (key, value) in metrics.iter() {
             if key.starts_with("costs/cum/") || key == "costs/all" || leaves.contains_key(key) {
                 continue;
             }
@@ -96,8 +96,8 @@ proptest! {
         // The saved form holds each total rounded to one f64 (the reference's format), so the
         // carried compensation is gone after a restore: equal to within an ulp or so.
         let (fa, fb) = (a.flush(), b.flush());
-        prop_assert_eq!(fa.0.len(), fb.0.len());
-        for ((ka, va), (kb, vb)) in fa.0.iter().zip(&fb.0) {
+        prop_assert_eq!(fa.len(), fb.len());
+        for ((ka, va), (kb, vb)) in fa.iter().zip(fb.iter()) {
             prop_assert_eq!(ka, kb);
             prop_assert!((va - vb).abs() <= 1e-12 * va.abs().max(1.0), "{}: {} vs {}", ka, va, vb);
         }

@@ -3,9 +3,7 @@
 //! row order, trainability, where the default data counts go), so rows agree with the
 //! reference to the last bit where the reference is deterministic.
 
-use std::collections::HashSet;
-
-use indexmap::IndexMap;
+use indexmap::{IndexMap, IndexSet};
 use rustc_hash::FxBuildHasher;
 
 use super::numpy::numpy_std;
@@ -81,8 +79,8 @@ pub struct BatchAggregator {
     std_devs: Vec<f64>,
     rewards: Vec<f64>,
     builder_adds: Vec<(String, f64)>,
-    scenario_ids: Vec<String>,
-    seen_ids: HashSet<String>,
+    /// Distinct scenario ids, first-seen order.
+    scenario_ids: IndexSet<String, FxBuildHasher>,
     group_scenario: Option<String>,
     num_groups: usize,
     num_items: usize,
@@ -103,6 +101,10 @@ enum Slot {
     Builder,
     Mean(usize),
 }
+
+/// Where `reward` and `exception_rate` are in [`BatchAggregator`]'s means.
+const REWARD: usize = 0;
+const EXCEPTION_RATE: usize = 1;
 
 /// What a batch contributes to a row.
 #[derive(Debug, Default)]
@@ -148,8 +150,7 @@ impl BatchAggregator {
             std_devs: Vec::new(),
             rewards: Vec::new(),
             builder_adds: Vec::new(),
-            scenario_ids: Vec::new(),
-            seen_ids: HashSet::new(),
+            scenario_ids: IndexSet::default(),
             group_scenario: None,
             num_groups: 0,
             num_items: 0,
@@ -165,6 +166,8 @@ impl BatchAggregator {
         }
     }
 
+    /// `reward` and `exception_rate`, at [`REWARD`] and [`EXCEPTION_RATE`] (an index of an
+    /// insertion-ordered map never moves: nothing is removed).
     fn base_means() -> Ordered<Mean> {
         let mut means = Ordered::default();
         set(&mut means, "reward", Mean::default());
@@ -196,7 +199,7 @@ impl BatchAggregator {
                 entry_or_insert(&mut self.group_means, &key, Mean::default).push(value);
             }
         }
-        let rate = entry_or_insert(&mut self.means, "exception_rate", Mean::default);
+        let rate = &mut self.means[EXCEPTION_RATE];
         for _ in 0..num_trajectories {
             rate.push(0.0);
         }
@@ -233,7 +236,7 @@ impl BatchAggregator {
     /// [`end_trajectory`]: Self::end_trajectory
     /// [`add_trajectory`]: Self::add_trajectory
     pub fn begin_trajectory(&mut self, reward: f64) {
-        entry_or_insert(&mut self.means, "reward", Mean::default).push(reward);
+        self.means[REWARD].push(reward);
         self.rewards.push(reward);
     }
 
@@ -298,10 +301,8 @@ impl BatchAggregator {
         if self.dialect.is_trainable(&self.rewards) {
             self.num_trainable += 1;
         }
-        if let Some(id) = self.group_scenario.take()
-            && self.seen_ids.insert(id.clone())
-        {
-            self.scenario_ids.push(id);
+        if let Some(id) = self.group_scenario.take() {
+            self.scenario_ids.insert(id);
         }
     }
 
@@ -381,7 +382,7 @@ impl BatchAggregator {
             DefaultData::TrainToBuilderEvalToRow => split == "train",
         };
         let (data_metrics, row_data, scenario_ids) = if to_builder {
-            (counts, Vec::new(), self.scenario_ids)
+            (counts, Vec::new(), self.scenario_ids.into_iter().collect())
         } else {
             (Vec::new(), counts, Vec::new())
         };

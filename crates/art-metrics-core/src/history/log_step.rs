@@ -52,7 +52,11 @@ pub struct Logged {
 ///
 /// Every value is checked before the builder is touched, so a refused log (a legacy
 /// `costs_*` key, a NaN cost, ...) leaves no pending values behind.
-pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult<Option<Logged>> {
+pub fn log_step(
+    root: &Builder,
+    run: &RunDir,
+    mut req: LogRequest<'_>,
+) -> CoreResult<Option<Logged>> {
     if req.batch.is_none() && req.metrics.is_none() {
         return Ok(None);
     }
@@ -84,7 +88,12 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
         .map(|(k, v)| (k.as_str(), *v))
         .collect();
     let mut averages: Ordered<Number> = Ordered::default();
-    let mut scenario_ids = Vec::new();
+    // Moved, not copied: a batch brings hundreds of new ids.
+    let scenario_ids = req
+        .batch
+        .as_mut()
+        .map(|b| std::mem::take(&mut b.scenario_ids))
+        .unwrap_or_default();
     let mut caller_keys: Vec<&str> = Vec::new();
     if let Some(batch) = &req.batch {
         // The caller's own value of a default count wins (0.5.23: also `{split}/key`).
@@ -113,7 +122,6 @@ pub fn log_step(root: &Builder, run: &RunDir, req: LogRequest<'_>) -> CoreResult
             }
             set(&mut averages, k, *v);
         }
-        scenario_ids.clone_from(&batch.scenario_ids);
         caller_keys.extend(batch.caller_keys.iter().map(String::as_str));
     }
     adds.extend(metric_adds);

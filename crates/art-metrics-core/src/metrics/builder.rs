@@ -10,7 +10,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::fork::{self, ForkLocks};
 use crate::metrics::budget::{Budget, BudgetEvent};
 use crate::metrics::buffer::StepBuffer;
-use crate::metrics::derive::{StepMetrics, flush_step};
+use crate::metrics::derive::{FlatMetrics, StepMetrics, flush_step};
 use crate::metrics::dialect::{ArtVersion, Dialect};
 use crate::metrics::keys;
 use crate::metrics::keys::check_value;
@@ -371,13 +371,13 @@ impl Builder {
     }
 
     /// Drains this builder's buffer scope and derives the step's metrics.
-    pub fn flush(&self) -> StepMetrics {
+    pub fn flush(&self) -> FlatMetrics {
         let step = self.run.buffers.lock().remove(self.buffer_scope.as_str());
         match step {
             Some(step) if !step.is_empty() => {
                 flush_step(step, &mut self.run.totals(), self.dialect())
             }
-            _ => StepMetrics::default(),
+            _ => FlatMetrics::default(),
         }
     }
 
@@ -425,7 +425,7 @@ impl Builder {
         let metrics = if step.is_empty() {
             StepMetrics::default()
         } else {
-            flush_step(step, &mut totals, self.dialect())
+            flush_step(step, &mut totals, self.dialect()).into()
         };
         let derived = StepMetrics(derive(&metrics, &mut totals));
         let undo = FlushUndo {
@@ -653,7 +653,7 @@ mod tests {
         assert!(b.add_metric("time/x", f64::INFINITY).is_err());
         assert!(b.add_cost("", 1.0).is_err());
         let r = b.flush();
-        assert_eq!(r.0.len(), 2, "{r:?}");
+        assert_eq!(r.len(), 2, "{r:?}");
     }
 
     #[test]
