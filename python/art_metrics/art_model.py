@@ -282,7 +282,8 @@ def replacements(originals: Mapping[str, Callable[..., Any]]) -> dict[str, Any]:
             # a KeyboardInterrupt cannot leave a written row unqueued (as in Model.log).
             commit = functools.partial(core.commit_log, defer_fold=True)
             run.undelivered.extend(filter(None, map(commit, (prepared,))))
-            await fold_off_loop(core)
+            if core.fold_due():
+                await fold_off_loop(core)
             _deliver(self, run)
         finally:
             # The row's costs count against the budget whether or not W&B took it (checking
