@@ -12,6 +12,7 @@ use pyo3::exceptions::PyAttributeError;
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 
 use crate::convert::{number_arg, type_name, unicode_str};
@@ -147,20 +148,15 @@ impl<'py> Object<'_, 'py> {
 /// `object.__getattribute__`, whose classes define none of the names.
 fn fields_in_dict(class: &Bound<'_, PyType>, names: &[&Bound<'_, PyString>]) -> PyResult<bool> {
     let py = class.py();
-    let modules = py.import("sys")?.getattr(intern!(py, "modules"))?;
-    let Some(main) = modules
-        .cast_into::<PyDict>()
-        .ok()
-        .and_then(|m| m.get_item("pydantic.main").ok().flatten())
-    else {
+    let Some(base_model) = pydantic_base_model(py)? else {
         return Ok(false);
     };
-    let Some(base_model) = main.getattr_opt(intern!(py, "BaseModel"))? else {
+    if !class.is_subclass(base_model.bind(py))? {
         return Ok(false);
-    };
+    }
     let getattribute = intern!(py, "__getattribute__");
     let object_getattribute = py.get_type::<PyAny>().getattr(getattribute)?;
-    if !class.is_subclass(&base_model)? || !class.getattr(getattribute)?.is(&object_getattribute) {
+    if !class.getattr(getattribute)?.is(&object_getattribute) {
         return Ok(false);
     }
     let mro = class.getattr(intern!(py, "__mro__"))?;
@@ -173,6 +169,23 @@ fn fields_in_dict(class: &Bound<'_, PyType>, names: &[&Bound<'_, PyString>]) -> 
         }
     }
     Ok(true)
+}
+
+/// pydantic v2's `BaseModel` once pydantic is imported (never imported from here), kept
+/// once found.
+fn pydantic_base_model(py: Python<'_>) -> PyResult<Option<&Py<PyAny>>> {
+    static BASE_MODEL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    if let Some(found) = BASE_MODEL.get(py) {
+        return Ok(Some(found));
+    }
+    let modules = py.import("sys")?.getattr(intern!(py, "modules"))?;
+    let Some(main) = modules.cast_into::<PyDict>()?.get_item("pydantic.main")? else {
+        return Ok(None);
+    };
+    let Some(base_model) = main.getattr_opt(intern!(py, "BaseModel"))? else {
+        return Ok(None);
+    };
+    Ok(Some(BASE_MODEL.get_or_init(py, || base_model.unbind())))
 }
 
 /// The instance `__dict__` of `obj` (that of a pydantic model: always a dict), if it has one.
