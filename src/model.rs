@@ -7,15 +7,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use pyo3::Borrowed;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
+use crate::batch::{aggregate, metric_items};
 use crate::builder::BuilderCore;
 use crate::convert::{
-    dict_with_capacity, int_arg, number_arg, opt_count_arg, opt_positive_count_arg, price_arg,
-    type_name, unicode_str,
+    dict_with_capacity, int_arg, opt_count_arg, opt_positive_count_arg, price_arg, unicode_str,
 };
 use art_metrics_core::error::CoreError;
 use art_metrics_core::fork::{self, ForkLocks};
@@ -24,10 +23,7 @@ use art_metrics_core::history::efficiency::{
 };
 use art_metrics_core::history::rundir::{budget_update, saved_budget};
 use art_metrics_core::history::train_step::{self, TrainStepClock};
-use art_metrics_core::history::{
-    BatchAggregator, BatchSummary, LogRequest, Number, RunDir, log_step,
-};
-use art_metrics_core::metrics::Dialect;
+use art_metrics_core::history::{BatchSummary, LogRequest, Number, RunDir, log_step};
 use art_metrics_core::metrics::builder::Builder;
 use art_metrics_core::pricing::gpu;
 
@@ -589,185 +585,4 @@ pub fn backend_gpu_cost_per_hour(
 #[pyfunction]
 pub fn gpu_cost_usd(wall_s: f64, usd_per_hour: f64) -> f64 {
     gpu::gpu_cost_usd(wall_s, usd_per_hour)
-}
-
-/// Feeds every group (ours or openpipe-art's: any object with `trajectories`, `exceptions`,
-/// `metadata`, `metrics`) to the aggregator.
-fn aggregate(groups: &Bound<'_, PyList>, dialect: &'static Dialect) -> PyResult<BatchAggregator> {
-    let py = groups.py();
-    let mut agg = BatchAggregator::with_dialect(dialect);
-    let mut gathered = Vec::new();
-    for group in groups.iter() {
-        let trajectories = match group
-            .getattr(intern!(py, "trajectories"))?
-            .cast_into::<PyList>()
-        {
-            Ok(list) => list,
-            Err(other) => {
-                let items = other
-                    .into_inner()
-                    .try_iter()?
-                    .collect::<PyResult<Vec<_>>>()?;
-                PyList::new(py, items)?
-            }
-        };
-        let num_exceptions = match group.getattr(intern!(py, "exceptions"))? {
-            e if e.is_none() => 0,
-            e => e.len()?,
-        };
-        let group_metrics = group.getattr(intern!(py, "metrics"))?;
-        let group_metrics = optional_metric_items(&group_metrics, "TrajectoryGroup.metrics")?;
-        let group_id = scenario_id(&group.getattr(intern!(py, "metadata"))?)?;
-        agg.begin_group(
-            borrow_keys(&group_metrics)?,
-            group_id,
-            trajectories.len(),
-            num_exceptions,
-        )
-        .map_err(to_py)?;
-        for t in trajectories.iter() {
-            agg.begin_trajectory(number_arg(&t.getattr(intern!(py, "reward"))?, "reward")?);
-            let metrics = t.getattr(intern!(py, "metrics"))?;
-            if !metrics.is_none() {
-                let dict = metrics_dict(&metrics, "Trajectory.metrics")?;
-                add_trajectory_metrics(&mut agg, dict, &mut gathered)?;
-            }
-            // Only the first scenario id of a group counts: the rest are not read.
-            let id = match agg.wants_scenario_id() {
-                true => scenario_id(&t.getattr(intern!(py, "metadata"))?)?,
-                false => None,
-            };
-            agg.end_trajectory(id);
-        }
-        agg.end_group();
-    }
-    Ok(agg)
-}
-
-/// A dict's items as `PyDict_Next` hands them out (borrowed).
-type RawItems = Vec<(*mut pyo3::ffi::PyObject, *mut pyo3::ffi::PyObject)>;
-
-/// Feeds one trajectory's metrics to the aggregator, in dict order.
-///
-/// The items are gathered first, in a loop that does nothing else, so that the loads of a
-/// fresh batch's keys and values (each its own allocation, out of the CPU's caches after a
-/// GC) overlap instead of following one another (issue #20). The pointers are borrowed: that
-/// is safe while no Python code runs, so only `str` keys and `float`, `int` and `bool` values
-/// are read this way; a dict holding anything else is read the plain way (a value's
-/// `__float__` could change the dict).
-fn add_trajectory_metrics(
-    agg: &mut BatchAggregator,
-    dict: &Bound<'_, PyDict>,
-    gathered: &mut RawItems,
-) -> PyResult<()> {
-    use pyo3::ffi;
-    let py = dict.py();
-    gathered.clear();
-    let mut plain = true;
-    let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
-    // SAFETY: the GIL is held and `dict` is alive; PyDict_Next hands out borrowed references
-    // to its items, and reading an object's type runs no Python code.
-    unsafe {
-        while ffi::PyDict_Next(dict.as_ptr(), &raw mut pos, &raw mut key, &raw mut value) != 0 {
-            plain &= ffi::PyUnicode_CheckExact(key) != 0
-                && (ffi::PyFloat_CheckExact(value) != 0
-                    || ffi::PyLong_CheckExact(value) != 0
-                    || ffi::PyBool_Check(value) != 0);
-            gathered.push((key, value));
-        }
-    }
-    if !plain {
-        for (i, (k, v)) in dict.iter().enumerate() {
-            let key = metric_key(k, "Trajectory.metrics")?;
-            let key = unicode_str(&key, "metric key")?;
-            agg.trajectory_metric(i, key, number_arg(&v, key)?)
-                .map_err(to_py)?;
-        }
-        return Ok(());
-    }
-    for (i, &(key, value)) in gathered.iter().enumerate() {
-        // SAFETY: the dict still holds them: nothing has run since they were gathered, and
-        // reading an exact str or converting a float, int or bool runs no Python code.
-        // (Also checked above: the key is an exact str.)
-        let (key, value) = unsafe {
-            (
-                Borrowed::from_ptr(py, key).cast_unchecked::<PyString>(),
-                Borrowed::from_ptr(py, value),
-            )
-        };
-        let key = unicode_str(&key, "metric key")?;
-        agg.trajectory_metric(i, key, number_arg(&value, key)?)
-            .map_err(to_py)?;
-    }
-    Ok(())
-}
-
-type Items<'py> = Vec<(Bound<'py, PyString>, f64)>;
-
-fn borrow_keys<'a>(items: &'a Items<'_>) -> PyResult<Vec<(&'a str, f64)>> {
-    items.iter().map(|(k, v)| Ok((k.to_str()?, *v))).collect()
-}
-
-fn optional_metric_items<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Items<'py>> {
-    if obj.is_none() {
-        Ok(Vec::new())
-    } else {
-        metric_items(obj, what)
-    }
-}
-
-/// The `(str key, float value)` pairs of a metrics dict, in its order.
-fn metric_items<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Items<'py>> {
-    let mut out = Vec::new();
-    push_metric_items(obj, what, &mut out)?;
-    Ok(out)
-}
-
-/// Appends the `(str key, float value)` pairs of a metrics dict to `out`, in its order.
-fn push_metric_items<'py>(
-    obj: &Bound<'py, PyAny>,
-    what: &str,
-    out: &mut Items<'py>,
-) -> PyResult<()> {
-    let dict = metrics_dict(obj, what)?;
-    out.reserve(dict.len());
-    for (k, v) in dict.iter() {
-        let k = metric_key(k, what)?;
-        let value = number_arg(&v, unicode_str(&k, "metric key")?)?;
-        out.push((k, value));
-    }
-    Ok(())
-}
-
-fn metrics_dict<'a, 'py>(
-    obj: &'a Bound<'py, PyAny>,
-    what: &str,
-) -> PyResult<&'a Bound<'py, PyDict>> {
-    obj.cast::<PyDict>().map_err(|_| {
-        CoreError::InvalidType(format!("{what} must be a dict, got {}", type_name(obj))).to_py()
-    })
-}
-
-fn metric_key<'py>(key: Bound<'py, PyAny>, what: &str) -> PyResult<Bound<'py, PyString>> {
-    key.cast_into::<PyString>().map_err(|e| {
-        CoreError::InvalidType(format!(
-            "{what} keys must be str, got {}",
-            type_name(e.into_inner().as_any())
-        ))
-        .to_py()
-    })
-}
-
-/// `str(metadata["scenario_id"])`, or None when metadata has none.
-fn scenario_id(metadata: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
-    if metadata.is_none() {
-        return Ok(None);
-    }
-    let Ok(dict) = metadata.cast::<PyDict>() else {
-        return Ok(None);
-    };
-    match dict.get_item(intern!(metadata.py(), "scenario_id"))? {
-        Some(id) if !id.is_none() => Ok(Some(unicode_str(&id.str()?, "scenario id")?.to_owned())),
-        _ => Ok(None),
-    }
 }

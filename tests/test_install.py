@@ -243,3 +243,23 @@ async def test_an_installed_model_checks_the_budget_and_writes_rows_while_wandb_
         art_metrics.uninstall()
     history = (tmp_path / "p/models/m/history.jsonl").read_text().splitlines()
     assert [json.loads(line)["training_step"] for line in history] == [1, 2]
+
+
+async def test_a_removed_trajectory_directory_is_made_again(tmp_path):
+    """ART makes its trajectories directory at every log; installed, it is made once and made
+    again when a write finds it removed."""
+    import shutil
+
+    art_metrics.install()
+    try:
+        model = art.Model(name="m", project="p", base_path=str(tmp_path))
+        directory = tmp_path / "p/models/m/trajectories/train"
+        for step in (1, 2, 3):
+            if step == 3:
+                shutil.rmtree(directory)
+            group = art.TrajectoryGroup([art.Trajectory(reward=1.0), art.Trajectory(reward=0.0)])
+            await model.log([group], split="train", step=step)
+        assert sorted(p.name for p in directory.iterdir()) == ["0003.parquet"]
+        assert len((tmp_path / "p/models/m/history.jsonl").read_text().splitlines()) == 3
+    finally:
+        art_metrics.uninstall()

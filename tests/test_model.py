@@ -243,6 +243,79 @@ async def test_openpipe_art_objects_are_accepted(model):
     assert row["val/exception_rate"] == 0.5 and row["val/c"] == 1.0
 
 
+async def test_trajectory_values_of_every_kind_are_read_as_python_reads_them(tmp_path):
+    """A batch's metric dicts are read borrowed only while they hold exact str keys and
+    float, int or bool values; the others (numpy, Decimal, str subclasses) the plain way, and
+    both give the same row."""
+    import decimal
+
+    import numpy as np
+
+    class Key(str):
+        pass
+
+    kinds = [
+        {"a": 0.5, "b": 2, "c": True},
+        {"a": np.float32(0.5), "b": decimal.Decimal(2), Key("c"): 1.0},
+    ]
+    lines = []
+    for i, metrics in enumerate(kinds):
+        model = Model(name=f"m{i}", project="p", base_path=str(tmp_path))
+        g = TrajectoryGroup([Trajectory(reward=r, metrics=dict(metrics)) for r in (0.0, 1.0)])
+        await model.log([g], split="val", step=1)
+        row = rows(model)[0]
+        del row["recorded_at"], row["time/wall_clock_sec"]
+        lines.append(row)
+    assert lines[0] == lines[1] and lines[0]["val/a"] == 0.5 and lines[0]["val/c"] == 1.0
+
+
+async def test_pydantic_trajectories_are_read_as_python_reads_them(model):
+    """openpipe-art's objects are pydantic models, whose fields are read from the instance
+    `__dict__`, except where the class defines the name (a property wins over the dict, as in
+    Python) or the `__dict__` lacks it (pydantic's `__getattr__` then answers)."""
+    import pydantic
+
+    class WithProperty(pydantic.BaseModel):
+        reward: float
+        messages_and_choices: list = []
+        metadata: dict = {}
+        raw: dict = {}
+
+        @property
+        def metrics(self) -> dict:
+            return {"doubled": 2 * self.raw["m"]}
+
+    class WithGetattr(pydantic.BaseModel):
+        reward: float
+        messages_and_choices: list = []
+        metrics: dict = {}
+
+        def __getattr__(self, name: str):
+            if name == "metadata":
+                return {"scenario_id": "from-getattr"}
+            return super().__getattr__(name)
+
+    class Batch(pydantic.BaseModel):
+        trajectories: list
+        exceptions: list = []
+        metadata: dict = {}
+        metrics: dict = {"size": 2.0}
+
+    shadowed = [WithProperty(reward=r, raw={"m": r}) for r in (1.0, 3.0)]
+    for t in shadowed:
+        t.__dict__["metrics"] = {"doubled": -100.0}  # the property still wins
+    batches = [
+        Batch(trajectories=shadowed),
+        Batch(trajectories=[WithGetattr(reward=r, metrics={"doubled": 0.0}) for r in (0.0, 0.0)]),
+    ]
+    await model.log(batches, split="train", step=1)
+    row = rows(model)[0]
+    assert row["train/doubled"] == 2.0 and row["train/group_size"] == 2.0
+    assert row["train/reward"] == 1.0
+    ids = model.read_state()["_metrics_builder_state"]["unique_scenario_ids"]
+    assert ids == ["from-getattr"]
+
+
 async def test_per_log_writes_do_not_grow_with_the_run(tmp_path):
     """The reference rewrites all of state.json on every log; we append a journal line and
     fold it into state.json only when the journal outgrows it (amortised constant cost)."""

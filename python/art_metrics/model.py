@@ -413,7 +413,8 @@ class Model:
             # cannot leave a written row out of the queue.
             commit = functools.partial(self._run.commit_log, defer_fold=True)
             delivery.rows.extend(filter(None, map(commit, (prepared,))))
-            await fold_off_loop(self._run)
+            if self._run.fold_due():
+                await fold_off_loop(self._run)
         finally:
             try:
                 if delivery.queued() > queued:

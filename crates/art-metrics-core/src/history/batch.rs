@@ -102,6 +102,14 @@ enum Slot {
     Mean(usize),
 }
 
+/// `a == b` for the short keys of trajectory metrics, compared in place: `==` on `str` calls
+/// `memcmp`, 7% of reading a batch's metrics (issue #20).
+#[inline]
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// Where `reward` and `exception_rate` are in [`BatchAggregator`]'s means.
 const REWARD: usize = 0;
 const EXCEPTION_RATE: usize = 1;
@@ -243,7 +251,7 @@ impl BatchAggregator {
     /// The trajectory's metric at position `index` of its metrics.
     pub fn trajectory_metric(&mut self, index: usize, key: &str, value: f64) -> CoreResult<()> {
         let slot = match self.slots.get(index) {
-            Some((known, slot)) if known == key => *slot,
+            Some((known, slot)) if same_key(known, key) => *slot,
             _ => {
                 let slot = self.new_slot(key)?;
                 self.slots.truncate(index);

@@ -21,10 +21,9 @@ pub fn write_float(out: &mut String, x: f64) {
         out.push_str(if x.is_sign_negative() { "-0.0" } else { "0.0" });
         return;
     }
-    let sci = shortest_sci(x.abs());
-    let (mantissa, exp) = sci.split_once('e').expect("`{:e}` always has an exponent");
-    let exp: i32 = exp.parse().expect("`{:e}` exponent is an integer");
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let mut buf = ryu::Buffer::new();
+    let (digits, exp) = decimal_digits(buf.format_finite(x.abs()));
+    let digits = digits.as_str();
     if x < 0.0 {
         out.push('-');
     }
@@ -41,11 +40,11 @@ pub fn write_float(out: &mut String, x: f64) {
         for _ in 0..(-exp - 1) {
             out.push('0');
         }
-        out.push_str(&digits);
+        out.push_str(digits);
     } else {
         let point = exp as usize + 1;
         if digits.len() <= point {
-            out.push_str(&digits);
+            out.push_str(digits);
             for _ in digits.len()..point {
                 out.push('0');
             }
@@ -58,20 +57,71 @@ pub fn write_float(out: &mut String, x: f64) {
     }
 }
 
-/// The shortest round-tripping digits in `{:e}` layout, choosing (like Python's repr) the
-/// candidate closest to `x` when several have that length: Rust's shortest formatting may
-/// pick another (748148611887786.3 where Python writes 748148611887786.2).
-fn shortest_sci(x: f64) -> String {
-    let shortest = format!("{x:e}");
-    let (mantissa, _) = shortest
-        .split_once('e')
-        .expect("`{:e}` always has an exponent");
-    let decimals = mantissa.len().saturating_sub(2); // digits after the point
-    let rounded = format!("{x:.decimals$e}");
-    if rounded.parse::<f64>() == Ok(x) {
-        rounded
-    } else {
-        shortest
+/// The significant digits of a positive finite float as ryu writes it (`123.45`, `1e-7`,
+/// `1.5e300`), without leading or trailing zeros, and the decimal exponent of the first.
+///
+/// Ryu's digits are the shortest that read back as the same float and, among those, the
+/// closest to it: Python's `repr` digits (David Gay's shortest mode). Rust's own shortest
+/// formatting may pick another of the same length (748148611887786.3 where Python writes
+/// 748148611887786.2), which this module used to correct with a second, exact formatting and
+/// a parse per float: most of writing a row (issue #20).
+fn decimal_digits(ryu: &str) -> (SmallDigits, i32) {
+    let (mantissa, exp) = match ryu.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().expect("ryu writes an integer exponent")),
+        None => (ryu, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits = SmallDigits::default();
+    for b in int.bytes().chain(frac.bytes()) {
+        digits.push(b);
+    }
+    // The first digit's power of ten: after the integer part's digits, less leading zeros.
+    let leading = digits.trim_leading_zeros();
+    digits.trim_trailing_zeros();
+    let exp = exp + int.len() as i32 - 1 - leading as i32;
+    (digits, exp)
+}
+
+/// Up to 17 significant digits (an f64 never needs more), with room for the zeros ryu writes
+/// around them in plain notation (at most 24 characters).
+struct SmallDigits {
+    bytes: [u8; 32],
+    start: usize,
+    end: usize,
+}
+
+impl Default for SmallDigits {
+    fn default() -> Self {
+        SmallDigits {
+            bytes: [b'0'; 32],
+            start: 0,
+            end: 0,
+        }
+    }
+}
+
+impl SmallDigits {
+    fn push(&mut self, b: u8) {
+        self.bytes[self.end] = b;
+        self.end += 1;
+    }
+
+    fn trim_leading_zeros(&mut self) -> usize {
+        let before = self.start;
+        while self.start + 1 < self.end && self.bytes[self.start] == b'0' {
+            self.start += 1;
+        }
+        self.start - before
+    }
+
+    fn trim_trailing_zeros(&mut self) {
+        while self.end > self.start + 1 && self.bytes[self.end - 1] == b'0' {
+            self.end -= 1;
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[self.start..self.end]).expect("ASCII digits")
     }
 }
 

@@ -179,10 +179,17 @@ pub fn log_step(
     } else {
         (root.take_changes(), false)
     };
+    // What a failed append gives back to the totals: which totals changed, and where the new
+    // ids start (not the ids themselves: a batch brings hundreds).
+    let taken = TotalsChanges {
+        cum_state: changes.cum_state.clone(),
+        ids_from: changes.ids_from,
+        ..TotalsChanges::default()
+    };
     let appended = if req.defer_fold {
-        writer.append_unfolded(&line, changes.clone(), reset)
+        writer.append_unfolded(&line, changes, reset)
     } else {
-        writer.append(&line, changes.clone(), reset).map(|()| false)
+        writer.append(&line, changes, reset).map(|()| false)
     };
     let fold_due = match appended {
         Ok(due) => due,
@@ -191,7 +198,7 @@ pub fn log_step(
             // builder gets back the values pending before this call, the totals lose this row's
             // additions, and the changes it took are saved by the next row. Retrying the call,
             // or logging the next step, then counts every value exactly once.
-            root.restore_changes(changes);
+            root.restore_changes(taken);
             builder.undo_flush(undo)?;
             return Err(e);
         }

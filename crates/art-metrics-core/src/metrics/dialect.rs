@@ -6,6 +6,7 @@
 //! the table of the run's [`ArtVersion`].
 
 use crate::error::{CoreError, CoreResult};
+use crate::metrics::keys;
 
 /// The openpipe-art version whose rules a run follows. Chosen when the run starts; every
 /// builder of the run shares it (they share totals, and the versions total different keys).
@@ -444,7 +445,7 @@ impl Dialect {
 
     /// The key a metric gets in a row of `split`.
     pub fn row_key(&self, split: &str, key: &str) -> String {
-        let first = key.split_once('/').map(|(first, _)| first);
+        let first = keys::split_section(key).map(|(first, _)| first);
         let keep =
             |first: &str| self.row_sections.contains(&first) || STANDARD_SPLITS.contains(&first);
         let bare = match self.qualify {

@@ -20,7 +20,7 @@ pub fn section(key: &str) -> &str {
 /// `key` split at its first `/`. A byte search: `str::split_once('/')` confirms each match
 /// with a `memcmp` call, which with `match_indices('/')` was 6% of a flush of 5,000 cost
 /// keys (issue #20).
-fn split_section(key: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_section(key: &str) -> Option<(&str, &str)> {
     let at = key.bytes().position(|b| b == b'/')?;
     // `/` is ASCII: both sides are on character boundaries.
     Some((&key[..at], &key[at + 1..]))
