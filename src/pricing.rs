@@ -4,8 +4,9 @@
 //! the registry and the catalog as closures.
 
 use crate::errors::{ToPyErr, to_py};
-use std::sync::Arc;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 use pyo3::PyTraverseError;
@@ -68,6 +69,23 @@ fn overrides_arg(args: [Option<&Bound<'_, PyAny>>; 5]) -> PyResult<Overrides> {
 enum CatalogPrices<'a> {
     Resolve,
     Cached(&'a CostTracker),
+}
+
+/// The catalog's model for a call: resolved now, or borrowed from a tracker's cache.
+enum CatalogModel<'a> {
+    Resolved(Arc<Model>),
+    Cached(&'a Model),
+}
+
+impl Deref for CatalogModel<'_> {
+    type Target = Model;
+
+    fn deref(&self) -> &Model {
+        match self {
+            CatalogModel::Resolved(m) => m,
+            CatalogModel::Cached(m) => m,
+        }
+    }
 }
 
 /// What a Python cost extractor returned, read for the core's check.
@@ -158,7 +176,7 @@ fn price_response(
         |model| match catalog {
             CatalogPrices::Resolve => Ok(active_catalog(py)?
                 .resolve(provider, model)
-                .map(|f| f.model)),
+                .map(|f| CatalogModel::Resolved(f.model))),
             CatalogPrices::Cached(t) => Ok(t.catalog_prices(py)?),
         },
     )?;
@@ -253,28 +271,41 @@ pub struct CostTracker {
     on_unpriced: OnUnpriced,
     response_getter: Option<Py<PyAny>>,
     /// The catalog's model for `model` (or why there is none), with the catalog generation
-    /// it came from.
+    /// it came from: the first one resolved, read without a lock or a reference count
+    /// (issue #20), and the newest one, when the catalog changed since.
+    first: OnceLock<(u64, CoreResult<Arc<Model>>)>,
     cached: Mutex<Option<(u64, CoreResult<Arc<Model>>)>>,
     /// Warned once already: no active builder; no price for the model.
     warned_no_builder: AtomicBool,
     warned_unpriced: AtomicBool,
     /// The last cost context recorded into, and its key (most trackers see one or two).
-    last_key: Mutex<Option<(String, Arc<str>)>>,
+    last_key: Mutex<Option<(String, String)>>,
 }
 
 impl CostTracker {
-    fn catalog_prices(&self, py: Python<'_>) -> PyResult<CoreResult<Arc<Model>>> {
+    fn catalog_prices(&self, py: Python<'_>) -> PyResult<CoreResult<CatalogModel<'_>>> {
         let generation = store::generation();
+        if let Some((g, prices)) = self.first.get()
+            && *g == generation
+        {
+            return Ok(prices
+                .as_ref()
+                .map(|m| CatalogModel::Cached(m))
+                .map_err(Clone::clone));
+        }
         if let Some((g, prices)) = self.cached.lock().as_ref()
             && *g == generation
         {
-            return Ok(prices.clone());
+            return Ok(prices.clone().map(CatalogModel::Resolved));
         }
         let prices = active_catalog(py)?
             .resolve(&self.provider, &self.model)
             .map(|f| f.model);
-        *self.cached.lock() = Some((generation, prices.clone()));
-        Ok(prices)
+        // Kept as the first when none is yet; else (the catalog changed) as the newest.
+        if let Err((generation, prices)) = self.first.set((generation, prices.clone())) {
+            *self.cached.lock() = Some((generation, prices));
+        }
+        Ok(prices.map(CatalogModel::Resolved))
     }
 }
 
@@ -339,6 +370,7 @@ impl CostTracker {
             batch,
             on_unpriced,
             response_getter,
+            first: OnceLock::new(),
             cached: Mutex::new(None),
             warned_no_builder: AtomicBool::new(false),
             warned_unpriced: AtomicBool::new(false),
@@ -419,28 +451,24 @@ impl CostTracker {
             }
             Err(e) => return Err(e.into()),
         };
-        builder
-            .core
-            .add_metric(&self.key_for(builder)?, cost)
-            .map_err(to_py)?;
+        self.add_cost(builder, cost)?;
         crate::budget::after_cost(py, obj, builder.core, Some(result))
     }
 
-    fn key_for(&self, builder: Target<'_>) -> PyResult<Arc<str>> {
+    /// Adds `cost` under this tracker's key in the builder's cost context. The last key is
+    /// kept (most trackers see one context or two) and used under its lock, without a copy:
+    /// the add takes the builder's lock inside it and runs no Python code.
+    fn add_cost(&self, builder: Target<'_>, cost: f64) -> PyResult<()> {
         let context = builder.core.cost_context();
         let mut last = self.last_key.lock();
-        if let Some((c, key)) = last.as_ref()
-            && c == context
-        {
-            return Ok(Arc::clone(key));
-        }
-        let key: Arc<str> = builder
-            .core
-            .source_cost_key(&self.source)
-            .map_err(to_py)?
-            .into();
-        *last = Some((context.to_owned(), Arc::clone(&key)));
-        Ok(key)
+        let key = match &*last {
+            Some((c, key)) if c == context => key,
+            _ => {
+                let key = builder.core.source_cost_key(&self.source).map_err(to_py)?;
+                &last.insert((context.to_owned(), key)).1
+            }
+        };
+        builder.core.add_metric(key, cost).map_err(to_py)
     }
 
     fn price(&self, builder: Target<'_>, response: &Bound<'_, PyAny>) -> Result<f64, Failure> {

@@ -11,7 +11,7 @@
 
 mod shape;
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -107,27 +107,30 @@ pub fn read_response(
     Ok(())
 }
 
-fn read_one(obj: &Bound<'_, PyAny>, formula: Formula, out: &mut ResponseFields) -> PyResult<()> {
-    let keys = keys(obj.py());
-    let mut reader = Reader::new(obj, keys)?;
-    walk(&mut reader, &keys.schema, Field::mask_for(formula), out)?;
+fn read_one(
+    reader: &mut Reader<'_, '_>,
+    formula: Formula,
+    out: &mut ResponseFields,
+) -> PyResult<()> {
+    let schema = &reader.keys.schema;
+    walk(reader, schema, Field::mask_for(formula), out)?;
     if let Some(mask) = Field::fallback_mask(formula, out) {
-        walk(&mut reader, &keys.schema, mask, out)?;
+        walk(reader, schema, mask, out)?;
     }
     Ok(())
 }
 
 fn read_event(obj: &Bound<'_, PyAny>, formula: Formula, out: &mut ResponseFields) -> PyResult<()> {
-    read_one(obj, formula, out)?;
+    let keys = keys(obj.py());
+    let mut reader = Reader::new(obj, keys)?;
+    read_one(&mut reader, formula, out)?;
     if out.carries_usage() {
         return Ok(());
     }
-    let keys = keys(obj.py());
-    let mut reader = Reader::new(obj, keys)?;
     for key in &keys.extra[..WRAPPER_KEYS.len()] {
         if let Some(inner) = reader.get(*key)? {
             let mut fields = ResponseFields::default();
-            read_one(&inner, formula, &mut fields)?;
+            read_one(&mut Reader::new(&inner, keys)?, formula, &mut fields)?;
             if fields.carries_usage() {
                 *out = fields;
                 return Ok(());
@@ -340,7 +343,7 @@ enum How<'py> {
     /// `Plain` and `Pydantic` types, each key where [`TypeShape::read`] says; pydantic's
     /// extras are read when first needed.
     Attrs {
-        shape: Arc<TypeShape>,
+        shape: Rc<TypeShape>,
         dict: Option<Bound<'py, PyDict>>,
         extra: Option<Option<Bound<'py, PyAny>>>,
     },

@@ -11,7 +11,7 @@ import time
 import warnings
 
 import pytest
-from art_metrics import MetricsBuilder, pricing
+from art_metrics import MetricsBuilder, pricing, track_api_cost
 from local_http import serving
 from pricing_helpers import openai_usage
 
@@ -259,8 +259,6 @@ def test_bodies_past_64_mib_are_refused(server, cache_dir):
 
 
 def test_decorated_functions_see_a_refreshed_catalog(server, cache_dir):
-    from art_metrics import track_api_cost
-
     @track_api_cost(source="j", provider="openai", model_name="gpt-4o")
     def judge():
         return openai_usage()
@@ -271,6 +269,29 @@ def test_decorated_functions_see_a_refreshed_catalog(server, cache_dir):
         refresh(f"{server}/prices.json")
         judge()
     assert b._flush()["costs/train/j"] == pytest.approx(0.00325 + 0.0065)
+
+
+def test_decorated_functions_see_every_refresh(cache_dir, tmp_path):
+    # A tracker reads the first catalog's model without a lock, and a later catalog's behind
+    # one (issue #20): each refresh, not only the first, changes what the next call costs.
+    @track_api_cost(source="j", provider="openai", model_name="gpt-4o")
+    def judge():
+        return openai_usage()
+
+    tracked, resolved = [], []
+    for input_cost in (None, 5e-06, 7e-06, 3e-06):
+        if input_cost is not None:
+            path = tmp_path / f"prices-{input_cost}.json"
+            gpt4o = PRICE_MAP["gpt-4o"] | {"input_cost_per_token": input_cost}
+            path.write_text(json.dumps(PRICE_MAP | {"gpt-4o": gpt4o}))
+            pricing.refresh_catalog(str(path))
+        b = MetricsBuilder("train")
+        with b.activate_context():
+            judge()
+        tracked.append(b._flush()["costs/train/j"])
+        resolved.append(gpt4o_cost())
+    assert tracked == pytest.approx(resolved)
+    assert len(set(tracked)) == 4
 
 
 def test_a_later_process_uses_the_cached_catalog(server, cache_dir):

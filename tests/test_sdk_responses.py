@@ -330,6 +330,29 @@ def test_a_class_changed_after_its_first_read_is_read_anew():
         price(Judged(), "openai", "gpt-4o")
 
 
+def test_each_thread_sees_a_class_changed_in_another():
+    # Each thread keeps its own cache of how a class is read (issue #20): a worker thread
+    # that read a class before it changed on this thread reads it anew.
+    from concurrent.futures import ThreadPoolExecutor
+
+    class Judged:
+        pass
+
+    def worker_price():
+        try:
+            return price(Judged(), "openai", "gpt-4o")
+        except ValueError as err:
+            return str(err)
+
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        assert "does not match provider" in worker.submit(worker_price).result()
+        Judged.usage = property(lambda self: USAGE)  # type: ignore[attr-defined]
+        assert worker.submit(worker_price).result() == USAGE_COST
+        assert price(Judged(), "openai", "gpt-4o") == USAGE_COST
+        del Judged.usage  # type: ignore[attr-defined]
+        assert "does not match provider" in worker.submit(worker_price).result()
+
+
 FILL_THE_CACHE = """
 import types
 from art_metrics import MetricsBuilder

@@ -26,13 +26,17 @@
 //! property added to a class at runtime is seen. Not seen: a type registered as a `Mapping`
 //! after its first read. The cache keeps at most [`MAX_TYPES`] types; others are read the
 //! generic way ([`Kind::Unknown`]).
+//!
+//! Each thread keeps its own cache: a response of a stream of three events opens eight
+//! readers, and a shared cache's lock and reference counts were eight pairs of atomic
+//! operations per call, a fifth of reading the events (issue #20). A thread decides a type
+//! once, the first time it reads one.
 
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::rc::Rc;
 
-use parking_lot::RwLock;
 use pyo3::exceptions::PyAttributeError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use rustc_hash::FxHashMap;
 
@@ -84,22 +88,24 @@ struct Entry {
     /// Held so that the address, the map's key, stays this type's.
     _ty: Py<PyType>,
     tag: u32,
-    shape: Arc<TypeShape>,
+    shape: Rc<TypeShape>,
 }
 
-static SHAPES: PyOnceLock<RwLock<FxHashMap<usize, Entry>>> = PyOnceLock::new();
-static UNKNOWN: PyOnceLock<Arc<TypeShape>> = PyOnceLock::new();
+/// One thread's shapes, by type address, and the shape of types it does not cache.
+struct Shapes {
+    types: FxHashMap<usize, Entry>,
+    unknown: Rc<TypeShape>,
+}
 
-fn unknown(py: Python<'_>) -> Arc<TypeShape> {
-    UNKNOWN
-        .get_or_init(py, || {
-            Arc::new(TypeShape {
-                kind: Kind::Unknown,
-                has_dict: false,
-                reads: Box::new([]),
-            })
-        })
-        .clone()
+thread_local! {
+    static SHAPES: RefCell<Shapes> = RefCell::new(Shapes {
+        types: FxHashMap::default(),
+        unknown: Rc::new(TypeShape {
+            kind: Kind::Unknown,
+            has_dict: false,
+            reads: Box::new([]),
+        }),
+    });
 }
 
 fn version_tag(ty: &Bound<'_, PyType>) -> u32 {
@@ -109,32 +115,42 @@ fn version_tag(ty: &Bound<'_, PyType>) -> u32 {
 }
 
 /// The shape of `obj`'s type; `keys` are the schema's key names, indexed by key id.
-pub fn shape_of(obj: &Bound<'_, PyAny>, keys: &[Py<PyString>]) -> PyResult<Arc<TypeShape>> {
+pub fn shape_of(obj: &Bound<'_, PyAny>, keys: &[Py<PyString>]) -> PyResult<Rc<TypeShape>> {
     let py = obj.py();
     let ty = obj.get_type();
     let addr = ty.as_ptr() as usize;
-    let shapes = SHAPES.get_or_init(py, || RwLock::new(FxHashMap::default()));
     let tag = version_tag(&ty);
+    // The cache is borrowed only while no Python code runs (classify does; a reader it
+    // starts may look a type up here).
+    let cached = |tag: u32| {
+        SHAPES.with_borrow(|s| {
+            s.types
+                .get(&addr)
+                .filter(|e| e.tag == tag)
+                .map(|e| e.shape.clone())
+        })
+    };
     if tag != 0
-        && let Some(e) = shapes.read().get(&addr)
-        && e.tag == tag
+        && let Some(shape) = cached(tag)
     {
-        return Ok(e.shape.clone());
+        return Ok(shape);
     }
     // Python's own attribute lookups assign a tag to a type that has none.
     let _ = ty.getattr(pyo3::intern!(py, "__getattribute__"))?;
     let tag = version_tag(&ty);
-    if tag == 0 || (shapes.read().len() >= MAX_TYPES && !shapes.read().contains_key(&addr)) {
-        return Ok(unknown(py));
+    let full = SHAPES.with_borrow(|s| s.types.len() >= MAX_TYPES && !s.types.contains_key(&addr));
+    if tag == 0 || full {
+        return Ok(SHAPES.with_borrow(|s| s.unknown.clone()));
     }
-    let shape = Arc::new(classify(&ty, keys)?);
+    let shape = Rc::new(classify(&ty, keys)?);
     let entry = Entry {
         _ty: ty.unbind(),
         tag,
         shape: shape.clone(),
     };
-    // The replaced entry (a stale tag) holds a type: dropped after the lock is released.
-    let old = shapes.write().insert(addr, entry);
+    // The replaced entry (a stale tag) holds a type: dropped after the borrow ends, as
+    // dropping it can run Python code.
+    let old = SHAPES.with_borrow_mut(|s| s.types.insert(addr, entry));
     drop(old);
     Ok(shape)
 }

@@ -10,7 +10,7 @@
 //! tested here without Python; a closure's own error type (a Python exception, say) passes
 //! through untouched.
 
-use std::sync::Arc;
+use std::ops::Deref;
 
 use super::prices::Model;
 use super::token_cost::{TokenCall, token_cost};
@@ -135,17 +135,18 @@ pub fn no_response_error(type_name: &str, tracked: bool) -> CoreError {
 ///
 /// The model name is checked (non-empty) only once steps 1 and 2 gave no cost, as in the
 /// reference.
-pub fn response_cost<E, V>(
+pub fn response_cost<E, V, M>(
     call: PriceCall<'_>,
     fields: &ResponseFields,
     returned: Returned<'_>,
     extractor: impl FnOnce() -> Result<Option<V>, E>,
     registered: impl FnOnce(&str) -> Option<TokenPricing>,
-    catalog: impl FnOnce(&str) -> Result<CoreResult<Arc<Model>>, E>,
+    catalog: impl FnOnce(&str) -> Result<CoreResult<M>, E>,
 ) -> Result<f64, E>
 where
     E: From<CoreError>,
     V: ExtractedCost,
+    M: Deref<Target = Model>,
 {
     if let Some(cost) = fields.reported_cost()? {
         return Ok(cost);
@@ -176,6 +177,7 @@ mod tests {
     use crate::pricing::catalog::PriceCatalog;
     use crate::pricing::{Formula, Overrides};
     use serde_json::{Value, json};
+    use std::sync::Arc;
 
     /// A value an extractor returned that is not a number.
     struct NotANumber;
@@ -340,7 +342,7 @@ mod tests {
             Returned::Response,
             || Err::<Option<f64>, _>(Outer::Raised),
             |_| None,
-            |_| Ok(Err(CoreError::Pricing("unknown".into()))),
+            |_| Ok(Err::<Arc<Model>, _>(CoreError::Pricing("unknown".into()))),
         );
         assert_eq!(err, Err(Outer::Raised));
     }
