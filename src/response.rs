@@ -24,9 +24,14 @@ use crate::convert::type_name;
 use art_metrics_core::pricing::usage::{MODALITY_KEYS, RESPONSE_SCHEMA, SchemaNode, WRAPPER_KEYS};
 use art_metrics_core::pricing::{Field, Formula, ResponseFields, Scalar};
 
-/// A schema node with its key's id in [`Keys`].
+/// A schema node with its key's id in [`Keys`]. Its key's interned string (as an address)
+/// and its mask are kept inline: a dict's items are matched by scanning a level's nodes,
+/// which then reads one array instead of following two pointers per node (issue #20).
 struct PyNode {
     key: usize,
+    /// The address of `Keys.names[key]` (alive as long as [`KEYS`]).
+    name: usize,
+    mask: u64,
     node: &'static SchemaNode,
     children: Vec<PyNode>,
 }
@@ -55,11 +60,14 @@ fn keys(py: Python<'_>) -> &Keys {
             MODALITY_KEYS[2],
         ]
         .map(|k| key_id(k, &mut names));
+        let names: Vec<Py<PyString>> = names
+            .iter()
+            .map(|k| PyString::intern(py, k).unbind())
+            .collect();
+        let mut schema = schema;
+        set_names(&mut schema, &names);
         Keys {
-            names: names
-                .iter()
-                .map(|k| PyString::intern(py, k).unbind())
-                .collect(),
+            names,
             schema,
             extra,
         }
@@ -78,10 +86,19 @@ fn py_nodes(nodes: &'static [SchemaNode], names: &mut Vec<&'static str>) -> Vec<
         .iter()
         .map(|node| PyNode {
             key: key_id(node.key, names),
+            name: 0,
+            mask: node.mask,
             node,
             children: py_nodes(node.children, names),
         })
         .collect()
+}
+
+fn set_names(nodes: &mut [PyNode], names: &[Py<PyString>]) {
+    for n in nodes {
+        n.name = names[n.key].as_ptr() as usize;
+        set_names(&mut n.children, names);
+    }
 }
 
 /// Reads the fields `formula` needs from `response` (a response, a stream event, or a list
@@ -189,7 +206,7 @@ fn walk(
         return walk_dict(reader.obj.cast::<PyDict>()?, reader.keys, nodes, mask, out);
     }
     for n in nodes {
-        if n.node.mask & mask == 0 {
+        if n.mask & mask == 0 {
             continue;
         }
         let Some(child) = reader.get(n.key)? else {
@@ -208,13 +225,13 @@ fn walk_dict(
     mask: u64,
     out: &mut ResponseFields,
 ) -> PyResult<()> {
-    let wanted = nodes.iter().filter(|n| n.node.mask & mask != 0).count();
+    let wanted = nodes.iter().filter(|n| n.mask & mask != 0).count();
     if dict.len() < wanted {
         return walk_items(dict, keys, nodes, mask, out);
     }
     let py = dict.py();
     for n in nodes {
-        if n.node.mask & mask == 0 {
+        if n.mask & mask == 0 {
             continue;
         }
         let Some(child) = dict.get_item(keys.names[n.key].bind(py))? else {
@@ -260,7 +277,7 @@ fn walk_items(
             // found by identity, no text compared.
             nodes
                 .iter()
-                .find(|n| n.node.mask & mask != 0 && keys.names[n.key].as_ptr() == key)
+                .find(|n| n.name == key as usize && n.mask & mask != 0)
         } else {
             let Ok(k) = k.cast::<PyString>() else {
                 continue;
@@ -270,7 +287,7 @@ fn walk_items(
             };
             nodes
                 .iter()
-                .find(|n| n.node.mask & mask != 0 && n.node.key == k)
+                .find(|n| n.mask & mask != 0 && n.node.key == k)
         };
         let Some(n) = found else {
             continue;
