@@ -162,43 +162,6 @@ impl RunCore {
         self.run.is_writer()
     }
 
-    /// One log call; returns the row as logged (NaN included) and the row keys that are the
-    /// caller's own (W&B's filter in 0.5.23), or None when nothing was logged.
-    /// `prepare_log` then `commit_log`, in one call.
-    #[pyo3(signature = (builder, groups, split, step, metrics, wall_clock_sec, recorded_at,
-        backend=None, model=None, efficiency=false, torch_max_memory_bytes=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn log<'py>(
-        &self,
-        py: Python<'py>,
-        builder: PyRef<'_, BuilderCore>,
-        groups: Option<&Bound<'py, PyList>>,
-        split: &str,
-        step: &Bound<'py, PyAny>,
-        metrics: Option<&Bound<'py, PyAny>>,
-        wall_clock_sec: f64,
-        recorded_at: &str,
-        backend: Option<&Bound<'py, PyAny>>,
-        model: Option<&Bound<'py, PyAny>>,
-        efficiency: bool,
-        torch_max_memory_bytes: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Option<(Bound<'py, PyDict>, Vec<String>)>> {
-        let prepared = self.prepare_log(
-            builder,
-            groups,
-            split,
-            step,
-            metrics,
-            wall_clock_sec,
-            recorded_at,
-            backend,
-            model,
-            efficiency,
-            torch_max_memory_bytes,
-        )?;
-        self.commit_log(py, &prepared, false)
-    }
-
     /// The part of a log call that reads Python objects (groups, metrics, the backend), on
     /// the caller's thread. `backend` (the model's, or None) adds the automatic train-step
     /// metrics when it has `supports_automatic_train_step_metrics()`; its
@@ -268,8 +231,9 @@ impl RunCore {
     }
 
     /// The file part of a log call: routes and flushes the builder and appends the row and
-    /// its journal entry, with the GIL released. Returns what `log` returns. A prepared log
-    /// is written at most once. With `defer_fold`, a fold of the journal into state.json that
+    /// its journal entry, with the GIL released. Returns the row as logged (NaN included) and
+    /// the row keys that are the caller's own (W&B's filter in 0.5.23), or None when nothing
+    /// was logged. A prepared log is written at most once. With `defer_fold`, a fold of the journal into state.json that
     /// the row makes due is left to `fold_if_due` (`Model.log` runs it off the event loop).
     #[pyo3(signature = (prepared, defer_fold=false))]
     fn commit_log<'py>(

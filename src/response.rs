@@ -285,9 +285,7 @@ fn walk_items(
             let Ok(k) = k.to_str() else {
                 continue;
             };
-            nodes
-                .iter()
-                .find(|n| n.mask & mask != 0 && n.node.key == k)
+            nodes.iter().find(|n| n.mask & mask != 0 && n.node.key == k)
         };
         let Some(n) = found else {
             continue;

@@ -283,20 +283,6 @@ class RunCore:
     def read_undelivered(self) -> bytes | None: ...
     def is_writer(self) -> bool: ...
     def take_warnings(self) -> list[str]: ...
-    def log(
-        self,
-        builder: BuilderCore,
-        groups: list[Any] | None,
-        split: str,
-        step: int,
-        metrics: Mapping[str, float] | None,
-        wall_clock_sec: float,
-        recorded_at: str,
-        backend: Any = None,
-        model: Any = None,
-        efficiency: bool = False,
-        torch_max_memory_bytes: int | None = None,
-    ) -> tuple[dict[str, float | int], list[str]] | None: ...
     def prepare_log(
         self,
         builder: BuilderCore,
