@@ -30,7 +30,7 @@ def smoke(script: str) -> tuple[str, list[str]]:
 @pytest.mark.test_hooks  # the floor: _core._noop
 def test_benchmark_smoke_run_prints_every_workload():
     out, rows = smoke("compare.py")
-    assert len(rows) == 1 + 9, out  # header + nine workloads
+    assert len(rows) == 1 + 10, out  # header + ten workloads
     assert "floor: an empty call into the extension" in out
 
 
