@@ -11,6 +11,7 @@ pydantic objects are accepted just as well.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -104,6 +105,16 @@ def is_trajectory(obj: Any) -> bool:
     )
 
 
+def _group_types() -> set[type]:
+    """The classes whose every instance is a group: ours and, once openpipe-art is imported
+    (never imported from here), its own ``TrajectoryGroup``."""
+    types: set[type] = {TrajectoryGroup}
+    art_group = getattr(sys.modules.get("art.trajectories"), "TrajectoryGroup", None)
+    if isinstance(art_group, type):
+        types.add(art_group)
+    return types
+
+
 def normalize_groups(trajectories: Any) -> list[Any]:
     """Groups as `Model.log` takes them: groups, or trajectories and exceptions forming one.
 
@@ -115,8 +126,9 @@ def normalize_groups(trajectories: Any) -> list[Any]:
     items = list(trajectories)
     if not items:
         return []
-    # A batch of our own groups, told apart without a Python call per group.
-    if set(map(type, items)) == {TrajectoryGroup} or all(map(is_trajectory_group, items)):
+    # A batch of our own or openpipe-art's groups, told apart by their exact classes without
+    # a Python call per group (openpipe-art's cost 0.13 ms a batch of 256 after a GC).
+    if set(map(type, items)) <= _group_types() or all(map(is_trajectory_group, items)):
         return items
     if all(isinstance(item, BaseException) or is_trajectory(item) for item in items):
         return [TrajectoryGroup(items)]
