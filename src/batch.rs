@@ -8,13 +8,12 @@
 //! each object once and as few other things as they can (issue #20).
 
 use pyo3::Borrowed;
-use pyo3::exceptions::PyAttributeError;
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 
+use crate::attrs::{instance_dict, pydantic_base_model};
 use crate::convert::{number_arg, type_name, unicode_str};
 use crate::errors::{ToPyErr, to_py};
 use art_metrics_core::error::CoreError;
@@ -169,41 +168,6 @@ fn fields_in_dict(class: &Bound<'_, PyType>, names: &[&Bound<'_, PyString>]) -> 
         }
     }
     Ok(true)
-}
-
-/// pydantic v2's `BaseModel` once pydantic is imported (never imported from here), kept
-/// once found.
-fn pydantic_base_model(py: Python<'_>) -> PyResult<Option<&Py<PyAny>>> {
-    static BASE_MODEL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    if let Some(found) = BASE_MODEL.get(py) {
-        return Ok(Some(found));
-    }
-    let modules = py.import("sys")?.getattr(intern!(py, "modules"))?;
-    let Some(main) = modules.cast_into::<PyDict>()?.get_item("pydantic.main")? else {
-        return Ok(None);
-    };
-    let Some(base_model) = main.getattr_opt(intern!(py, "BaseModel"))? else {
-        return Ok(None);
-    };
-    Ok(Some(BASE_MODEL.get_or_init(py, || base_model.unbind())))
-}
-
-/// The instance `__dict__` of `obj` (that of a pydantic model: always a dict), if it has one.
-fn instance_dict<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {
-    let py = obj.py();
-    // SAFETY: `obj` is live; a new reference, or NULL with an exception set.
-    let dict = unsafe { ffi::PyObject_GenericGetDict(obj.as_ptr(), std::ptr::null_mut()) };
-    if dict.is_null() {
-        let err = PyErr::fetch(py);
-        // No `__dict__`: read with getattr.
-        return match err.is_instance_of::<PyAttributeError>(py) {
-            true => Ok(None),
-            false => Err(err),
-        };
-    }
-    // SAFETY: non-NULL: a new (owned) reference.
-    let dict = unsafe { Bound::from_owned_ptr(py, dict) };
-    Ok(dict.cast_into::<PyDict>().ok())
 }
 
 /// A dict's items as `PyDict_Next` hands them out (borrowed).

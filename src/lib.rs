@@ -3,6 +3,7 @@
 //! module here converts Python values into the core's types and the core's errors into
 //! Python exceptions.
 
+mod attrs;
 mod batch;
 mod budget;
 mod builder;

@@ -19,7 +19,8 @@ use pyo3::types::{
     PyBool, PyBytes, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple,
 };
 
-use self::shape::{Kind, Read, TypeShape, generic_getattr, instance_dict, shape_of};
+use self::shape::{Kind, Read, TypeShape, generic_getattr, shape_of};
+use crate::attrs::instance_dict;
 use crate::convert::type_name;
 use art_metrics_core::pricing::usage::{MODALITY_KEYS, RESPONSE_SCHEMA, SchemaNode, WRAPPER_KEYS};
 use art_metrics_core::pricing::{Field, Formula, ResponseFields, Scalar};

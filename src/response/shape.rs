@@ -40,6 +40,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use rustc_hash::FxHashMap;
 
+use crate::attrs::pydantic_base_model;
+
 /// How attributes of one type are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -195,9 +197,8 @@ fn classify(ty: &Bound<'_, PyType>, keys: &[Py<PyString>]) -> PyResult<TypeShape
         Some(g) if g.is(&object_getattribute) => {}
         _ => return Ok(other(Kind::Getattr)),
     }
-    let base_model = pydantic_base_model(py)?;
-    let base_dict = match &base_model {
-        Some(b) => Some(b.getattr(pyo3::intern!(py, "__dict__"))?),
+    let base_dict = match pydantic_base_model(py)? {
+        Some(b) => Some(b.bind(py).getattr(pyo3::intern!(py, "__dict__"))?),
         None => None,
     };
     let base_item = |name: &str| match &base_dict {
@@ -247,37 +248,6 @@ fn classify(ty: &Bound<'_, PyType>, keys: &[Py<PyString>]) -> PyResult<TypeShape
         has_dict,
         reads: reads.into_boxed_slice(),
     })
-}
-
-/// pydantic v2's `BaseModel`, when pydantic is imported.
-fn pydantic_base_model(py: Python<'_>) -> PyResult<Option<Bound<'_, PyAny>>> {
-    let modules = py.import("sys")?.getattr(pyo3::intern!(py, "modules"))?;
-    let Ok(modules) = modules.cast_into::<PyDict>() else {
-        return Ok(None);
-    };
-    let Some(main) = modules.get_item("pydantic.main")? else {
-        return Ok(None);
-    };
-    main.getattr_opt("BaseModel")
-}
-
-/// The instance `__dict__` of `obj` (the dict generic attribute lookup reads).
-pub fn instance_dict<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {
-    let py = obj.py();
-    // SAFETY: `obj` is live; PyObject_GenericGetDict returns a new reference or NULL with an
-    // exception set (AttributeError for an object without a `__dict__`).
-    let dict = unsafe { pyo3::ffi::PyObject_GenericGetDict(obj.as_ptr(), std::ptr::null_mut()) };
-    if dict.is_null() {
-        let err = PyErr::fetch(py);
-        return if err.is_instance_of::<PyAttributeError>(py) {
-            Ok(None)
-        } else {
-            Err(err)
-        };
-    }
-    // SAFETY: non-NULL: a new (owned) reference.
-    let dict = unsafe { Bound::from_owned_ptr(py, dict) };
-    Ok(dict.cast_into::<PyDict>().ok())
 }
 
 /// `obj.<name>` read the way pydantic's `__getattr__` reads its slots
