@@ -91,9 +91,9 @@ async def fold_off_loop(run: RunCore) -> None:
     default executor: the fold rewrites state.json (a temporary file, fsync, rename), which
     can take long on a big run or a shared disk, and the loop runs other tasks meanwhile. A
     log's own writes, a journal line and a row appended to the page cache, stay inline (a
-    thread hop costs more than they do)."""
-    if run.fold_due():
-        await asyncio.get_running_loop().run_in_executor(None, run.fold_if_due)
+    thread hop costs more than they do). Callers ask ``run.fold_due()`` first, so that a log
+    with nothing to fold makes no coroutine; ``fold_if_due`` checks again on the executor."""
+    await asyncio.get_running_loop().run_in_executor(None, run.fold_if_due)
 
 
 async def sample_gpus_off_loop(prepared: PreparedLog) -> None:

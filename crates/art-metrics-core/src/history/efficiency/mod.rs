@@ -193,6 +193,23 @@ mod tests {
         t
     }
 
+    /// The four figures of a step of 2e6 trainer tokens in 100 s and 3e6 rollout tokens in
+    /// 60 s on four GPUs of 1e15 FLOP/s, N = 5e9.
+    fn assert_step_figures(out: &[(String, f64)]) {
+        // 2e6 tokens / 100 s / 4 GPUs; 6 × 5e9 × 2e6 / (100 s × 4e15 FLOP/s).
+        assert_eq!(
+            get(out, "efficiency/trainer_tok_per_s_per_gpu"),
+            Some(5000.0)
+        );
+        assert_eq!(get(out, "efficiency/trainer_mfu"), Some(0.15));
+        // 3e6 / 60 / 4; 2 × 5e9 × 3e6 / (60 × 4e15).
+        assert_eq!(
+            get(out, "efficiency/rollout_tok_per_s_per_gpu"),
+            Some(12500.0)
+        );
+        assert_eq!(get(out, "efficiency/rollout_mfu"), Some(0.125));
+    }
+
     fn get(out: &[(String, f64)], key: &str) -> Option<f64> {
         out.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
     }
@@ -308,18 +325,7 @@ mod tests {
                 "efficiency/rollout_mfu",
             ]
         );
-        // 2e6 tokens / 100 s / 4 GPUs; 6 × 5e9 × 2e6 / (100 s × 4e15 FLOP/s).
-        assert_eq!(
-            get(&out, "efficiency/trainer_tok_per_s_per_gpu"),
-            Some(5000.0)
-        );
-        assert_eq!(get(&out, "efficiency/trainer_mfu"), Some(0.15));
-        // 3e6 / 60 / 4; 2 × 5e9 × 3e6 / (60 × 4e15).
-        assert_eq!(
-            get(&out, "efficiency/rollout_tok_per_s_per_gpu"),
-            Some(12500.0)
-        );
-        assert_eq!(get(&out, "efficiency/rollout_mfu"), Some(0.125));
+        assert_step_figures(&out);
     }
 
     #[test]
@@ -334,16 +340,7 @@ mod tests {
             ("time/step_trainer_s", 1.0),
         ]);
         let out = efficiency_metrics(&s, &four_gpus(), new(), &mut Totals::default());
-        assert_eq!(
-            get(&out, "efficiency/trainer_tok_per_s_per_gpu"),
-            Some(5000.0)
-        );
-        assert_eq!(get(&out, "efficiency/trainer_mfu"), Some(0.15));
-        assert_eq!(
-            get(&out, "efficiency/rollout_tok_per_s_per_gpu"),
-            Some(12500.0)
-        );
-        assert_eq!(get(&out, "efficiency/rollout_mfu"), Some(0.125));
+        assert_step_figures(&out);
         let rows_of_0518 = efficiency_metrics(&s, &four_gpus(), old(), &mut Totals::default());
         assert_eq!(
             get(&rows_of_0518, "efficiency/trainer_tok_per_s_per_gpu"),
