@@ -218,6 +218,10 @@ fn walk(
     Ok(())
 }
 
+/// The most items a dict may hold for [`walk_dict`] to match them all without counting the
+/// keys it wants (a response's or usage's dict holds a handful).
+const SMALL_DICT: usize = 8;
+
 /// [`walk`] over a dict (most responses and usages are dicts, or dicts inside SDK objects).
 fn walk_dict(
     dict: &Bound<'_, PyDict>,
@@ -226,8 +230,10 @@ fn walk_dict(
     mask: u64,
     out: &mut ResponseFields,
 ) -> PyResult<()> {
-    let wanted = nodes.iter().filter(|n| n.mask & mask != 0).count();
-    if dict.len() < wanted {
+    // A small dict's items are matched (cheaper than a lookup per wanted key even when few
+    // are wanted); a big one's when it holds fewer items than the keys wanted.
+    let len = dict.len();
+    if len <= SMALL_DICT || len < nodes.iter().filter(|n| n.mask & mask != 0).count() {
         return walk_items(dict, keys, nodes, mask, out);
     }
     let py = dict.py();

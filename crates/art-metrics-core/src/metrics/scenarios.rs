@@ -2,22 +2,25 @@
 //!
 //! A run can see millions of scenario ids. A `HashSet<String>` spends about 70 bytes on each
 //! (a 24-byte `String`, a heap block, table slack); this set keeps every id's bytes in one
-//! arena and a table of 4-byte indices into it, about 30 bytes an id for 15-character ids.
+//! arena and a hashbrown table of 4-byte indices into it, about 25 bytes an id for
+//! 15-character ids. The table's control bytes hold 7 bits of each id's hash, so a lookup
+//! compares the text of (almost) only the id it finds: a log adding hundreds of new ids
+//! touches a line or two of the table per id, not the arena (issue #20).
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 
-const EMPTY: u32 = u32::MAX;
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
 
-/// A set of strings stored back to back in one arena, found through an open-addressing table.
+/// A set of strings stored back to back in one arena, found through a hash table.
 #[derive(Debug, Clone, Default)]
 pub struct ScenarioSet {
     /// Every id's bytes, back to back.
     arena: String,
     /// Where each id ends in `arena` (it starts where the previous one ends).
     ends: Vec<u32>,
-    /// Linear-probing table of indices into `ends`; `EMPTY` marks a free slot. Length is a
-    /// power of two, kept at most half full.
-    table: Vec<u32>,
+    /// Indices into `ends`.
+    table: HashTable<u32>,
     hasher: RandomState,
 }
 
@@ -32,25 +35,14 @@ impl ScenarioSet {
 
     /// The `i`th id, in insertion order.
     fn id(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.arena[start..self.ends[i] as usize]
-    }
-
-    /// The table slot holding `id`, or the free slot where it belongs.
-    fn slot(&self, id: &str) -> (usize, bool) {
-        let mask = self.table.len() - 1;
-        let mut slot = (self.hasher.hash_one(id) as usize) & mask;
-        loop {
-            match self.table[slot] {
-                EMPTY => return (slot, false),
-                i if self.id(i as usize) == id => return (slot, true),
-                _ => slot = (slot + 1) & mask,
-            }
-        }
+        id_in(&self.arena, &self.ends, i)
     }
 
     pub fn contains(&self, id: &str) -> bool {
-        !self.table.is_empty() && self.slot(id).1
+        let hash = self.hasher.hash_one(id);
+        self.table
+            .find(hash, |&i| self.id(i as usize) == id)
+            .is_some()
     }
 
     /// Adds `id`; returns whether it was new.
@@ -58,16 +50,19 @@ impl ScenarioSet {
     /// # Panics
     /// When the arena would pass 4 GiB of id bytes (u32 offsets).
     pub fn insert(&mut self, id: &str) -> bool {
-        if (self.len() + 1) * 2 > self.table.len() {
-            self.grow();
-        }
-        let (slot, found) = self.slot(id);
-        if found {
+        let hash = self.hasher.hash_one(id);
+        let (arena, ends, hasher) = (&self.arena, &self.ends, &self.hasher);
+        let entry = self.table.entry(
+            hash,
+            |&i| id_in(arena, ends, i as usize) == id,
+            |&i| hasher.hash_one(id_in(arena, ends, i as usize)),
+        );
+        let hashbrown::hash_table::Entry::Vacant(vacant) = entry else {
             return false;
-        }
+        };
+        vacant.insert(self.ends.len() as u32);
         self.arena.push_str(id);
         let end = u32::try_from(self.arena.len()).expect("scenario ids exceed 4 GiB");
-        self.table[slot] = self.ends.len() as u32;
         self.ends.push(end);
         true
     }
@@ -81,19 +76,7 @@ impl ScenarioSet {
         self.ends.truncate(len);
         self.arena
             .truncate(self.ends.last().map_or(0, |&e| e as usize));
-        self.rebuild(self.table.len());
-    }
-
-    fn grow(&mut self) {
-        self.rebuild((self.table.len() * 2).max(16));
-    }
-
-    fn rebuild(&mut self, capacity: usize) {
-        self.table = vec![EMPTY; capacity];
-        for i in 0..self.ends.len() {
-            let (slot, _) = self.slot(self.id(i));
-            self.table[slot] = i as u32;
-        }
+        self.table.retain(|&mut i| (i as usize) < len);
     }
 
     /// The ids, in insertion order.
@@ -108,8 +91,22 @@ impl ScenarioSet {
     }
 }
 
+/// The `i`th id of an arena and its ends.
+fn id_in<'a>(arena: &'a str, ends: &[u32], i: usize) -> &'a str {
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &arena[start..ends[i] as usize]
+}
+
 impl<S: AsRef<str>> Extend<S> for ScenarioSet {
     fn extend<I: IntoIterator<Item = S>>(&mut self, ids: I) {
+        let ids = ids.into_iter();
+        // Room for the ids at once: a step's set fills from empty on every log, and growing
+        // it by doubling re-hashed every id several times.
+        let (arena, ends, hasher) = (&self.arena, &self.ends, &self.hasher);
+        self.table.reserve(ids.size_hint().0, |&i| {
+            hasher.hash_one(id_in(arena, ends, i as usize))
+        });
+        self.ends.reserve(ids.size_hint().0);
         for id in ids {
             self.insert(id.as_ref());
         }
@@ -160,6 +157,33 @@ mod tests {
             prop_assert_eq!(ours.len(), std_set.len());
             for id in &std_set {
                 prop_assert!(ours.contains(id));
+            }
+        }
+
+        /// A flush taken back (`truncate`) forgets exactly the ids inserted after the point
+        /// kept, and the set goes on as a fresh one holding the rest.
+        #[test]
+        fn truncate_then_insert_behaves_like_a_hash_set(
+            first in proptest::collection::vec("[a-d]{0,3}", 0..100),
+            keep in 0usize..100,
+            then in proptest::collection::vec("[a-d]{0,3}", 0..100),
+        ) {
+            let mut ours = ScenarioSet::default();
+            let mut order: Vec<String> = Vec::new();
+            for id in &first {
+                if ours.insert(id) {
+                    order.push(id.clone());
+                }
+            }
+            ours.truncate(keep);
+            order.truncate(keep);
+            let mut std_set: std::collections::HashSet<String> = order.iter().cloned().collect();
+            for id in &then {
+                prop_assert_eq!(ours.insert(id), std_set.insert(id.clone()));
+            }
+            prop_assert_eq!(ours.len(), std_set.len());
+            for id in first.iter().chain(&then) {
+                prop_assert_eq!(ours.contains(id), std_set.contains(id));
             }
         }
     }

@@ -68,41 +68,43 @@ pub fn mismatch_error(provider: &str) -> CoreError {
     ))
 }
 
-impl Units {
-    fn new() -> Units {
+impl Default for Units {
+    fn default() -> Units {
         Units {
             counts: [0.0; KEY_COUNT],
             input_tokens: 0.0,
         }
     }
+}
 
+impl Units {
     fn put(&mut self, key: PriceKey, n: f64) {
         self.counts[key as usize] += n.max(0.0);
     }
 
     /// Reads the usage of `formula`'s shape; `None` when the response has none of its fields.
     pub fn read(formula: Formula, f: &ResponseFields) -> CoreResult<Option<Units>> {
-        let units = match formula {
-            Formula::OpenAi => read_openai(f)?,
-            Formula::Anthropic => read_anthropic(f)?,
-            Formula::Gemini => match read_gemini(f)? {
-                None => read_anthropic(f)?,
-                some => some,
-            },
-            Formula::Bedrock => match read_converse(f)? {
-                None => match read_anthropic(f)? {
-                    None => read_openai(f)?,
-                    some => some,
-                },
-                some => some,
-            },
-            Formula::Perplexity => read_perplexity(f)?,
-            Formula::None => None,
+        let mut units = Units::default();
+        Ok(Units::read_into(formula, f, &mut units)?.then_some(units))
+    }
+
+    /// [`Units::read`] into `units` (zero on entry): true when the usage matched. Filled in
+    /// place: a `Units` is 160 bytes, and moving it through nested `Result`s and `Option`s
+    /// was a tenth of a tracked call's pricing (issue #20).
+    pub fn read_into(formula: Formula, f: &ResponseFields, units: &mut Units) -> CoreResult<bool> {
+        let u = units;
+        let matched = match formula {
+            Formula::OpenAi => read_openai(f, u)?,
+            Formula::Anthropic => read_anthropic(f, u)?,
+            Formula::Gemini => read_gemini(f, u)? || read_anthropic(f, u)?,
+            Formula::Bedrock => read_converse(f, u)? || read_anthropic(f, u)? || read_openai(f, u)?,
+            Formula::Perplexity => read_perplexity(f, u)?,
+            Formula::None => false,
         };
-        Ok(units.map(|mut u| {
+        if matched {
             u.put(PriceKey::Requests, 1.0);
-            u
-        }))
+        }
+        Ok(matched)
     }
 
     /// The cost in US dollars at `prices`, summed key by key in [`SUM_ORDER`].
@@ -127,7 +129,7 @@ pub fn request_context(f: &ResponseFields, batch: bool) -> RequestContext<'_> {
     }
 }
 
-fn read_openai(f: &ResponseFields) -> CoreResult<Option<Units>> {
+fn read_openai(f: &ResponseFields, u: &mut Units) -> CoreResult<bool> {
     let t = |field| f.tokens_or_zero(field);
     let chat = (
         f.tokens(Field::PromptTokens)?,
@@ -142,7 +144,7 @@ fn read_openai(f: &ResponseFields) -> CoreResult<Option<Units>> {
             t(Field::InputCachedTokens)?,
         );
         if r == (None, None, 0.0) {
-            return Ok(None);
+            return Ok(false);
         }
         r
     } else {
@@ -168,7 +170,6 @@ fn read_openai(f: &ResponseFields) -> CoreResult<Option<Units>> {
     );
     let prompt = prompt.unwrap_or(0.0);
     let completion = completion.unwrap_or(0.0);
-    let mut u = Units::new();
     let cached = cached.min(prompt);
     let writes = writes.min(prompt - cached);
     let writes_12h = writes_12h.min(writes);
@@ -192,10 +193,10 @@ fn read_openai(f: &ResponseFields) -> CoreResult<Option<Units>> {
         completion - audio_out - image_out - reasoning,
     );
     u.input_tokens = prompt;
-    Ok(Some(u))
+    Ok(true)
 }
 
-fn read_anthropic(f: &ResponseFields) -> CoreResult<Option<Units>> {
+fn read_anthropic(f: &ResponseFields, u: &mut Units) -> CoreResult<bool> {
     let input = f.tokens(Field::InputTokens)?;
     let output = f.tokens(Field::OutputTokens)?;
     let creation = f.tokens_or_zero(Field::CacheCreationTokens)?;
@@ -205,13 +206,12 @@ fn read_anthropic(f: &ResponseFields) -> CoreResult<Option<Units>> {
     let searches = f.tokens_or_zero(Field::WebSearchRequests)?;
     let split = split_5m.unwrap_or(0.0) + split_1h.unwrap_or(0.0);
     if input.is_none() && output.is_none() && creation == 0.0 && read == 0.0 && split == 0.0 {
-        return Ok(None);
+        return Ok(false);
     }
     // The API reports the total writes and, separately, their split by TTL.
     let writes = creation.max(split);
     let writes_1h = split_1h.unwrap_or(0.0).min(writes);
     let input = input.unwrap_or(0.0);
-    let mut u = Units::new();
     u.put(PriceKey::Input, input);
     u.put(PriceKey::CacheWrite, writes - writes_1h);
     u.put(PriceKey::CacheWrite1h, writes_1h);
@@ -219,31 +219,30 @@ fn read_anthropic(f: &ResponseFields) -> CoreResult<Option<Units>> {
     u.put(PriceKey::Output, output.unwrap_or(0.0));
     u.put(PriceKey::WebSearches, searches);
     u.input_tokens = input + writes + read;
-    Ok(Some(u))
+    Ok(true)
 }
 
-fn read_converse(f: &ResponseFields) -> CoreResult<Option<Units>> {
+fn read_converse(f: &ResponseFields, u: &mut Units) -> CoreResult<bool> {
     let input = f.tokens(Field::ConverseInputTokens)?;
     let output = f.tokens(Field::ConverseOutputTokens)?;
     let read = f.tokens_or_zero(Field::ConverseCacheReadTokens)?;
     let write = f.tokens_or_zero(Field::ConverseCacheWriteTokens)?;
     if input.is_none() && output.is_none() && read == 0.0 && write == 0.0 {
-        return Ok(None);
+        return Ok(false);
     }
     let input = input.unwrap_or(0.0);
-    let mut u = Units::new();
     u.put(PriceKey::Input, input);
     u.put(PriceKey::CacheWrite, write);
     u.put(PriceKey::CacheRead, read);
     u.put(PriceKey::Output, output.unwrap_or(0.0));
     u.input_tokens = input + read + write;
-    Ok(Some(u))
+    Ok(true)
 }
 
-fn read_perplexity(f: &ResponseFields) -> CoreResult<Option<Units>> {
-    let Some(mut u) = read_openai(f)? else {
-        return Ok(None);
-    };
+fn read_perplexity(f: &ResponseFields, u: &mut Units) -> CoreResult<bool> {
+    if !read_openai(f, u)? {
+        return Ok(false);
+    }
     u.put(
         PriceKey::OutputCitation,
         f.tokens_or_zero(Field::PerplexityCitationTokens)?,
@@ -256,10 +255,10 @@ fn read_perplexity(f: &ResponseFields) -> CoreResult<Option<Units>> {
         PriceKey::WebSearches,
         f.tokens_or_zero(Field::PerplexitySearchQueries)?,
     );
-    Ok(Some(u))
+    Ok(true)
 }
 
-fn read_gemini(f: &ResponseFields) -> CoreResult<Option<Units>> {
+fn read_gemini(f: &ResponseFields, u: &mut Units) -> CoreResult<bool> {
     let t = |field| f.tokens_or_zero(field);
     let prompt = f.tokens(Field::GeminiPromptTokens)?;
     let candidates = f.tokens(Field::GeminiCandidatesTokens)?;
@@ -267,7 +266,7 @@ fn read_gemini(f: &ResponseFields) -> CoreResult<Option<Units>> {
     let thoughts = t(Field::GeminiThoughtsTokens)?;
     let tool = t(Field::GeminiToolUseTokens)?;
     if prompt.is_none() && candidates.is_none() && cached == 0.0 && thoughts == 0.0 && tool == 0.0 {
-        return Ok(None);
+        return Ok(false);
     }
     let prompt = prompt.unwrap_or(0.0);
     let cached = cached.min(prompt);
@@ -280,7 +279,6 @@ fn read_gemini(f: &ResponseFields) -> CoreResult<Option<Units>> {
     let audio = audio.min(uncached);
     let image = image.min(uncached - audio);
     let video = video.min(uncached - audio - image);
-    let mut u = Units::new();
     u.put(PriceKey::CacheAudioRead, cached_audio);
     u.put(PriceKey::CacheImageRead, cached_image);
     u.put(PriceKey::CacheRead, cached - cached_audio - cached_image);
@@ -292,7 +290,7 @@ fn read_gemini(f: &ResponseFields) -> CoreResult<Option<Units>> {
     u.put(PriceKey::Output, candidates.unwrap_or(0.0));
     u.put(PriceKey::OutputReasoning, thoughts);
     u.input_tokens = prompt + tool;
-    Ok(Some(u))
+    Ok(true)
 }
 
 #[cfg(test)]

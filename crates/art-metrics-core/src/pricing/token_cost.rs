@@ -105,7 +105,10 @@ pub fn token_cost(
     if call.formula == Formula::None {
         return Err(no_extractor_error(call.provider));
     }
-    let units = Units::read(call.formula, fields)?.ok_or_else(|| mismatch_error(call.provider))?;
+    let mut units = Units::default();
+    if !Units::read_into(call.formula, fields, &mut units)? {
+        return Err(mismatch_error(call.provider));
+    }
     // Bedrock's cache reads are apart from its input, as Anthropic's are.
     let anthropic = matches!(call.formula, Formula::Anthropic | Formula::Bedrock);
     let cached_key = |p: &TokenPricing| {
