@@ -84,26 +84,41 @@ pub fn aggregate(
     Ok(agg)
 }
 
-/// How the objects of one class are read: their attributes `N` names, from the instance
-/// `__dict__` where Python's own lookup would find them there, else with getattr.
+/// How the objects of one class are read: their attributes `N` names, where Python's own
+/// lookup would find them, without its generic steps where the class allows. Decided once per
+/// class and batch: a batch is one class or two.
 ///
-/// A pydantic model keeps its fields in its `__dict__`. Where its class defines none of the
-/// names (no property or other class attribute, which Python's lookup would put first) and
-/// keeps `object.__getattribute__`, a name is read from the `__dict__` directly, without
-/// getattr's lookups through the class and pydantic's `__getattr__` hook (6% of reading a
-/// batch of openpipe-art's objects); a name the `__dict__` lacks still goes through getattr,
-/// `__getattr__` included. Other classes (ours keep their attributes inline, with no dict to
-/// read) use getattr. Decided once per class and batch: a batch is one class or two.
+/// - A class keeping `object.__getattribute__` whose attribute is a `__slots__` member (ours:
+///   `Trajectory` and `TrajectoryGroup`) has it read at the member's offset in the object, as
+///   the member descriptor (a data descriptor: it comes before the instance `__dict__`)
+///   reads it; an unset member still goes through getattr, for its AttributeError.
+/// - A pydantic model keeps its fields in its `__dict__`. Where its class defines none of
+///   the names (no property or other class attribute, which Python's lookup would put first)
+///   and keeps `object.__getattribute__`, a name is read from the `__dict__` directly,
+///   without getattr's lookups through the class and pydantic's `__getattr__` hook (6% of
+///   reading a batch of openpipe-art's objects); a name the `__dict__` lacks still goes
+///   through getattr, `__getattr__` included.
+/// - Anything else uses getattr.
 struct Fields<'a, 'py, const N: usize> {
     names: [&'a Bound<'py, PyString>; N],
     /// The class decided for (held, so that its address is not another's).
     class: Option<Bound<'py, PyType>>,
-    from_dict: bool,
+    how: How<N>,
+}
+
+#[derive(Clone, Copy)]
+enum How<const N: usize> {
+    Getattr,
+    Dict,
+    /// Each name's member offset, 0 for a name read with getattr.
+    Slots([ffi::Py_ssize_t; N]),
 }
 
 /// One object's attributes, read as its class's [`Fields`] decided.
-struct Object<'a, 'py> {
+struct Object<'a, 'f, 'py, const N: usize> {
     obj: &'a Bound<'py, PyAny>,
+    names: &'f [&'f Bound<'py, PyString>; N],
+    how: How<N>,
     dict: Option<Bound<'py, PyDict>>,
 }
 
@@ -112,34 +127,115 @@ impl<'a, 'py, const N: usize> Fields<'a, 'py, N> {
         Fields {
             names,
             class: None,
-            from_dict: false,
+            how: How::Getattr,
         }
     }
 
-    fn of<'o>(&mut self, obj: &'o Bound<'py, PyAny>) -> PyResult<Object<'o, 'py>> {
+    fn of<'o>(&mut self, obj: &'o Bound<'py, PyAny>) -> PyResult<Object<'o, '_, 'py, N>> {
         let known = self.class.as_ref().map(Bound::as_type_ptr);
         if known != Some(obj.get_type_ptr()) {
             let class = obj.get_type();
-            self.from_dict = fields_in_dict(&class, &self.names)?;
+            self.how = match slot_offsets(&class, &self.names)? {
+                Some(offsets) => How::Slots(offsets),
+                None if fields_in_dict(&class, &self.names)? => How::Dict,
+                None => How::Getattr,
+            };
             self.class = Some(class);
         }
-        let dict = match self.from_dict {
-            true => instance_dict(obj)?,
-            false => None,
+        let dict = match self.how {
+            How::Dict => instance_dict(obj)?,
+            _ => None,
         };
-        Ok(Object { obj, dict })
+        Ok(Object {
+            obj,
+            names: &self.names,
+            how: self.how,
+            dict,
+        })
     }
 }
 
-impl<'py> Object<'_, 'py> {
+impl<'py, const N: usize> Object<'_, '_, 'py, N> {
     fn get(&self, name: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
         if let Some(dict) = &self.dict
             && let Some(value) = dict.get_item(name)?
         {
             return Ok(value);
         }
+        if let How::Slots(offsets) = self.how
+            && let Some(i) = self.names.iter().position(|n| n.is(name))
+            && offsets[i] != 0
+        {
+            // SAFETY: `slot_offsets` found this offset in a `__slots__` member of the
+            // object's own class (or a base): the object holds an object pointer there,
+            // NULL while unset. Read with the GIL held, as the member descriptor reads it.
+            let value = unsafe {
+                self.obj
+                    .as_ptr()
+                    .byte_offset(offsets[i])
+                    .cast::<*mut ffi::PyObject>()
+                    .read()
+            };
+            if !value.is_null() {
+                // SAFETY: a live object the slot holds; the new reference is owned.
+                return Ok(unsafe { Bound::from_borrowed_ptr(self.obj.py(), value) });
+            }
+        }
         self.obj.getattr(name)
     }
+}
+
+/// The offsets of `names` where instances of `class` hold them as `__slots__` members, when
+/// at least one does: the class keeps `object.__getattribute__` and the first class of its
+/// MRO that defines the name defines it as an object member (what `__slots__` makes).
+fn slot_offsets<const N: usize>(
+    class: &Bound<'_, PyType>,
+    names: &[&Bound<'_, PyString>; N],
+) -> PyResult<Option<[ffi::Py_ssize_t; N]>> {
+    let py = class.py();
+    if !keeps_object_getattribute(class)? {
+        return Ok(None);
+    }
+    let mro = class.getattr(intern!(py, "__mro__"))?;
+    let mro = mro.cast_into::<PyTuple>()?;
+    let mut offsets = [0; N];
+    for (name, offset) in names.iter().zip(&mut offsets) {
+        for cls in mro.iter() {
+            let dict = cls.getattr(intern!(py, "__dict__"))?;
+            if let Ok(found) = dict.get_item(*name) {
+                *offset = member_offset(&found);
+                break;
+            }
+        }
+    }
+    Ok(offsets.iter().any(|o| *o != 0).then_some(offsets))
+}
+
+/// The offset of an object member descriptor (`__slots__`), else 0.
+fn member_offset(descr: &Bound<'_, PyAny>) -> ffi::Py_ssize_t {
+    // SAFETY: the type is compared with `member_descriptor`'s before the object is read as
+    // one; its `PyMemberDef` lives as long as the class that owns the descriptor.
+    unsafe {
+        if ffi::Py_TYPE(descr.as_ptr()) != &raw mut ffi::PyMemberDescr_Type {
+            return 0;
+        }
+        let member = (*descr.as_ptr().cast::<ffi::PyMemberDescrObject>())
+            .d_member
+            .cast::<ffi::PyMemberDef>();
+        let m = &*member;
+        match m.type_code == ffi::Py_T_OBJECT_EX && m.flags & ffi::Py_RELATIVE_OFFSET == 0 {
+            true => m.offset,
+            false => 0,
+        }
+    }
+}
+
+/// Whether `class` looks attributes up with `object.__getattribute__`.
+fn keeps_object_getattribute(class: &Bound<'_, PyType>) -> PyResult<bool> {
+    let py = class.py();
+    let getattribute = intern!(py, "__getattribute__");
+    let object_getattribute = py.get_type::<PyAny>().getattr(getattribute)?;
+    Ok(class.getattr(getattribute)?.is(&object_getattribute))
 }
 
 /// Whether instances of `class` hold `names` in their `__dict__` and Python's lookup finds
@@ -150,12 +246,7 @@ fn fields_in_dict(class: &Bound<'_, PyType>, names: &[&Bound<'_, PyString>]) -> 
     let Some(base_model) = pydantic_base_model(py)? else {
         return Ok(false);
     };
-    if !class.is_subclass(base_model.bind(py))? {
-        return Ok(false);
-    }
-    let getattribute = intern!(py, "__getattribute__");
-    let object_getattribute = py.get_type::<PyAny>().getattr(getattribute)?;
-    if !class.getattr(getattribute)?.is(&object_getattribute) {
+    if !class.is_subclass(base_model.bind(py))? || !keeps_object_getattribute(class)? {
         return Ok(false);
     }
     let mro = class.getattr(intern!(py, "__mro__"))?;

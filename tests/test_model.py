@@ -316,6 +316,83 @@ async def test_pydantic_trajectories_are_read_as_python_reads_them(model):
     assert ids == ["from-getattr"]
 
 
+async def test_slot_trajectories_are_read_as_python_reads_them(model):
+    """Our `Trajectory` and `TrajectoryGroup` keep their fields in `__slots__`, read at the
+    members' offsets, except where Python's lookup finds something else first: a subclass's
+    property (a slot of the same name in the instance is ignored, as in Python), a class
+    with its own `__getattribute__`, a member never set (getattr's AttributeError)."""
+
+    class WithProperty(Trajectory):
+        __slots__ = ("raw",)
+
+        @property
+        def metrics(self) -> dict:
+            return {"doubled": 2 * self.raw}
+
+        @metrics.setter
+        def metrics(self, value: dict) -> None:
+            Trajectory.metrics.__set__(self, value)  # the shadowed slot holds {"doubled": -100}
+
+    class Renamed(Trajectory):
+        __slots__ = ()
+
+        def __getattribute__(self, name: str):
+            return (
+                {"scenario_id": "from-getattribute"}
+                if name == "metadata"
+                else super().__getattribute__(name)
+            )
+
+    class Slotted:  # a user's own class with slots
+        __slots__ = ("reward", "metrics", "metadata")
+
+        def __init__(self, reward: float) -> None:
+            self.reward, self.metrics, self.metadata = reward, {"doubled": 2 * reward}, {}
+
+    shadowed = []
+    for r in (1.0, 3.0):
+        t = WithProperty(reward=r, metrics={"doubled": -100.0})
+        t.raw = r
+        shadowed.append(t)
+    renamed = [Renamed(reward=0.0, metrics={"doubled": 0.0}) for _ in range(2)]
+    await model.log(
+        [TrajectoryGroup(shadowed), TrajectoryGroup(renamed), TrajectoryGroup([Slotted(2.0)])],
+        split="train",
+        step=1,
+    )
+    row = rows(model)[0]
+    assert row["train/doubled"] == (2.0 + 6.0 + 0.0 + 0.0 + 4.0) / 5
+    assert row["train/reward"] == (1.0 + 3.0 + 0.0 + 0.0 + 2.0) / 5
+    ids = model.read_state()["_metrics_builder_state"]["unique_scenario_ids"]
+    assert ids == ["from-getattribute"]
+
+    unset = Trajectory(reward=1.0)
+    del unset.metrics
+    with pytest.raises(AttributeError, match="metrics"):
+        await model.log([TrajectoryGroup([unset])], split="train", step=2)
+
+
+def test_trajectories_keep_extra_attributes_and_pickle():
+    """Fields are slots; extra keyword arguments still become attributes (in `__dict__`),
+    and a trajectory or group survives pickle and copy, as Ray and Monarch workers send
+    them."""
+    import copy
+    import pickle
+
+    t = Trajectory(reward=0.5, metrics={"m": 1.0}, metadata={"scenario_id": "s"}, judge="j")
+    assert t.judge == "j" and vars(t) == {"judge": "j"}
+    g = TrajectoryGroup([t, RuntimeError("x")], metrics={"g": 2.0})
+    for clone in (pickle.loads(pickle.dumps(g)), copy.deepcopy(g), copy.copy(g)):
+        (u,) = clone.trajectories
+        assert (u.reward, u.metrics, u.metadata, u.judge) == (
+            0.5,
+            {"m": 1.0},
+            {"scenario_id": "s"},
+            "j",
+        )
+        assert clone.metrics == {"g": 2.0} and len(clone.exceptions) == 1
+
+
 async def test_per_log_writes_do_not_grow_with_the_run(tmp_path):
     """The reference rewrites all of state.json on every log; we append a journal line and
     fold it into state.json only when the journal outgrows it (amortised constant cost)."""

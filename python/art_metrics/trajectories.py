@@ -17,7 +17,23 @@ from typing import Any
 
 
 class Trajectory:
-    """One rollout: its messages, reward, numeric metrics and metadata (``scenario_id``, ...)."""
+    """One rollout: its messages, reward, numeric metrics and metadata (``scenario_id``, ...).
+
+    Its fields are ``__slots__`` (``Model.log`` reads a batch's rewards and metrics at their
+    offsets); extra keyword arguments become attributes too, kept in the instance
+    ``__dict__`` (so ``vars(trajectory)`` holds only those).
+    """
+
+    __slots__ = (
+        "messages_and_choices",
+        "reward",
+        "metrics",
+        "metadata",
+        "tools",
+        "logs",
+        "__dict__",
+        "__weakref__",
+    )
 
     def __init__(
         self,
@@ -59,6 +75,16 @@ class TrajectoryGroup:
 
     Iterating a group yields its trajectories, as in openpipe-art.
     """
+
+    __slots__ = (
+        "trajectories",
+        "exceptions",
+        "metadata",
+        "metrics",
+        "logs",
+        "__dict__",
+        "__weakref__",
+    )
 
     def __init__(
         self,
