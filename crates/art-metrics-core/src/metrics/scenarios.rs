@@ -2,7 +2,7 @@
 //!
 //! A run can see millions of scenario ids. A `HashSet<String>` spends about 70 bytes on each
 //! (a 24-byte `String`, a heap block, table slack); this set keeps every id's bytes in one
-//! arena and a hashbrown table of 4-byte indices into it, about 25 bytes an id for
+//! arena and a hashbrown table of 4-byte indices into it, about 30 bytes an id for
 //! 15-character ids. The table's control bytes hold 7 bits of each id's hash, so a lookup
 //! compares the text of (almost) only the id it finds: a log adding hundreds of new ids
 //! touches a line or two of the table per id, not the arena (issue #20).
