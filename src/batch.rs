@@ -135,11 +135,7 @@ impl<'a, 'py, const N: usize> Fields<'a, 'py, N> {
         let known = self.class.as_ref().map(Bound::as_type_ptr);
         if known != Some(obj.get_type_ptr()) {
             let class = obj.get_type();
-            self.how = match slot_offsets(&class, &self.names)? {
-                Some(offsets) => How::Slots(offsets),
-                None if fields_in_dict(&class, &self.names)? => How::Dict,
-                None => How::Getattr,
-            };
+            self.how = how_to_read(&class, &self.names)?;
             self.class = Some(class);
         }
         let dict = match self.how {
@@ -166,7 +162,7 @@ impl<'py, const N: usize> Object<'_, '_, 'py, N> {
             && let Some(i) = self.names.iter().position(|n| n.is(name))
             && offsets[i] != 0
         {
-            // SAFETY: `slot_offsets` found this offset in a `__slots__` member of the
+            // SAFETY: `how_to_read` found this offset in a `__slots__` member of the
             // object's own class (or a base): the object holds an object pointer there,
             // NULL while unset. Read with the GIL held, as the member descriptor reads it.
             let value = unsafe {
@@ -185,30 +181,56 @@ impl<'py, const N: usize> Object<'_, '_, 'py, N> {
     }
 }
 
-/// The offsets of `names` where instances of `class` hold them as `__slots__` members, when
-/// at least one does: the class keeps `object.__getattribute__` and the first class of its
-/// MRO that defines the name defines it as an object member (what `__slots__` makes).
-fn slot_offsets<const N: usize>(
+/// How instances of `class` are read (see [`Fields`]). Only a class keeping
+/// `object.__getattribute__` is read other than with getattr: by the `__slots__` members
+/// among `names` when there is one, else from the `__dict__` of a pydantic model whose
+/// classes define none of `names`.
+fn how_to_read<const N: usize>(
     class: &Bound<'_, PyType>,
     names: &[&Bound<'_, PyString>; N],
-) -> PyResult<Option<[ffi::Py_ssize_t; N]>> {
+) -> PyResult<How<N>> {
     let py = class.py();
-    if !keeps_object_getattribute(class)? {
-        return Ok(None);
+    let getattribute = intern!(py, "__getattribute__");
+    let object_getattribute = py.get_type::<PyAny>().getattr(getattribute)?;
+    if !class.getattr(getattribute)?.is(&object_getattribute) {
+        return Ok(How::Getattr);
     }
-    let mro = class.getattr(intern!(py, "__mro__"))?;
-    let mro = mro.cast_into::<PyTuple>()?;
-    let mut offsets = [0; N];
-    for (name, offset) in names.iter().zip(&mut offsets) {
-        for cls in mro.iter() {
-            let dict = cls.getattr(intern!(py, "__dict__"))?;
-            if let Ok(found) = dict.get_item(*name) {
-                *offset = member_offset(&found);
-                break;
-            }
+    let mro = class
+        .getattr(intern!(py, "__mro__"))?
+        .cast_into::<PyTuple>()?;
+    let mut defined = [const { None }; N];
+    for (name, found) in names.iter().zip(&mut defined) {
+        *found = class_attribute(&mro, name)?;
+    }
+    let offsets: [ffi::Py_ssize_t; N] =
+        std::array::from_fn(|i| defined[i].as_ref().map_or(0, member_offset));
+    if offsets.iter().any(|o| *o != 0) {
+        return Ok(How::Slots(offsets));
+    }
+    let pydantic = match pydantic_base_model(py)? {
+        Some(base_model) => class.is_subclass(base_model.bind(py))?,
+        None => false,
+    };
+    Ok(match pydantic && defined.iter().all(Option::is_none) {
+        true => How::Dict,
+        false => How::Getattr,
+    })
+}
+
+/// What the first class of `mro` that defines `name` holds under it (what Python's lookup
+/// finds on the class), or None.
+fn class_attribute<'py>(
+    mro: &Bound<'py, PyTuple>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = mro.py();
+    for cls in mro.iter() {
+        let dict = cls.getattr(intern!(py, "__dict__"))?;
+        if dict.contains(name)? {
+            return Ok(Some(dict.get_item(name)?));
         }
     }
-    Ok(offsets.iter().any(|o| *o != 0).then_some(offsets))
+    Ok(None)
 }
 
 /// The offset of an object member descriptor (`__slots__`), else 0.
@@ -228,37 +250,6 @@ fn member_offset(descr: &Bound<'_, PyAny>) -> ffi::Py_ssize_t {
             false => 0,
         }
     }
-}
-
-/// Whether `class` looks attributes up with `object.__getattribute__`.
-fn keeps_object_getattribute(class: &Bound<'_, PyType>) -> PyResult<bool> {
-    let py = class.py();
-    let getattribute = intern!(py, "__getattribute__");
-    let object_getattribute = py.get_type::<PyAny>().getattr(getattribute)?;
-    Ok(class.getattr(getattribute)?.is(&object_getattribute))
-}
-
-/// Whether instances of `class` hold `names` in their `__dict__` and Python's lookup finds
-/// them there first: a pydantic v2 model (which always has its `__dict__`) keeping
-/// `object.__getattribute__`, whose classes define none of the names.
-fn fields_in_dict(class: &Bound<'_, PyType>, names: &[&Bound<'_, PyString>]) -> PyResult<bool> {
-    let py = class.py();
-    let Some(base_model) = pydantic_base_model(py)? else {
-        return Ok(false);
-    };
-    if !class.is_subclass(base_model.bind(py))? || !keeps_object_getattribute(class)? {
-        return Ok(false);
-    }
-    let mro = class.getattr(intern!(py, "__mro__"))?;
-    for cls in mro.cast_into::<PyTuple>()?.iter() {
-        let dict = cls.getattr(intern!(py, "__dict__"))?;
-        for name in names {
-            if dict.contains(*name)? {
-                return Ok(false);
-            }
-        }
-    }
-    Ok(true)
 }
 
 /// A dict's items as `PyDict_Next` hands them out (borrowed).

@@ -251,9 +251,9 @@ fn walk_dict(
     Ok(())
 }
 
-/// [`walk`] over a dict with fewer items than the keys looked for (a usage dict holds a few
-/// of the dozen counts the schema knows): its items are matched to the schema's keys, rather
-/// than each key looked up and most of them missed (issue #20).
+/// [`walk`] over a small dict, or one with fewer items than the keys looked for (a usage dict
+/// holds a few of the dozen counts the schema knows): its items are matched to the schema's
+/// keys, rather than each key looked up and most of them missed (issue #20).
 fn walk_items(
     dict: &Bound<'_, PyDict>,
     keys: &Keys,
