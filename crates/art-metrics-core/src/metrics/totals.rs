@@ -1,10 +1,14 @@
 //! Running totals shared by every builder of a run: cumulative values and unique scenarios.
 
-use rustc_hash::FxHashMap;
+use hashbrown::hash_map::EntryRef;
+use rustc_hash::FxBuildHasher;
 
 use crate::metrics::scenarios::ScenarioSet;
 
 use crate::metrics::sum::ExactSum;
+
+/// The totals by key: hashbrown's map for its `entry_ref` (std's `entry` wants an owned key).
+type CumMap = hashbrown::HashMap<String, Total, FxBuildHasher>;
 
 /// Cumulative totals (`<section>/cum/...`) and the set of scenario ids seen so far.
 #[derive(Debug, Default, Clone)]
@@ -13,7 +17,7 @@ pub struct Totals {
     /// can persist a delta instead of the whole state on every log). A mark rather than a
     /// set of changed keys: a flush creating thousands of totals allocates and hashes each
     /// key once, not twice (issue #20).
-    cum: FxHashMap<String, Total>,
+    cum: CumMap,
     scenarios: ScenarioSet,
     /// How many ids (in the set's insertion order) `take_changes` has already reported: the
     /// new ones are the rest, so no second copy of them is kept.
@@ -92,9 +96,10 @@ pub struct TotalsState {
 impl Totals {
     /// Adds `value` to the running total `key` and returns the new total.
     pub fn add(&mut self, key: &str, value: &ExactSum) -> f64 {
-        let (total, created) = match self.cum.get_mut(key) {
-            Some(total) => (total, false),
-            None => (self.cum.entry(key.to_owned()).or_default(), true),
+        // One hash and probe, and the key copied only when new (a flush creates thousands).
+        let (total, created) = match self.cum.entry_ref(key) {
+            EntryRef::Occupied(e) => (e.into_mut(), false),
+            EntryRef::Vacant(e) => (e.insert(Total::default()), true),
         };
         total.sum.merge(value);
         total.changed = true;
@@ -323,7 +328,7 @@ impl Totals {
 
 /// The non-zero residuals of `keys`.
 fn residuals<'a>(
-    cum: &FxHashMap<String, Total>,
+    cum: &CumMap,
     keys: impl Iterator<Item = &'a str>,
 ) -> Vec<(String, f64)> {
     keys.filter_map(|k| {
