@@ -245,6 +245,52 @@ def test_decorated_methods_static_methods_and_introspection():
     assert "run" in repr(Judge.run)
 
 
+def test_both_call_protocols_pass_arguments_and_errors_alike():
+    """A plain call comes through vectorcall (after the first, through tp_call), `f(*args,
+    **kwargs)` through tp_call: each passes positional, keyword and bound arguments on as
+    given, records once, and lets the function's exception through."""
+    seen = []
+
+    @track_api_cost(source="judge", provider="openai", model_name="gpt-4o")
+    def judge(a, b=0, *rest, c=0, **more):
+        seen.append((a, b, rest, c, more))
+        if a == "boom":
+            raise LookupError("boom")
+        return {"usage": {"prompt_tokens": 1000}}
+
+    class Holder:
+        run = judge
+
+    builder = MetricsBuilder("train")
+    calls = [
+        lambda: judge(1),
+        lambda: judge(1, 2, 3, c=4, d=5),
+        lambda: judge(*(1, 2), **{"c": 4}),
+        lambda: judge(a=1, b=2),
+        lambda: Holder().run(b=7),
+        lambda: Holder().run(*(), **{"b": 7}),
+    ]
+    with builder.activate_context():
+        for call in calls + calls:
+            call()
+        for boom in (lambda: judge("boom", c=1), lambda: judge(*("boom",), **{"c": 1})):
+            with pytest.raises(LookupError, match="boom"):
+                boom()
+    seen = [(type(a) if isinstance(a, Holder) else a, *rest) for a, *rest in seen]
+    expected = [
+        (1, 0, (), 0, {}),
+        (1, 2, (3,), 4, {"d": 5}),
+        (1, 2, (), 4, {}),
+        (1, 2, (), 0, {}),
+        (Holder, 7, (), 0, {}),
+        (Holder, 7, (), 0, {}),
+    ]
+    assert seen == expected + expected + [("boom", 0, (), 1, {})] * 2
+    # Python calls it as it calls a function (Py_TPFLAGS_HAVE_VECTORCALL), not through tp_call.
+    assert type(judge).__flags__ & (1 << 11)
+    assert builder._flush()["costs/train/judge"] == pytest.approx(12 * 1000 * 2.5 / 1e6)
+
+
 def test_base_exceptions_from_the_getter_pass_through():
     def getter(result):
         raise KeyboardInterrupt

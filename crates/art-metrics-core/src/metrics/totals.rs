@@ -327,10 +327,7 @@ impl Totals {
 }
 
 /// The non-zero residuals of `keys`.
-fn residuals<'a>(
-    cum: &CumMap,
-    keys: impl Iterator<Item = &'a str>,
-) -> Vec<(String, f64)> {
+fn residuals<'a>(cum: &CumMap, keys: impl Iterator<Item = &'a str>) -> Vec<(String, f64)> {
     keys.filter_map(|k| {
         let r = cum.get(k)?.sum.residual();
         (r != 0.0).then(|| (k.to_owned(), r))

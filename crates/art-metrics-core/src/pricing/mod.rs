@@ -151,6 +151,14 @@ pub fn normalize_provider(provider: &str) -> Option<String> {
 
 /// Trims a model name; `None` when nothing is left ([`model_name`] for arguments).
 pub fn normalize_model_name(model_name: &str) -> Option<&str> {
+    // Most names start and end with a visible ASCII character, which is no whitespace: kept
+    // as they are without `trim`'s search (every tracked call names its model, issue #20).
+    if let (Some(first), Some(last)) = (model_name.bytes().next(), model_name.bytes().last())
+        && first.is_ascii_graphic()
+        && last.is_ascii_graphic()
+    {
+        return Some(model_name);
+    }
     let m = model_name.trim();
     (!m.is_empty()).then_some(m)
 }
@@ -184,5 +192,24 @@ impl PricingRegistry {
     /// True when nothing is registered (lets the hot path skip the lookup).
     pub fn is_empty(&self) -> bool {
         self.models.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_names_are_trimmed_of_unicode_whitespace() {
+        assert_eq!(normalize_model_name("gpt-4o"), Some("gpt-4o"));
+        assert_eq!(normalize_model_name("x"), Some("x"));
+        assert_eq!(normalize_model_name(" gpt-4o\t\n"), Some("gpt-4o"));
+        assert_eq!(normalize_model_name("gpt-4o "), Some("gpt-4o"));
+        // Non-ASCII ends take the full trim: a no-break space goes, an accent stays.
+        assert_eq!(normalize_model_name("\u{a0}gpt\u{3000}"), Some("gpt"));
+        assert_eq!(normalize_model_name("modèle-é"), Some("modèle-é"));
+        assert_eq!(normalize_model_name(" \u{2003} "), None);
+        assert_eq!(normalize_model_name(""), None);
+        assert!(model_name("\t").is_err());
     }
 }
