@@ -278,7 +278,9 @@ pub struct CostTracker {
     /// Warned once already: no active builder; no price for the model.
     warned_no_builder: AtomicBool,
     warned_unpriced: AtomicBool,
-    /// The last cost context recorded into, and its key (most trackers see one or two).
+    /// The first cost context recorded into and its key, read without a lock (most trackers
+    /// see one context), and the last other one, behind the lock (issue #20).
+    first_key: OnceLock<(String, String)>,
     last_key: Mutex<Option<(String, String)>>,
 }
 
@@ -374,6 +376,7 @@ impl CostTracker {
             cached: Mutex::new(None),
             warned_no_builder: AtomicBool::new(false),
             warned_unpriced: AtomicBool::new(false),
+            first_key: OnceLock::new(),
             last_key: Mutex::new(None),
         })
     }
@@ -455,11 +458,22 @@ impl CostTracker {
         crate::budget::after_cost(py, obj, builder.core, Some(result))
     }
 
-    /// Adds `cost` under this tracker's key in the builder's cost context. The last key is
-    /// kept (most trackers see one context or two) and used under its lock, without a copy:
-    /// the add takes the builder's lock inside it and runs no Python code.
+    /// Adds `cost` under this tracker's key in the builder's cost context. The first context's
+    /// key is kept for good and read without a lock; another context's, the last one, is used
+    /// under its lock, without a copy (the add takes the builder's lock inside it and runs no
+    /// Python code).
     fn add_cost(&self, builder: Target<'_>, cost: f64) -> PyResult<()> {
         let context = builder.core.cost_context();
+        let first = if let Some(first) = self.first_key.get() {
+            first
+        } else {
+            let key = builder.core.source_cost_key(&self.source).map_err(to_py)?;
+            // Another thread may have set it first: its context is then the first.
+            self.first_key.get_or_init(|| (context.to_owned(), key))
+        };
+        if first.0 == context {
+            return builder.core.add_metric(&first.1, cost).map_err(to_py);
+        }
         let mut last = self.last_key.lock();
         let key = match &*last {
             Some((c, key)) if c == context => key,

@@ -41,7 +41,6 @@ struct PyNode {
 /// names' addresses ([`name_bit`]): most of a response's keys are no schema key (`id`,
 /// `choices`, `model`...), and the filter tells most of those apart in one test instead of
 /// a scan of the level (issue #20).
-#[derive(Default)]
 struct Level {
     nodes: Vec<PyNode>,
     names: u64,

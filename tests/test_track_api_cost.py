@@ -2,6 +2,7 @@
 
 import asyncio
 import inspect
+import threading
 
 import pytest
 from art_metrics import CostTrackingError, CostTrackingWarning, MetricsBuilder, track_api_cost
@@ -58,6 +59,40 @@ def test_sync_records_in_the_active_context():
             judge()
     assert train._flush()["costs/train/llm_judge/correctness"] == GPT_4O_COST
     assert evals._flush()["costs/eval/llm_judge/correctness"] == GPT_4O_COST * 2
+
+
+def test_one_judge_records_into_each_context_it_meets_from_any_thread():
+    """The tracker keeps the first context's key without a lock and the others' behind it:
+    each call still lands in its own context, whichever context came first, alternating or
+    racing from threads, and in another run's builder of the same context name."""
+    judge = judge_fn()
+    train = MetricsBuilder("train")
+    others = [train.for_cost_context(name) for name in ("eval", "val", "test")]
+    other_run = MetricsBuilder("train")
+    barrier = threading.Barrier(4)
+
+    def work(builder, n):
+        barrier.wait()
+        with builder.activate_context():
+            for _ in range(n):
+                judge()
+
+    threads = [threading.Thread(target=work, args=(b, i + 1)) for i, b in enumerate(others)]
+    threads.append(threading.Thread(target=work, args=(train, 4)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for builder in [train, others[0], train, other_run, others[2], train]:
+        with builder.activate_context():
+            judge()
+    flushed = {b.cost_context: b._flush() for b in [train, *others]}
+    expected = {"train": 4 + 3, "eval": 1 + 1, "val": 2, "test": 3 + 1}
+    for name, n in expected.items():
+        assert flushed[name][f"costs/{name}/llm_judge/correctness"] == pytest.approx(
+            n * GPT_4O_COST
+        ), name
+    assert other_run._flush()["costs/train/llm_judge/correctness"] == GPT_4O_COST
 
 
 async def test_async_stays_a_coroutine_function():
@@ -201,8 +236,6 @@ def test_overrides_and_reported_cost():
 
 
 def test_activate_token_and_many_threads():
-    import threading
-
     judge = judge_fn()
     b = MetricsBuilder("train")
 
