@@ -129,6 +129,27 @@ pub fn request_context(f: &ResponseFields, batch: bool) -> RequestContext<'_> {
     }
 }
 
+/// The OpenAI usage fields split out of the prompt or the completion, for chat usage and for
+/// the Responses API's (the audio and image counts are chat's names in both).
+const OPENAI_CHAT_DETAILS: [Field; 7] = [
+    Field::PromptCacheWriteTokens,
+    Field::PromptCacheWrite12hTokens,
+    Field::CompletionReasoningTokens,
+    Field::PromptAudioTokens,
+    Field::PromptImageTokens,
+    Field::CompletionAudioTokens,
+    Field::CompletionImageTokens,
+];
+const OPENAI_RESPONSES_DETAILS: [Field; 7] = [
+    Field::InputCacheWriteTokens,
+    Field::InputCacheWrite12hTokens,
+    Field::OutputReasoningTokens,
+    Field::PromptAudioTokens,
+    Field::PromptImageTokens,
+    Field::CompletionAudioTokens,
+    Field::CompletionImageTokens,
+];
+
 fn read_openai(f: &ResponseFields, u: &mut Units) -> CoreResult<bool> {
     let t = |field| f.tokens_or_zero(field);
     let chat = (
@@ -150,6 +171,22 @@ fn read_openai(f: &ResponseFields, u: &mut Units) -> CoreResult<bool> {
     } else {
         chat
     };
+    let details = if responses {
+        OPENAI_RESPONSES_DETAILS
+    } else {
+        OPENAI_CHAT_DETAILS
+    };
+    if details.iter().all(|d| f.get(*d).is_none()) {
+        // Most usages give the three counts alone: the split below with every detail 0,
+        // term for term (x - 0.0 is x), without its chain of clamps (issue #20).
+        let (prompt, completion) = (prompt.unwrap_or(0.0), completion.unwrap_or(0.0));
+        let cached = cached.min(prompt);
+        u.put(PriceKey::CacheRead, cached);
+        u.put(PriceKey::Input, prompt - cached);
+        u.put(PriceKey::Output, completion);
+        u.input_tokens = prompt;
+        return Ok(true);
+    }
     let (writes, writes_12h, reasoning) = if responses {
         (
             t(Field::InputCacheWriteTokens)?,
@@ -320,6 +357,43 @@ mod tests {
         let f = ResponseFields::from_json(&v, formula);
         let u = Units::read(formula, &f).unwrap().unwrap();
         u.cost(&m.applied(RequestTime(0.0), &request_context(&f, false)))
+    }
+
+    proptest::proptest! {
+        /// The three-count fast path bills exactly what the full split bills when every
+        /// detail is there and 0, bit for bit (cached above the prompt included).
+        #[test]
+        fn openai_counts_alone_split_as_with_zero_details(
+            prompt in 0u32..5_000_000,
+            completion in 0u32..5_000_000,
+            cached in proptest::option::of(0u32..6_000_000),
+            responses: bool,
+        ) {
+            let (p, c, d, dc) = match responses {
+                true => ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details"),
+                false => ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details"),
+            };
+            let mut usage = json!({p: prompt, c: completion});
+            if let Some(k) = cached {
+                usage[d] = json!({"cached_tokens": k});
+            }
+            let mut full = usage.clone();
+            full[d]["cache_write_tokens"] = json!(0);
+            full[d]["cache_write_tokens_details"] = json!({"ttl_12h_tokens": 0});
+            full[dc] = json!({"reasoning_tokens": 0});
+            full["prompt_tokens_details"]["audio_tokens"] = json!(0);
+            full["prompt_tokens_details"]["image_tokens"] = json!(0);
+            full["completion_tokens_details"]["audio_tokens"] = json!(0);
+            full["completion_tokens_details"]["image_tokens"] = json!(0);
+            let read = |v: Value| {
+                let f = ResponseFields::from_json(&json!({"usage": v}), Formula::OpenAi);
+                Units::read(Formula::OpenAi, &f).unwrap().unwrap()
+            };
+            let (fast, general) = (read(usage), read(full));
+            let bits = |u: &Units| u.counts.map(f64::to_bits);
+            proptest::prop_assert_eq!(bits(&fast), bits(&general));
+            proptest::prop_assert_eq!(fast.input_tokens.to_bits(), general.input_tokens.to_bits());
+        }
     }
 
     fn close(a: f64, b: f64) {
