@@ -1,13 +1,13 @@
 //! Reading Python objects' attributes where Python's own lookup would find them, without its
-//! slow paths: the instance `__dict__` of an object, and pydantic's `BaseModel` (whose models
-//! keep their fields there). Used by the batch reader (`batch`) and the response reader
+//! slow paths: the instance `__dict__` of an object, what a class's MRO holds under a name,
+//! and pydantic's `BaseModel` (whose models keep their fields there). Used by the batch reader (`batch`) and the response reader
 //! (`response::shape`).
 
 use pyo3::exceptions::PyAttributeError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString, PyTuple};
 
 /// The instance `__dict__` of `obj` (the dict generic attribute lookup reads; a pydantic
 /// model's always is one), or None when it has none.
@@ -46,4 +46,20 @@ pub fn pydantic_base_model(py: Python<'_>) -> PyResult<Option<&Py<PyAny>>> {
         return Ok(None);
     };
     Ok(Some(BASE_MODEL.get_or_init(py, || base_model.unbind())))
+}
+
+/// What the first class of `mro` that defines `name` holds under it (what Python's lookup
+/// finds on the class, before the instance), or None.
+pub fn class_attribute<'py>(
+    mro: &Bound<'py, PyTuple>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = mro.py();
+    for cls in mro.iter() {
+        let dict = cls.getattr(intern!(py, "__dict__"))?;
+        if dict.contains(name)? {
+            return Ok(Some(dict.get_item(name)?));
+        }
+    }
+    Ok(None)
 }

@@ -13,7 +13,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 
-use crate::attrs::{instance_dict, pydantic_base_model};
+use crate::attrs::{class_attribute, instance_dict, pydantic_base_model};
 use crate::convert::{number_arg, type_name, unicode_str};
 use crate::errors::{ToPyErr, to_py};
 use art_metrics_core::error::CoreError;
@@ -215,22 +215,6 @@ fn how_to_read<const N: usize>(
         true => How::Dict,
         false => How::Getattr,
     })
-}
-
-/// What the first class of `mro` that defines `name` holds under it (what Python's lookup
-/// finds on the class), or None.
-fn class_attribute<'py>(
-    mro: &Bound<'py, PyTuple>,
-    name: &Bound<'py, PyString>,
-) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let py = mro.py();
-    for cls in mro.iter() {
-        let dict = cls.getattr(intern!(py, "__dict__"))?;
-        if dict.contains(name)? {
-            return Ok(Some(dict.get_item(name)?));
-        }
-    }
-    Ok(None)
 }
 
 /// The offset of an object member descriptor (`__slots__`), else 0.

@@ -40,7 +40,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use rustc_hash::FxHashMap;
 
-use crate::attrs::pydantic_base_model;
+use crate::attrs::{class_attribute, pydantic_base_model};
 
 /// How attributes of one type are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,21 +157,6 @@ pub fn shape_of(obj: &Bound<'_, PyAny>, keys: &[Py<PyString>]) -> PyResult<Rc<Ty
     Ok(shape)
 }
 
-/// The value of `name` in the first class of `mro` whose `__dict__` has it.
-fn mro_lookup<'py>(
-    mro: &Bound<'py, PyTuple>,
-    name: &Bound<'py, PyString>,
-) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let py = mro.py();
-    for cls in mro.iter() {
-        let dict = cls.getattr(pyo3::intern!(py, "__dict__"))?;
-        if dict.contains(name)? {
-            return Ok(Some(dict.get_item(name)?));
-        }
-    }
-    Ok(None)
-}
-
 fn classify(ty: &Bound<'_, PyType>, keys: &[Py<PyString>]) -> PyResult<TypeShape> {
     let py = ty.py();
     let other = |kind| TypeShape {
@@ -193,7 +178,7 @@ fn classify(ty: &Bound<'_, PyType>, keys: &[Py<PyString>]) -> PyResult<TypeShape
         .get_type::<pyo3::types::PyAny>()
         .getattr(pyo3::intern!(py, "__dict__"))?
         .get_item(pyo3::intern!(py, "__getattribute__"))?;
-    match mro_lookup(&mro, pyo3::intern!(py, "__getattribute__"))? {
+    match class_attribute(&mro, pyo3::intern!(py, "__getattribute__"))? {
         Some(g) if g.is(&object_getattribute) => {}
         _ => return Ok(other(Kind::Getattr)),
     }
@@ -205,7 +190,7 @@ fn classify(ty: &Bound<'_, PyType>, keys: &[Py<PyString>]) -> PyResult<TypeShape
         Some(d) => d.get_item(name).ok(),
         None => None,
     };
-    let kind = match mro_lookup(&mro, pyo3::intern!(py, "__getattr__"))? {
+    let kind = match class_attribute(&mro, pyo3::intern!(py, "__getattr__"))? {
         None => Kind::Plain,
         Some(g) if base_item("__getattr__").is_some_and(|p| g.is(&p)) => Kind::Pydantic,
         Some(_) => return Ok(other(Kind::Getattr)),
@@ -220,7 +205,7 @@ fn classify(ty: &Bound<'_, PyType>, keys: &[Py<PyString>]) -> PyResult<TypeShape
     let mut reads = Vec::with_capacity(keys.len());
     for key in keys {
         let key = key.bind(py);
-        let read = match mro_lookup(&mro, key)? {
+        let read = match class_attribute(&mro, key)? {
             Some(v) if kind == Kind::Pydantic && model_extra.as_ref().is_some_and(|m| v.is(m)) => {
                 Read::Extra
             }
