@@ -142,26 +142,57 @@ pub fn read_response(
     Ok(())
 }
 
+/// Walks the schema over one response or event with `walk`: the fields `formula` needs, then
+/// its fallback's when those were not found.
+#[inline]
+fn read_fields(
+    keys: &Keys,
+    formula: Formula,
+    out: &mut ResponseFields,
+    mut walk: impl FnMut(&Level, u64, &mut ResponseFields) -> PyResult<()>,
+) -> PyResult<()> {
+    walk(&keys.schema, Field::mask_for(formula), out)?;
+    if let Some(mask) = Field::fallback_mask(formula, out) {
+        walk(&keys.schema, mask, out)?;
+    }
+    Ok(())
+}
+
 fn read_one(
     reader: &mut Reader<'_, '_>,
     formula: Formula,
     out: &mut ResponseFields,
 ) -> PyResult<()> {
-    let schema = &reader.keys.schema;
-    walk(reader, schema, Field::mask_for(formula), out)?;
-    if let Some(mask) = Field::fallback_mask(formula, out) {
-        walk(reader, schema, mask, out)?;
-    }
-    Ok(())
+    let keys = reader.keys;
+    read_fields(keys, formula, out, |level, mask, out| {
+        walk(reader, level, mask, out)
+    })
 }
 
 fn read_event(obj: &Bound<'_, PyAny>, formula: Formula, out: &mut ResponseFields) -> PyResult<()> {
     let keys = keys(obj.py());
-    let mut reader = Reader::new(obj, keys)?;
-    read_one(&mut reader, formula, out)?;
-    if out.carries_usage() {
-        return Ok(());
-    }
+    let mut reader = match obj.cast::<PyDict>() {
+        // A dict is walked without a `Reader`: moving one out of `Reader::new`'s `Result`
+        // stalled on store forwarding (issue #20). One is made only for the rare dict
+        // without usage, to look inside the response it wraps.
+        Ok(dict) => {
+            read_fields(keys, formula, out, |level, mask, out| {
+                walk_dict(dict, keys, level, mask, out)
+            })?;
+            if out.carries_usage() {
+                return Ok(());
+            }
+            Reader::new(obj, keys)?
+        }
+        Err(_) => {
+            let mut reader = Reader::new(obj, keys)?;
+            read_one(&mut reader, formula, out)?;
+            if out.carries_usage() {
+                return Ok(());
+            }
+            reader
+        }
+    };
     for key in &keys.extra[..WRAPPER_KEYS.len()] {
         if let Some(inner) = reader.get(*key)? {
             let mut fields = ResponseFields::default();
@@ -252,7 +283,7 @@ fn walk_dict(
     // are wanted); a big one's when it holds fewer items than the keys wanted.
     let len = dict.len();
     if len <= SMALL_DICT || len < nodes.iter().filter(|n| n.mask & mask != 0).count() {
-        return walk_items(dict, keys, level, mask, out);
+        return walk_items(dict, len, keys, level, mask, out);
     }
     let py = dict.py();
     for n in nodes {
@@ -272,8 +303,11 @@ fn walk_dict(
 /// [`walk`] over a small dict, or one with fewer items than the keys looked for (a usage dict
 /// holds a few of the dozen counts the schema knows): its items are matched to the schema's
 /// keys, rather than each key looked up and most of them missed (issue #20).
+///
+/// It stops after `len` items (the dict's size), without the call that would find no more.
 fn walk_items(
     dict: &Bound<'_, PyDict>,
+    len: usize,
     keys: &Keys,
     level: &Level,
     mask: u64,
@@ -288,10 +322,13 @@ fn walk_items(
     // text, which runs no Python code) before anything can change the dict, and the value
     // is owned (a new reference) before `visit`, which may run Python code (a getattr).
     // PyDict_Next stays in bounds when that code changes the dict.
-    while unsafe {
-        pyo3::ffi::PyDict_Next(dict.as_ptr(), &raw mut pos, &raw mut key, &raw mut value)
-    } != 0
+    let mut left = len;
+    while left > 0
+        && unsafe {
+            pyo3::ffi::PyDict_Next(dict.as_ptr(), &raw mut pos, &raw mut key, &raw mut value)
+        } != 0
     {
+        left -= 1;
         // SAFETY: as above; `value` is a live object.
         if unsafe { pyo3::ffi::Py_IsNone(value) } != 0 {
             continue;
@@ -478,19 +515,24 @@ impl<'py, 'k> Reader<'py, 'k> {
     }
 }
 
-/// `v` as a float when it is an exact `int` that fits an `i64`.
+/// `v` as a float when it is an exact `int` that fits a C `long`.
 #[inline]
 fn exact_int(v: &Bound<'_, PyAny>) -> Option<f64> {
-    let i = v.cast_exact::<PyInt>().ok()?;
-    i.extract::<i64>().ok().map(|n| n as f64)
+    if !v.is_exact_instance_of::<PyInt>() {
+        return None;
+    }
+    let mut overflow = 0;
+    // SAFETY: `v` is an int: PyLong_AsLongAndOverflow cannot fail on it, and reports a value
+    // out of range in `overflow` without raising (PyO3's `extract` calls it through
+    // PyLong_AsLong, then asks whether an error was raised).
+    let n = unsafe { pyo3::ffi::PyLong_AsLongAndOverflow(v.as_ptr(), &raw mut overflow) };
+    (overflow == 0).then_some(n as f64)
 }
 
 fn scalar(v: &Bound<'_, PyAny>) -> PyResult<Scalar> {
     // Token counts are almost always exact ints: the cheapest checks first.
-    if let Ok(i) = v.cast_exact::<PyInt>()
-        && let Ok(n) = i.extract::<i64>()
-    {
-        return Ok(Scalar::Number(n as f64));
+    if let Some(x) = exact_int(v) {
+        return Ok(Scalar::Number(x));
     }
     if let Ok(f) = v.cast::<PyFloat>() {
         return Ok(Scalar::Number(f.value()));

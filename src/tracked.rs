@@ -21,7 +21,7 @@ use pyo3::gc::PyVisit;
 use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyTuple, PyType};
 use std::panic::AssertUnwindSafe;
 
 use crate::builder::BuilderCore;
@@ -29,6 +29,27 @@ use crate::pricing::CostTracker;
 use art_metrics_core::error::CoreError;
 
 static METHOD_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+/// The first class of an active builder seen (`MetricsBuilder`, a subclass of `BuilderCore`),
+/// held so that no other class can take its address: a builder of exactly that class is a
+/// `BuilderCore` without `PyType_IsSubtype`'s walk of its MRO on every call (issue #20).
+static BUILDER_CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// `builder` as a `BuilderCore`, or the error `cast` gives.
+#[inline]
+fn builder_core<'a, 'py>(builder: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, BuilderCore>> {
+    let py = builder.py();
+    if let Some(class) = BUILDER_CLASS.get(py)
+        && builder.get_type_ptr() == class.as_ptr().cast()
+    {
+        // SAFETY: its class is the one that passed the checked cast below (alive, held).
+        return Ok(unsafe { builder.cast_unchecked::<BuilderCore>() });
+    }
+    let core = builder.cast::<BuilderCore>()?;
+    if BUILDER_CLASS.get(py).is_none() {
+        let _ = BUILDER_CLASS.set(py, builder.get_type().unbind());
+    }
+    Ok(core)
+}
 
 /// A sync function whose calls record their cost on the active builder.
 ///
@@ -69,14 +90,11 @@ impl TrackedFunction {
             self.tracker.get().warn_no_builder(py)?;
             return Ok(result);
         };
-        let recorded = builder
-            .cast::<BuilderCore>()
-            .map_err(PyErr::from)
-            .and_then(|b| {
-                self.tracker
-                    .get()
-                    .record(b.get().target(), b.as_any(), &result)
-            });
+        let recorded = builder_core(&builder).and_then(|b| {
+            self.tracker
+                .get()
+                .record(b.get().target(), b.as_any(), &result)
+        });
         match recorded {
             Ok(()) => Ok(result),
             // KeyboardInterrupt and friends pass through untouched.

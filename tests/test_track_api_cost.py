@@ -324,6 +324,35 @@ def test_both_call_protocols_pass_arguments_and_errors_alike():
     assert builder._flush()["costs/train/judge"] == pytest.approx(12 * 1000 * 2.5 / 1e6)
 
 
+def test_builders_of_every_class_record_and_anything_else_is_refused():
+    """The first builder class a judge meets is recognised by its address alone after that:
+    a subclass's builders, and its own, still record, in any order; an object of another
+    class set as the active builder is still refused, as CostTrackingError."""
+    from art_metrics.builder import _active_builder
+
+    class Mine(MetricsBuilder):
+        pass
+
+    class NotABuilder:
+        cost_context = "train"
+
+    judge = judge_fn()
+    builders = [Mine("train"), MetricsBuilder("train"), Mine("eval"), MetricsBuilder("eval")]
+    for builder in builders + builders[::-1]:
+        with builder.activate_context():
+            judge()
+    for builder in builders:
+        name = builder.cost_context
+        key = f"costs/{name}/llm_judge/correctness"
+        assert builder._flush()[key] == pytest.approx(2 * GPT_4O_COST)
+    token = _active_builder.set(NotABuilder())
+    try:
+        with pytest.raises(CostTrackingError, match="NotABuilder"):
+            judge()
+    finally:
+        _active_builder.reset(token)
+
+
 def test_base_exceptions_from_the_getter_pass_through():
     def getter(result):
         raise KeyboardInterrupt
