@@ -13,6 +13,7 @@ mod shape;
 
 use std::rc::Rc;
 
+use pyo3::Borrowed;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
@@ -356,6 +357,18 @@ fn walk_items(
         let Some(n) = found else {
             continue;
         };
+        // A token count (an exact int) is set here, as `visit` would set it, without its
+        // call and a reference taken and dropped: most of what a usage dict holds.
+        if let Some(field) = n.node.field
+            && n.node.modalities.is_empty()
+        {
+            // SAFETY: a borrowed, live value (above); no Python code runs while it is read.
+            let v = unsafe { Borrowed::from_ptr(py, value) };
+            if let Some(x) = exact_int(&v) {
+                out.set_number(field, x);
+                continue;
+            }
+        }
         // SAFETY: a borrowed, live value (above), now owned.
         let v = unsafe { Bound::from_borrowed_ptr(py, value) };
         visit(n, &v, keys, mask, out)?;
