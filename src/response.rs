@@ -135,10 +135,10 @@ pub fn read_response(
     } else {
         return read_event(response, formula, out);
     };
+    let mut fields = ResponseFields::default();
     for event in events {
-        let mut fields = ResponseFields::default();
         read_event(&event, formula, &mut fields)?;
-        out.merge_later(fields);
+        out.merge_later(&mut fields);
     }
     Ok(())
 }
