@@ -2,7 +2,7 @@
 
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, MutexGuard, RwLock};
 
@@ -25,7 +25,7 @@ use crate::pricing::{PricingRegistry, TokenPricing};
 /// held only for map operations; a flush derives its metrics with only `totals` held.
 #[derive(Debug, Default)]
 pub struct RunMetrics {
-    buffers: Mutex<FxHashMap<String, StepBuffer>>,
+    buffers: Mutex<Buffers>,
     /// The ids of the `PendingMetrics` merged into this run (see `pending`).
     merged: Mutex<MergedIds>,
     /// Locked through [`RunMetrics::totals`] only, which keeps `totals_bound` current.
@@ -45,6 +45,69 @@ pub struct RunMetrics {
     /// Set while a reporter of the run wants each priced call (`record_call`, issue #24):
     /// priced calls skip the report until then.
     reports_calls: AtomicBool,
+}
+
+/// The pending step of each buffer scope of a run.
+///
+/// A scope keeps its slot for the run's life (the slot is emptied when its step is taken),
+/// and the builders of a run share one `Arc<str>` per scope name: a builder finds its step at
+/// the slot where it last found it, checked by its name's address, where a hash lookup hashed
+/// the name and compared it with `memcmp` on every add (issue #20). A name met for the first
+/// time, or a slot gone (a lock repaired after `fork()` empties this), is found by its text.
+#[derive(Debug, Default)]
+struct Buffers {
+    slots: Vec<(Arc<str>, Option<StepBuffer>)>,
+    by_name: FxHashMap<Arc<str>, usize>,
+}
+
+impl Buffers {
+    /// The slot of scope `name`, made when new (with `name` as the run's `Arc` of it when
+    /// given one).
+    fn slot_named(&mut self, name: &str, shared: Option<&Arc<str>>) -> usize {
+        if let Some(&i) = self.by_name.get(name) {
+            return i;
+        }
+        let name: Arc<str> = shared.map_or_else(|| Arc::from(name), Arc::clone);
+        self.slots.push((Arc::clone(&name), None));
+        self.by_name.insert(name, self.slots.len() - 1);
+        self.slots.len() - 1
+    }
+
+    /// The run's `Arc` of scope name `name` (its slot made when new).
+    fn shared_name(&mut self, name: &str) -> Arc<str> {
+        let i = self.slot_named(name, None);
+        Arc::clone(&self.slots[i].0)
+    }
+
+    /// The slot of `scope`: at `hint` when that slot is still `scope`'s, else by its name
+    /// (and `hint` updated).
+    fn slot(&mut self, scope: &Arc<str>, hint: &AtomicUsize) -> usize {
+        let i = hint.load(Ordering::Relaxed);
+        if let Some((name, _)) = self.slots.get(i)
+            && Arc::ptr_eq(name, scope)
+        {
+            return i;
+        }
+        let i = self.slot_named(scope, Some(scope));
+        hint.store(i, Ordering::Relaxed);
+        i
+    }
+
+    /// The pending step of `scope` (made when absent).
+    fn step(&mut self, scope: &Arc<str>, hint: &AtomicUsize) -> &mut StepBuffer {
+        let i = self.slot(scope, hint);
+        self.slots[i].1.get_or_insert_default()
+    }
+
+    /// Takes the pending step of `scope` out.
+    fn take(&mut self, scope: &Arc<str>, hint: &AtomicUsize) -> Option<StepBuffer> {
+        let i = self.slot(scope, hint);
+        self.slots[i].1.take()
+    }
+
+    fn steps(&self) -> impl Iterator<Item = &StepBuffer> {
+        self.slots.iter().filter_map(|(_, step)| step.as_ref())
+    }
 }
 
 impl RunMetrics {
@@ -115,11 +178,25 @@ impl ForkLocks for RunMetrics {
 }
 
 /// A builder: a cost context and a buffer scope over a shared [`RunMetrics`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Builder {
     cost_context: String,
-    buffer_scope: String,
+    /// The run's `Arc` of the scope's name (see [`Buffers`]).
+    buffer_scope: Arc<str>,
+    /// Where the scope's step was last found in the run's [`Buffers`].
+    slot: AtomicUsize,
     run: Arc<RunMetrics>,
+}
+
+impl Clone for Builder {
+    fn clone(&self) -> Self {
+        Builder {
+            cost_context: self.cost_context.clone(),
+            buffer_scope: Arc::clone(&self.buffer_scope),
+            slot: AtomicUsize::new(self.slot.load(Ordering::Relaxed)),
+            run: Arc::clone(&self.run),
+        }
+    }
 }
 
 /// A flush that can still be taken back (when its row could not be saved): the step as it
@@ -150,10 +227,13 @@ impl Builder {
     pub fn with_version(cost_context: &str, art_version: ArtVersion) -> CoreResult<Self> {
         // Blank is refused too: `for_cost_context` trims, so "  " could never be reached again.
         non_blank(cost_context, "cost_context")?;
+        let run = RunMetrics::new_registered(art_version);
+        let buffer_scope = run.buffers.lock().shared_name(cost_context);
         Ok(Builder {
             cost_context: cost_context.to_owned(),
-            buffer_scope: cost_context.to_owned(),
-            run: RunMetrics::new_registered(art_version),
+            buffer_scope,
+            slot: AtomicUsize::new(0),
+            run,
         })
     }
 
@@ -217,22 +297,24 @@ impl Builder {
             Some(scope) => non_blank(scope, "buffer_scope")?,
             None => cost_context,
         };
-        if cost_context == self.cost_context && buffer_scope == self.buffer_scope {
+        if cost_context == self.cost_context && buffer_scope == &*self.buffer_scope {
             return Ok(None);
         }
         Ok(Some(Builder {
             cost_context: cost_context.to_owned(),
-            buffer_scope: buffer_scope.to_owned(),
+            buffer_scope: self.run.buffers.lock().shared_name(buffer_scope),
+            slot: AtomicUsize::new(0),
             run: Arc::clone(&self.run),
         }))
     }
 
     fn with_buffer<T>(&self, f: impl FnOnce(&mut StepBuffer) -> CoreResult<T>) -> CoreResult<T> {
-        let mut buffers = self.run.buffers.lock();
-        match buffers.get_mut(self.buffer_scope.as_str()) {
-            Some(buffer) => f(buffer),
-            None => f(buffers.entry(self.buffer_scope.clone()).or_default()),
-        }
+        f(self.run.buffers.lock().step(&self.buffer_scope, &self.slot))
+    }
+
+    /// Takes this scope's pending step out of the run's buffers.
+    fn take_pending(&self) -> Option<StepBuffer> {
+        self.run.buffers.lock().take(&self.buffer_scope, &self.slot)
     }
 
     /// Adds `values` to the pending step, all or none, after checking that no derived value
@@ -331,7 +413,7 @@ impl Builder {
         let mut spend = ExactSum::default();
         {
             let buffers = self.run.buffers.lock();
-            for cost in buffers.values().filter_map(StepBuffer::pending_cost) {
+            for cost in buffers.steps().filter_map(StepBuffer::pending_cost) {
                 spend.merge(cost);
             }
             if let Some(total) = self.run.totals().get("costs/cum/all") {
@@ -353,7 +435,7 @@ impl Builder {
 
     /// Takes this scope's pending step out of the run.
     pub(crate) fn take_step(&self) -> Option<StepBuffer> {
-        self.run.buffers.lock().remove(self.buffer_scope.as_str())
+        self.take_pending()
     }
 
     /// Runs `f` on the pending step of `scope` in this run and on the run's merged ids.
@@ -363,17 +445,14 @@ impl Builder {
         f: impl FnOnce(&mut StepBuffer, &mut MergedIds) -> CoreResult<T>,
     ) -> CoreResult<T> {
         let mut buffers = self.run.buffers.lock();
-        let step = match buffers.get_mut(scope) {
-            Some(step) => step,
-            None => buffers.entry(scope.to_owned()).or_default(),
-        };
+        let i = buffers.slot_named(scope, None);
+        let step = buffers.slots[i].1.get_or_insert_default();
         f(step, &mut self.run.merged.lock())
     }
 
     /// Drains this builder's buffer scope and derives the step's metrics.
     pub fn flush(&self) -> FlatMetrics {
-        let step = self.run.buffers.lock().remove(self.buffer_scope.as_str());
-        match step {
+        match self.take_pending() {
             Some(step) if !step.is_empty() => {
                 flush_step(step, &mut self.run.totals(), self.dialect())
             }
@@ -406,7 +485,7 @@ impl Builder {
         for (key, value) in values {
             check_value(key, *value)?;
         }
-        let pending = self.run.buffers.lock().remove(self.buffer_scope.as_str());
+        let pending = self.take_pending();
         let mut step = pending.clone().unwrap_or_default();
         let checked = step.check_derived(values, &self.run.totals());
         let added = checked.and_then(|()| step.add_all(values)).map(|()| {
@@ -446,11 +525,13 @@ impl Builder {
     fn put_back(&self, step: Option<StepBuffer>) -> CoreResult<()> {
         let Some(mut step) = step else { return Ok(()) };
         let mut buffers = self.run.buffers.lock();
-        let result = match buffers.remove(self.buffer_scope.as_str()) {
+        let i = buffers.slot(&self.buffer_scope, &self.slot);
+        let slot = &mut buffers.slots[i].1;
+        let result = match slot.take() {
             Some(later) => step.absorb(later),
             None => Ok(()),
         };
-        buffers.insert(self.buffer_scope.clone(), step);
+        *slot = Some(step);
         result
     }
 
@@ -498,7 +579,9 @@ impl Builder {
             totals.mark_replaced();
         }
         let mut buffers = self.run.buffers.lock();
-        buffers.clear();
+        for (_, step) in &mut buffers.slots {
+            *step = None;
+        }
         *self.run.totals() = totals;
         Ok(non_finite)
     }
@@ -530,11 +613,9 @@ impl Builder {
 
     /// How many leaves are pending in this builder's scope.
     pub fn pending_len(&self) -> usize {
-        self.run
-            .buffers
-            .lock()
-            .get(self.buffer_scope.as_str())
-            .map_or(0, StepBuffer::len)
+        let mut buffers = self.run.buffers.lock();
+        let i = buffers.slot(&self.buffer_scope, &self.slot);
+        buffers.slots[i].1.as_ref().map_or(0, StepBuffer::len)
     }
 }
 
@@ -582,6 +663,42 @@ mod tests {
         assert_eq!(b.flush().get("costs/all"), Some(1.0));
         // SAFETY: as above; nothing is held now.
         assert_eq!(unsafe { run.repair_in_child() }, 0);
+    }
+
+    /// A builder finds its scope's step at the slot where it last found it, checked by the
+    /// name's address: builders of one scope made apart (and clones) share the step, each
+    /// scope keeps its own, a merge names its scope by text, and once the buffers are emptied
+    /// (as a lock repaired after `fork()` leaves them) each builder finds or makes its step
+    /// again by name.
+    #[test]
+    fn builders_find_their_scopes_step_at_its_slot_and_by_name_after_a_reset() {
+        let train = Builder::new("train").unwrap();
+        let eval = train.for_cost_context("eval", None).unwrap().unwrap();
+        let eval_too = train
+            .for_cost_context("judge", Some("eval"))
+            .unwrap()
+            .unwrap();
+        assert!(Arc::ptr_eq(&eval.buffer_scope, &eval_too.buffer_scope));
+        let copy = train.clone();
+        train.add_metric("time/a", 1.0).unwrap();
+        eval.add_metric("time/b", 2.0).unwrap();
+        eval_too.add_metric("time/c", 3.0).unwrap();
+        copy.add_metric("time/a", 4.0).unwrap();
+        train
+            .with_scope_and_merged("eval", |step, _| step.add("time/d", 5.0))
+            .unwrap();
+        assert_eq!((train.pending_len(), eval.pending_len()), (1, 3));
+        *train.run.buffers.lock() = Buffers::default();
+        assert_eq!((train.pending_len(), eval_too.pending_len()), (0, 0));
+        eval_too.add_metric("time/c", 1.0).unwrap();
+        train.add_metric("time/a", 6.0).unwrap();
+        copy.add_metric("time/a", 1.0).unwrap();
+        let (train_step, eval_step) = (train.flush(), eval.flush());
+        assert_eq!((train_step["time/a"], eval_step["time/c"]), (7.0, 1.0));
+        assert_eq!(
+            (train_step.get("time/b"), eval_step.get("time/d")),
+            (None, None)
+        );
     }
 
     /// Issue #20: an add to an existing leaf skips the exact guard only while nothing is
