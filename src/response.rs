@@ -172,27 +172,24 @@ fn read_one(
 
 fn read_event(obj: &Bound<'_, PyAny>, formula: Formula, out: &mut ResponseFields) -> PyResult<()> {
     let keys = keys(obj.py());
-    let mut reader = match obj.cast::<PyDict>() {
-        // A dict is walked without a `Reader`: moving one out of `Reader::new`'s `Result`
-        // stalled on store forwarding (issue #20). One is made only for the rare dict
-        // without usage, to look inside the response it wraps.
-        Ok(dict) => {
-            read_fields(keys, formula, out, |level, mask, out| {
-                walk_dict(dict, keys, level, mask, out)
-            })?;
-            if out.carries_usage() {
-                return Ok(());
-            }
-            Reader::new(obj, keys)?
+    // A dict is walked without a `Reader`: moving one out of `Reader::new`'s `Result` stalled
+    // on store forwarding (issue #20). One is made only for the rare dict without usage, to
+    // look inside the response it wraps.
+    let mut reader = if let Ok(dict) = obj.cast::<PyDict>() {
+        read_fields(keys, formula, out, |level, mask, out| {
+            walk_dict(dict, keys, level, mask, out)
+        })?;
+        if out.carries_usage() {
+            return Ok(());
         }
-        Err(_) => {
-            let mut reader = Reader::new(obj, keys)?;
-            read_one(&mut reader, formula, out)?;
-            if out.carries_usage() {
-                return Ok(());
-            }
-            reader
+        Reader::new(obj, keys)?
+    } else {
+        let mut reader = Reader::new(obj, keys)?;
+        read_one(&mut reader, formula, out)?;
+        if out.carries_usage() {
+            return Ok(());
         }
+        reader
     };
     for key in &keys.extra[..WRAPPER_KEYS.len()] {
         if let Some(inner) = reader.get(*key)? {
