@@ -1,7 +1,7 @@
 //! Reading Python objects' attributes where Python's own lookup would find them, without its
 //! slow paths: the instance `__dict__` of an object, what a class's MRO holds under a name,
-//! and pydantic's `BaseModel` (whose models keep their fields there). Used by the batch reader (`batch`) and the response reader
-//! (`response::shape`).
+//! and pydantic's `BaseModel` (whose models keep their fields there). Used by the batch
+//! reader (`batch`) and the response reader (`response::shape`).
 
 use pyo3::exceptions::PyAttributeError;
 use pyo3::intern;

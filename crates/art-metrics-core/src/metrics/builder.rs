@@ -312,11 +312,6 @@ impl Builder {
         f(self.run.buffers.lock().step(&self.buffer_scope, &self.slot))
     }
 
-    /// Takes this scope's pending step out of the run's buffers.
-    fn take_pending(&self) -> Option<StepBuffer> {
-        self.run.buffers.lock().take(&self.buffer_scope, &self.slot)
-    }
-
     /// Adds `values` to the pending step, all or none, after checking that no derived value
     /// (rollup, `costs/all`, running total) would become non-finite.
     fn add_checked(&self, values: &[(&str, f64)]) -> CoreResult<()> {
@@ -435,7 +430,7 @@ impl Builder {
 
     /// Takes this scope's pending step out of the run.
     pub(crate) fn take_step(&self) -> Option<StepBuffer> {
-        self.take_pending()
+        self.run.buffers.lock().take(&self.buffer_scope, &self.slot)
     }
 
     /// Runs `f` on the pending step of `scope` in this run and on the run's merged ids.
@@ -452,7 +447,7 @@ impl Builder {
 
     /// Drains this builder's buffer scope and derives the step's metrics.
     pub fn flush(&self) -> FlatMetrics {
-        match self.take_pending() {
+        match self.take_step() {
             Some(step) if !step.is_empty() => {
                 flush_step(step, &mut self.run.totals(), self.dialect())
             }
@@ -485,7 +480,7 @@ impl Builder {
         for (key, value) in values {
             check_value(key, *value)?;
         }
-        let pending = self.take_pending();
+        let pending = self.take_step();
         let mut step = pending.clone().unwrap_or_default();
         let checked = step.check_derived(values, &self.run.totals());
         let added = checked.and_then(|()| step.add_all(values)).map(|()| {
